@@ -1,0 +1,10 @@
+// Entry points of the `sampan` subcommands. Each receives argv with argv[0] set
+// to "sampan <subcommand>" and returns the process exit code.
+#pragma once
+
+namespace sampan::cmd {
+
+int ServerMain(int argc, char** argv);   // cmd/server.cc: control plane (+ local agent)
+int RuntimeMain(int argc, char** argv);  // cmd/runtime.cc: runc-compatible OCI runtime
+
+}  // namespace sampan::cmd
