@@ -21,8 +21,13 @@ struct DecodeLimits {
 Result<boost::json::value> DecodeJson(std::string_view body, const DecodeLimits& limits = {},
                                       std::vector<std::string>* duplicate_fields = nullptr);
 
-// YAML → JSON (a single document). BadRequest with line on a syntax error.
-Result<boost::json::value> DecodeYaml(std::string_view body, const DecodeLimits& limits = {});
+// YAML → JSON (the first document), typed as kubectl's sigs.k8s.io/yaml (go-yaml v2, YAML
+// 1.1) does: plain true/false/yes/no/on/off are booleans, plain numbers are numbers
+// (integral floats become integers), plain ~/null are null, quoted scalars stay strings;
+// anchors, aliases and `<<` merge keys are expanded. BadRequest with the line on a syntax
+// error. Repeated keys are reported through `duplicate_fields` (the last one wins).
+Result<boost::json::value> DecodeYaml(std::string_view body, const DecodeLimits& limits = {},
+                                      std::vector<std::string>* duplicate_fields = nullptr);
 // All documents of a multi-document YAML stream (empty documents skipped).
 Result<std::vector<boost::json::value>> DecodeYamlStream(std::string_view body);
 
@@ -31,5 +36,12 @@ Result<std::vector<boost::json::value>> DecodeYamlStream(std::string_view body);
 // magic, envelope or message is malformed; NotAcceptable/UnsupportedMedia if the kind is
 // unknown to `registry`.
 Result<boost::json::value> DecodeProtobuf(std::string_view body, const Registry& registry);
+
+// Decodes one protobuf message (no envelope) by walking `schema` (a kObject) by proto tag.
+// Unknown tags are skipped. Zero values that Kubernetes' generated code writes for
+// non-pointer fields are dropped where JSON would omit them: empty strings always, false
+// bools unless the field has a default; integers are kept (a pointer int such as replicas
+// may be 0 on purpose). A zero Time decodes to null, as Go's JSON writes it.
+Result<boost::json::value> DecodeProtobufMessage(std::string_view raw, const Schema* schema);
 
 }  // namespace sampan::api

@@ -9,16 +9,22 @@
 // ---- The schema language ----------------------------------------------------
 //   # comment to end of line
 //   package io.k8s.api.core.v1        OpenAPI package for the `type`s that follow
-//   type NAME ["description"]         a named object type; NAME unique in the registry
+//   type NAME ["description"]         a named object type; NAME unique within its package
 //     [open]                          (option on the type line) unknown fields kept
 //     FIELD TYPE TAG [opt=value ...] ["description"]
 //                                     one indented line per field, in order
 //   kind KIND group=G version=V plural=P singular=S scope=Namespaced|Cluster
 //        type=TYPENAME [short=a,b] [categories=all] [subresources=status,scale,...]
-//                                     one line; G empty for the core group
+//        [verbs=create,get,...]       one line; G empty for the core group; verbs default
+//                                     to create delete deletecollection get list patch
+//                                     update watch; subresources from a table of known ones
 // TYPE: string | int32 | int64 | double | bool | quantity | intorstring | time |
 //       microtime | bytes | any | NAME | []TYPE | map[string]TYPE
-// TAG:  the protobuf field number of Kubernetes' generated.proto, or - for none.
+//       A NAME is looked up in the current package first, then among all packages
+//       (must be unique there); a package-qualified name (io.k8s.api.core.v1.Pod) always works.
+// TAG:  the protobuf field number of Kubernetes' generated.proto, or - for none; OUTER.INNER
+//       for a member of a Go-inlined struct (Volume's VolumeSource: hostPath is 2.1): the field
+//       sits directly in this object in JSON, and in protobuf inside the message at OUTER.
 // Field options: merge=KEY (x-kubernetes-patch-merge-key, implies strategy merge),
 //   strategy=merge|retainKeys|merge,retainKeys|replace, required,
 //   default=JSON (e.g. default="Always" or default=30), enum=A|B|C.
@@ -57,6 +63,7 @@ struct Field {
   std::string name;
   const Schema* type = nullptr;
   int proto_tag = 0;              // 0 = not in protobuf
+  int proto_inline_tag = 0;       // nonzero: proto_tag is inside the inlined message at this tag
   std::string description;
   std::string merge_key;          // x-kubernetes-patch-merge-key
   std::string patch_strategy;     // "", "merge", "retainKeys", "merge,retainKeys", "replace"
@@ -76,7 +83,11 @@ struct Schema {
   bool preserve_unknown = false;  // kObject declared `open`, and kAny
 
   const Field* FindField(std::string_view field_name) const;
-  const Field* FindFieldByTag(int tag) const;
+  // The field with protobuf number `tag`; with inline_tag != 0, the one at `tag` inside the
+  // inlined message at `inline_tag` (see TAG above). nullptr if none.
+  const Field* FindFieldByTag(int tag, int inline_tag = 0) const;
+  // Whether `tag` of this message is an inlined struct (its members have proto_inline_tag == tag).
+  bool IsInlineTag(int tag) const;
 };
 
 struct SubresourceInfo {
@@ -115,6 +126,7 @@ class Registry {
   // Resolves type references after all Load calls; Invalid naming any unknown type.
   Status Resolve();
 
+  // By OpenAPI name, or by short name when exactly one package has a type of that name.
   const Schema* FindType(std::string_view name) const;
   const KindInfo* FindKind(std::string_view group, std::string_view version,
                            std::string_view kind) const;
@@ -123,7 +135,7 @@ class Registry {
                                std::string_view resource) const;
   // All kinds, in registration order (this is the discovery order).
   const std::vector<const KindInfo*>& kinds() const { return kind_list_; }
-  // All named types.
+  // All named types, keyed by their OpenAPI name ("io.k8s.api.core.v1.Pod").
   const std::map<std::string, std::unique_ptr<Schema>, std::less<>>& types() const {
     return types_;
   }

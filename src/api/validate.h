@@ -15,6 +15,9 @@ enum class FieldValidation { kStrict, kWarn, kIgnore };
 
 struct SchemaCheck {
   std::vector<std::string> unknown_fields;  // dotted paths: "spec.foo", "spec.containers[0].bar"
+  // Duplicate keys found while decoding (DecodeJson's `duplicate_fields`); the caller copies
+  // them in so that one policy (Strict/Warn/Ignore) treats both.
+  std::vector<std::string> duplicate_fields;
   std::vector<Cause> errors;                // type/enum/required violations (field + message)
 };
 

@@ -84,12 +84,14 @@ class Backend {
   virtual void Delete(std::string key, int64_t expected_revision, WriteCallback done) = 0;
 
   // Returns the value of `key` as of `revision` (0 = latest).
-  // NotFound if absent then; Gone if `revision` is older than the compacted revision.
+  // NotFound if absent then; Gone if `revision` is older than the compacted revision;
+  // BadRequest if it is newer than CurrentRevision().
   virtual Result<KeyValue> Get(std::string_view key, int64_t revision = 0) = 0;
 
   // Lists keys with `prefix`, sorted, strictly after `start_after` (empty = from the
   // start), at most `limit` (0 = all), as of `revision` (0 = latest).
-  // Gone if `revision` was compacted. Paging at a fixed revision gives a consistent view.
+  // Gone if `revision` was compacted; BadRequest if newer than CurrentRevision().
+  // Paging at a fixed revision gives a consistent view.
   virtual Result<ListResult> List(std::string_view prefix, std::string_view start_after,
                                   int64_t limit, int64_t revision = 0) = 0;
 
@@ -103,7 +105,8 @@ class Backend {
                                                      WatchCallbacks callbacks) = 0;
 
   // Discards history (superseded values and deletions) at or below `revision`.
-  // Reads and watches older than it then fail with Gone.
+  // Reads and watches older than it then fail with Gone. A revision at or below the
+  // compacted one is a no-op; one newer than CurrentRevision() is BadRequest.
   virtual Status Compact(int64_t revision) = 0;
 
   // The newest revision (0 for an empty, never-written store).
@@ -118,7 +121,8 @@ class Backend {
 };
 
 // Opens a backend by URL: "sqlite:///var/lib/sampan/db/state.db", "memory://".
-// BadRequest for an unknown scheme; Internal/Unavailable if it cannot be opened.
+// BadRequest for an unknown scheme; Internal/Unavailable if it cannot be opened
+// (Unavailable: the sqlite file is already open in this or another process).
 Result<std::unique_ptr<Backend>> OpenBackend(std::string_view url);
 
 }  // namespace sampan::store

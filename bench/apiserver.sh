@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# API server benchmark: durable creates/s and gets/s with 1/8/64 concurrent HTTPS clients, watch fan-out
+# latency (1,000 watchers), side by side with raw SQLite (WAL, synchronous=FULL) on the same disk.
+#
+#   bench/apiserver.sh [SAMPAN_BIN]
+#
+# Environment: BENCH_DIR (parent of the temporary data dir; default /var/tmp — must be a real disk, not
+# tmpfs), COUNT (max requests per run, default 20000), DURATION (max seconds per run, default 15),
+# WATCHERS (1000), EVENTS (100), RATE (creates/s during the watch run, 10), CONCURRENCY ("1 8 64").
+# Writes bench/results/apiserver-<date>.txt. Only 127.0.0.1 is used.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SAMPAN_BIN="${1:-${SAMPAN_BIN:-$ROOT/build/sampan}}"
+PY=/usr/bin/python3
+LOAD="$ROOT/bench/apiserver_load.py"
+COUNT="${COUNT:-20000}"
+DURATION="${DURATION:-15}"
+WATCHERS="${WATCHERS:-1000}"
+EVENTS="${EVENTS:-100}"
+RATE="${RATE:-10}"
+CONCURRENCY="${CONCURRENCY:-1 8 64}"
+STAMP="$(date -u +%Y-%m-%d)"
+OUT="$ROOT/bench/results/apiserver-$STAMP.txt"
+
+[[ -x "$SAMPAN_BIN" ]] || { echo "sampan binary not found: $SAMPAN_BIN" >&2; exit 1; }
+mkdir -p "$ROOT/bench/results"
+WORK="$(mktemp -d -p "${BENCH_DIR:-/var/tmp}" sampan-bench-XXXXXX)"
+SERVER_PID=""
+cleanup() {
+  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Raise the open-file limit for 1,000 watch connections (server and client).
+ulimit -n 65536 2>/dev/null || ulimit -n 8192 2>/dev/null || true
+
+KUBECONFIG_FILE="$WORK/kubeconfig.yaml"
+"$SAMPAN_BIN" server --data-dir "$WORK/data" --https-listen-port 0 \
+  --write-kubeconfig "$KUBECONFIG_FILE" --disable-agent --bind-address 127.0.0.1 >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+
+kc() { kubectl --kubeconfig "$KUBECONFIG_FILE" --cache-dir "$WORK/kcache" "$@"; }
+for _ in $(seq 1 300); do
+  if [[ -s "$KUBECONFIG_FILE" ]] && kc get --raw /readyz >/dev/null 2>&1; then break; fi
+  kill -0 "$SERVER_PID" 2>/dev/null || { echo "server exited:" >&2; tail -30 "$WORK/server.log" >&2; exit 1; }
+  sleep 0.2
+done
+kc get --raw /readyz >/dev/null
+kc create namespace bench >/dev/null
+
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status" 2>/dev/null || echo "?"; }
+server_cpu() { awk '{print ($14 + $15) / 100}' "/proc/$SERVER_PID/stat"; }  # assumes HZ=100
+
+{
+  echo "# sampan API server benchmark — $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+  echo "sampan: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') ($SAMPAN_BIN)"
+  echo "machine: $(uname -srm); $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+  echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+  echo "disk (data dir): $(df -hT "$WORK" | awk 'NR==2 {print $1, $2, $3}')"
+  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)  (the machine is shared; numbers are noisy)"
+  echo "client: $LOAD (Python, HTTPS keep-alive, client cert from the kubeconfig; one configmap per create,"
+  echo "        256-byte value); bounds per run: $COUNT requests or ${DURATION}s"
+  echo
+} | tee "$OUT"
+
+echo "## raw SQLite on the same disk (WAL, synchronous=FULL)" | tee -a "$OUT"
+SQLITE_JSON="$($PY "$LOAD" sqlite --dir "$WORK" --seconds 5)"
+echo "$SQLITE_JSON" | tee -a "$OUT"
+SQL_SINGLE="$(echo "$SQLITE_JSON" | $PY -c 'import json,sys; print(json.load(sys.stdin)["single"]["commits_per_s"])')"
+SQL_BATCH="$(echo "$SQLITE_JSON" | $PY -c 'import json,sys; print(json.load(sys.stdin)["batched"]["rows_per_s"])')"
+echo | tee -a "$OUT"
+
+echo "## durable creates (POST configmaps; 201 = committed)" | tee -a "$OUT"
+declare -A CREATE_RATE
+for c in $CONCURRENCY; do
+  cpu0="$(server_cpu)"
+  J="$($PY "$LOAD" crud --kubeconfig "$KUBECONFIG_FILE" --op create --concurrency "$c" \
+        --count "$COUNT" --duration "$DURATION" --prefix "c$c")"
+  cpu1="$(server_cpu)"
+  CREATE_RATE[$c]="$(echo "$J" | $PY -c 'import json,sys; print(json.load(sys.stdin)["per_second"])')"
+  echo "$J server_cpu_s=$($PY -c "print(round($cpu1-$cpu0,2))") server_rss_kib=$(rss_kib)" | tee -a "$OUT"
+done
+echo | tee -a "$OUT"
+
+echo "## gets (GET one configmap by name, existing objects)" | tee -a "$OUT"
+FIRST_C="$(echo $CONCURRENCY | awk '{print $1}')"
+# The first create run named its objects c<C>-0 .. c<C>-(N-1); gets pick among those.
+EXISTING="$(kc get configmaps -n bench -o name | grep -c "^configmap/c$FIRST_C-" || true)"
+for c in $CONCURRENCY; do
+  cpu0="$(server_cpu)"
+  J="$($PY "$LOAD" crud --kubeconfig "$KUBECONFIG_FILE" --op get --concurrency "$c" \
+        --count "$COUNT" --duration "$DURATION" --prefix "c$FIRST_C" --existing "$EXISTING")"
+  cpu1="$(server_cpu)"
+  echo "$J server_cpu_s=$($PY -c "print(round($cpu1-$cpu0,2))")" | tee -a "$OUT"
+done
+echo | tee -a "$OUT"
+
+echo "## watch fan-out: $WATCHERS watchers on configmaps in one namespace, $EVENTS creates at $RATE/s" | tee -a "$OUT"
+echo "   latency = watcher receive time - time the creating request was sent (includes the commit)" | tee -a "$OUT"
+W1="$($PY "$LOAD" watch --kubeconfig "$KUBECONFIG_FILE" --watchers 1 --events 20 --rate "$RATE" --prefix w1x)"
+echo "1 watcher (baseline): $W1" | tee -a "$OUT"
+WN="$($PY "$LOAD" watch --kubeconfig "$KUBECONFIG_FILE" --watchers "$WATCHERS" --events "$EVENTS" --rate "$RATE" --prefix wn)"
+echo "$WATCHERS watchers: $WN server_rss_kib=$(rss_kib)" | tee -a "$OUT"
+echo | tee -a "$OUT"
+
+echo "## ratios" | tee -a "$OUT"
+$PY - "$SQL_SINGLE" "$SQL_BATCH" "$WN" "${CONCURRENCY}" "$(for c in $CONCURRENCY; do echo -n "$c=${CREATE_RATE[$c]} "; done)" <<'EOF' | tee -a "$OUT"
+import json, sys
+single, batch = float(sys.argv[1]), float(sys.argv[2])
+watch = json.loads(sys.argv[3])
+rates = dict(kv.split("=") for kv in sys.argv[5].split())
+for c, r in rates.items():
+    r = float(r)
+    print(f"creates/s at concurrency {c:>3}: {r:9.1f}  = {r / single:5.2f}x raw single-row commits "
+          f"({single:.0f}/s), {r / batch:5.3f}x raw 100-row batches ({batch:.0f} rows/s)")
+best = max(float(r) for r in rates.values())
+verdict = "meets" if best >= 0.5 * batch else "misses"
+print(f"target creates/s >= 0.5x batched = {0.5 * batch:.0f}/s: best {best:.0f}/s -> {verdict}")
+p99 = watch.get("p99_ms")
+complete = watch.get("deliveries") == watch.get("expected_deliveries")
+print(f"watch p99 {p99} ms (target <= 100 ms) -> "
+      f"{'meets' if p99 is not None and p99 <= 100 and complete else 'misses'}"
+      f"{'' if complete else ' (not every event reached every watcher)'}")
+EOF
+
+echo "results written to $OUT"

@@ -1,0 +1,19 @@
+#include "api/kinds/kinds.h"
+
+namespace sampan::api::kinds {
+
+std::vector<std::pair<const char*, const char*>> BuiltinSchemaTexts() {
+  return {
+      {"meta_v1", MetaV1()},
+      {"core_v1", CoreV1()},
+      {"apps_v1", AppsV1()},
+      {"batch_v1", BatchV1()},
+      {"autoscaling_v2", AutoscalingV2()},
+      {"autoscaling_v1", AutoscalingV1()},
+      {"policy_v1", PolicyV1()},
+      {"coordination_v1", CoordinationV1()},
+      {"events_v1", EventsV1()},
+  };
+}
+
+}  // namespace sampan::api::kinds

@@ -1,0 +1,116 @@
+"""What generate.py emits: packages, root types and the kind lines (Kubernetes' resource facts:
+plural, short names, scope, categories, subresources)."""
+
+# Load order = discovery order: core first, then apps, batch, the rest.
+PACKAGES = ['meta/v1', 'core/v1', 'apps/v1', 'batch/v1', 'autoscaling/v2', 'autoscaling/v1',
+            'policy/v1', 'coordination/v1', 'events/v1']
+
+OPENAPI_PACKAGES = {
+    'meta/v1': 'io.k8s.apimachinery.pkg.apis.meta.v1',
+    'core/v1': 'io.k8s.api.core.v1',
+    'apps/v1': 'io.k8s.api.apps.v1',
+    'batch/v1': 'io.k8s.api.batch.v1',
+    'autoscaling/v1': 'io.k8s.api.autoscaling.v1',
+    'autoscaling/v2': 'io.k8s.api.autoscaling.v2',
+    'policy/v1': 'io.k8s.api.policy.v1',
+    'coordination/v1': 'io.k8s.api.coordination.v1',
+    'events/v1': 'io.k8s.api.events.v1',
+}
+
+FUNCS = {pkg: pkg.replace('/v', 'V').replace('/', '').title().replace('v', 'V') for pkg in PACKAGES}
+FUNCS = {
+    'meta/v1': 'MetaV1', 'core/v1': 'CoreV1', 'apps/v1': 'AppsV1', 'batch/v1': 'BatchV1',
+    'autoscaling/v1': 'AutoscalingV1', 'autoscaling/v2': 'AutoscalingV2', 'policy/v1': 'PolicyV1',
+    'coordination/v1': 'CoordinationV1', 'events/v1': 'EventsV1',
+}
+
+ROOTS = [
+    ('meta/v1', 'DeleteOptions'), ('meta/v1', 'Status'),
+    ('core/v1', 'Namespace'), ('core/v1', 'Pod'), ('core/v1', 'Node'), ('core/v1', 'Event'),
+    ('core/v1', 'ConfigMap'), ('core/v1', 'Secret'), ('core/v1', 'ServiceAccount'),
+    ('core/v1', 'Service'), ('core/v1', 'Endpoints'), ('core/v1', 'ReplicationController'),
+    ('core/v1', 'Binding'), ('core/v1', 'PersistentVolume'), ('core/v1', 'PersistentVolumeClaim'),
+    ('core/v1', 'LimitRange'), ('core/v1', 'ResourceQuota'), ('core/v1', 'PodTemplate'),
+    ('apps/v1', 'Deployment'), ('apps/v1', 'ReplicaSet'), ('apps/v1', 'DaemonSet'),
+    ('apps/v1', 'StatefulSet'), ('apps/v1', 'ControllerRevision'),
+    ('batch/v1', 'Job'), ('batch/v1', 'CronJob'),
+    ('autoscaling/v1', 'Scale'), ('autoscaling/v1', 'HorizontalPodAutoscaler'),
+    ('autoscaling/v2', 'HorizontalPodAutoscaler'),
+    ('policy/v1', 'Eviction'), ('policy/v1', 'PodDisruptionBudget'),
+    ('coordination/v1', 'Lease'),
+    ('events/v1', 'Event'),
+]
+
+# Rarely used (mostly cloud or legacy in-tree) volume sources: kept, but `open`, so that a
+# manifest using a field we do not list is not refused.
+OPEN_TYPES = {
+    'AWSElasticBlockStoreVolumeSource', 'GCEPersistentDiskVolumeSource', 'AzureDiskVolumeSource',
+    'AzureFileVolumeSource', 'AzureFilePersistentVolumeSource', 'CephFSVolumeSource',
+    'CephFSPersistentVolumeSource', 'CinderVolumeSource', 'CinderPersistentVolumeSource',
+    'FlexVolumeSource', 'FlexPersistentVolumeSource', 'FlockerVolumeSource',
+    'PhotonPersistentDiskVolumeSource', 'PortworxVolumeSource', 'QuobyteVolumeSource',
+    'RBDVolumeSource', 'RBDPersistentVolumeSource', 'ScaleIOVolumeSource',
+    'ScaleIOPersistentVolumeSource', 'StorageOSVolumeSource', 'StorageOSPersistentVolumeSource',
+    'VsphereVirtualDiskVolumeSource', 'GlusterfsVolumeSource', 'GlusterfsPersistentVolumeSource',
+    'ISCSIVolumeSource', 'ISCSIPersistentVolumeSource', 'FCVolumeSource', 'GitRepoVolumeSource',
+}
+
+C = 'scope=Cluster'
+N = 'scope=Namespaced'
+KIND_LINES = {
+    'core/v1': [
+        '# Resources of the core group, in discovery order.',
+        f'kind Namespace group= version=v1 plural=namespaces singular=namespace {C} type=Namespace short=ns subresources=status,finalize',
+        f'kind Pod group= version=v1 plural=pods singular=pod {N} type=Pod short=po categories=all subresources=status,binding,eviction,log,exec,attach,portforward,proxy,ephemeralcontainers,resize',
+        f'kind Node group= version=v1 plural=nodes singular=node {C} type=Node short=no subresources=status,proxy',
+        f'kind Event group= version=v1 plural=events singular=event {N} type=Event short=ev',
+        f'kind ConfigMap group= version=v1 plural=configmaps singular=configmap {N} type=ConfigMap short=cm',
+        f'kind Secret group= version=v1 plural=secrets singular=secret {N} type=Secret',
+        f'kind ServiceAccount group= version=v1 plural=serviceaccounts singular=serviceaccount {N} type=ServiceAccount short=sa subresources=token',
+        f'kind Service group= version=v1 plural=services singular=service {N} type=Service short=svc categories=all subresources=status,proxy',
+        f'kind Endpoints group= version=v1 plural=endpoints singular=endpoints {N} type=Endpoints short=ep',
+        f'kind ReplicationController group= version=v1 plural=replicationcontrollers singular=replicationcontroller {N} type=ReplicationController short=rc categories=all subresources=status,scale',
+        f'kind Binding group= version=v1 plural=bindings singular=binding {N} type=Binding verbs=create',
+        f'kind PersistentVolume group= version=v1 plural=persistentvolumes singular=persistentvolume {C} type=PersistentVolume short=pv subresources=status',
+        f'kind PersistentVolumeClaim group= version=v1 plural=persistentvolumeclaims singular=persistentvolumeclaim {N} type=PersistentVolumeClaim short=pvc subresources=status',
+        f'kind LimitRange group= version=v1 plural=limitranges singular=limitrange {N} type=LimitRange short=limits',
+        f'kind ResourceQuota group= version=v1 plural=resourcequotas singular=resourcequota {N} type=ResourceQuota short=quota subresources=status',
+        f'kind PodTemplate group= version=v1 plural=podtemplates singular=podtemplate {N} type=PodTemplate',
+    ],
+    'apps/v1': [
+        f'kind Deployment group=apps version=v1 plural=deployments singular=deployment {N} type=Deployment short=deploy categories=all subresources=status,scale',
+        f'kind ReplicaSet group=apps version=v1 plural=replicasets singular=replicaset {N} type=ReplicaSet short=rs categories=all subresources=status,scale',
+        f'kind DaemonSet group=apps version=v1 plural=daemonsets singular=daemonset {N} type=DaemonSet short=ds categories=all subresources=status',
+        f'kind StatefulSet group=apps version=v1 plural=statefulsets singular=statefulset {N} type=StatefulSet short=sts categories=all subresources=status,scale',
+        f'kind ControllerRevision group=apps version=v1 plural=controllerrevisions singular=controllerrevision {N} type=ControllerRevision',
+    ],
+    'batch/v1': [
+        f'kind Job group=batch version=v1 plural=jobs singular=job {N} type=Job categories=all subresources=status',
+        f'kind CronJob group=batch version=v1 plural=cronjobs singular=cronjob {N} type=CronJob short=cj categories=all subresources=status',
+    ],
+    'autoscaling/v2': [
+        '# v2 is the preferred version of the autoscaling group, so it is registered first.',
+        f'kind HorizontalPodAutoscaler group=autoscaling version=v2 plural=horizontalpodautoscalers singular=horizontalpodautoscaler {N} type=HorizontalPodAutoscaler short=hpa categories=all subresources=status',
+    ],
+    'autoscaling/v1': [
+        f'kind HorizontalPodAutoscaler group=autoscaling version=v1 plural=horizontalpodautoscalers singular=horizontalpodautoscaler {N} type=HorizontalPodAutoscaler short=hpa categories=all subresources=status',
+    ],
+    'policy/v1': [
+        f'kind PodDisruptionBudget group=policy version=v1 plural=poddisruptionbudgets singular=poddisruptionbudget {N} type=PodDisruptionBudget short=pdb subresources=status',
+    ],
+    'coordination/v1': [
+        f'kind Lease group=coordination.k8s.io version=v1 plural=leases singular=lease {N} type=Lease',
+    ],
+    'events/v1': [
+        f'kind Event group=events.k8s.io version=v1 plural=events singular=event {N} type=Event short=ev',
+    ],
+}
+
+# Fields Kubernetes' OpenAPI lists as required (no omitempty, no +optional) whose absence the
+# API server nevertheless accepts, since Go decodes them to a zero value that validation allows.
+NOT_REQUIRED = {
+    'StatefulSetSpec.serviceName', 'HTTPHeader.value', 'Sysctl.value', 'Event.metadata',
+    'Event.involvedObject', 'ControllerRevision.revision', 'LimitRangeSpec.limits',
+    'PodFailurePolicy.rules', 'SleepAction.seconds', 'ISCSIVolumeSource.lun',
+    'ISCSIPersistentVolumeSource.lun',
+}

@@ -1,0 +1,485 @@
+// Routing and the CRUD verbs; watch is in watch_handler.cc, discovery/OpenAPI/health
+// in meta_handler.cc.
+#include "apiserver/api_handler.h"
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <optional>
+
+#include "api/codec.h"
+#include "api/printers.h"
+#include "apiserver/rest_internal.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+namespace sampan::apiserver {
+
+namespace {
+
+std::string MediaType(std::string_view content_type) {
+  std::string t(content_type.substr(0, content_type.find(';')));
+  while (!t.empty() && t.back() == ' ') t.pop_back();
+  for (auto& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return t;
+}
+
+// Decodes a create/update body by its Content-Type.
+Result<json::value> DecodeBody(const Request& req, const api::Registry& registry) {
+  std::string mt = MediaType(req.Header("content-type"));
+  if (req.body.empty()) return BadRequest("the request body is empty; an object is required");
+  if (mt.empty() || mt == "application/json" || mt == "*/*") return api::DecodeJson(req.body);
+  if (mt == "application/yaml" || mt == "application/x-yaml" || mt == "text/yaml")
+    return api::DecodeYaml(req.body);
+  if (mt == "application/vnd.kubernetes.protobuf") return api::DecodeProtobuf(req.body, registry);
+  return Status(Code::kUnsupportedMedia,
+                "the body of the request was in an unknown format - accepted media types include: "
+                "application/json, application/yaml, application/vnd.kubernetes.protobuf");
+}
+
+bool WantsTable(const Request& req) { return api::AcceptsTable(req.Header("accept")); }
+
+// A reply we can give: JSON unless the client accepts only something else.
+Status CheckAccept(const Request& req) {
+  std::string_view accept = req.Header("accept");
+  if (accept.empty()) return Status::Ok();
+  for (std::string_view a : {"application/json", "*/*", "application/*", "application/yaml"}) {
+    if (accept.find(a) != std::string_view::npos) return Status::Ok();
+  }
+  return Status(Code::kNotAcceptable,
+                "only the following media types are accepted: application/json, application/yaml");
+}
+
+Response JsonResponse(int status, const json::value& v) {
+  Response r;
+  r.status = status;
+  r.body = json::serialize(v);
+  return r;
+}
+
+Result<WriteOptions> ParseWriteOptions(const Request& req, std::vector<std::string>* warnings) {
+  WriteOptions o;
+  for (const auto& d : req.QueryAll("dryRun")) {
+    if (d != "All") return BadRequest("unsupported dryRun value \"" + d + "\" (only All is supported)");
+    o.dry_run = true;
+  }
+  std::string_view fv = req.Query("fieldValidation");
+  if (!fv.empty()) {
+    if (fv != "Strict" && fv != "Warn" && fv != "Ignore") {
+      return BadRequest("fieldValidation must be one of Ignore, Warn or Strict, not \"" +
+                        std::string(fv) + "\"");
+    }
+    o.field_validation = std::string(fv);
+  } else {
+    o.field_validation = "Warn";
+  }
+  o.field_manager = std::string(req.Query("fieldManager"));
+  o.warnings = warnings;
+  return o;
+}
+
+void AddWarnings(Response& r, const std::vector<std::string>& warnings) {
+  for (const auto& w : warnings) {
+    std::string esc;
+    for (char c : w) {
+      if (c == '"' || c == '\\') esc.push_back('\\');
+      esc.push_back(c);
+    }
+    r.headers.emplace_back("Warning", "299 - \"" + esc + "\"");
+  }
+}
+
+std::optional<int64_t> ParseInt64(std::string_view s) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::string ListKind(const api::KindInfo& k) { return k.kind + "List"; }
+
+// The list reply, serialized directly: lists can be large and the objects are immutable.
+std::string ListJson(const api::KindInfo& kind, const ListOutcome& list) {
+  std::string body = "{\"kind\":\"" + ListKind(kind) + "\",\"apiVersion\":\"" + kind.ApiVersion() +
+                     "\",\"metadata\":{\"resourceVersion\":\"" + std::to_string(list.revision) + "\"";
+  if (!list.continue_token.empty()) {
+    body += ",\"continue\":\"" + list.continue_token + "\"";
+    if (list.remaining >= 0) body += ",\"remainingItemCount\":" + std::to_string(list.remaining);
+  }
+  body += "},\"items\":[";
+  for (size_t i = 0; i < list.items.size(); ++i) {
+    if (i) body += ',';
+    body += json::serialize(list.items[i]->obj);
+  }
+  body += "]}";
+  return body;
+}
+
+// DeleteOptions from the body (JSON) and the query string.
+Result<DeleteOptions> ParseDeleteOptions(const Request& req) {
+  DeleteOptions d;
+  if (!req.body.empty()) {
+    auto body = api::DecodeJson(req.body);
+    if (!body.ok()) return BadRequest("the DeleteOptions body is not valid JSON: " + body.status().message());
+    if (!body->is_object()) return BadRequest("the DeleteOptions body must be a JSON object");
+    const json::object& o = body->as_object();
+    if (auto* g = o.if_contains("gracePeriodSeconds"); g && g->is_int64())
+      d.grace_period_seconds = g->as_int64();
+    if (auto* p = o.if_contains("propagationPolicy"); p && p->is_string())
+      d.propagation_policy = std::string(p->as_string());
+    if (auto* od = o.if_contains("orphanDependents"); od && od->is_bool() && od->as_bool())
+      d.propagation_policy = "Orphan";
+    if (auto* dr = o.if_contains("dryRun"); dr && dr->is_array() && !dr->as_array().empty())
+      d.dry_run = true;
+    if (auto* pre = o.if_contains("preconditions"); pre && pre->is_object()) {
+      if (auto* u = pre->as_object().if_contains("uid"); u && u->is_string())
+        d.precondition_uid = std::string(u->as_string());
+      if (auto* rv = pre->as_object().if_contains("resourceVersion"); rv && rv->is_string())
+        d.precondition_resource_version = std::string(rv->as_string());
+    }
+  }
+  if (auto g = req.Query("gracePeriodSeconds"); !g.empty()) {
+    auto v = ParseInt64(g);
+    if (!v) return BadRequest("gracePeriodSeconds must be an integer");
+    d.grace_period_seconds = *v;
+  }
+  if (auto p = req.Query("propagationPolicy"); !p.empty()) d.propagation_policy = std::string(p);
+  if (req.Query("dryRun") == "All") d.dry_run = true;
+  if (!d.propagation_policy.empty() && d.propagation_policy != "Orphan" &&
+      d.propagation_policy != "Background" && d.propagation_policy != "Foreground") {
+    return Invalid("propagationPolicy: Unsupported value: \"" + d.propagation_policy +
+                   "\": supported values: \"Foreground\", \"Background\", \"Orphan\"");
+  }
+  return d;
+}
+
+}  // namespace
+
+ApiHandler::ApiHandler(Rest& rest, const api::Registry& registry)
+    : rest_(rest), registry_(registry) {}
+
+asio::awaitable<void> ApiHandler::Handle(Request& req, Responder& res) {
+  std::string failure;
+  try {
+    co_await Route(req, res);
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  if (!failure.empty()) {
+    LOG(ERROR) << req.method << " " << req.target << ": unexpected exception: " << failure;
+    if (!res.sent()) {
+      Response reply = ErrorResponse(Internal(failure));
+      co_await res.Send(std::move(reply));
+    }
+  }
+}
+
+asio::awaitable<void> ApiHandler::Route(Request& req, Responder& res) {
+  if (co_await HandleNonResource(req, res)) co_return;
+  if (!req.identity.authenticated) {
+    {
+      Response reply = ErrorResponse(Status(Code::kUnauthorized, "Unauthorized"));
+      co_await res.Send(std::move(reply));
+    }
+    co_return;
+  }
+  auto info = ParseRequestInfo(req, registry_);
+  if (!info.ok()) {
+    {
+      Response reply = ErrorResponse(info.status());
+      co_await res.Send(std::move(reply));
+    }
+    co_return;
+  }
+  if (Status st = CheckAccept(req); !st.ok()) {
+    {
+      Response reply = ErrorResponse(st, &*info);
+      co_await res.Send(std::move(reply));
+    }
+    co_return;
+  }
+  if (!info->subresource.empty()) {
+    co_await HandleSubresource(req, res, *info);
+  } else {
+    co_await HandleResource(req, res, *info);
+  }
+}
+
+asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
+                                                 const RequestInfo& info) {
+  const api::KindInfo& kind = *info.kind;
+  std::vector<std::string> warnings;
+  if (info.verb == "watch") {
+    co_await Watch(req, res, info);
+    co_return;
+  }
+  if (info.verb == "get") {
+    auto obj = rest_.Get(kind, info.ns, info.name);
+    if (!obj.ok()) {
+      {
+        Response reply = ErrorResponse(obj.status(), &info);
+        co_await res.Send(std::move(reply));
+      }
+      co_return;
+    }
+    if (WantsTable(req)) {
+      auto include = api::ParseIncludeObject(req.Query("includeObject"));
+      if (!include.ok()) {
+        {
+          Response reply = ErrorResponse(include.status(), &info);
+          co_await res.Send(std::move(reply));
+        }
+        co_return;
+      }
+      api::TableOptions to;
+      to.include_object = *include;
+      to.now_unix = Clock::Real().NowUnix();
+      to.resource_version = std::to_string((*obj)->mod_revision);
+      std::vector<const json::object*> one;
+      one.push_back(&(*obj)->obj);
+      Response table = JsonResponse(200, api::BuildTable(kind, one, to));
+      co_await res.Send(std::move(table));
+      co_return;
+    }
+    {
+      Response reply = JsonResponse(200, (*obj)->obj);
+      co_await res.Send(std::move(reply));
+    }
+    co_return;
+  }
+  if (info.verb == "list") {
+    ListOptions lo;
+    lo.label_selector = std::string(req.Query("labelSelector"));
+    lo.field_selector = std::string(req.Query("fieldSelector"));
+    lo.continue_token = std::string(req.Query("continue"));
+    if (auto l = req.Query("limit"); !l.empty()) {
+      auto v = ParseInt64(l);
+      if (!v) {
+        {
+          Response reply = ErrorResponse(BadRequest("limit must be an integer"), &info);
+          co_await res.Send(std::move(reply));
+        }
+        co_return;
+      }
+      lo.limit = *v;
+    }
+    auto list = rest_.List(kind, info.ns, lo);
+    if (!list.ok()) {
+      {
+        Response reply = ErrorResponse(list.status(), &info);
+        co_await res.Send(std::move(reply));
+      }
+      co_return;
+    }
+    if (WantsTable(req)) {
+      auto include = api::ParseIncludeObject(req.Query("includeObject"));
+      if (!include.ok()) {
+        {
+          Response reply = ErrorResponse(include.status(), &info);
+          co_await res.Send(std::move(reply));
+        }
+        co_return;
+      }
+      std::vector<const json::object*> objs;
+      for (auto& o : list->items) objs.push_back(&o->obj);
+      api::TableOptions to;
+      to.include_object = *include;
+      to.now_unix = Clock::Real().NowUnix();
+      to.resource_version = std::to_string(list->revision);
+      to.continue_token = list->continue_token;
+      if (list->remaining > 0) to.remaining_item_count = list->remaining;
+      {
+        Response reply = JsonResponse(200, api::BuildTable(kind, objs, to));
+        co_await res.Send(std::move(reply));
+      }
+      co_return;
+    }
+    std::string body = ListJson(kind, *list);
+    Response r;
+    r.body = std::move(body);
+    co_await res.Send(std::move(r));
+    co_return;
+  }
+  if (info.verb == "create") {
+    if (!info.name.empty()) {
+      {
+        Response reply = ErrorResponse(
+          Status(Code::kMethodNotAllowed, "POST is not allowed on a named " + kind.singular), &info);
+        co_await res.Send(std::move(reply));
+      }
+      co_return;
+    }
+    auto opts = ParseWriteOptions(req, &warnings);
+    auto body = DecodeBody(req, registry_);
+    if (!opts.ok() || !body.ok()) {
+      {
+        Response reply = ErrorResponse(!opts.ok() ? opts.status() : body.status(), &info);
+        co_await res.Send(std::move(reply));
+      }
+      co_return;
+    }
+    RequestInfo named = info;
+    if (body->is_object()) {
+      if (auto* m = body->as_object().if_contains("metadata"); m && m->is_object()) {
+        if (auto* n = m->as_object().if_contains("name"); n && n->is_string())
+          named.name = std::string(n->as_string());
+      }
+    }
+    std::string ns = info.ns;
+    WriteOptions wo = *opts;
+    json::value v = std::move(*body);
+    auto created = co_await rest_.Create(kind, ns, std::move(v), wo);
+    if (!created.ok()) {
+      {
+        Response reply = ErrorResponse(created.status(), &named);
+        co_await res.Send(std::move(reply));
+      }
+      co_return;
+    }
+    Response r = JsonResponse(201, (*created)->obj);
+    AddWarnings(r, warnings);
+    co_await res.Send(std::move(r));
+    co_return;
+  }
+  if (info.verb == "update" || info.verb == "patch") {
+    if (info.name.empty()) {
+      {
+        Response reply = ErrorResponse(
+          Status(Code::kMethodNotAllowed, "the server does not allow this method on a collection"),
+          &info);
+        co_await res.Send(std::move(reply));
+      }
+      co_return;
+    }
+    auto opts = ParseWriteOptions(req, &warnings);
+    if (!opts.ok()) {
+      {
+        Response reply = ErrorResponse(opts.status(), &info);
+        co_await res.Send(std::move(reply));
+      }
+      co_return;
+    }
+    Result<ObjectPtr> out = Status(Code::kInternal, "unreachable");
+    if (info.verb == "update") {
+      auto body = DecodeBody(req, registry_);
+      if (!body.ok()) {
+        {
+          Response reply = ErrorResponse(body.status(), &info);
+          co_await res.Send(std::move(reply));
+        }
+        co_return;
+      }
+      std::string ns = info.ns, name = info.name, no_sub;
+      WriteOptions wo = *opts;
+      json::value v = std::move(*body);
+      out = co_await rest_.Update(kind, ns, name, no_sub, std::move(v), wo);
+    } else {
+      std::string mt = MediaType(req.Header("content-type"));
+      PatchType pt;
+      if (mt == "application/json-patch+json") {
+        pt = PatchType::kJson;
+      } else if (mt == "application/merge-patch+json") {
+        pt = PatchType::kMerge;
+      } else if (mt == "application/strategic-merge-patch+json") {
+        pt = PatchType::kStrategic;
+      } else if (mt == "application/apply-patch+yaml") {
+        pt = PatchType::kApply;
+      } else {
+        {
+          Response reply = ErrorResponse(
+            Status(Code::kUnsupportedMedia,
+                   "the body of the request was in an unknown format - accepted media types "
+                   "include: application/json-patch+json, application/merge-patch+json, "
+                   "application/strategic-merge-patch+json, application/apply-patch+yaml"),
+            &info);
+          co_await res.Send(std::move(reply));
+        }
+        co_return;
+      }
+      auto patch = pt == PatchType::kApply ? api::DecodeYaml(req.body) : api::DecodeJson(req.body);
+      if (!patch.ok()) {
+        {
+          Response reply = ErrorResponse(patch.status(), &info);
+          co_await res.Send(std::move(reply));
+        }
+        co_return;
+      }
+      std::string ns = info.ns, name = info.name, no_sub;
+      WriteOptions wo = *opts;
+      json::value v = std::move(*patch);
+      out = co_await rest_.Patch(kind, ns, name, no_sub, pt, std::move(v), wo);
+    }
+    if (!out.ok()) {
+      {
+        Response reply = ErrorResponse(out.status(), &info);
+        co_await res.Send(std::move(reply));
+      }
+      co_return;
+    }
+    Response r = JsonResponse(200, (*out)->obj);
+    AddWarnings(r, warnings);
+    co_await res.Send(std::move(r));
+    co_return;
+  }
+  if (info.verb == "delete" || info.verb == "deletecollection") {
+    auto dopts = ParseDeleteOptions(req);
+    if (!dopts.ok()) {
+      {
+        Response reply = ErrorResponse(dopts.status(), &info);
+        co_await res.Send(std::move(reply));
+      }
+      co_return;
+    }
+    DeleteOptions d = *dopts;
+    if (info.verb == "delete") {
+      std::string ns = info.ns, name = info.name;
+      auto out = co_await rest_.Delete(kind, ns, name, d);
+      if (!out.ok()) {
+        {
+          Response reply = ErrorResponse(out.status(), &info);
+          co_await res.Send(std::move(reply));
+        }
+        co_return;
+      }
+      {
+        Response reply = JsonResponse(200, (*out)->obj);
+        co_await res.Send(std::move(reply));
+      }
+      co_return;
+    }
+    ListOptions lo;
+    lo.label_selector = std::string(req.Query("labelSelector"));
+    lo.field_selector = std::string(req.Query("fieldSelector"));
+    auto list = rest_.List(kind, info.ns, lo);
+    if (!list.ok()) {
+      {
+        Response reply = ErrorResponse(list.status(), &info);
+        co_await res.Send(std::move(reply));
+      }
+      co_return;
+    }
+    json::array items;
+    for (auto& o : list->items) {
+      std::string ns(internal::MetaString(o->obj, "namespace"));
+      std::string name(o->obj.at("metadata").as_object().at("name").as_string());
+      auto out = co_await rest_.Delete(kind, ns, name, d);
+      if (out.ok()) items.push_back((*out)->obj);
+    }
+    json::object l;
+    l["kind"] = ListKind(kind);
+    l["apiVersion"] = kind.ApiVersion();
+    l["metadata"] = json::object{{"resourceVersion", std::to_string(list->revision)}};
+    l["items"] = std::move(items);
+    {
+      Response reply = JsonResponse(200, l);
+      co_await res.Send(std::move(reply));
+    }
+    co_return;
+  }
+  {
+    Response reply = ErrorResponse(
+      Status(Code::kMethodNotAllowed, "the server does not allow this method"), &info);
+    co_await res.Send(std::move(reply));
+  }
+}
+
+}  // namespace sampan::apiserver

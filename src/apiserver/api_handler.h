@@ -1,0 +1,69 @@
+// The Kubernetes REST API over HTTP: routing of /api, /apis, discovery, OpenAPI,
+// health and version endpoints to the generic REST storage, content negotiation
+// (JSON, YAML and protobuf bodies; JSON or Table replies) and Status errors.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/fwd.hpp>
+#include <string>
+
+#include "api/schema.h"
+#include "apiserver/http.h"
+#include "apiserver/rest.h"
+
+namespace sampan::apiserver {
+
+// Where a request is aimed, parsed from its path (Kubernetes' RequestInfo).
+struct RequestInfo {
+  bool is_resource = false;
+  std::string api_prefix;  // "api" or "apis"
+  std::string group, version;
+  std::string ns;
+  std::string resource;
+  std::string name;
+  std::string subresource;
+  std::string verb;  // get list watch create update patch delete deletecollection
+  const api::KindInfo* kind = nullptr;
+};
+
+// Parses `req`'s path and method. NotFound for paths that name no resource.
+Result<RequestInfo> ParseRequestInfo(const Request& req, const api::Registry& registry);
+
+class ApiHandler {
+ public:
+  ApiHandler(Rest& rest, const api::Registry& registry);
+
+  asio::awaitable<void> Handle(Request& req, Responder& res);
+  void SetReady(bool ready) { ready_ = ready; }
+  // host:port clients reach us at (APIVersions' serverAddressByClientCIDRs).
+  void SetAdvertiseAddress(std::string addr) { advertise_ = std::move(addr); }
+
+ private:
+  asio::awaitable<void> Route(Request& req, Responder& res);
+  asio::awaitable<void> HandleResource(Request& req, Responder& res, const RequestInfo& info);
+  asio::awaitable<void> HandleSubresource(Request& req, Responder& res, const RequestInfo& info);
+  asio::awaitable<void> Watch(Request& req, Responder& res, const RequestInfo& info);
+  asio::awaitable<bool> HandleNonResource(Request& req, Responder& res);
+
+  Rest& rest_;
+  const api::Registry& registry_;
+  std::atomic<bool> ready_{false};
+  std::string advertise_ = "127.0.0.1:6443";
+  // OpenAPI documents, built once on first use.
+  std::once_flag openapi_once_;
+  std::map<std::string, std::string> openapi_v3_;  // key → JSON text
+  std::string openapi_v3_root_;
+  std::string openapi_v2_;
+  std::string openapi_v2_proto_;
+};
+
+// A metav1.Status JSON for an error.
+std::string StatusJson(const Status& st, std::string_view kind_for_details = "",
+                       std::string_view name_for_details = "",
+                       std::string_view group_for_details = "");
+Response ErrorResponse(const Status& st, const RequestInfo* info = nullptr);
+
+}  // namespace sampan::apiserver

@@ -1,0 +1,146 @@
+#include "apiserver/apiserver.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <future>
+#include <thread>
+
+#include "api/schema.h"
+#include "apiserver/api_handler.h"
+#include "apiserver/certs.h"
+#include "apiserver/http.h"
+#include "apiserver/namespace_controller.h"
+#include "apiserver/object_cache.h"
+#include "apiserver/rest.h"
+#include "store/backend.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+namespace sampan::apiserver {
+
+namespace {
+
+constexpr auto kCompactEvery = std::chrono::minutes(5);
+
+class ApiServerImpl final : public ApiServer {
+ public:
+  explicit ApiServerImpl(Options o) : opt_(std::move(o)) {}
+
+  ~ApiServerImpl() override {
+    io_.stop();
+    for (auto& t : threads_) t.join();
+  }
+
+  Status Start() override {
+    const std::string server_dir = opt_.data_dir + "/server";
+    RETURN_IF_ERROR(fs::MakeDirs(server_dir + "/db", 0700));
+    std::string url = opt_.datastore_endpoint.empty()
+                          ? "sqlite://" + server_dir + "/db/state.db"
+                          : opt_.datastore_endpoint;
+    ASSIGN_OR_RETURN(backend_, store::OpenBackend(url));
+    cache_ = std::make_unique<ObjectCache>(*backend_);
+    RETURN_IF_ERROR(cache_->Start());
+    registry_ = &api::BuiltinRegistry();
+    rest_ = std::make_unique<Rest>(*backend_, *cache_, *registry_);
+    handler_ = std::make_unique<ApiHandler>(*rest_, *registry_);
+
+    ASSIGN_OR_RETURN(TlsFiles tls, EnsurePki(server_dir + "/tls", opt_.tls_sans));
+    ServerOptions so;
+    so.bind_address = opt_.bind_address;
+    so.https_port = opt_.https_port;
+    so.http_port = opt_.http_port;
+    so.cert_file = tls.serving_cert;
+    so.key_file = tls.serving_key;
+    so.client_ca_file = tls.ca_cert;
+    ApiHandler* h = handler_.get();
+    http_ = NewHttpServer(
+        io_, so, [h](Request& req, Responder& res) { return h->Handle(req, res); }, nullptr);
+    ASSIGN_OR_RETURN(port_, http_->Start());
+    handler_->SetAdvertiseAddress("127.0.0.1:" + std::to_string(port_));
+    std::string kubeconfig = opt_.write_kubeconfig.empty() ? opt_.data_dir + "/kubeconfig.yaml"
+                                                           : opt_.write_kubeconfig;
+    RETURN_IF_ERROR(WriteKubeconfig(kubeconfig, "https://127.0.0.1:" + std::to_string(port_),
+                                    tls.ca_cert, tls.admin_cert, tls.admin_key));
+    LOG(INFO) << "API server listening on https://" << opt_.bind_address << ":" << port_
+              << (http_->http_port() >= 0
+                      ? " and http://127.0.0.1:" + std::to_string(http_->http_port())
+                      : std::string())
+              << "; kubeconfig written to " << kubeconfig;
+
+    // System namespaces, then readiness.
+    std::promise<Status> boot;
+    asio::co_spawn(asio::make_strand(io_), EnsureSystemNamespaces(*rest_),
+                   [&boot](std::exception_ptr e, Status st) {
+                     boot.set_value(e ? Internal("bootstrap failed") : st);
+                   });
+    for (int i = 0; i < std::max(1, opt_.threads); ++i) threads_.emplace_back([this] { io_.run(); });
+    RETURN_IF_ERROR(boot.get_future().get());
+    ns_controller_ = std::make_unique<NamespaceController>(*rest_);
+    asio::co_spawn(asio::make_strand(io_), ns_controller_->Run(), asio::detached);
+    asio::co_spawn(asio::make_strand(io_), CompactLoop(), asio::detached);
+    handler_->SetReady(true);
+    return Status::Ok();
+  }
+
+  void Run() override {
+    std::unique_lock lk(mu_);
+    stop_cv_.wait(lk, [this] { return stopping_; });
+  }
+
+  void Stop() override {
+    std::lock_guard lk(mu_);
+    stopping_ = true;
+    stop_cv_.notify_all();
+  }
+
+  int https_port() const override { return port_; }
+
+ private:
+  // Kubernetes compacts the store every five minutes, to the revision seen at the previous tick.
+  asio::awaitable<void> CompactLoop() {
+    auto ex = co_await asio::this_coro::executor;
+    asio::steady_timer timer(ex);
+    int64_t previous = 0;
+    for (;;) {
+      timer.expires_after(kCompactEvery);
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      if (previous > 0) {
+        Status st = backend_->Compact(previous);
+        if (!st.ok()) LOG(WARNING) << "compaction to " << previous << ": " << st.ToString();
+      }
+      previous = backend_->CurrentRevision();
+    }
+  }
+
+  Options opt_;
+  asio::io_context io_;
+  std::vector<std::thread> threads_;
+  std::unique_ptr<store::Backend> backend_;
+  std::unique_ptr<ObjectCache> cache_;
+  const api::Registry* registry_ = nullptr;
+  std::unique_ptr<Rest> rest_;
+  std::unique_ptr<ApiHandler> handler_;
+  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<NamespaceController> ns_controller_;
+  int port_ = 0;
+  std::mutex mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<ApiServer> NewApiServer(Options options) {
+  return std::make_unique<ApiServerImpl>(std::move(options));
+}
+
+}  // namespace sampan::apiserver

@@ -1,0 +1,38 @@
+// The control plane in one object: store, watch cache, REST storage, the HTTPS
+// API, and the in-process controllers that belong to the API server itself
+// (namespace lifecycle, store compaction).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace sampan::apiserver {
+
+struct Options {
+  std::string data_dir = "/var/lib/sampan";
+  std::string datastore_endpoint;  // "" = sqlite under data_dir; "memory://" for tests
+  std::string bind_address = "0.0.0.0";
+  int https_port = 6443;
+  int http_port = -1;  // plain HTTP on 127.0.0.1 (off unless asked)
+  std::vector<std::string> tls_sans;
+  std::string write_kubeconfig;  // "" = DATA_DIR/kubeconfig.yaml
+  int threads = 2;
+};
+
+class ApiServer {
+ public:
+  virtual ~ApiServer() = default;
+  // Opens the store, loads the cache, writes certificates and kubeconfig, binds.
+  virtual Status Start() = 0;
+  // Serves until Stop() (from a signal handler thread or another thread).
+  virtual void Run() = 0;
+  virtual void Stop() = 0;
+  virtual int https_port() const = 0;
+};
+
+std::unique_ptr<ApiServer> NewApiServer(Options options);
+
+}  // namespace sampan::apiserver

@@ -1,0 +1,92 @@
+// A small HTTP/1.1 server over TLS (and, when asked, plain TCP on loopback) for
+// the Kubernetes API. Handlers see our own Request/Responder types, so only
+// http_server.cc pulls in Beast. Each connection runs as a coroutine on its own
+// strand of the shared io_context; handlers are coroutines on that strand.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/status.h"
+
+namespace sampan::apiserver {
+
+namespace asio = boost::asio;
+
+struct Identity {
+  std::string user;                 // "system:admin", "system:anonymous", ...
+  std::vector<std::string> groups;  // "system:masters", "system:authenticated", ...
+  bool authenticated = false;
+};
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // raw request target
+  std::string path;    // percent-decoded path without the query
+  std::multimap<std::string, std::string, std::less<>> query;  // decoded
+  std::map<std::string, std::string, std::less<>> headers;     // lower-case names
+  std::string body;
+  Identity identity;
+  std::string remote;  // "127.0.0.1:51234"
+
+  // First value of a query parameter, or "".
+  std::string_view Query(std::string_view name) const;
+  bool HasQuery(std::string_view name) const { return query.find(name) != query.end(); }
+  std::vector<std::string> QueryAll(std::string_view name) const;
+  std::string_view Header(std::string_view lower_name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// How a handler answers: once with Send, or as a chunked stream.
+class Responder {
+ public:
+  virtual ~Responder() = default;
+  virtual asio::awaitable<void> Send(Response response) = 0;
+  // Starts a chunked response; then Write chunks (each flushed), then Finish.
+  virtual asio::awaitable<Status> BeginStream(int status, std::string content_type) = 0;
+  // Returns non-OK once the client is gone; the handler should then stop.
+  virtual asio::awaitable<Status> Write(std::string chunk) = 0;
+  virtual asio::awaitable<void> Finish() = 0;
+  virtual bool sent() const = 0;
+};
+
+using Handler = std::function<asio::awaitable<void>(Request&, Responder&)>;
+// Maps a bearer token to an identity; false if the token is unknown.
+using TokenAuthenticator = std::function<bool(std::string_view token, Identity* out)>;
+
+struct ServerOptions {
+  std::string bind_address = "0.0.0.0";
+  int https_port = 6443;    // 0 = pick a free port
+  int http_port = -1;       // plain HTTP on 127.0.0.1 only; -1 = off
+  std::string cert_file, key_file, client_ca_file;
+  size_t max_body_bytes = 3 * 1024 * 1024;  // Kubernetes' request size limit
+};
+
+class HttpServer {
+ public:
+  virtual ~HttpServer() = default;
+  // Binds the listeners; returns the bound HTTPS port.
+  virtual Result<int> Start() = 0;
+  virtual int http_port() const = 0;
+  virtual void Stop() = 0;
+};
+
+std::unique_ptr<HttpServer> NewHttpServer(asio::io_context& io, ServerOptions options,
+                                          Handler handler, TokenAuthenticator tokens);
+
+// Percent-decoding of a path or query component ('+' → ' ' when `form`).
+std::string UrlDecode(std::string_view in, bool form);
+
+}  // namespace sampan::apiserver

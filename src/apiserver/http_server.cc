@@ -1,0 +1,386 @@
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <chrono>
+
+#include "apiserver/http.h"
+#include "util/log.h"
+
+namespace sampan::apiserver {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using asio::use_awaitable;
+
+std::string UrlDecode(std::string_view in, bool form) {
+  auto hex = [](char h) -> int {
+    if (h >= '0' && h <= '9') return h - '0';
+    if (h >= 'a' && h <= 'f') return h - 'a' + 10;
+    if (h >= 'A' && h <= 'F') return h - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%' && i + 2 < in.size()) {
+      int a = hex(in[i + 1]), b = hex(in[i + 2]);
+      if (a >= 0 && b >= 0) {
+        out.push_back(static_cast<char>(a * 16 + b));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(c == '+' && form ? ' ' : c);
+  }
+  return out;
+}
+
+std::string_view Request::Query(std::string_view name) const {
+  auto it = query.find(name);
+  return it == query.end() ? std::string_view() : std::string_view(it->second);
+}
+
+std::vector<std::string> Request::QueryAll(std::string_view name) const {
+  std::vector<std::string> out;
+  auto [b, e] = query.equal_range(name);
+  for (auto it = b; it != e; ++it) out.push_back(it->second);
+  return out;
+}
+
+std::string_view Request::Header(std::string_view lower_name) const {
+  auto it = headers.find(lower_name);
+  return it == headers.end() ? std::string_view() : std::string_view(it->second);
+}
+
+namespace {
+
+void ParseTarget(Request& req) {
+  std::string_view t = req.target;
+  auto q = t.find('?');
+  req.path = UrlDecode(t.substr(0, q), false);
+  if (q == std::string_view::npos) return;
+  std::string_view qs = t.substr(q + 1);
+  while (!qs.empty()) {
+    auto amp = qs.find('&');
+    std::string_view kv = qs.substr(0, amp);
+    if (!kv.empty()) {
+      auto eq = kv.find('=');
+      std::string k = UrlDecode(kv.substr(0, eq), true);
+      std::string v = eq == std::string_view::npos ? "" : UrlDecode(kv.substr(eq + 1), true);
+      req.query.emplace(std::move(k), std::move(v));
+    }
+    if (amp == std::string_view::npos) break;
+    qs = qs.substr(amp + 1);
+  }
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string PlainStatus(int code, std::string_view reason, std::string_view msg) {
+  return std::string(R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":")") +
+         std::string(msg) + R"(","reason":")" + std::string(reason) + R"(","code":)" +
+         std::to_string(code) + "}";
+}
+
+// Identity from a verified client certificate: CN = user, O = groups.
+Identity CertIdentity(SSL* ssl) {
+  Identity id;
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (!cert) return id;
+  if (SSL_get_verify_result(ssl) == X509_V_OK) {
+    X509_NAME* name = X509_get_subject_name(cert);
+    for (int i = 0; i < X509_NAME_entry_count(name); ++i) {
+      X509_NAME_ENTRY* e = X509_NAME_get_entry(name, i);
+      int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+      ASN1_STRING* d = X509_NAME_ENTRY_get_data(e);
+      std::string v(reinterpret_cast<const char*>(ASN1_STRING_get0_data(d)), ASN1_STRING_length(d));
+      if (nid == NID_commonName) id.user = v;
+      if (nid == NID_organizationName) id.groups.push_back(v);
+    }
+    id.authenticated = !id.user.empty();
+    if (id.authenticated) id.groups.push_back("system:authenticated");
+  }
+  X509_free(cert);
+  return id;
+}
+
+template <typename Stream>
+class StreamResponder final : public Responder {
+ public:
+  StreamResponder(Stream& s, bool keep_alive) : s_(s), keep_alive_(keep_alive) {}
+
+  asio::awaitable<void> Send(Response r) override {
+    sent_ = true;
+    http::response<http::string_body> res{static_cast<http::status>(r.status), 11};
+    res.set(http::field::content_type, r.content_type);
+    res.set(http::field::cache_control, "no-cache, private");
+    for (auto& [k, v] : r.headers) res.set(k, v);
+    res.keep_alive(keep_alive_);
+    res.body() = std::move(r.body);
+    res.prepare_payload();
+    beast::error_code ec;
+    co_await http::async_write(s_, res, asio::redirect_error(use_awaitable, ec));
+    if (ec) failed_ = true;
+  }
+
+  asio::awaitable<Status> BeginStream(int status, std::string content_type) override {
+    sent_ = true;
+    streaming_ = true;
+    http::response<http::empty_body> res{static_cast<http::status>(status), 11};
+    res.set(http::field::content_type, content_type);
+    res.set(http::field::cache_control, "no-cache, private");
+    res.chunked(true);
+    res.keep_alive(keep_alive_);
+    http::response_serializer<http::empty_body> sr{res};
+    beast::error_code ec;
+    co_await http::async_write_header(s_, sr, asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      failed_ = true;
+      co_return Unavailable("client gone");
+    }
+    co_return Status::Ok();
+  }
+
+  asio::awaitable<Status> Write(std::string chunk) override {
+    if (failed_) co_return Unavailable("client gone");
+    beast::error_code ec;
+    co_await asio::async_write(s_, http::make_chunk(asio::buffer(chunk)),
+                               asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      failed_ = true;
+      co_return Unavailable("client gone");
+    }
+    co_return Status::Ok();
+  }
+
+  asio::awaitable<void> Finish() override {
+    if (failed_) co_return;
+    beast::error_code ec;
+    co_await asio::async_write(s_, http::make_chunk_last(), asio::redirect_error(use_awaitable, ec));
+    if (ec) failed_ = true;
+  }
+
+  bool sent() const override { return sent_; }
+  bool failed() const { return failed_; }
+  bool streaming() const { return streaming_; }
+
+ private:
+  Stream& s_;
+  bool keep_alive_;
+  bool sent_ = false;
+  bool failed_ = false;
+  bool streaming_ = false;
+};
+
+class ServerImpl final : public HttpServer {
+ public:
+  ServerImpl(asio::io_context& io, ServerOptions opt, Handler handler, TokenAuthenticator tokens)
+      : io_(io),
+        opt_(std::move(opt)),
+        handler_(std::move(handler)),
+        tokens_(std::move(tokens)),
+        ssl_(ssl::context::tls_server),
+        acceptor_(io),
+        plain_acceptor_(io) {}
+
+  Result<int> Start() override {
+    beast::error_code ec;
+    ssl_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    ssl_.use_certificate_chain_file(opt_.cert_file, ec);
+    if (ec) return Internal("load " + opt_.cert_file + ": " + ec.message());
+    ssl_.use_private_key_file(opt_.key_file, ssl::context::pem, ec);
+    if (ec) return Internal("load " + opt_.key_file + ": " + ec.message());
+    if (!opt_.client_ca_file.empty()) {
+      ssl_.load_verify_file(opt_.client_ca_file, ec);
+      if (ec) return Internal("load " + opt_.client_ca_file + ": " + ec.message());
+      // Ask for a client certificate but accept connections without one (token or anonymous).
+      ssl_.set_verify_mode(ssl::verify_peer);
+      ssl_.set_verify_callback([](bool, ssl::verify_context&) { return true; });
+      STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(opt_.client_ca_file.c_str());
+      if (names) SSL_CTX_set_client_CA_list(ssl_.native_handle(), names);
+    }
+    SSL_CTX_set_session_id_context(ssl_.native_handle(),
+                                   reinterpret_cast<const unsigned char*>("sampan"), 6);
+    auto addr = asio::ip::make_address(opt_.bind_address, ec);
+    if (ec) return BadRequest("invalid bind address " + opt_.bind_address);
+    RETURN_IF_ERROR(Listen(acceptor_, tcp::endpoint(addr, opt_.https_port)));
+    int port = acceptor_.local_endpoint().port();
+    asio::co_spawn(io_, Accept(true), asio::detached);
+    if (opt_.http_port >= 0) {
+      RETURN_IF_ERROR(Listen(plain_acceptor_,
+                             tcp::endpoint(asio::ip::make_address("127.0.0.1"), opt_.http_port)));
+      http_port_ = plain_acceptor_.local_endpoint().port();
+      asio::co_spawn(io_, Accept(false), asio::detached);
+    }
+    return port;
+  }
+
+  int http_port() const override { return http_port_; }
+
+  void Stop() override {
+    asio::post(io_, [this] {
+      beast::error_code ec;
+      acceptor_.close(ec);
+      plain_acceptor_.close(ec);
+    });
+  }
+
+ private:
+  Status Listen(tcp::acceptor& a, tcp::endpoint ep) {
+    beast::error_code ec;
+    a.open(ep.protocol(), ec);
+    if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) a.bind(ep, ec);
+    if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Unavailable("listen on " + ep.address().to_string() + ":" + std::to_string(ep.port()) +
+                         ": " + ec.message());
+    }
+    return Status::Ok();
+  }
+
+  asio::awaitable<void> Accept(bool tls) {
+    tcp::acceptor& a = tls ? acceptor_ : plain_acceptor_;
+    for (;;) {
+      beast::error_code ec;
+      auto strand = asio::make_strand(io_);
+      tcp::socket sock(strand);
+      co_await a.async_accept(sock, asio::redirect_error(use_awaitable, ec));
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !a.is_open()) co_return;
+        LOG(WARNING) << "accept: " << ec.message();
+        continue;
+      }
+      sock.set_option(tcp::no_delay(true), ec);
+      if (tls) {
+        asio::co_spawn(strand, ServeTls(std::move(sock)), asio::detached);
+      } else {
+        asio::co_spawn(strand, ServePlain(std::move(sock)), asio::detached);
+      }
+    }
+  }
+
+  asio::awaitable<void> ServeTls(tcp::socket sock) {
+    std::string remote = Remote(sock);
+    beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(sock)), ssl_);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+    beast::error_code ec;
+    co_await stream.async_handshake(ssl::stream_base::server, asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return;
+    Identity id = CertIdentity(stream.native_handle());
+    co_await Serve(stream, id, remote);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+    co_await stream.async_shutdown(asio::redirect_error(use_awaitable, ec));
+  }
+
+  asio::awaitable<void> ServePlain(tcp::socket sock) {
+    std::string remote = Remote(sock);
+    beast::tcp_stream stream(std::move(sock));
+    Identity id{"system:admin", {"system:masters", "system:authenticated"}, true};
+    co_await Serve(stream, id, remote);
+    beast::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  static std::string Remote(tcp::socket& s) {
+    beast::error_code ec;
+    auto ep = s.remote_endpoint(ec);
+    if (ec) return "?";
+    return ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+
+  template <typename Stream>
+  asio::awaitable<void> Serve(Stream& stream, const Identity& conn_id, const std::string& remote) {
+    beast::flat_buffer buf;
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(opt_.max_body_bytes);
+      parser.header_limit(64 * 1024);
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(120));
+      beast::error_code ec;
+      co_await http::async_read(stream, buf, parser, asio::redirect_error(use_awaitable, ec));
+      if (ec == http::error::body_limit) {
+        StreamResponder<Stream> r(stream, false);
+        Response too_large;
+        too_large.status = 413;
+        too_large.body = PlainStatus(413, "RequestEntityTooLarge",
+                                     "the request body is larger than the server allows (" +
+                                         std::to_string(opt_.max_body_bytes) + " bytes)");
+        co_await r.Send(std::move(too_large));
+        co_return;
+      }
+      if (ec) co_return;
+      beast::get_lowest_layer(stream).expires_never();
+      auto& msg = parser.get();
+      Request req;
+      req.method = std::string(msg.method_string());
+      req.target = std::string(msg.target());
+      req.remote = remote;
+      for (auto& f : msg) req.headers[Lower(f.name_string())] = std::string(f.value());
+      req.body = std::move(msg.body());
+      ParseTarget(req);
+      req.identity = conn_id;
+      if (!req.identity.authenticated) Authenticate(req);
+      StreamResponder<Stream> responder(stream, msg.keep_alive());
+      co_await handler_(req, responder);
+      if (!responder.sent()) {
+        Response none;
+        none.status = 500;
+        none.body = PlainStatus(500, "InternalError", "handler sent no response");
+        co_await responder.Send(std::move(none));
+      }
+      if (responder.failed() || !msg.keep_alive()) co_return;
+    }
+  }
+
+  void Authenticate(Request& req) {
+    std::string_view auth = req.Header("authorization");
+    constexpr std::string_view kBearer = "Bearer ";
+    if (tokens_ && auth.size() > kBearer.size() && auth.substr(0, kBearer.size()) == kBearer) {
+      Identity id;
+      if (tokens_(auth.substr(kBearer.size()), &id)) {
+        id.authenticated = true;
+        id.groups.push_back("system:authenticated");
+        req.identity = id;
+        return;
+      }
+      req.identity.user = "";  // a bad token is an authentication failure, not anonymous
+      req.headers["x-sampan-bad-token"] = "1";
+      return;
+    }
+    req.identity.user = "system:anonymous";
+    req.identity.groups = {"system:unauthenticated"};
+  }
+
+  asio::io_context& io_;
+  ServerOptions opt_;
+  Handler handler_;
+  TokenAuthenticator tokens_;
+  ssl::context ssl_;
+  tcp::acceptor acceptor_;
+  tcp::acceptor plain_acceptor_;
+  int http_port_ = -1;
+};
+
+}  // namespace
+
+std::unique_ptr<HttpServer> NewHttpServer(asio::io_context& io, ServerOptions options,
+                                          Handler handler, TokenAuthenticator tokens) {
+  return std::make_unique<ServerImpl>(io, std::move(options), std::move(handler),
+                                      std::move(tokens));
+}
+
+}  // namespace sampan::apiserver

@@ -1,0 +1,195 @@
+// Endpoints outside /api/.../resources: version, health, discovery, OpenAPI.
+#include <boost/json.hpp>
+
+#include "api/discovery.h"
+#include "api/openapi.h"
+#include "apiserver/api_handler.h"
+
+namespace sampan::apiserver {
+
+namespace {
+
+constexpr const char* kGitVersion = "v1.32.0-sampan";
+
+Response Text(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.content_type = "text/plain; charset=utf-8";
+  r.body = std::move(body);
+  return r;
+}
+
+Response Json(int status, const json::value& v, std::string_view content_type = "application/json") {
+  Response r;
+  r.status = status;
+  r.content_type = std::string(content_type);
+  r.body = json::serialize(v);
+  return r;
+}
+
+bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+}  // namespace
+
+asio::awaitable<bool> ApiHandler::HandleNonResource(Request& req, Responder& res) {
+  const std::string& path = req.path;
+  // Public endpoints (Kubernetes' system:public-info-viewer).
+  if (path == "/version" || path == "/version/") {
+    json::object v{{"major", "1"},
+                   {"minor", "32"},
+                   {"gitVersion", kGitVersion},
+                   {"gitCommit", "0000000000000000000000000000000000000000"},
+                   {"gitTreeState", "clean"},
+                   {"buildDate", "2026-11-25T00:00:00Z"},
+                   {"goVersion", "none"},
+                   {"compiler", "gcc"},
+                   {"platform", "linux/amd64"}};
+    {
+      Response reply = Json(200, v);
+      co_await res.Send(std::move(reply));
+    }
+    co_return true;
+  }
+  for (std::string_view h : {"/healthz", "/livez", "/readyz"}) {
+    if (path == h || StartsWith(path, std::string(h) + "/")) {
+      bool ready = h != "/readyz" || ready_;
+      std::string body;
+      if (req.HasQuery("verbose")) {
+        body = std::string("[+]ping ok\n[+]etcd ok\n[") + (ready ? "+" : "-") +
+               "]informer-sync " + (ready ? "ok" : "failed: not synced") + "\n" +
+               std::string(h.substr(1)) + (ready ? " check passed\n" : " check failed\n");
+      } else {
+        body = ready ? "ok" : "[-]informer-sync failed: not synced\n" + std::string(h.substr(1)) + " check failed";
+      }
+      {
+        Response reply = Text(ready ? 200 : 500, body);
+        co_await res.Send(std::move(reply));
+      }
+      co_return true;
+    }
+  }
+  bool discovery = path == "/api" || path == "/api/" || path == "/apis" || path == "/apis/" ||
+                   StartsWith(path, "/openapi/");
+  std::vector<std::string> parts;
+  for (size_t i = 1, j; i < path.size(); i = j + 1) {
+    j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    if (j > i) parts.push_back(path.substr(i, j - i));
+  }
+  // /api/v1 and /apis/g[/v] are discovery too.
+  if (!discovery && ((parts.size() == 2 && parts[0] == "api") ||
+                     (parts.size() >= 2 && parts.size() <= 3 && parts[0] == "apis"))) {
+    discovery = true;
+  }
+  if (!discovery) co_return false;
+  if (!req.identity.authenticated) {
+    {
+      Response reply = ErrorResponse(Status(Code::kUnauthorized, "Unauthorized"));
+      co_await res.Send(std::move(reply));
+    }
+    co_return true;
+  }
+  std::string_view accept = req.Header("accept");
+  if (path == "/api" || path == "/api/" || path == "/apis" || path == "/apis/") {
+    bool core = StartsWith(path, "/api") && !StartsWith(path, "/apis");
+    api::DiscoveryFormat f = api::NegotiateDiscovery(accept);
+    if (f != api::DiscoveryFormat::kLegacy) {
+      Response r = Json(200, api::AggregatedDiscovery(registry_, core, f),
+                        api::DiscoveryContentType(f));
+      r.headers.emplace_back("Vary", "Accept");
+      co_await res.Send(std::move(r));
+    } else if (core) {
+      {
+        Response reply = Json(200, api::ApiVersions(advertise_));
+        co_await res.Send(std::move(reply));
+      }
+    } else {
+      {
+        Response reply = Json(200, api::ApiGroupList(registry_));
+        co_await res.Send(std::move(reply));
+      }
+    }
+    co_return true;
+  }
+  if (parts.size() == 2 && parts[0] == "api") {
+    auto l = api::ApiResourceList(registry_, "", parts[1]);
+    {
+      Response reply = l.ok() ? Json(200, *l) : ErrorResponse(l.status());
+      co_await res.Send(std::move(reply));
+    }
+    co_return true;
+  }
+  if (parts.size() == 2 && parts[0] == "apis") {
+    auto g = api::ApiGroup(registry_, parts[1]);
+    {
+      Response reply = g.ok() ? Json(200, *g) : ErrorResponse(g.status());
+      co_await res.Send(std::move(reply));
+    }
+    co_return true;
+  }
+  if (parts.size() == 3 && parts[0] == "apis") {
+    auto l = api::ApiResourceList(registry_, parts[1], parts[2]);
+    {
+      Response reply = l.ok() ? Json(200, *l) : ErrorResponse(l.status());
+      co_await res.Send(std::move(reply));
+    }
+    co_return true;
+  }
+  // OpenAPI.
+  std::call_once(openapi_once_, [this] {
+    api::OpenApiV3Set set = api::BuildOpenApiV3(registry_);
+    openapi_v3_ = std::move(set.documents);
+    openapi_v3_root_ = std::move(set.root);
+    json::object v2 = api::OpenApiV2Document(registry_);
+    openapi_v2_ = json::serialize(v2);
+    openapi_v2_proto_ = api::OpenApiV2Protobuf(v2);
+  });
+  auto raw = [](std::string text) {
+    Response r;
+    r.body = std::move(text);
+    return r;
+  };
+  if (path == "/openapi/v3" || path == "/openapi/v3/") {
+    {
+      Response reply = raw(openapi_v3_root_);
+      co_await res.Send(std::move(reply));
+    }
+    co_return true;
+  }
+  if (StartsWith(path, "/openapi/v3/")) {
+    auto it = openapi_v3_.find(path.substr(std::string("/openapi/v3/").size()));
+    if (it == openapi_v3_.end()) {
+      {
+        Response reply = ErrorResponse(NotFound("the server could not find the requested resource"));
+        co_await res.Send(std::move(reply));
+      }
+    } else {
+      {
+        Response reply = raw(it->second);
+        co_await res.Send(std::move(reply));
+      }
+    }
+    co_return true;
+  }
+  if (path == "/openapi/v2" || path == "/openapi/v2/") {
+    // kubectl asks for the protobuf form; other clients for JSON.
+    if (accept.find("protobuf") != std::string_view::npos) {
+      Response r = raw(openapi_v2_proto_);
+      r.content_type = std::string(api::kOpenApiV2ProtobufContentType);
+      co_await res.Send(std::move(r));
+      co_return true;
+    }
+    {
+      Response reply = raw(openapi_v2_);
+      co_await res.Send(std::move(reply));
+    }
+    co_return true;
+  }
+  {
+    Response reply = ErrorResponse(NotFound("the server could not find the requested resource"));
+    co_await res.Send(std::move(reply));
+  }
+  co_return true;
+}
+
+}  // namespace sampan::apiserver

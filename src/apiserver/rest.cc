@@ -1,0 +1,234 @@
+// Create, get and list; the update/patch/delete half is in rest_update.cc.
+#include "apiserver/rest.h"
+
+#include <boost/json.hpp>
+
+#include "api/fields.h"
+#include "api/labels.h"
+#include "api/strategy.h"
+#include "api/validate.h"
+#include "apiserver/rest_internal.h"
+#include "apiserver/store_await.h"
+
+namespace sampan::apiserver {
+
+std::string ResourcePrefix(const api::KindInfo& kind) {
+  return "/registry/" + (kind.group.empty() ? std::string() : kind.group + "/") + kind.plural + "/";
+}
+
+std::string ObjectKey(const api::KindInfo& kind, std::string_view ns, std::string_view name) {
+  std::string key = ResourcePrefix(kind);
+  if (kind.namespaced) {
+    key += ns;
+    key += '/';
+  }
+  key += name;
+  return key;
+}
+
+std::string ListPrefix(const api::KindInfo& kind, std::string_view ns) {
+  std::string p = ResourcePrefix(kind);
+  if (kind.namespaced && !ns.empty()) {
+    p += ns;
+    p += '/';
+  }
+  return p;
+}
+
+std::string QualifiedResource(const api::KindInfo& kind) {
+  return kind.group.empty() ? kind.plural : kind.plural + "." + kind.group;
+}
+
+Rest::Rest(store::Backend& backend, ObjectCache& cache, const api::Registry& registry,
+           const Clock& clock)
+    : backend_(backend), cache_(cache), registry_(registry), clock_(clock) {}
+
+Status Rest::NotFoundError(const api::KindInfo& kind, std::string_view name) const {
+  return NotFound(QualifiedResource(kind) + " \"" + std::string(name) + "\" not found");
+}
+
+Status Rest::InvalidError(const api::KindInfo& kind, std::string_view name,
+                          std::vector<Cause> causes) const {
+  std::string msg = kind.kind + " \"" + std::string(name) + "\" is invalid: ";
+  std::string list;
+  for (size_t i = 0; i < causes.size(); ++i) {
+    if (i) list += ", ";
+    list += causes[i].field.empty() ? causes[i].message : causes[i].field + ": " + causes[i].message;
+  }
+  msg += causes.size() > 1 ? "[" + list + "]" : list;
+  return Invalid(std::move(msg), std::move(causes));
+}
+
+namespace internal {
+
+json::object& Meta(json::object& obj) {
+  json::value& m = obj["metadata"];
+  if (!m.is_object()) m.emplace_object();
+  return m.as_object();
+}
+
+std::string_view MetaString(const json::object& obj, std::string_view field) {
+  auto* m = obj.if_contains("metadata");
+  if (!m || !m->is_object()) return {};
+  auto* v = m->as_object().if_contains(field);
+  if (!v || !v->is_string()) return {};
+  return v->as_string();
+}
+
+std::string Serialize(const json::object& obj) {
+  // Stored without resourceVersion: the store revision is the truth.
+  json::object copy = obj;
+  if (auto* m = copy.if_contains("metadata"); m && m->is_object()) {
+    m->as_object().erase("resourceVersion");
+    m->as_object().erase("selfLink");
+  }
+  return json::serialize(copy);
+}
+
+void ApplyDefaults(const api::KindInfo& kind, json::object& obj) {
+  json::value holder(std::move(obj));
+  api::ApplySchemaDefaults(holder, kind.schema);
+  obj = std::move(holder.as_object());
+  api::DefaultObject(kind, obj);
+}
+
+bool HasStatusSubresource(const api::KindInfo& kind) {
+  return kind.FindSubresource("status") != nullptr;
+}
+
+}  // namespace internal
+
+using internal::Meta;
+using internal::MetaString;
+
+Result<json::object> Rest::Decode(const api::KindInfo& kind, json::value body,
+                                  const WriteOptions& opts) const {
+  if (!body.is_object()) return BadRequest("the request body must be a JSON or YAML object");
+  json::object obj = std::move(body.as_object());
+  std::string api_version = kind.ApiVersion();
+  if (auto* k = obj.if_contains("kind"); k && k->is_string() && !k->as_string().empty() &&
+                                         k->as_string() != kind.kind) {
+    return BadRequest("the object provided is unrecognized (must be of type " + kind.kind +
+                      "): kind \"" + std::string(k->as_string()) + "\" sent to the " + kind.plural +
+                      " endpoint");
+  }
+  if (auto* v = obj.if_contains("apiVersion");
+      v && v->is_string() && !v->as_string().empty() && v->as_string() != api_version) {
+    return BadRequest("the API version in the data (" + std::string(v->as_string()) +
+                      ") does not match the expected API version (" + api_version + ")");
+  }
+  if (auto* m = obj.if_contains("metadata"); m && !m->is_object() && !m->is_null()) {
+    return BadRequest("metadata must be an object");
+  }
+  // Schema check: types, and unknown fields per fieldValidation.
+  api::SchemaCheck check = api::CheckAgainstSchema(json::value(obj), kind.schema);
+  api::FieldValidation mode = api::FieldValidation::kStrict;
+  if (opts.field_validation == "Warn") mode = api::FieldValidation::kWarn;
+  if (opts.field_validation == "Ignore") mode = api::FieldValidation::kIgnore;
+  Status st = api::ApplyFieldValidation(check, mode, opts.warnings);
+  if (!st.ok()) {
+    if (st.code() == Code::kInvalid) {
+      return InvalidError(kind, MetaString(obj, "name"), st.causes());
+    }
+    return st;
+  }
+  obj["kind"] = kind.kind;
+  obj["apiVersion"] = api_version;
+  return obj;
+}
+
+Status Rest::CheckNamespaceAcceptsWrites(const api::KindInfo& kind, std::string_view ns) const {
+  if (!kind.namespaced) return Status::Ok();
+  const api::KindInfo* nsk = registry_.FindKind("", "v1", "Namespace");
+  ObjectPtr nsobj = cache_.Get(ObjectKey(*nsk, "", ns));
+  if (!nsobj) return NotFound("namespaces \"" + std::string(ns) + "\" not found");
+  if (!MetaString(nsobj->obj, "deletionTimestamp").empty()) {
+    return Forbidden("unable to create new content in namespace " + std::string(ns) +
+                     " because it is being terminated");
+  }
+  return Status::Ok();
+}
+
+asio::awaitable<Result<ObjectPtr>> Rest::Create(const api::KindInfo& kind, std::string ns,
+                                                json::value body, WriteOptions opts) {
+  auto decoded = Decode(kind, std::move(body), opts);
+  if (!decoded.ok()) co_return decoded.status();
+  json::object obj = std::move(*decoded);
+  json::object& meta = Meta(obj);
+  if (kind.namespaced) {
+    std::string_view body_ns = MetaString(obj, "namespace");
+    if (!body_ns.empty() && !ns.empty() && body_ns != ns) {
+      co_return BadRequest(
+          "the namespace of the provided object does not match the namespace sent on the request");
+    }
+    if (ns.empty()) ns = std::string(body_ns);
+    if (ns.empty()) co_return BadRequest("a namespace is required to create a " + kind.kind);
+    meta["namespace"] = ns;
+  } else {
+    meta.erase("namespace");
+  }
+  std::string name(MetaString(obj, "name"));
+  if (name.empty()) {
+    std::string_view gen = MetaString(obj, "generateName");
+    if (gen.empty()) {
+      Status bad = InvalidError(
+          kind, "",
+          std::vector<Cause>(1, Cause{"FieldValueRequired",
+                                      "Required value: name or generateName is required",
+                                      "metadata.name"}));
+      co_return bad;
+    }
+    name = std::string(gen) + RandomSuffix(5);
+    meta["name"] = name;
+  }
+  // System-owned metadata is set here, never taken from the client.
+  for (const char* f : {"uid", "resourceVersion", "creationTimestamp", "deletionTimestamp",
+                        "deletionGracePeriodSeconds", "generation", "selfLink", "managedFields"}) {
+    meta.erase(f);
+  }
+  meta["uid"] = NewUuid();
+  meta["creationTimestamp"] = FormatRfc3339(clock_.NowUnix());
+  if (api::TracksGeneration(kind)) meta["generation"] = 1;
+  if (internal::HasStatusSubresource(kind) && kind.kind != "Node") obj.erase("status");
+  internal::ApplyDefaults(kind, obj);
+  Status valid = api::ValidateCreate(kind, obj);
+  if (!valid.ok()) {
+    if (valid.code() == Code::kInvalid) co_return InvalidError(kind, name, valid.causes());
+    co_return valid;
+  }
+  if (Status st = CheckNamespaceAcceptsWrites(kind, ns); !st.ok()) co_return st;
+  std::string key = ObjectKey(kind, ns, name);
+  if (opts.dry_run) {
+    if (cache_.Get(key)) {
+      co_return AlreadyExists(QualifiedResource(kind) + " \"" + name + "\" already exists");
+    }
+    auto out = std::make_shared<StoredObject>();
+    out->key = key;
+    out->obj = std::move(obj);
+    co_return ObjectPtr(out);
+  }
+  std::string value = internal::Serialize(obj);
+  auto rev = co_await AwaitCreate(backend_, key, std::move(value));
+  if (!rev.ok()) {
+    if (rev.status().code() == Code::kAlreadyExists) {
+      co_return AlreadyExists(QualifiedResource(kind) + " \"" + name + "\" already exists");
+    }
+    co_return rev.status();
+  }
+  co_await cache_.WaitFor(*rev);
+  if (ObjectPtr got = cache_.Get(key); got && got->mod_revision == *rev) co_return got;
+  auto out = std::make_shared<StoredObject>();
+  out->key = key;
+  out->obj = std::move(obj);
+  out->mod_revision = *rev;
+  Meta(out->obj)["resourceVersion"] = std::to_string(*rev);
+  co_return ObjectPtr(out);
+}
+
+Result<ObjectPtr> Rest::Get(const api::KindInfo& kind, std::string_view ns, std::string_view name) {
+  ObjectPtr obj = cache_.Get(ObjectKey(kind, ns, name));
+  if (!obj) return NotFoundError(kind, name);
+  return obj;
+}
+
+}  // namespace sampan::apiserver

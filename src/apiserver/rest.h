@@ -1,0 +1,122 @@
+// Generic REST storage for every kind, as Kubernetes' generic registry does it:
+// one implementation of create/get/list/update/patch/delete driven by the kind's
+// description (api::KindInfo) and its strategy (api/strategy.h), over the store
+// and the watch cache.
+//
+// Stored form: the object's JSON without metadata.resourceVersion, under
+// /registry/[<group>/]<plural>/[<namespace>/]<name>; the store revision of its
+// last write is its resourceVersion. Every write answers only after the watch
+// cache has applied it, so reads (served from the cache) see it.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "api/schema.h"
+#include "apiserver/object_cache.h"
+#include "store/backend.h"
+#include "util/clock.h"
+#include "util/status.h"
+
+namespace sampan::apiserver {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+// "/registry/pods/" or "/registry/apps/deployments/".
+std::string ResourcePrefix(const api::KindInfo& kind);
+// The key of one object; `ns` ignored for cluster-scoped kinds.
+std::string ObjectKey(const api::KindInfo& kind, std::string_view ns, std::string_view name);
+// The prefix listing one namespace (or all namespaces when `ns` is empty).
+std::string ListPrefix(const api::KindInfo& kind, std::string_view ns);
+// "pods", "deployments.apps": how Kubernetes names a resource in error messages.
+std::string QualifiedResource(const api::KindInfo& kind);
+
+struct WriteOptions {
+  bool dry_run = false;
+  std::string field_validation = "Strict";  // Strict | Warn | Ignore
+  std::string field_manager;
+  std::vector<std::string>* warnings = nullptr;  // receives Warn-mode messages
+};
+
+struct DeleteOptions {
+  bool dry_run = false;
+  int64_t grace_period_seconds = -1;  // -1 = the object's default
+  std::string propagation_policy;     // Orphan | Background | Foreground
+  std::string precondition_uid;
+  std::string precondition_resource_version;
+};
+
+struct ListOptions {
+  std::string label_selector;
+  std::string field_selector;
+  int64_t limit = 0;
+  std::string continue_token;
+};
+
+struct ListOutcome {
+  std::vector<ObjectPtr> items;
+  int64_t revision = 0;
+  std::string continue_token;
+  int64_t remaining = -1;  // remainingItemCount when paged, else -1
+};
+
+enum class PatchType { kJson, kMerge, kStrategic, kApply };
+
+class Rest {
+ public:
+  Rest(store::Backend& backend, ObjectCache& cache, const api::Registry& registry,
+       const Clock& clock = Clock::Real());
+
+  asio::awaitable<Result<ObjectPtr>> Create(const api::KindInfo& kind, std::string ns,
+                                            json::value body, WriteOptions opts);
+  Result<ObjectPtr> Get(const api::KindInfo& kind, std::string_view ns, std::string_view name);
+  Result<ListOutcome> List(const api::KindInfo& kind, std::string_view ns, const ListOptions& opts);
+  // PUT of the object ("" subresource) or its status.
+  asio::awaitable<Result<ObjectPtr>> Update(const api::KindInfo& kind, std::string ns,
+                                            std::string name, std::string subresource,
+                                            json::value body, WriteOptions opts);
+  asio::awaitable<Result<ObjectPtr>> Patch(const api::KindInfo& kind, std::string ns,
+                                           std::string name, std::string subresource,
+                                           PatchType type, json::value patch, WriteOptions opts);
+  // Returns the object as it was deleted, or (for a graceful/finalized delete) as updated.
+  asio::awaitable<Result<ObjectPtr>> Delete(const api::KindInfo& kind, std::string ns,
+                                            std::string name, DeleteOptions opts);
+
+  // Read-modify-write with retries on conflict: `mutate` edits a copy of the
+  // current object (returns non-OK to abort). Used by in-process controllers.
+  asio::awaitable<Result<ObjectPtr>> Mutate(const api::KindInfo& kind, std::string ns,
+                                            std::string name,
+                                            std::function<Status(json::object&)> mutate);
+
+  // The autoscaling/v1 Scale view of an object with spec.replicas.
+  Result<json::object> ScaleOf(const api::KindInfo& kind, const json::object& obj) const;
+
+  // Builds the Invalid/NotFound/... Status Kubernetes returns for this kind.
+  Status NotFoundError(const api::KindInfo& kind, std::string_view name) const;
+  Status InvalidError(const api::KindInfo& kind, std::string_view name,
+                      std::vector<Cause> causes) const;
+
+  ObjectCache& cache() { return cache_; }
+  const api::Registry& registry() const { return registry_; }
+
+ private:
+  asio::awaitable<Result<ObjectPtr>> WriteUpdate(const api::KindInfo& kind, const ObjectPtr& cur,
+                                                 json::object next, const WriteOptions& opts);
+  asio::awaitable<Result<ObjectPtr>> FinishDelete(const api::KindInfo& kind, const ObjectPtr& cur,
+                                                  bool dry_run);
+  Status CheckNamespaceAcceptsWrites(const api::KindInfo& kind, std::string_view ns) const;
+  Result<json::object> Decode(const api::KindInfo& kind, json::value body,
+                              const WriteOptions& opts) const;
+
+  store::Backend& backend_;
+  ObjectCache& cache_;
+  const api::Registry& registry_;
+  const Clock& clock_;
+};
+
+}  // namespace sampan::apiserver

@@ -1,0 +1,412 @@
+// Update, patch and delete (with finalizers and graceful deletion).
+#include <boost/json.hpp>
+
+#include "api/patch.h"
+#include "api/strategy.h"
+#include "apiserver/rest.h"
+#include "apiserver/rest_internal.h"
+#include "apiserver/store_await.h"
+
+namespace sampan::apiserver {
+
+using internal::Meta;
+using internal::MetaString;
+
+namespace {
+
+constexpr int kMaxRetries = 8;
+
+Status ConflictError(const api::KindInfo& kind, std::string_view name) {
+  return Conflict("Operation cannot be fulfilled on " + QualifiedResource(kind) + " \"" +
+                  std::string(name) +
+                  "\": the object has been modified; please apply your changes to the latest "
+                  "version and try again");
+}
+
+// Everything but metadata and status: a change here bumps metadata.generation.
+bool SpecChanged(const json::object& a, const json::object& b) {
+  for (const auto& [k, v] : a) {
+    if (k == "metadata" || k == "status") continue;
+    auto* o = b.if_contains(k);
+    if (!o || *o != v) return true;
+  }
+  for (const auto& [k, v] : b) {
+    if (k == "metadata" || k == "status") continue;
+    if (!a.contains(k)) return true;
+  }
+  return false;
+}
+
+bool HasFinalizers(const json::object& obj) {
+  auto* m = obj.if_contains("metadata");
+  if (!m || !m->is_object()) return false;
+  auto* f = m->as_object().if_contains("finalizers");
+  return f && f->is_array() && !f->as_array().empty();
+}
+
+// Copies what the client may not change through an update from `cur` into `next`.
+void KeepSystemMetadata(const json::object& cur, json::object& next) {
+  json::object& nm = Meta(next);
+  const json::value* cm = cur.if_contains("metadata");
+  for (const char* f : {"uid", "creationTimestamp", "deletionTimestamp",
+                        "deletionGracePeriodSeconds", "generation", "namespace", "name"}) {
+    nm.erase(f);
+    if (cm && cm->is_object()) {
+      if (auto* v = cm->as_object().if_contains(f)) nm[f] = *v;
+    }
+  }
+  nm.erase("managedFields");
+  nm.erase("selfLink");
+}
+
+void AddFinalizer(json::object& obj, std::string_view f) {
+  json::value& fv = Meta(obj)["finalizers"];
+  if (!fv.is_array()) fv.emplace_array();
+  for (auto& e : fv.as_array())
+    if (e.is_string() && e.as_string() == f) return;
+  fv.as_array().emplace_back(f);
+}
+
+}  // namespace
+
+asio::awaitable<Result<ObjectPtr>> Rest::WriteUpdate(const api::KindInfo& kind,
+                                                     const ObjectPtr& cur, json::object next,
+                                                     const WriteOptions& opts) {
+  const std::string name(MetaString(cur->obj, "name"));
+  internal::ApplyDefaults(kind, next);
+  if (api::TracksGeneration(kind) && SpecChanged(cur->obj, next)) {
+    int64_t gen = 1;
+    if (auto* g = cur->obj.at("metadata").as_object().if_contains("generation"); g && g->is_int64())
+      gen = g->as_int64();
+    Meta(next)["generation"] = gen + 1;
+  }
+  Status valid = api::ValidateUpdate(kind, next, cur->obj);
+  if (!valid.ok()) {
+    if (valid.code() == Code::kInvalid) co_return InvalidError(kind, name, valid.causes());
+    co_return valid;
+  }
+  // The last finalizer removed from an object being deleted: it goes now.
+  bool deleting = !MetaString(next, "deletionTimestamp").empty();
+  if (deleting && !HasFinalizers(next) && kind.kind == "Namespace") {
+    // A terminating namespace goes once its spec.finalizers are empty too.
+    const json::value* sf = nullptr;
+    if (auto* spec = next.if_contains("spec"); spec && spec->is_object())
+      sf = spec->as_object().if_contains("finalizers");
+    if (!sf || !sf->is_array() || sf->as_array().empty())
+      co_return co_await FinishDelete(kind, cur, opts.dry_run);
+  }
+  if (deleting && !HasFinalizers(next) && kind.kind != "Namespace") {
+    auto gp = Meta(next).if_contains("deletionGracePeriodSeconds");
+    bool graceful_pending = kind.kind == "Pod" && gp && gp->is_int64() && gp->as_int64() > 0;
+    if (!graceful_pending) co_return co_await FinishDelete(kind, cur, opts.dry_run);
+  }
+  // A no-op update writes nothing and keeps the resourceVersion.
+  json::object cmp = next;
+  Meta(cmp)["resourceVersion"] = std::string(MetaString(cur->obj, "resourceVersion"));
+  if (cmp == cur->obj) co_return cur;
+  if (opts.dry_run) {
+    auto out = std::make_shared<StoredObject>(*cur);
+    out->obj = std::move(next);
+    Meta(out->obj)["resourceVersion"] = std::to_string(cur->mod_revision);
+    co_return ObjectPtr(out);
+  }
+  auto rev = co_await AwaitUpdate(backend_, cur->key, internal::Serialize(next), cur->mod_revision);
+  if (!rev.ok()) {
+    if (rev.status().code() == Code::kConflict) co_return ConflictError(kind, name);
+    if (rev.status().code() == Code::kNotFound) co_return NotFoundError(kind, name);
+    co_return rev.status();
+  }
+  co_await cache_.WaitFor(*rev);
+  if (ObjectPtr got = cache_.Get(cur->key); got && got->mod_revision == *rev) co_return got;
+  auto out = std::make_shared<StoredObject>();
+  out->key = cur->key;
+  out->obj = std::move(next);
+  out->mod_revision = *rev;
+  Meta(out->obj)["resourceVersion"] = std::to_string(*rev);
+  co_return ObjectPtr(out);
+}
+
+asio::awaitable<Result<ObjectPtr>> Rest::FinishDelete(const api::KindInfo& kind,
+                                                      const ObjectPtr& cur, bool dry_run) {
+  if (dry_run) co_return cur;
+  auto rev = co_await AwaitDelete(backend_, cur->key, cur->mod_revision);
+  const std::string name(MetaString(cur->obj, "name"));
+  if (!rev.ok()) {
+    if (rev.status().code() == Code::kConflict) co_return ConflictError(kind, name);
+    if (rev.status().code() == Code::kNotFound) co_return NotFoundError(kind, name);
+    co_return rev.status();
+  }
+  co_await cache_.WaitFor(*rev);
+  co_return cur;
+}
+
+asio::awaitable<Result<ObjectPtr>> Rest::Update(const api::KindInfo& kind, std::string ns,
+                                                std::string name, std::string subresource,
+                                                json::value body, WriteOptions opts) {
+  auto decoded = Decode(kind, std::move(body), opts);
+  if (!decoded.ok()) co_return decoded.status();
+  json::object obj = std::move(*decoded);
+  std::string_view body_name = MetaString(obj, "name");
+  if (!body_name.empty() && body_name != name) {
+    co_return BadRequest("the name of the object (" + std::string(body_name) +
+                         ") does not match the name on the URL (" + name + ")");
+  }
+  if (kind.namespaced) {
+    std::string_view body_ns = MetaString(obj, "namespace");
+    if (!body_ns.empty() && body_ns != ns) {
+      co_return BadRequest(
+          "the namespace of the provided object does not match the namespace sent on the request");
+    }
+  }
+  ObjectPtr cur = cache_.Get(ObjectKey(kind, ns, name));
+  if (!cur) co_return NotFoundError(kind, name);
+  std::string_view want_rv = MetaString(obj, "resourceVersion");
+  if (!want_rv.empty() && want_rv != std::to_string(cur->mod_revision)) {
+    co_return ConflictError(kind, name);
+  }
+  json::object next;
+  if (subresource == "status") {
+    next = cur->obj;
+    if (auto* s = obj.if_contains("status")) {
+      next["status"] = *s;
+    } else {
+      next.erase("status");
+    }
+  } else {
+    next = std::move(obj);
+    KeepSystemMetadata(cur->obj, next);
+    if (internal::HasStatusSubresource(kind)) {
+      if (auto* s = cur->obj.if_contains("status")) {
+        next["status"] = *s;
+      } else {
+        next.erase("status");
+      }
+    }
+  }
+  co_return co_await WriteUpdate(kind, cur, std::move(next), opts);
+}
+
+Result<json::object> Rest::ScaleOf(const api::KindInfo& kind, const json::object& obj) const {
+  json::object scale;
+  scale["kind"] = "Scale";
+  scale["apiVersion"] = "autoscaling/v1";
+  json::object meta;
+  for (const char* f : {"name", "namespace", "uid", "resourceVersion", "creationTimestamp"}) {
+    if (auto* v = obj.at("metadata").as_object().if_contains(f)) meta[f] = *v;
+  }
+  scale["metadata"] = std::move(meta);
+  int64_t replicas = 0;
+  if (auto* s = obj.if_contains("spec"); s && s->is_object()) {
+    if (auto* r = s->as_object().if_contains("replicas"); r && r->is_int64()) replicas = r->as_int64();
+  }
+  scale["spec"] = json::object{{"replicas", replicas}};
+  json::object status;
+  int64_t have = 0;
+  std::string selector;
+  if (auto* s = obj.if_contains("status"); s && s->is_object()) {
+    if (auto* r = s->as_object().if_contains("replicas"); r && r->is_int64()) have = r->as_int64();
+  }
+  status["replicas"] = have;
+  if (auto* s = obj.if_contains("spec"); s && s->is_object()) {
+    if (auto* sel = s->as_object().if_contains("selector"); sel && sel->is_object()) {
+      auto ls = api::LabelSelector::FromJson(*sel);
+      if (ls.ok()) selector = ls->ToString();
+      // ReplicationController selectors are plain maps.
+      if (kind.kind == "ReplicationController") {
+        std::string out;
+        for (auto& [k, v] : sel->as_object()) {
+          if (!out.empty()) out += ",";
+          out += std::string(k) + "=" + (v.is_string() ? std::string(v.as_string()) : "");
+        }
+        selector = out;
+      }
+    }
+  }
+  if (!selector.empty()) status["selector"] = selector;
+  scale["status"] = std::move(status);
+  return scale;
+}
+
+asio::awaitable<Result<ObjectPtr>> Rest::Patch(const api::KindInfo& kind, std::string ns,
+                                               std::string name, std::string subresource,
+                                               PatchType type, json::value patch,
+                                               WriteOptions opts) {
+  if (type == PatchType::kApply) {
+    co_return Status(Code::kUnsupportedMedia,
+                     "server-side apply (application/apply-patch+yaml) is not supported yet; use "
+                     "client-side kubectl apply");
+  }
+  for (int attempt = 0;; ++attempt) {
+    ObjectPtr cur = cache_.Get(ObjectKey(kind, ns, name));
+    if (!cur) co_return NotFoundError(kind, name);
+    json::value base;
+    if (subresource == "scale") {
+      auto s = ScaleOf(kind, cur->obj);
+      if (!s.ok()) co_return s.status();
+      base = std::move(*s);
+    } else {
+      base = cur->obj;
+    }
+    Result<json::value> patched = Status(Code::kInternal, "unreachable");
+    switch (type) {
+      case PatchType::kJson: patched = api::ApplyJsonPatch(base, patch); break;
+      case PatchType::kMerge: patched = api::ApplyMergePatch(base, patch); break;
+      case PatchType::kStrategic:
+        patched = api::ApplyStrategicMergePatch(
+            base, patch, subresource == "scale" ? registry_.FindType("Scale") : kind.schema);
+        break;
+      case PatchType::kApply: break;
+    }
+    if (!patched.ok()) co_return patched.status();
+    if (!patched->is_object()) co_return BadRequest("the patch produced a non-object");
+    json::object& pobj = patched->as_object();
+    std::string_view patched_rv = MetaString(pobj, "resourceVersion");
+    bool client_rv = !patched_rv.empty() && patched_rv != std::to_string(cur->mod_revision);
+    if (client_rv) co_return ConflictError(kind, name);
+    json::object next;
+    if (subresource == "scale") {
+      next = cur->obj;
+      json::value& spec = next["spec"];
+      if (!spec.is_object()) spec.emplace_object();
+      auto* r = pobj.contains("spec") && pobj["spec"].is_object()
+                    ? pobj["spec"].as_object().if_contains("replicas")
+                    : nullptr;
+      if (!r || !(r->is_int64() || r->is_uint64())) {
+        Status bad = InvalidError(
+            kind, name, std::vector<Cause>(1, Cause{"FieldValueRequired", "Required value", "spec.replicas"}));
+        co_return bad;
+      }
+      spec.as_object()["replicas"] = r->to_number<int64_t>();
+    } else {
+      auto decoded = Decode(kind, std::move(*patched), opts);
+      if (!decoded.ok()) co_return decoded.status();
+      if (subresource == "status") {
+        next = cur->obj;
+        if (auto* s = decoded->if_contains("status")) next["status"] = *s;
+      } else {
+        next = std::move(*decoded);
+        KeepSystemMetadata(cur->obj, next);
+        if (internal::HasStatusSubresource(kind)) {
+          if (auto* s = cur->obj.if_contains("status")) {
+            next["status"] = *s;
+          } else {
+            next.erase("status");
+          }
+        }
+      }
+    }
+    auto res = co_await WriteUpdate(kind, cur, std::move(next), opts);
+    if (!res.ok() && res.status().code() == Code::kConflict && attempt < kMaxRetries) continue;
+    co_return res;
+  }
+}
+
+asio::awaitable<Result<ObjectPtr>> Rest::Mutate(const api::KindInfo& kind, std::string ns,
+                                                std::string name,
+                                                std::function<Status(json::object&)> mutate) {
+  for (int attempt = 0;; ++attempt) {
+    ObjectPtr cur = cache_.Get(ObjectKey(kind, ns, name));
+    if (!cur) co_return NotFoundError(kind, name);
+    json::object next = cur->obj;
+    Status st = mutate(next);
+    if (!st.ok()) co_return st;
+    WriteOptions wo;
+    auto res = co_await WriteUpdate(kind, cur, std::move(next), wo);
+    if (!res.ok() && res.status().code() == Code::kConflict && attempt < kMaxRetries) continue;
+    co_return res;
+  }
+}
+
+asio::awaitable<Result<ObjectPtr>> Rest::Delete(const api::KindInfo& kind, std::string ns,
+                                                std::string name, DeleteOptions opts) {
+  for (int attempt = 0;; ++attempt) {
+    ObjectPtr cur = cache_.Get(ObjectKey(kind, ns, name));
+    if (!cur) co_return NotFoundError(kind, name);
+    if (!opts.precondition_uid.empty() && opts.precondition_uid != MetaString(cur->obj, "uid")) {
+      co_return Conflict("Precondition failed: UID in precondition: " + opts.precondition_uid +
+                         ", UID in object meta: " + std::string(MetaString(cur->obj, "uid")));
+    }
+    if (!opts.precondition_resource_version.empty() &&
+        opts.precondition_resource_version != std::to_string(cur->mod_revision)) {
+      co_return Conflict("Precondition failed: ResourceVersion in precondition: " +
+                         opts.precondition_resource_version + ", ResourceVersion in object meta: " +
+                         std::to_string(cur->mod_revision));
+    }
+    const bool already_deleting = !MetaString(cur->obj, "deletionTimestamp").empty();
+    json::object next = cur->obj;
+    int64_t now = clock_.NowUnix();
+    bool update = false;
+    if (kind.kind == "Namespace") {
+      if (already_deleting) co_return cur;
+      Meta(next)["deletionTimestamp"] = FormatRfc3339(now);
+      Meta(next)["deletionGracePeriodSeconds"] = 0;
+      json::value& status = next["status"];
+      if (!status.is_object()) status.emplace_object();
+      status.as_object()["phase"] = "Terminating";
+      update = true;
+    } else {
+      if (opts.propagation_policy == "Orphan") AddFinalizer(next, "orphan");
+      if (opts.propagation_policy == "Foreground") AddFinalizer(next, "foregroundDeletion");
+      int64_t grace = 0;
+      if (kind.kind == "Pod") {
+        grace = opts.grace_period_seconds;
+        if (grace < 0) {
+          grace = 30;
+          if (auto* s = cur->obj.if_contains("spec"); s && s->is_object()) {
+            if (auto* g = s->as_object().if_contains("terminationGracePeriodSeconds");
+                g && g->is_int64())
+              grace = g->as_int64();
+          }
+        }
+        std::string node, phase;
+        if (auto* s = cur->obj.if_contains("spec"); s && s->is_object())
+          if (auto* n = s->as_object().if_contains("nodeName"); n && n->is_string())
+            node = std::string(n->as_string());
+        if (auto* s = cur->obj.if_contains("status"); s && s->is_object())
+          if (auto* p = s->as_object().if_contains("phase"); p && p->is_string())
+            phase = std::string(p->as_string());
+        // Nothing runs an unscheduled or finished pod: it goes at once.
+        if (node.empty() || phase == "Succeeded" || phase == "Failed") grace = 0;
+      }
+      if (grace > 0) {
+        if (already_deleting) {
+          auto* g = cur->obj.at("metadata").as_object().if_contains("deletionGracePeriodSeconds");
+          if (g && g->is_int64() && g->as_int64() <= grace) co_return cur;
+        }
+        Meta(next)["deletionTimestamp"] = FormatRfc3339(now + grace);
+        Meta(next)["deletionGracePeriodSeconds"] = grace;
+        update = true;
+      } else if (HasFinalizers(next)) {
+        if (already_deleting && next == cur->obj) co_return cur;
+        if (!already_deleting) {
+          Meta(next)["deletionTimestamp"] = FormatRfc3339(now);
+          Meta(next)["deletionGracePeriodSeconds"] = 0;
+        }
+        update = true;
+      }
+    }
+    Result<ObjectPtr> res = Status(Code::kInternal, "unreachable");
+    if (update) {
+      if (opts.dry_run) co_return cur;
+      auto rev = co_await AwaitUpdate(backend_, cur->key, internal::Serialize(next), cur->mod_revision);
+      if (!rev.ok()) {
+        res = rev.status();
+      } else {
+        co_await cache_.WaitFor(*rev);
+        ObjectPtr got = cache_.Get(cur->key);
+        if (got) co_return got;
+        co_return cur;
+      }
+    } else {
+      res = co_await FinishDelete(kind, cur, opts.dry_run);
+    }
+    if (!res.ok() && res.status().code() == Code::kConflict && attempt < kMaxRetries &&
+        opts.precondition_resource_version.empty()) {
+      continue;
+    }
+    if (!res.ok() && res.status().code() == Code::kConflict) co_return ConflictError(kind, name);
+    co_return res;
+  }
+}
+
+}  // namespace sampan::apiserver

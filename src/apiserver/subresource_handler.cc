@@ -1,0 +1,299 @@
+// Subresources: status, scale, binding, eviction, finalize, and the node-agent
+// streams (log, exec, attach, portforward, proxy).
+#include <boost/json.hpp>
+
+#include "api/codec.h"
+#include "apiserver/api_handler.h"
+#include "apiserver/rest_internal.h"
+
+namespace sampan::apiserver {
+
+namespace {
+
+Response Json(int status, const json::value& v) {
+  Response r;
+  r.status = status;
+  r.body = json::serialize(v);
+  return r;
+}
+
+Response Success(int status) {
+  Response r;
+  r.status = status;
+  r.body = StatusJson(Status::Ok());
+  return r;
+}
+
+std::string PatchMediaType(std::string_view ct) {
+  std::string t(ct.substr(0, ct.find(';')));
+  while (!t.empty() && t.back() == ' ') t.pop_back();
+  return t;
+}
+
+}  // namespace
+
+asio::awaitable<void> ApiHandler::HandleSubresource(Request& req, Responder& res,
+                                                    const RequestInfo& info) {
+  const api::KindInfo& kind = *info.kind;
+  const std::string& sub = info.subresource;
+  if (!kind.FindSubresource(sub) && !(kind.kind == "Namespace" && sub == "finalize")) {
+    {
+      Response reply = ErrorResponse(NotFound("the server could not find the requested resource"), &info);
+      co_await res.Send(std::move(reply));
+    }
+    co_return;
+  }
+  auto current = rest_.Get(kind, info.ns, info.name);
+  if (!current.ok()) {
+    {
+      Response reply = ErrorResponse(current.status(), &info);
+      co_await res.Send(std::move(reply));
+    }
+    co_return;
+  }
+  WriteOptions opts;
+  std::vector<std::string> warnings;
+  opts.warnings = &warnings;
+  opts.dry_run = req.Query("dryRun") == "All";
+  if (auto fv = req.Query("fieldValidation"); !fv.empty()) opts.field_validation = std::string(fv);
+
+  std::string ns = info.ns, name = info.name;
+  auto send_result = [&](const Result<ObjectPtr>& out, bool as_scale) -> asio::awaitable<void> {
+    if (!out.ok()) {
+      {
+        Response reply = ErrorResponse(out.status(), &info);
+        co_await res.Send(std::move(reply));
+      }
+      co_return;
+    }
+    if (as_scale) {
+      auto s = rest_.ScaleOf(kind, (*out)->obj);
+      {
+        Response reply = s.ok() ? Json(200, *s) : ErrorResponse(s.status(), &info);
+        co_await res.Send(std::move(reply));
+      }
+      co_return;
+    }
+    {
+      Response reply = Json(200, (*out)->obj);
+      co_await res.Send(std::move(reply));
+    }
+  };
+
+  auto patch_type = [&](std::string_view ct) -> Result<PatchType> {
+    std::string mt = PatchMediaType(ct);
+    if (mt == "application/json-patch+json") return PatchType::kJson;
+    if (mt == "application/merge-patch+json") return PatchType::kMerge;
+    if (mt == "application/strategic-merge-patch+json") return PatchType::kStrategic;
+    if (mt == "application/apply-patch+yaml") return PatchType::kApply;
+    return Status(Code::kUnsupportedMedia, "unsupported patch type \"" + mt + "\"");
+  };
+
+  if (sub == "status" || sub == "scale") {
+    bool scale = sub == "scale";
+    if (info.verb == "get") {
+      if (scale) {
+        co_await send_result(current, true);
+      } else {
+        {
+          Response reply = Json(200, (*current)->obj);
+          co_await res.Send(std::move(reply));
+        }
+      }
+      co_return;
+    }
+    if (info.verb == "update") {
+      auto body = api::DecodeJson(req.body);
+      if (!body.ok() || !body->is_object()) {
+        {
+          Response reply = ErrorResponse(body.ok() ? BadRequest("the body must be an object") : body.status(), &info);
+          co_await res.Send(std::move(reply));
+        }
+        co_return;
+      }
+      if (scale) {
+        const json::value* r = nullptr;
+        if (auto* spec = body->as_object().if_contains("spec"); spec && spec->is_object())
+          r = spec->as_object().if_contains("replicas");
+        int64_t replicas = r && r->is_int64() ? r->as_int64() : 0;
+        if (replicas < 0) {
+          Status bad = rest_.InvalidError(
+              kind, info.name,
+              std::vector<Cause>(1, Cause{"FieldValueInvalid",
+                                          "Invalid value: " + std::to_string(replicas) +
+                                              ": must be greater than or equal to 0",
+                                          "spec.replicas"}));
+          {
+            Response reply = ErrorResponse(bad, &info);
+            co_await res.Send(std::move(reply));
+          }
+          co_return;
+        }
+        std::string want_rv = std::string(internal::MetaString(body->as_object(), "resourceVersion"));
+        if (!want_rv.empty() && want_rv != std::to_string((*current)->mod_revision)) {
+          {
+            Response reply = ErrorResponse(
+              Conflict("Operation cannot be fulfilled on " + QualifiedResource(kind) + " \"" +
+                       info.name +
+                       "\": the object has been modified; please apply your changes to the latest "
+                       "version and try again"),
+              &info);
+            co_await res.Send(std::move(reply));
+          }
+          co_return;
+        }
+        std::function<Status(json::object&)> set_replicas = [replicas](json::object& o) {
+          json::value& spec = o["spec"];
+          if (!spec.is_object()) spec.emplace_object();
+          spec.as_object()["replicas"] = replicas;
+          return Status::Ok();
+        };
+        Result<ObjectPtr> out = co_await rest_.Mutate(kind, ns, name, set_replicas);
+        co_await send_result(out, true);
+        co_return;
+      }
+      std::string status_sub = "status";
+      json::value v = std::move(*body);
+      Result<ObjectPtr> out = co_await rest_.Update(kind, ns, name, status_sub, std::move(v), opts);
+      co_await send_result(out, false);
+      co_return;
+    }
+    if (info.verb == "patch") {
+      auto pt = patch_type(req.Header("content-type"));
+      auto patch = api::DecodeJson(req.body);
+      if (!pt.ok() || !patch.ok()) {
+        {
+          Response reply = ErrorResponse(!pt.ok() ? pt.status() : patch.status(), &info);
+          co_await res.Send(std::move(reply));
+        }
+        co_return;
+      }
+      std::string which = sub;
+      json::value v = std::move(*patch);
+      Result<ObjectPtr> out = co_await rest_.Patch(kind, ns, name, which, *pt, std::move(v), opts);
+      co_await send_result(out, scale);
+      co_return;
+    }
+  }
+  if (sub == "binding" && info.verb == "create") {
+    auto body = api::DecodeJson(req.body);
+    if (!body.ok() || !body->is_object()) {
+      {
+        Response reply = ErrorResponse(body.ok() ? BadRequest("the body must be a Binding") : body.status(), &info);
+        co_await res.Send(std::move(reply));
+      }
+      co_return;
+    }
+    std::string node;
+    if (auto* t = body->as_object().if_contains("target"); t && t->is_object()) {
+      if (auto* n = t->as_object().if_contains("name"); n && n->is_string())
+        node = std::string(n->as_string());
+    }
+    if (node.empty()) {
+      Status bad = rest_.InvalidError(
+          kind, info.name, std::vector<Cause>(1, Cause{"FieldValueRequired", "Required value", "target.name"}));
+      {
+        Response reply = ErrorResponse(bad, &info);
+        co_await res.Send(std::move(reply));
+      }
+      co_return;
+    }
+    std::string pod = info.name;
+    std::function<Status(json::object&)> bind = [&](json::object& o) -> Status {
+      if (!internal::MetaString(o, "deletionTimestamp").empty())
+        return Conflict("pod " + pod + " is being deleted, cannot be assigned to a host");
+      json::value& spec = o["spec"];
+      if (!spec.is_object()) spec.emplace_object();
+      auto* cur = spec.as_object().if_contains("nodeName");
+      if (cur && cur->is_string() && !cur->as_string().empty()) {
+        return Conflict("pod " + pod + " is already assigned to node \"" +
+                        std::string(cur->as_string()) + "\"");
+      }
+      spec.as_object()["nodeName"] = node;
+      return Status::Ok();
+    };
+    Result<ObjectPtr> out = co_await rest_.Mutate(kind, ns, name, bind);
+    if (!out.ok()) {
+      {
+        Response reply = ErrorResponse(out.status(), &info);
+        co_await res.Send(std::move(reply));
+      }
+      co_return;
+    }
+    {
+      Response reply = Success(201);
+      co_await res.Send(std::move(reply));
+    }
+    co_return;
+  }
+  if (sub == "eviction" && info.verb == "create") {
+    DeleteOptions d;
+    Result<ObjectPtr> out = co_await rest_.Delete(kind, ns, name, d);
+    if (!out.ok()) {
+      {
+        Response reply = ErrorResponse(out.status(), &info);
+        co_await res.Send(std::move(reply));
+      }
+      co_return;
+    }
+    {
+      Response reply = Success(201);
+      co_await res.Send(std::move(reply));
+    }
+    co_return;
+  }
+  if (sub == "finalize" && info.verb == "update") {
+    auto body = api::DecodeJson(req.body);
+    if (!body.ok() || !body->is_object()) {
+      {
+        Response reply = ErrorResponse(body.ok() ? BadRequest("the body must be a Namespace") : body.status(), &info);
+        co_await res.Send(std::move(reply));
+      }
+      co_return;
+    }
+    json::value finalizers = json::array();
+    if (auto* s = body->as_object().if_contains("spec"); s && s->is_object())
+      if (auto* f = s->as_object().if_contains("finalizers")) finalizers = *f;
+    std::function<Status(json::object&)> set_finalizers = [&](json::object& o) {
+      json::value& spec = o["spec"];
+      if (!spec.is_object()) spec.emplace_object();
+      spec.as_object()["finalizers"] = finalizers;
+      return Status::Ok();
+    };
+    Result<ObjectPtr> out = co_await rest_.Mutate(kind, ns, name, set_finalizers);
+    co_await send_result(out, false);
+    co_return;
+  }
+  if (sub == "log" || sub == "exec" || sub == "attach" || sub == "portforward" || sub == "proxy") {
+    std::string node;
+    if (auto* s = (*current)->obj.if_contains("spec"); s && s->is_object()) {
+      if (auto* n = s->as_object().if_contains("nodeName"); n && n->is_string())
+        node = std::string(n->as_string());
+    }
+    if (kind.kind == "Pod" && node.empty()) {
+      {
+        Response reply = ErrorResponse(
+          BadRequest("pod " + info.name + " does not have a host assigned"), &info);
+        co_await res.Send(std::move(reply));
+      }
+      co_return;
+    }
+    {
+      Response reply = ErrorResponse(
+        Unavailable("no node agent is serving " + (node.empty() ? info.name : "node " + node) +
+                    ": " + sub + " needs the node agent, which this server does not run yet"),
+        &info);
+      co_await res.Send(std::move(reply));
+    }
+    co_return;
+  }
+  {
+    Response reply = ErrorResponse(
+      Status(Code::kMethodNotAllowed,
+             "the server does not allow this method on the requested resource"),
+      &info);
+    co_await res.Send(std::move(reply));
+  }
+}
+
+}  // namespace sampan::apiserver

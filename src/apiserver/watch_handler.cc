@@ -1,0 +1,191 @@
+// Watch: a chunked stream of {"type":...,"object":...} lines from the watch cache.
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <charconv>
+#include <chrono>
+#include <random>
+
+#include "api/printers.h"
+#include "apiserver/api_handler.h"
+#include "apiserver/rest_internal.h"
+#include "util/clock.h"
+
+namespace sampan::apiserver {
+
+namespace {
+
+using Clk = std::chrono::steady_clock;
+constexpr auto kBookmarkEvery = std::chrono::seconds(30);
+
+struct WakeState {
+  explicit WakeState(asio::any_io_executor ex) : timer(ex) {}
+  asio::steady_timer timer;
+  bool pending = false;
+};
+
+}  // namespace
+
+asio::awaitable<void> ApiHandler::Watch(Request& req, Responder& res, const RequestInfo& info) {
+  const api::KindInfo& kind = *info.kind;
+  std::string field_selector(req.Query("fieldSelector"));
+  if (!info.name.empty()) {
+    // A watch on a single object is a watch with metadata.name selected.
+    field_selector = field_selector.empty() ? "metadata.name=" + info.name
+                                            : field_selector + ",metadata.name=" + info.name;
+  }
+  auto filter = internal::MakeFilter(kind, req.Query("labelSelector"), field_selector);
+  if (!filter.ok()) {
+    {
+      Response reply = ErrorResponse(filter.status(), &info);
+      co_await res.Send(std::move(reply));
+    }
+    co_return;
+  }
+  std::string rv_text(req.Query("resourceVersion"));
+  int64_t after = 0;
+  bool from_now = rv_text.empty() || rv_text == "0";
+  if (!from_now) {
+    auto [p, ec] = std::from_chars(rv_text.data(), rv_text.data() + rv_text.size(), after);
+    if (ec != std::errc() || p != rv_text.data() + rv_text.size()) {
+      Status bad = BadRequest("resourceVersion: Invalid value: \"" + rv_text + "\": must be an integer");
+      {
+        Response reply = ErrorResponse(bad, &info);
+        co_await res.Send(std::move(reply));
+      }
+      co_return;
+    }
+  }
+  std::string_view sie = req.Query("sendInitialEvents");
+  if (sie == "true") from_now = true;
+  bool bookmarks = req.Query("allowWatchBookmarks") == "true";
+  bool table = api::AcceptsTable(req.Header("accept"));
+  int64_t timeout_s = 0;
+  if (auto t = req.Query("timeoutSeconds"); !t.empty()) {
+    std::from_chars(t.data(), t.data() + t.size(), timeout_s);
+  }
+  if (timeout_s <= 0) {
+    thread_local std::mt19937 rng{std::random_device{}()};
+    timeout_s = 1800 + std::uniform_int_distribution<int>(0, 1800)(rng);
+  }
+  auto deadline = Clk::now() + std::chrono::seconds(timeout_s);
+
+  auto ex = co_await asio::this_coro::executor;
+  auto wake = std::make_shared<WakeState>(ex);
+  std::weak_ptr<WakeState> weak = wake;
+  auto notify = [weak, ex] {
+    asio::post(ex, [weak] {
+      if (auto w = weak.lock()) {
+        w->pending = true;
+        w->timer.cancel();
+      }
+    });
+  };
+  std::string prefix = ListPrefix(kind, info.ns);
+  std::vector<ObjectPtr> initial;
+  int64_t initial_rev = 0;
+  auto watcher = rest_.cache().Watch(prefix, after, notify, from_now ? &initial : nullptr,
+                                     &initial_rev);
+  if (Status st = co_await res.BeginStream(200, "application/json"); !st.ok()) {
+    if (watcher.ok()) rest_.cache().Unwatch(*watcher);
+    co_return;
+  }
+  bool first_table = true;
+  auto encode = [&](std::string_view type, const json::object& obj) {
+    json::object ev;
+    ev["type"] = type;
+    if (table) {
+      api::TableOptions to;
+      to.now_unix = Clock::Real().NowUnix();
+      to.omit_columns = !first_table;
+      first_table = false;
+      std::vector<const json::object*> one;
+      one.push_back(&obj);
+      ev["object"] = api::BuildTable(kind, one, to);
+    } else {
+      ev["object"] = obj;
+    }
+    std::string line = json::serialize(ev);
+    line.push_back('\n');
+    return line;
+  };
+  auto bookmark = [&](int64_t rev, bool initial_end) {
+    json::object meta{{"resourceVersion", std::to_string(rev)}};
+    if (initial_end) meta["annotations"] = json::object{{"k8s.io/initial-events-end", "true"}};
+    json::object obj{{"kind", kind.kind}, {"apiVersion", kind.ApiVersion()}, {"metadata", meta}};
+    json::object ev{{"type", "BOOKMARK"}, {"object", std::move(obj)}};
+    return json::serialize(ev) + "\n";
+  };
+  if (!watcher.ok()) {
+    // Kubernetes answers a too-old resourceVersion with an ERROR event, not an HTTP error.
+    json::value st = json::parse(StatusJson(watcher.status()));
+    st.as_object()["code"] = 410;
+    st.as_object()["reason"] = "Expired";
+    json::object ev{{"type", "ERROR"}, {"object", st}};
+    std::string line = json::serialize(ev) + "\n";
+    co_await res.Write(std::move(line));
+    co_await res.Finish();
+    co_return;
+  }
+  auto w = *watcher;
+  std::string out;
+  for (auto& o : initial) {
+    if (filter->Matches(o->obj)) out += encode("ADDED", o->obj);
+  }
+  if (bookmarks && sie == "true") out += bookmark(initial_rev, true);
+  bool alive = true;
+  if (!out.empty()) alive = (co_await res.Write(std::move(out))).ok();
+  int64_t last_rev = from_now ? initial_rev : after;
+  auto next_bookmark = Clk::now() + kBookmarkEvery;
+  while (alive) {
+    bool closed = false;
+    std::vector<CacheEvent> events = w->Take(&closed);
+    std::string chunk;
+    for (auto& ev : events) {
+      last_rev = ev.revision;
+      bool now_match = ev.type != CacheEvent::Type::kDeleted && filter->Matches(ev.obj->obj);
+      bool was_match = ev.prev && filter->Matches(ev.prev->obj);
+      if (ev.type == CacheEvent::Type::kDeleted) {
+        if (filter->Matches(ev.obj->obj)) chunk += encode("DELETED", ev.obj->obj);
+      } else if (now_match && was_match) {
+        chunk += encode("MODIFIED", ev.obj->obj);
+      } else if (now_match) {
+        chunk += encode("ADDED", ev.obj->obj);
+      } else if (was_match) {
+        // No longer selected: the watcher sees it leave, with the new resourceVersion.
+        json::object gone = ev.prev->obj;
+        internal::Meta(gone)["resourceVersion"] = std::to_string(ev.revision);
+        chunk += encode("DELETED", gone);
+      }
+    }
+    if (!chunk.empty()) {
+      alive = (co_await res.Write(std::move(chunk))).ok();
+      continue;
+    }
+    if (closed) break;
+    auto now = Clk::now();
+    if (now >= deadline) break;
+    if (bookmarks && now >= next_bookmark) {
+      int64_t rev = std::max(last_rev, rest_.cache().revision());
+      std::string line = bookmark(rev, false);
+      alive = (co_await res.Write(std::move(line))).ok();
+      next_bookmark = now + kBookmarkEvery;
+      continue;
+    }
+    if (wake->pending) {
+      wake->pending = false;
+      continue;
+    }
+    wake->timer.expires_at(std::min(deadline, bookmarks ? next_bookmark : deadline));
+    boost::system::error_code ec;
+    co_await wake->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    wake->pending = false;
+  }
+  rest_.cache().Unwatch(w);
+  if (alive) co_await res.Finish();
+}
+
+}  // namespace sampan::apiserver

@@ -1,0 +1,143 @@
+// `sampan server`: the control plane of a cluster on this machine.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "apiserver/apiserver.h"
+#include "cmd/commands.h"
+#include "util/log.h"
+
+namespace sampan::cmd {
+
+namespace {
+
+void Usage(FILE* out) {
+  std::fprintf(out,
+               "Usage: sampan server [flags]\n\n"
+               "Runs the control plane: API server on the embedded store (or the given datastore).\n\n"
+               "Flags:\n"
+               "  --data-dir DIR              state directory (default /var/lib/sampan)\n"
+               "  --https-listen-port N       HTTPS port of the API (default 6443; 0 = any free port)\n"
+               "  --bind-address ADDR         address to listen on (default 0.0.0.0)\n"
+               "  --http-listen-port N        also serve plain HTTP on 127.0.0.1:N (unauthenticated admin)\n"
+               "  --write-kubeconfig FILE     where to write the admin kubeconfig\n"
+               "                              (default DATA_DIR/kubeconfig.yaml)\n"
+               "  --tls-san NAME              extra name or IP for the serving certificate (repeatable)\n"
+               "  --datastore-endpoint URL    sqlite:///path/state.db (default) or memory://\n"
+               "  --disable-agent             do not run a node agent for this machine\n"
+               "  --threads N                 API worker threads (default 2)\n"
+               "  --debug                     verbose logging\n");
+}
+
+bool ParseInt(const std::string& s, int* out) {
+  try {
+    size_t pos = 0;
+    int v = std::stoi(s, &pos);
+    if (pos != s.size()) return false;
+    *out = v;
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace
+
+int ServerMain(int argc, char** argv) {
+  apiserver::Options opt;
+  bool disable_agent = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    std::string value;
+    bool has_value = false;
+    if (auto eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = a.substr(eq + 1);
+      a = a.substr(0, eq);
+      has_value = true;
+    }
+    auto need = [&](std::string* out) {
+      if (has_value) {
+        *out = value;
+        return true;
+      }
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "sampan server: flag %s needs a value\n", a.c_str());
+        return false;
+      }
+      *out = argv[++i];
+      return true;
+    };
+    auto need_int = [&](int* out) {
+      std::string s;
+      if (!need(&s)) return false;
+      if (!ParseInt(s, out) || *out < 0 || *out > 65535) {
+        std::fprintf(stderr, "sampan server: invalid value \"%s\" for %s: not a port number\n",
+                     s.c_str(), a.c_str());
+        return false;
+      }
+      return true;
+    };
+    if (a == "-h" || a == "--help") {
+      Usage(stdout);
+      return 0;
+    } else if (a == "--data-dir" || a == "-d") {
+      if (!need(&opt.data_dir)) return 2;
+    } else if (a == "--https-listen-port") {
+      if (!need_int(&opt.https_port)) return 2;
+    } else if (a == "--http-listen-port") {
+      if (!need_int(&opt.http_port)) return 2;
+    } else if (a == "--bind-address") {
+      if (!need(&opt.bind_address)) return 2;
+    } else if (a == "--write-kubeconfig" || a == "-o") {
+      if (!need(&opt.write_kubeconfig)) return 2;
+    } else if (a == "--tls-san") {
+      std::string s;
+      if (!need(&s)) return 2;
+      opt.tls_sans.push_back(s);
+    } else if (a == "--datastore-endpoint") {
+      if (!need(&opt.datastore_endpoint)) return 2;
+    } else if (a == "--disable-agent") {
+      disable_agent = true;
+    } else if (a == "--threads") {
+      if (!need_int(&opt.threads) || opt.threads < 1) return 2;
+    } else if (a == "--debug") {
+      log::SetLevel(log::DEBUG);
+    } else {
+      std::fprintf(stderr, "sampan server: unknown flag \"%s\" (see sampan server --help)\n",
+                   a.c_str());
+      return 2;
+    }
+  }
+  if (!disable_agent) {
+    LOG(WARNING) << "the node agent is not built yet: running the control plane only "
+                    "(pass --disable-agent to silence this)";
+  }
+  // Signals are taken by a dedicated thread: block them everywhere first.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto server = apiserver::NewApiServer(opt);
+  Status st = server->Start();
+  if (!st.ok()) {
+    std::fprintf(stderr, "sampan server: %s\n", st.message().c_str());
+    return 1;
+  }
+  std::thread sig([&server, set] {
+    int signo = 0;
+    sigwait(&set, &signo);
+    LOG(INFO) << "received signal " << signo << ", shutting down";
+    server->Stop();
+  });
+  sig.detach();
+  server->Run();
+  return 0;
+}
+
+}  // namespace sampan::cmd

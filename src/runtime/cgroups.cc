@@ -1,0 +1,378 @@
+// Cgroup: directories, process membership, freezer, kill, stats, removal.
+#include "runtime/cgroups.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <map>
+#include <sstream>
+
+#include "runtime/sys.h"
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+namespace sampan::runtime {
+
+namespace {
+
+const char kCgroupRoot[] = "/sys/fs/cgroup";
+
+// controller -> mount point of its v1 hierarchy (from /proc/self/mountinfo).
+const std::map<std::string, std::string>& V1Mounts() {
+  static const std::map<std::string, std::string> mounts = [] {
+    std::map<std::string, std::string> m;
+    auto text = ReadWholeFile("/proc/self/mountinfo");
+    if (!text.ok()) return m;
+    std::istringstream in(*text);
+    std::string line;
+    while (std::getline(in, line)) {
+      // ... mountpoint(5th) ... " - " fstype source superopts
+      size_t dash = line.find(" - ");
+      if (dash == std::string::npos) continue;
+      std::istringstream tail(line.substr(dash + 3));
+      std::string fstype, source, opts;
+      tail >> fstype >> source >> opts;
+      if (fstype != "cgroup") continue;
+      std::istringstream head(line.substr(0, dash));
+      std::string f1, f2, f3, root, mnt;
+      head >> f1 >> f2 >> f3 >> root >> mnt;
+      std::istringstream os(opts);
+      std::string opt;
+      while (std::getline(os, opt, ',')) {
+        if (opt == "rw" || opt == "ro" || opt.rfind("name=", 0) == 0 || opt.find('=') != std::string::npos)
+          continue;
+        if (opt == "relatime" || opt == "noexec" || opt == "nosuid" || opt == "nodev" ||
+            opt == "clone_children" || opt == "noprefix" || opt == "xattr" || opt == "cpuset_v2_mode")
+          continue;
+        m.emplace(opt, mnt);
+      }
+    }
+    return m;
+  }();
+  return mounts;
+}
+
+int PathDepth(const std::string& rel) {
+  int n = 0;
+  for (char c : rel) n += c == '/';
+  return n;
+}
+
+// Copies cpuset.cpus/mems from the parent when empty (v1 refuses tasks otherwise).
+Status InitCpuset(const std::string& dir) {
+  for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {
+    std::string path = dir + "/" + f;
+    auto cur = ReadWholeFile(path);
+    if (!cur.ok()) return cur.status();
+    if (!cur->empty() && *cur != "\n") continue;
+    size_t slash = dir.rfind('/');
+    auto parent = ReadWholeFile(dir.substr(0, slash) + "/" + f);
+    if (!parent.ok()) return parent.status();
+    RETURN_IF_ERROR(WriteKnob(path, *parent));
+  }
+  return Status();
+}
+
+// Creates rel_path under `base`; returns how many components were new.
+Result<int> MakeDirs(const std::string& base, const std::string& rel, bool cpuset) {
+  int created = 0;
+  int depth = PathDepth(rel);
+  size_t i = 1;
+  int level = 0;
+  while (i <= rel.size()) {
+    size_t j = rel.find('/', i);
+    if (j == std::string::npos) j = rel.size();
+    std::string dir = base + rel.substr(0, j);
+    ++level;
+    if (::mkdir(dir.c_str(), 0755) == 0) {
+      if (created == 0) created = depth - level + 1;
+    } else if (errno != EEXIST) {
+      return ErrnoStatus("mkdir " + dir, errno);
+    }
+    if (cpuset) RETURN_IF_ERROR(InitCpuset(dir));
+    i = j + 1;
+  }
+  return created;
+}
+
+uint64_t ReadU64(const std::string& path) {
+  auto t = ReadWholeFile(path);
+  if (!t.ok()) return 0;
+  if (t->rfind("max", 0) == 0) return UINT64_MAX;
+  return std::strtoull(t->c_str(), nullptr, 10);
+}
+
+uint64_t KeyedValue(const std::string& path, std::string_view key) {
+  auto t = ReadWholeFile(path);
+  if (!t.ok()) return 0;
+  std::istringstream in(*t);
+  std::string k;
+  uint64_t v;
+  while (in >> k >> v)
+    if (k == key) return v;
+  return 0;
+}
+
+}  // namespace
+
+CgroupMode DetectCgroupMode(const std::string& root) {
+  struct statfs fs;
+  if (::statfs(root.c_str(), &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC) return CgroupMode::kV2;
+  std::string unified = root + "/unified";
+  if (::statfs(unified.c_str(), &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC)
+    return CgroupMode::kHybrid;
+  return CgroupMode::kV1;
+}
+
+Cgroup Cgroup::Open(CgroupMode mode, std::string rel_path, int created_depth) {
+  Cgroup c;
+  c.mode_ = mode;
+  c.rel_path_ = std::move(rel_path);
+  c.created_depth_ = created_depth;
+  return c;
+}
+
+std::vector<std::string> Cgroup::Hierarchies() const {
+  if (mode_ == CgroupMode::kV2) return {""};
+  std::vector<std::string> out;
+  std::map<std::string, bool> seen;
+  for (const auto& [ctrl, mnt] : V1Mounts())
+    if (!seen[mnt]) {
+      seen[mnt] = true;
+      out.push_back(ctrl);
+    }
+  return out;
+}
+
+std::string Cgroup::Dir(std::string_view controller) const {
+  if (mode_ == CgroupMode::kV2) return std::string(kCgroupRoot) + rel_path_;
+  const auto& m = V1Mounts();
+  auto it = m.find(std::string(controller));
+  if (it == m.end()) return "";
+  return it->second + rel_path_;
+}
+
+Result<Cgroup> Cgroup::Create(CgroupMode mode, const std::string& rel_path, const Linux& l) {
+  Cgroup c = Open(mode, rel_path, 0);
+  std::vector<CgroupWrite> writes;
+  if (mode == CgroupMode::kV2) {
+    ASSIGN_OR_RETURN(writes, V2Writes(l.resources));
+  } else {
+    ASSIGN_OR_RETURN(writes, V1Writes(l.resources));
+    auto dev = V1DeviceWrites(l.resources, l.devices);
+    // Device rules go first: a deny-all must precede the allows.
+    writes.insert(writes.begin(), dev.begin(), dev.end());
+  }
+  int depth = 0;
+  if (mode == CgroupMode::kV2) {
+    // Enable the controllers in every ancestor, then create the leaf (best effort for the
+    // controllers: some may be unavailable).
+    auto enable = [](const std::string& dir) {
+      for (const char* ctl : {"+cpu", "+cpuset", "+memory", "+pids", "+io"})
+        (void)WriteKnob(dir + "/cgroup.subtree_control", ctl);
+    };
+    enable(kCgroupRoot);
+    size_t j = 0;
+    while ((j = rel_path.find('/', j + 1)) != std::string::npos) {
+      std::string dir = std::string(kCgroupRoot) + rel_path.substr(0, j);
+      if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoStatus("mkdir " + dir, errno);
+      enable(dir);
+    }
+    auto made = MakeDirs(kCgroupRoot, rel_path, false);
+    if (!made.ok()) return made.status();
+    depth = *made;
+  } else {
+    for (const auto& [ctrl, mnt] : V1Mounts()) {
+      // One mkdir per hierarchy (cpu,cpuacct may share one mount).
+      auto made = MakeDirs(mnt, rel_path, ctrl == "cpuset");
+      if (!made.ok()) {
+        c.created_depth_ = std::max(depth, c.created_depth_);
+        (void)c.Destroy();
+        return made.status();
+      }
+      depth = std::max(depth, *made);
+      c.created_depth_ = depth;
+    }
+  }
+  c.created_depth_ = depth;
+  for (const CgroupWrite& w : writes) {
+    std::string dir = c.Dir(w.controller);
+    Status st;
+    if (dir.empty()) {
+      st = Invalid("cgroup controller \"" + w.controller + "\" is not mounted (needed for " + w.file + ")");
+    } else {
+      std::string path = dir + "/" + w.file;
+      if (!PathExists(path) && w.file == "memory.memsw.limit_in_bytes" && w.value == "-1") continue;
+      st = WriteKnob(path, w.value);
+      if (!st.ok() && !PathExists(path))
+        st = Invalid("cgroup file " + w.file + " is not supported by this kernel");
+    }
+    if (!st.ok()) {
+      (void)c.Destroy();
+      return st;
+    }
+  }
+  return c;
+}
+
+Status Cgroup::AddProcess(pid_t pid) const {
+  std::string p = std::to_string(pid);
+  for (const std::string& h : Hierarchies()) {
+    std::string dir = Dir(h);
+    Status st = WriteKnob(dir + "/cgroup.procs", p);
+    if (!st.ok()) return st;
+  }
+  return Status();
+}
+
+Status Cgroup::Freeze() const {
+  if (mode_ == CgroupMode::kV2) {
+    RETURN_IF_ERROR(WriteKnob(Dir("") + "/cgroup.freeze", "1"));
+  } else {
+    std::string d = Dir("freezer");
+    if (d.empty()) return Invalid("the freezer cgroup is not mounted");
+    RETURN_IF_ERROR(WriteKnob(d + "/freezer.state", "FROZEN"));
+  }
+  for (int i = 0; i < 2000; ++i) {
+    if (Frozen()) return Status();
+    if (mode_ != CgroupMode::kV2 && i % 50 == 49) (void)WriteKnob(Dir("freezer") + "/freezer.state", "FROZEN");
+    ::usleep(1000);
+  }
+  return Status(Code::kTimeout, "cgroup did not freeze");
+}
+
+Status Cgroup::Thaw() const {
+  if (mode_ == CgroupMode::kV2) return WriteKnob(Dir("") + "/cgroup.freeze", "0");
+  std::string d = Dir("freezer");
+  if (d.empty()) return Invalid("the freezer cgroup is not mounted");
+  return WriteKnob(d + "/freezer.state", "THAWED");
+}
+
+bool Cgroup::Frozen() const {
+  if (mode_ == CgroupMode::kV2) return KeyedValue(Dir("") + "/cgroup.events", "frozen") == 1;
+  std::string d = Dir("freezer");
+  if (d.empty()) return false;
+  auto t = ReadWholeFile(d + "/freezer.state");
+  return t.ok() && t->rfind("FROZEN", 0) == 0;
+}
+
+Result<std::vector<pid_t>> Cgroup::Pids() const {
+  std::string dir = mode_ == CgroupMode::kV2 ? Dir("") : Dir("pids");
+  if (dir.empty()) dir = Dir("memory");
+  if (dir.empty()) dir = Dir(Hierarchies().front());
+  ASSIGN_OR_RETURN(std::string text, ReadWholeFile(dir + "/cgroup.procs"));
+  std::vector<pid_t> out;
+  std::istringstream in(text);
+  pid_t p;
+  while (in >> p) out.push_back(p);
+  return out;
+}
+
+Status Cgroup::SignalAll(int sig) const {
+  bool frozen = sig == SIGKILL && Freeze().ok();
+  auto pids = Pids();
+  if (pids.ok())
+    for (pid_t p : *pids) ::kill(p, sig);
+  if (frozen) (void)Thaw();
+  return pids.ok() ? Status() : pids.status();
+}
+
+bool Cgroup::WaitEmpty(int timeout_ms) const {
+  for (int i = 0; i <= timeout_ms; ++i) {
+    auto pids = Pids();
+    if (!pids.ok() || pids->empty()) return true;
+    ::usleep(1000);
+  }
+  return false;
+}
+
+Status Cgroup::Destroy() const {
+  Status first;
+  for (const std::string& h : Hierarchies()) {
+    std::string base = mode_ == CgroupMode::kV2 ? std::string(kCgroupRoot) : V1Mounts().at(h);
+    std::string rel = rel_path_;
+    for (int level = 0; level < created_depth_ && rel.size() > 1; ++level) {
+      std::string dir = base + rel;
+      int rc = -1;
+      for (int attempt = 0; attempt < 200; ++attempt) {
+        rc = ::rmdir(dir.c_str());
+        if (rc == 0 || errno != EBUSY || level > 0) break;
+        ::usleep(1000);
+      }
+      if (rc != 0 && errno != ENOENT) {
+        // Ancestors in use by others stay; a busy leaf is an error.
+        if (level == 0 && first.ok()) first = ErrnoStatus("rmdir " + dir, errno);
+        break;
+      }
+      rel = rel.substr(0, rel.rfind('/'));
+    }
+  }
+  return first;
+}
+
+uint64_t Cgroup::OomKills() const {
+  if (mode_ == CgroupMode::kV2) return KeyedValue(Dir("") + "/memory.events", "oom_kill");
+  std::string d = Dir("memory");
+  if (d.empty()) return 0;
+  return KeyedValue(d + "/memory.oom_control", "oom_kill");
+}
+
+CgroupStats Cgroup::Stats() const {
+  CgroupStats s;
+  if (mode_ == CgroupMode::kV2) {
+    std::string d = Dir("");
+    s.cpu_usage_ns = KeyedValue(d + "/cpu.stat", "usage_usec") * 1000;
+    s.cpu_user_ns = KeyedValue(d + "/cpu.stat", "user_usec") * 1000;
+    s.cpu_system_ns = KeyedValue(d + "/cpu.stat", "system_usec") * 1000;
+    s.cpu_periods = KeyedValue(d + "/cpu.stat", "nr_periods");
+    s.cpu_throttled_periods = KeyedValue(d + "/cpu.stat", "nr_throttled");
+    s.cpu_throttled_ns = KeyedValue(d + "/cpu.stat", "throttled_usec") * 1000;
+    s.memory_usage = ReadU64(d + "/memory.current");
+    s.memory_max_usage = ReadU64(d + "/memory.peak");
+    s.memory_limit = ReadU64(d + "/memory.max");
+    s.memory_cache = KeyedValue(d + "/memory.stat", "file");
+    s.memory_rss = KeyedValue(d + "/memory.stat", "anon");
+    s.swap_usage = ReadU64(d + "/memory.swap.current");
+    s.swap_limit = ReadU64(d + "/memory.swap.max");
+    s.pids_current = ReadU64(d + "/pids.current");
+    s.pids_limit = ReadU64(d + "/pids.max");
+  } else {
+    std::string acct = Dir("cpuacct"), cpu = Dir("cpu"), mem = Dir("memory"), pids = Dir("pids");
+    if (!acct.empty()) {
+      s.cpu_usage_ns = ReadU64(acct + "/cpuacct.usage");
+      // cpuacct.stat is in USER_HZ ticks.
+      long hz = sysconf(_SC_CLK_TCK);
+      s.cpu_user_ns = KeyedValue(acct + "/cpuacct.stat", "user") * (1000000000 / hz);
+      s.cpu_system_ns = KeyedValue(acct + "/cpuacct.stat", "system") * (1000000000 / hz);
+    }
+    if (!cpu.empty()) {
+      s.cpu_periods = KeyedValue(cpu + "/cpu.stat", "nr_periods");
+      s.cpu_throttled_periods = KeyedValue(cpu + "/cpu.stat", "nr_throttled");
+      s.cpu_throttled_ns = KeyedValue(cpu + "/cpu.stat", "throttled_time");
+    }
+    if (!mem.empty()) {
+      s.memory_usage = ReadU64(mem + "/memory.usage_in_bytes");
+      s.memory_max_usage = ReadU64(mem + "/memory.max_usage_in_bytes");
+      s.memory_limit = ReadU64(mem + "/memory.limit_in_bytes");
+      s.memory_failcnt = ReadU64(mem + "/memory.failcnt");
+      s.memory_cache = KeyedValue(mem + "/memory.stat", "cache");
+      s.memory_rss = KeyedValue(mem + "/memory.stat", "rss");
+      s.swap_usage = ReadU64(mem + "/memory.memsw.usage_in_bytes");
+      s.swap_limit = ReadU64(mem + "/memory.memsw.limit_in_bytes");
+    }
+    if (!pids.empty()) {
+      s.pids_current = ReadU64(pids + "/pids.current");
+      s.pids_limit = ReadU64(pids + "/pids.max");
+    }
+  }
+  s.oom_kills = OomKills();
+  return s;
+}
+
+}  // namespace sampan::runtime

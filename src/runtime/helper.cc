@@ -1,0 +1,84 @@
+#include "runtime/helper.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "runtime/sys.h"
+
+namespace sampan::runtime {
+
+bool ProcessIsMultithreaded() {
+  auto t = ReadWholeFile("/proc/self/status");
+  if (!t.ok()) return true;
+  size_t p = t->find("\nThreads:");
+  if (p == std::string::npos) return true;
+  return std::atoi(t->c_str() + p + 9) > 1;
+}
+
+Result<std::string> RunHelper(const RuntimeOptions& opts, const std::vector<std::string>& args) {
+  std::string exe = opts.self_exe.empty() ? "/proc/self/exe" : opts.self_exe;
+  std::vector<std::string> full = {"sampan", "runtime", "--root", opts.root};
+  if (opts.systemd_cgroup) full.push_back("--systemd-cgroup");
+  full.insert(full.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : full) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int out[2], err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return ErrnoStatus("pipe", errno);
+  if (::pipe2(err, O_CLOEXEC) != 0) {
+    ::close(out[0]);
+    ::close(out[1]);
+    return ErrnoStatus("pipe", errno);
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) return ErrnoStatus("fork", errno);
+  if (pid == 0) {
+    // Only async-signal-safe calls between fork and exec (the parent has threads).
+    int devnull = ::open("/dev/null", O_RDONLY);
+    ::dup2(devnull, 0);
+    ::dup2(out[1], 1);
+    ::dup2(err[1], 2);
+    ::execv(exe.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  std::string sout, serr;
+  struct pollfd p[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  int open_count = 2;
+  while (open_count > 0) {
+    if (::poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      char buf[4096];
+      ssize_t n = ::read(p[i].fd, buf, sizeof buf);
+      if (n <= 0) {
+        ::close(p[i].fd);
+        p[i].fd = -1;
+        --open_count;
+      } else {
+        (i == 0 ? sout : serr).append(buf, static_cast<size_t>(n));
+      }
+    }
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return sout;
+  std::string msg = serr.substr(0, serr.find('\n'));
+  const std::string prefix = "sampan runtime: ";
+  if (msg.rfind(prefix, 0) == 0) msg = msg.substr(prefix.size());
+  if (msg.empty()) msg = "runtime helper failed (status " + std::to_string(status) + ")";
+  if (msg.find("already exists") != std::string::npos) return AlreadyExists(msg);
+  if (msg.find("does not exist") != std::string::npos) return NotFound(msg);
+  return Internal(msg);
+}
+
+}  // namespace sampan::runtime

@@ -1,0 +1,74 @@
+#include "runtime/hooks.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+
+#include "runtime/sys.h"
+
+namespace sampan::runtime {
+
+namespace {
+
+Status RunOne(const Hook& h, std::string_view state, const std::string& field) {
+  int in[2];
+  if (::pipe2(in, O_CLOEXEC) != 0) return ErrnoStatus(field + ": pipe", errno);
+  std::vector<std::string> args = h.args.empty() ? std::vector<std::string>{h.path} : h.args;
+  std::vector<char*> argv, envp;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env = h.env;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(in[0]);
+    ::close(in[1]);
+    return ErrnoStatus(field + ": fork", errno);
+  }
+  if (pid == 0) {
+    ::dup2(in[0], 0);
+    ::execve(h.path.c_str(), argv.data(), envp.data());
+    ::_exit(127);
+  }
+  ::close(in[0]);
+  // The hook may not read its stdin; a closed pipe must not kill us.
+  signal(SIGPIPE, SIG_IGN);
+  (void)WriteAll(in[1], state.data(), state.size());
+  ::close(in[1]);
+  int status = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(h.timeout.value_or(0));
+  while (true) {
+    pid_t r = ::waitpid(pid, &status, h.timeout ? WNOHANG : 0);
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) return ErrnoStatus(field + ": wait", errno);
+    if (h.timeout && std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return Status(Code::kTimeout, field + ": timed out after " + std::to_string(*h.timeout) + "s");
+    }
+    if (r == 0) ::usleep(2000);
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status();
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+    return Internal(field + ": cannot execute " + h.path);
+  if (WIFEXITED(status)) return Internal(field + ": exit status " + std::to_string(WEXITSTATUS(status)));
+  return Internal(field + ": killed by signal " + std::to_string(WTERMSIG(status)));
+}
+
+}  // namespace
+
+Status RunHooks(const std::vector<Hook>& hooks, std::string_view state, std::string_view kind) {
+  for (size_t i = 0; i < hooks.size(); ++i) {
+    std::string field = "hooks." + std::string(kind) + "[" + std::to_string(i) + "]";
+    RETURN_IF_ERROR(RunOne(hooks[i], state, field));
+  }
+  return Status();
+}
+
+}  // namespace sampan::runtime

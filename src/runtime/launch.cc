@@ -1,0 +1,303 @@
+// The parent side of container creation and the init's own code (InitMain), which runs in
+// the cloned child and ends in execve.
+#include "runtime/launch.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cerrno>
+#include <cstring>
+
+#include "runtime/console.h"
+#include "runtime/hooks.h"
+#include "runtime/process.h"
+#include "runtime/rootfs.h"
+#include "runtime/seccomp.h"
+
+namespace sampan::runtime {
+
+namespace {
+
+bool SendMsg(int fd, const std::string& m) {
+  return ::send(fd, m.data(), m.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(m.size());
+}
+
+// One message (SOCK_SEQPACKET keeps boundaries); empty on EOF/error.
+std::string RecvMsg(int fd) {
+  char buf[8192];
+  ssize_t n;
+  do {
+    n = ::recv(fd, buf, sizeof buf, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return "";
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+[[noreturn]] void InitFail(int sock, const Status& st) {
+  SendMsg(sock, "error:" + st.message());
+  ::_exit(1);
+}
+
+#define INIT_CHECK(sock, expr)              \
+  do {                                      \
+    ::sampan::Status _s = (expr);           \
+    if (!_s.ok()) InitFail((sock), _s);     \
+  } while (0)
+
+struct NsFd {
+  NsType type;
+  int fd;
+};
+
+// Runs in the cloned child. Never returns.
+[[noreturn]] void InitMain(const LaunchConfig& cfg, int sock, int fifo_fd,
+                           const std::vector<NsFd>& join) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  const Spec& spec = *cfg.spec;
+  const Process& proc = spec.process;
+  std::string go = RecvMsg(sock);
+  if (go.rfind("go ", 0) != 0) ::_exit(1);
+  pid_t host_pid = static_cast<pid_t>(std::atoi(go.c_str() + 3));
+
+  // Join namespaces given by path: all but user first (mount last), then user.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const NsFd& n : join) {
+      bool user = n.type == NsType::kUser;
+      bool mnt = n.type == NsType::kMount;
+      if ((pass == 0) == user) continue;
+      if (pass == 0 && mnt) continue;
+      if (::setns(n.fd, NsCloneFlag(n.type)) != 0)
+        InitFail(sock, ErrnoStatus("join " + std::string(NsTypeName(n.type)) + " namespace", errno));
+    }
+    if (pass == 0)
+      for (const NsFd& n : join)
+        if (n.type == NsType::kMount && ::setns(n.fd, CLONE_NEWNS) != 0)
+          InitFail(sock, ErrnoStatus("join mount namespace", errno));
+  }
+  for (const NsFd& n : join) ::close(n.fd);
+  const Namespace* user = spec.linux.FindNamespace(NsType::kUser);
+  if (user) {
+    if (::syscall(SYS_setresgid, 0, 0, 0) != 0 || ::syscall(SYS_setresuid, 0, 0, 0) != 0)
+      InitFail(sock, ErrnoStatus("become root in the user namespace", errno));
+  }
+  ::setsid();
+  if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
+    InitFail(sock, ErrnoStatus("hostname: sethostname", errno));
+  if (!spec.domainname.empty() &&
+      ::setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)
+    InitFail(sock, ErrnoStatus("domainname: setdomainname", errno));
+  INIT_CHECK(sock, ApplyOomScoreAdj(proc));
+  INIT_CHECK(sock, ApplyRlimits(proc));
+
+  bool has_mntns = spec.linux.FindNamespace(NsType::kMount) != nullptr;
+  RootfsContext rctx;
+  rctx.rootfs = cfg.rootfs;
+  rctx.bundle = cfg.bundle;
+  rctx.cgroup_mode = cfg.cgroup->mode();
+  rctx.cgroup_rel_path = cfg.cgroup->rel_path();
+  rctx.user_ns = user != nullptr;
+  if (has_mntns) INIT_CHECK(sock, PrepareRootfs(spec, rctx));
+  if (!spec.hooks.prestart.empty() || !spec.hooks.create_runtime.empty()) {
+    SendMsg(sock, "hooks");
+    std::string r = RecvMsg(sock);
+    if (r != "ok") ::_exit(1);
+  }
+  if (!spec.hooks.create_container.empty())
+    INIT_CHECK(sock, RunHooks(spec.hooks.create_container,
+                              HookStateJson(spec, cfg.id, host_pid, cfg.bundle, "created"),
+                              "createContainer"));
+  if (has_mntns) {
+    INIT_CHECK(sock, EnterRootfs(spec, rctx, cfg.no_pivot));
+    INIT_CHECK(sock, FinishRootfs(spec));
+  } else {
+    if (::chroot(cfg.rootfs.c_str()) != 0) InitFail(sock, ErrnoStatus("chroot", errno));
+    if (::chdir("/") != 0) InitFail(sock, ErrnoStatus("chdir /", errno));
+  }
+  if (proc.terminal && cfg.console_fd >= 0) {
+    INIT_CHECK(sock, SetupConsole(cfg.console_fd, has_mntns));
+    ::close(cfg.console_fd);
+  } else {
+    if (cfg.stdout_fd >= 0) {
+      int devnull = ::open("/dev/null", O_RDONLY);
+      if (devnull >= 0) {
+        ::dup2(devnull, 0);
+        if (devnull > 2) ::close(devnull);
+      }
+      ::dup2(cfg.stdout_fd, 1);
+      ::dup2(cfg.stderr_fd, 2);
+    }
+  }
+  INIT_CHECK(sock, EnterCwd(proc.cwd));
+  std::vector<std::string> env = ProcessEnv(proc);
+  auto exe = FindExecutable(proc.args[0], env);
+  if (!exe.ok()) InitFail(sock, exe.status());
+  INIT_CHECK(sock, ApplyNoNewPrivileges(proc));
+  if (spec.linux.seccomp && !proc.no_new_privileges) INIT_CHECK(sock, LoadSeccomp(*spec.linux.seccomp));
+  INIT_CHECK(sock, ApplyUserAndCaps(proc));
+  if (spec.linux.seccomp && proc.no_new_privileges) INIT_CHECK(sock, LoadSeccomp(*spec.linux.seccomp));
+  CloseExecFrom(3 + cfg.preserve_fds);
+  std::vector<char*> argv, envp;
+  std::vector<std::string> args = proc.args;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  SendMsg(sock, "ready");
+  if (fifo_fd >= 0) {
+    std::string p = "/proc/self/fd/" + std::to_string(fifo_fd);
+    int w = ::open(p.c_str(), O_WRONLY | O_CLOEXEC);
+    if (w < 0) {
+      std::fprintf(stderr, "sampan init: open exec fifo: %s\n", std::strerror(errno));
+      ::_exit(127);
+    }
+    (void)WriteAll(w, "0", 1);
+    ::close(w);
+  } else if (RecvMsg(sock) != "start") {
+    ::_exit(1);
+  }
+  if (!spec.hooks.start_container.empty()) {
+    Status st = RunHooks(spec.hooks.start_container,
+                         HookStateJson(spec, cfg.id, host_pid, cfg.bundle, "running"), "startContainer");
+    if (!st.ok()) {
+      std::fprintf(stderr, "sampan init: %s\n", st.message().c_str());
+      ::_exit(127);
+    }
+  }
+  ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  ::execve(exe->c_str(), argv.data(), envp.data());
+  std::fprintf(stderr, "sampan init: exec %s: %s\n", exe->c_str(), std::strerror(errno));
+  ::_exit(127);
+}
+
+Status WriteIdMap(pid_t pid, const char* file, const std::vector<IdMapping>& maps) {
+  std::string text;
+  for (const IdMapping& m : maps)
+    text += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " +
+            std::to_string(m.size) + "\n";
+  Status st = WriteKnob("/proc/" + std::to_string(pid) + "/" + file, text);
+  if (!st.ok()) return Status(st.code(), std::string("linux.") + (file[0] == 'u' ? "uidMappings" : "gidMappings") + ": " + st.message());
+  return Status();
+}
+
+}  // namespace
+
+std::string HookStateJson(const Spec& spec, const std::string& id, pid_t pid,
+                          const std::string& bundle, const std::string& status) {
+  boost::json::object o;
+  o["ociVersion"] = spec.oci_version.empty() ? "1.0.2" : spec.oci_version;
+  o["id"] = id;
+  o["status"] = status;
+  o["pid"] = pid;
+  o["bundle"] = bundle;
+  if (!spec.annotations.empty()) {
+    boost::json::object a;
+    for (const auto& [k, v] : spec.annotations) a[k] = v;
+    o["annotations"] = std::move(a);
+  }
+  return boost::json::serialize(o);
+}
+
+Result<Launched> Launch(const LaunchConfig& cfg) {
+  const Spec& spec = *cfg.spec;
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    return ErrnoStatus("socketpair", errno);
+  UniqueFd parent(sv[0]), child(sv[1]);
+  std::vector<NsFd> join;
+  auto close_join = [&] {
+    for (const NsFd& n : join) ::close(n.fd);
+  };
+  int flags = SIGCHLD;
+  for (const Namespace& n : spec.linux.namespaces) {
+    if (n.path.empty()) {
+      flags |= NsCloneFlag(n.type);
+      continue;
+    }
+    int fd = ::open(n.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      close_join();
+      return ErrnoStatus("linux.namespaces: open " + n.path, errno);
+    }
+    if (n.type == NsType::kPid) {
+      // A pid namespace applies to children: enter it here, before the clone.
+      int rc = ::setns(fd, CLONE_NEWPID);
+      int err = errno;
+      ::close(fd);
+      if (rc != 0) {
+        close_join();
+        return ErrnoStatus("linux.namespaces: join pid namespace " + n.path, err);
+      }
+      continue;
+    }
+    join.push_back({n.type, fd});
+  }
+  UniqueFd fifo;
+  if (!cfg.fifo_path.empty()) {
+    int f = ::open(cfg.fifo_path.c_str(), O_PATH | O_CLOEXEC);
+    if (f < 0) {
+      close_join();
+      return ErrnoStatus("open " + cfg.fifo_path, errno);
+    }
+    fifo.Reset(f);
+  }
+  pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, flags, nullptr, nullptr, nullptr, nullptr));
+  if (pid < 0) {
+    int err = errno;
+    close_join();
+    return ErrnoStatus("clone", err);
+  }
+  if (pid == 0) {
+    parent.Reset();
+    InitMain(cfg, child.get(), fifo.get(), join);
+  }
+  close_join();
+  child.Reset();
+  fifo.Reset();
+  auto fail = [&](Status st) -> Status {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    return st;
+  };
+  const Namespace* user = spec.linux.FindNamespace(NsType::kUser);
+  if (user && user->path.empty()) {
+    Status st = WriteIdMap(pid, "uid_map", spec.linux.uid_mappings);
+    if (st.ok()) st = WriteIdMap(pid, "gid_map", spec.linux.gid_mappings);
+    if (!st.ok()) return fail(st);
+  }
+  if (Status st = cfg.cgroup->AddProcess(pid); !st.ok()) return fail(st.WithContext("join cgroup"));
+  if (!SendMsg(parent.get(), "go " + std::to_string(pid))) return fail(ErrnoStatus("start init", errno));
+  for (;;) {
+    std::string m = RecvMsg(parent.get());
+    if (m == "ready") break;
+    if (m == "hooks") {
+      std::string state = HookStateJson(spec, cfg.id, pid, cfg.bundle, "creating");
+      Status st = RunHooks(spec.hooks.prestart, state, "prestart");
+      if (st.ok()) st = RunHooks(spec.hooks.create_runtime, state, "createRuntime");
+      if (!st.ok()) return fail(st);
+      SendMsg(parent.get(), "ok");
+      continue;
+    }
+    if (m.rfind("error:", 0) == 0) return fail(Internal(m.substr(6)));
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return Internal("container init exited during setup (status " + std::to_string(status) + ")");
+  }
+  Launched l;
+  l.pid = pid;
+  l.sync = std::move(parent);
+  return l;
+}
+
+Status Release(Launched& l) {
+  if (!SendMsg(l.sync.get(), "start")) return ErrnoStatus("start container", errno);
+  return Status();
+}
+
+}  // namespace sampan::runtime

@@ -1,0 +1,32 @@
+// Pieces shared by the backends (internal to src/store): factories and the error
+// messages every backend returns, so both speak alike in the conformance suite.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "store/backend.h"
+
+namespace sampan::store {
+
+Result<std::unique_ptr<Backend>> OpenMemoryBackend();
+// Opens (creating if needed) the SQLite store at `path`.
+Result<std::unique_ptr<Backend>> OpenSqliteBackend(const std::string& path);
+
+inline bool HasPrefix(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+Status KeyNotFound(std::string_view key);
+Status KeyExists(std::string_view key);
+Status RevisionConflict(std::string_view key, int64_t actual, int64_t expected);
+Status Compacted(int64_t revision, int64_t compacted);
+Status FutureRevision(int64_t revision, int64_t current);
+
+// Checks a read/watch revision against the store's window: Gone below `compacted`,
+// BadRequest above `current`. `revision` 0 means latest and always passes.
+Status CheckReadRevision(int64_t revision, int64_t compacted, int64_t current);
+
+}  // namespace sampan::store

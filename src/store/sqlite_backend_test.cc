@@ -1,0 +1,231 @@
+// SQLite-specific store tests: durability across SIGKILL, and clear errors for
+// files that are not (our) databases. The shared semantics are in
+// backend_conformance_test.cc.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "store/backend.h"
+#include "store/store_test_util.h"
+
+namespace sampan::store {
+namespace {
+
+using testing::TempDir;
+
+// Runs in a forked child: writes forever from several threads, reporting every
+// acknowledged write as "key revision\n" on `fd`. Never returns.
+[[noreturn]] void WriteUntilKilled(const std::string& url, int fd) {
+  auto store = OpenBackend(url);
+  if (!store.ok()) _exit(2);
+  Backend* b = store->get();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([b, fd, t] {
+      for (int i = 0;; ++i) {
+        std::string key = "/crash/" + std::to_string(t) + "/" + std::to_string(i);
+        auto r = b->SyncCreate(key, std::string(100 + i % 300, 'x'));
+        if (!r.ok()) _exit(3);
+        // Lines are far below PIPE_BUF, so each write is atomic.
+        std::string line = key + " " + std::to_string(*r) + "\n";
+        if (write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(4);
+      }
+    });
+  }
+  for (;;) pause();
+}
+
+std::string QueryText(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  std::string out;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, nullptr) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW) {
+      const unsigned char* t = sqlite3_column_text(s, 0);
+      out = t ? reinterpret_cast<const char*>(t) : "";
+    }
+    sqlite3_finalize(s);
+  } else {
+    out = std::string("open failed: ") + sqlite3_errmsg(db);
+  }
+  sqlite3_close(db);
+  return out;
+}
+
+TEST(SqliteBackendTest, AcknowledgedWritesSurviveSigkill) {
+  TempDir dir;
+  const std::string path = dir.path() + "/state.db";
+  const std::string url = "sqlite://" + path;
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    close(fds[0]);
+    WriteUntilKilled(url, fds[1]);
+  }
+  close(fds[1]);
+
+  // Read acknowledgements until enough writes happened, then kill mid-stream.
+  std::string buffer;
+  char chunk[4096];
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  size_t lines = 0;
+  while (lines < 3000 && std::chrono::steady_clock::now() < deadline) {
+    ssize_t n = read(fds[0], chunk, sizeof chunk);
+    if (n <= 0) break;
+    buffer.append(chunk, n);
+    lines += std::count(chunk, chunk + n, '\n');
+  }
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  int wstatus = 0;
+  ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(wstatus)) << "child exited early with " << WEXITSTATUS(wstatus);
+  for (;;) {  // acknowledgements written before the kill
+    ssize_t n = read(fds[0], chunk, sizeof chunk);
+    if (n <= 0) break;
+    buffer.append(chunk, n);
+  }
+  close(fds[0]);
+
+  std::map<std::string, int64_t> acked;
+  std::istringstream in(buffer);
+  std::string key;
+  int64_t rev = 0, max_rev = 0;
+  while (in >> key >> rev) {
+    acked[key] = rev;
+    max_rev = std::max(max_rev, rev);
+  }
+  ASSERT_GE(acked.size(), 3000u);
+
+  EXPECT_EQ(QueryText(path, "PRAGMA integrity_check"), "ok");
+  auto reopened = OpenBackend(url);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  Backend& store = **reopened;
+  for (const auto& [k, r] : acked) {
+    auto got = store.Get(k);
+    ASSERT_TRUE(got.ok()) << k << " was acknowledged at " << r << " but is lost";
+    EXPECT_EQ(got->mod_revision, r);
+  }
+  const int64_t current = store.CurrentRevision();
+  EXPECT_GE(current, max_rev);
+  // Commits are all-or-nothing, so the surviving revisions are exactly 1..current.
+  EXPECT_EQ(QueryText(path, "SELECT COUNT(*) = MAX(id) FROM kv"), "1");
+  EXPECT_EQ(QueryText(path,
+                      "SELECT COUNT(*) FROM kv k WHERE prev_revision != 0 AND NOT EXISTS "
+                      "(SELECT 1 FROM kv p WHERE p.id = k.prev_revision AND p.name = k.name)"),
+            "0");
+  auto count = store.Count("/crash/");
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, current);
+  auto next = store.SyncCreate("/after-crash", "x");
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(*next, current + 1);
+}
+
+TEST(SqliteBackendTest, GarbageFileIsAClearError) {
+  TempDir dir;
+  const std::string path = dir.path() + "/state.db";
+  {
+    std::ofstream f(path, std::ios::binary);
+    for (int i = 0; i < 512; ++i) f << "this is not an sqlite database, line " << i << "\n";
+  }
+  auto b = OpenBackend("sqlite://" + path);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), Code::kInternal);
+  EXPECT_NE(b.status().message().find(path), std::string::npos) << b.status().ToString();
+  EXPECT_NE(b.status().message().find("not a database"), std::string::npos)
+      << b.status().ToString();
+}
+
+TEST(SqliteBackendTest, CorruptPagesAreAClearError) {
+  TempDir dir;
+  const std::string path = dir.path() + "/state.db";
+  {
+    auto b = OpenBackend("sqlite://" + path);
+    ASSERT_TRUE(b.ok());
+    for (int i = 0; i < 200; ++i) {
+      ASSERT_TRUE((*b)->SyncCreate("/k/" + std::to_string(i), std::string(500, 'v')).ok());
+    }
+  }  // closing checkpoints the WAL into the main file
+  {
+    // Overwrite the header's page size and the first pages with junk.
+    int fd = open(path.c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    std::string junk(8192, '\x5a');
+    ASSERT_EQ(pwrite(fd, junk.data(), junk.size(), 0), static_cast<ssize_t>(junk.size()));
+    close(fd);
+  }
+  auto b = OpenBackend("sqlite://" + path);
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find("opening sqlite store " + path), std::string::npos)
+      << b.status().ToString();
+}
+
+TEST(SqliteBackendTest, DirectoryOrBlockedPathIsAClearError) {
+  TempDir dir;
+  auto b = OpenBackend("sqlite://" + dir.path());
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find("is a directory"), std::string::npos)
+      << b.status().ToString();
+
+  const std::string file = dir.path() + "/plainfile";
+  std::ofstream(file) << "x";
+  auto under_file = OpenBackend("sqlite://" + file + "/state.db");
+  ASSERT_FALSE(under_file.ok());
+  EXPECT_NE(under_file.status().message().find("cannot create directory"), std::string::npos)
+      << under_file.status().ToString();
+}
+
+TEST(SqliteBackendTest, UnknownSchemaVersionIsRefused) {
+  TempDir dir;
+  const std::string path = dir.path() + "/state.db";
+  ASSERT_TRUE(OpenBackend("sqlite://" + path).ok());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE meta SET value = 99 WHERE name = 'schema_version'", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto b = OpenBackend("sqlite://" + path);
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find("schema version 99"), std::string::npos)
+      << b.status().ToString();
+}
+
+TEST(SqliteBackendTest, SecondOpenerIsRefusedUntilTheFirstCloses) {
+  TempDir dir;
+  const std::string url = "sqlite://" + dir.path() + "/state.db";
+  auto first = OpenBackend(url);
+  ASSERT_TRUE(first.ok());
+  auto second = OpenBackend(url);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Code::kUnavailable);
+  EXPECT_NE(second.status().message().find("in use"), std::string::npos)
+      << second.status().ToString();
+  first->reset();
+  EXPECT_TRUE(OpenBackend(url).ok());
+}
+
+TEST(SqliteBackendTest, OpensInWalModeWithFullSync) {
+  TempDir dir;
+  const std::string path = dir.path() + "/state.db";
+  auto b = OpenBackend("sqlite://" + path);
+  ASSERT_TRUE(b.ok());
+  // journal_mode=WAL is persistent in the file; a second connection sees it.
+  EXPECT_EQ(QueryText(path, "PRAGMA journal_mode"), "wal");
+}
+
+}  // namespace
+}  // namespace sampan::store

@@ -1,0 +1,30 @@
+// Time and identifiers: an injectable clock, RFC 3339 formatting, UUIDs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace sampan {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual int64_t NowUnixNanos() const = 0;
+  int64_t NowUnix() const { return NowUnixNanos() / 1000000000; }
+  static const Clock& Real();
+};
+
+// "2026-11-25T13:44:45Z" (UTC, whole seconds) as Kubernetes' metav1.Time prints.
+std::string FormatRfc3339(int64_t unix_seconds);
+// "2026-11-25T13:44:45.123456Z" as metav1.MicroTime prints.
+std::string FormatRfc3339Micro(int64_t unix_nanos);
+// Parses RFC 3339 (with optional fraction and Z or ±hh:mm); -1 if malformed.
+int64_t ParseRfc3339(std::string_view text);
+
+// A random (version 4) UUID: "3f1e0c4a-9b1d-4c55-8a3e-2f6d9b7c1e20".
+std::string NewUuid();
+// `n` random characters from Kubernetes' generateName alphabet (no vowels, no 0/1/3).
+std::string RandomSuffix(int n);
+
+}  // namespace sampan
