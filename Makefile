@@ -4,7 +4,7 @@ DATA_DIR ?= /var/lib/sampan
 KUBECONFIG_OUT ?= $(DATA_DIR)/kubeconfig.yaml
 PYTEST = /usr/bin/python3 -m pytest
 
-.PHONY: all deps build up down test unit e2e clean format
+.PHONY: all deps build up down test unit e2e runtime-test oci-validation clean format
 
 all: build
 
@@ -29,6 +29,21 @@ unit: build
 
 e2e: build
 	SAMPAN_BIN=$(CURDIR)/$(BUILD)/sampan $(PYTEST) -q tests/e2e
+	SAMPAN_BIN=$(CURDIR)/$(BUILD)/sampan $(PYTEST) -q tests/runtime
+
+# The container runtime's integration tests alone (root; busybox-static).
+runtime-test: build
+	SAMPAN_BIN=$(CURDIR)/$(BUILD)/sampan $(PYTEST) -q tests/runtime
+
+# The OCI conformance suite (opencontainers/runtime-tools) against `sampan runtime`, when a git
+# copy of runtime-tools is at RT_SRC; the summary goes to bench/results/runtime-oci-validation.txt.
+RT_SRC ?= /work/.mirror/opencontainers+runtime-tools/repo
+OCI_VALIDATION ?= ../shared/tools/oci-validation.sh
+oci-validation: build
+	@if [ ! -e "$(RT_SRC)" ]; then echo "oci-validation: no runtime-tools repository at RT_SRC=$(RT_SRC); skipped"; exit 0; fi; \
+	printf '#!/bin/sh\nexec %s runtime "$$@"\n' "$(CURDIR)/$(BUILD)/sampan" > $(BUILD)/sampan-oci-runtime && \
+	chmod +x $(BUILD)/sampan-oci-runtime && \
+	RT_SRC=$(RT_SRC) RUNTIME=$(CURDIR)/$(BUILD)/sampan-oci-runtime $(OCI_VALIDATION) | tee bench/results/runtime-oci-validation.txt
 
 # Install, build, and run every test.
 test: deps build

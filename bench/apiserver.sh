@@ -6,7 +6,8 @@
 #
 # Environment: BENCH_DIR (parent of the temporary data dir; default /var/tmp — must be a real disk, not
 # tmpfs), COUNT (max requests per run, default 20000), DURATION (max seconds per run, default 15),
-# WATCHERS (1000), EVENTS (100), RATE (creates/s during the watch run, 10), CONCURRENCY ("1 8 64").
+# WATCHERS (1000), EVENTS (100), RATE (creates/s during the watch run, 10), CONCURRENCY ("1 8 64"),
+# BENCH_OUT (results file).
 # Writes bench/results/apiserver-<date>.txt. Only 127.0.0.1 is used.
 set -euo pipefail
 
@@ -21,7 +22,7 @@ EVENTS="${EVENTS:-100}"
 RATE="${RATE:-10}"
 CONCURRENCY="${CONCURRENCY:-1 8 64}"
 STAMP="$(date -u +%Y-%m-%d)"
-OUT="$ROOT/bench/results/apiserver-$STAMP.txt"
+OUT="${BENCH_OUT:-$ROOT/bench/results/apiserver-$STAMP.txt}"
 
 [[ -x "$SAMPAN_BIN" ]] || { echo "sampan binary not found: $SAMPAN_BIN" >&2; exit 1; }
 mkdir -p "$ROOT/bench/results"
@@ -58,7 +59,7 @@ server_cpu() { awk '{print ($14 + $15) / 100}' "/proc/$SERVER_PID/stat"; }  # as
 
 {
   echo "# sampan API server benchmark — $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-  echo "sampan: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') ($SAMPAN_BIN)"
+  echo "sampan: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?') ($SAMPAN_BIN)"
   echo "machine: $(uname -srm); $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
   echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
   echo "disk (data dir): $(df -hT "$WORK" | awk 'NR==2 {print $1, $2, $3}')"
@@ -104,8 +105,33 @@ echo "## watch fan-out: $WATCHERS watchers on configmaps in one namespace, $EVEN
 echo "   latency = watcher receive time - time the creating request was sent (includes the commit)" | tee -a "$OUT"
 W1="$($PY "$LOAD" watch --kubeconfig "$KUBECONFIG_FILE" --watchers 1 --events 20 --rate "$RATE" --prefix w1x)"
 echo "1 watcher (baseline): $W1" | tee -a "$OUT"
+cpu0="$(server_cpu)"
 WN="$($PY "$LOAD" watch --kubeconfig "$KUBECONFIG_FILE" --watchers "$WATCHERS" --events "$EVENTS" --rate "$RATE" --prefix wn)"
-echo "$WATCHERS watchers: $WN server_rss_kib=$(rss_kib)" | tee -a "$OUT"
+echo "$WATCHERS watchers: $WN server_cpu_s=$($PY -c "print(round($(server_cpu)-$cpu0,2))") server_rss_kib=$(rss_kib)" | tee -a "$OUT"
+echo "   (client and server share this machine's CPUs: with a busy machine the watcher processes' own" | tee -a "$OUT"
+echo "    delay is part of these numbers, so they are an upper bound on the server's delivery latency)" | tee -a "$OUT"
+echo | tee -a "$OUT"
+
+if command -v strace >/dev/null; then
+  echo "## durability check: sync calls made by the server during 200 sequential creates (strace)" | tee -a "$OUT"
+  strace -f -c -e trace=fsync,fdatasync,sync_file_range -p "$SERVER_PID" -o "$WORK/strace.txt" 2>/dev/null &
+  STRACE_PID=$!
+  sleep 1
+  $PY "$LOAD" crud --kubeconfig "$KUBECONFIG_FILE" --op create --concurrency 1 --count 200 \
+    --prefix sync >/dev/null
+  sleep 0.5
+  kill -INT "$STRACE_PID" 2>/dev/null || true
+  wait "$STRACE_PID" 2>/dev/null || true
+  SYNCS="$(awk '$NF ~ /^(fsync|fdatasync|sync_file_range)$/ {n += $4} END {print n + 0}' "$WORK/strace.txt")"
+  echo "sync calls: $SYNCS for 200 acknowledged creates (>= 200 means one durable commit per create at concurrency 1)" | tee -a "$OUT"
+  echo | tee -a "$OUT"
+fi
+
+echo "## raw SQLite again, after the sampan runs (the disk is shared; the ratios use the mean of both)" | tee -a "$OUT"
+SQLITE_JSON2="$($PY "$LOAD" sqlite --dir "$WORK" --seconds 5)"
+echo "$SQLITE_JSON2" | tee -a "$OUT"
+SQL_SINGLE="$(echo "$SQLITE_JSON2" | $PY -c "import json,sys; print(($SQL_SINGLE + json.load(sys.stdin)['single']['commits_per_s']) / 2)")"
+SQL_BATCH="$(echo "$SQLITE_JSON2" | $PY -c "import json,sys; print(($SQL_BATCH + json.load(sys.stdin)['batched']['rows_per_s']) / 2)")"
 echo | tee -a "$OUT"
 
 echo "## ratios" | tee -a "$OUT"

@@ -19,8 +19,10 @@ Result<boost::json::value> ApplyJsonPatch(const boost::json::value& original,
 
 // Kubernetes strategic merge patch, driven by the schema's merge keys and strategies:
 // lists with strategy merge are merged by their merge key (primitive lists as sets),
-// other lists replaced; null deletes; directives $patch (delete|replace|merge),
-// $setElementOrder/<field>, $retainKeys, $deleteFromPrimitiveList/<field>.
+// other lists replaced; null deletes; directives $patch (delete|replace; "merge" is
+// refused as Kubernetes does), $setElementOrder/<field>, $retainKeys,
+// $deleteFromPrimitiveList/<field>. Results (incl. list order) match apimachinery's, see
+// strategic_merge.cc for the two deliberate differences. BadRequest for a malformed patch.
 // `schema` is the object's top-level type; unknown paths merge like merge patch.
 Result<boost::json::value> ApplyStrategicMergePatch(const boost::json::value& original,
                                                     const boost::json::value& patch,

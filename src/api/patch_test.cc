@@ -244,14 +244,22 @@ TEST_F(SmpFixture, Directives) {
       R"({"nodeSelector":{"b":"2"}})");
   EXPECT_EQ(PodSmp(R"({"nodeSelector":{"a":"1"},"tolerations":[]})",
                    R"({"nodeSelector":{"$patch":"delete"}})"),
-            R"({"tolerations":[]})");
+            R"({"nodeSelector":{},"tolerations":[]})");  // {} as Kubernetes leaves it
   EXPECT_EQ(PodSmp(R"({"nodeSelector":{"a":"1"}})", R"({"nodeSelector":{"$patch":"frob"}})")
                 .rfind("ERR:BadRequest", 0),
             0u);
-  // $patch: merge is the default behaviour.
+  // $patch: merge is not accepted in maps or lists (as in Kubernetes).
   EXPECT_EQ(
-      PodSmp(R"({"nodeSelector":{"a":"1"}})", R"({"nodeSelector":{"b":"2","$patch":"merge"}})"),
-      R"({"nodeSelector":{"a":"1","b":"2"}})");
+      PodSmp(R"({"nodeSelector":{"a":"1"}})", R"({"nodeSelector":{"b":"2","$patch":"merge"}})")
+          .rfind("ERR:BadRequest: unknown patch type: merge", 0),
+      0u);
+  EXPECT_EQ(PodSmp(R"({"containers":[{"name":"a"}]})",
+                   R"({"containers":[{"name":"b"},{"$patch":"merge"}]})"),
+            "ERR:BadRequest: merging lists cannot yet be specified in the patch");
+  // $retainKeys must list every key the patch sets.
+  EXPECT_EQ(Smp(R"({"spec":{"strategy":{"type":"A"}}})",
+                R"({"spec":{"strategy":{"$retainKeys":["type"],"type":"B","rollingUpdate":{}}}})"),
+            "ERR:BadRequest: invalid patch format of retainKeys");
   // Directives are stripped from new items too.
   EXPECT_EQ(
       PodSmp(
@@ -306,6 +314,46 @@ TEST_F(SmpFixture, RetainKeysAndUnknownPaths) {
   EXPECT_EQ(SerializeSorted(*r), R"({"a":[2],"b":{"c":1,"d":2}})");
   EXPECT_EQ(ApplyStrategicMergePatch(json::parse("{}"), json::parse("[]"), nullptr).status().code(),
             Code::kBadRequest);
+}
+
+// Expected results below were produced by the real kubectl (`kubectl patch --local
+// --type=strategic`, v1.32) on the same documents.
+TEST_F(SmpFixture, OrderingMatchesKubectl) {
+  const char* pod =
+      R"({"containers":[{"name":"c1","ports":[{"containerPort":80,"name":"http"},{"containerPort":443}]},{"name":"c2"}]})";
+  // Patch items come in patch order; server-only items keep their place relative to them.
+  EXPECT_EQ(
+      PodSmp(
+          pod,
+          R"({"containers":[{"name":"c1","ports":[{"containerPort":80,"protocol":"TCP"},{"containerPort":8080}]}]})"),
+      R"({"containers":[{"name":"c1","ports":[{"containerPort":80,"name":"http","protocol":"TCP"},{"containerPort":8080},{"containerPort":443}]},{"name":"c2"}]})");
+  EXPECT_EQ(
+      PodSmp(pod, R"({"containers":[{"name":"c3"}]})"),
+      R"({"containers":[{"name":"c3"},{"name":"c1","ports":[{"containerPort":80,"name":"http"},{"containerPort":443}]},{"name":"c2"}]})");
+  EXPECT_EQ(
+      PodSmp(
+          R"({"containers":[{"name":"c1"},{"name":"c2"}]})",
+          R"({"containers":[{"name":"c2","image":"j2"},{"name":"c0","image":"j0"},{"name":"c1","image":"j1"}]})"),
+      R"({"containers":[{"image":"j2","name":"c2"},{"image":"j0","name":"c0"},{"image":"j1","name":"c1"}]})");
+  EXPECT_EQ(Smp(R"({"metadata":{"finalizers":["x/a","x/b"]}})",
+                R"({"metadata":{"finalizers":["x/c","x/a"]}})"),
+            R"({"metadata":{"finalizers":["x/c","x/a","x/b"]}})");
+  EXPECT_EQ(
+      Smp(R"({"metadata":{"finalizers":["x/a","x/b"]}})",
+          R"({"metadata":{"$setElementOrder/finalizers":["x/z","x/b"],"finalizers":["x/z"],"$deleteFromPrimitiveList/finalizers":["x/a"]}})"),
+      R"({"metadata":{"finalizers":["x/z","x/b"]}})");
+  EXPECT_EQ(
+      PodSmp(
+          R"({"containers":[{"name":"a","image":"1"},{"name":"side","image":"s"},{"name":"b","image":"b"}]})",
+          R"({"containers":[{"name":"b","$patch":"delete"},{"name":"a","image":"q"}],"$setElementOrder/containers":[{"name":"a"},{"name":"side"}]})"),
+      R"({"containers":[{"image":"q","name":"a"},{"image":"s","name":"side"}]})");
+  // A patch list that disagrees with its $setElementOrder is refused.
+  EXPECT_EQ(
+      PodSmp(
+          R"({"containers":[{"name":"a"}]})",
+          R"({"$setElementOrder/containers":[{"name":"a"}],"containers":[{"name":"b","image":"x"}]})")
+          .rfind("ERR:BadRequest: The order in patch list", 0),
+      0u);
 }
 
 }  // namespace

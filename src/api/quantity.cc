@@ -53,6 +53,28 @@ int64_t Saturate(__int128 v) {
 
 }  // namespace
 
+// Mirrors the conditions of resource.ParseQuantity's fast path under which it keeps the
+// original string: at most 18 digits, a scale of at least nano, and either a decimal
+// value whose scale is a multiple of 3 with no leading zero and no trailing "000", or a
+// binary value (Ki..Ei, whole) not divisible by 8.
+bool Quantity::KeepsText(Format format, const std::string& int_part,
+                         const std::string& frac_part, int exp10, int exp2) {
+  const std::string shifted = int_part + frac_part;
+  if (shifted.empty() || shifted.size() > 18) return false;
+  uint64_t value = std::stoull(shifted);
+  if (format == Format::kBinarySI) {
+    if (!frac_part.empty()) return false;
+    int precision = 15 - static_cast<int>(int_part.size()) - static_cast<int>(exp2 * 3.0f / 10) - 1;
+    if (precision < 0 || exp2 >= 63 || value > (static_cast<uint64_t>(INT64_MAX) >> exp2))
+      return false;
+    return (value & 7) != 0;
+  }
+  int scale = exp10 - static_cast<int>(frac_part.size());
+  if (scale < -9) return false;
+  bool ends_000 = shifted.size() >= 3 && shifted.compare(shifted.size() - 3, 3, "000") == 0;
+  return scale % 3 == 0 && !ends_000 && shifted[0] != '0';
+}
+
 Result<Quantity> Quantity::Parse(std::string_view text) {
   auto bad = [] { return Status(BadRequest(kFormatError)); };
   std::string_view s = text;
@@ -114,9 +136,19 @@ Result<Quantity> Quantity::Parse(std::string_view text) {
   }
   if (!matched) return bad();
 
+  // resource.Quantity keeps the caller's text when its int64 fast path sees a value that
+  // is already in canonical shape; ToString then echoes it.
+  std::string int_part = digits.substr(0, digits.size() - fraction_digits);
+  std::string frac_part = digits.substr(digits.size() - fraction_digits);
+  if (KeepsText(q.format_, int_part, frac_part, exp10, exp2)) q.text_ = std::string(text);
+
   // Exact value in nano units: digits * 2^exp2 * 10^(exp10 + 9 - fraction_digits).
   size_t lead = digits.find_first_not_of('0');
-  if (lead == std::string::npos) return Quantity();  // zero, any suffix
+  if (lead == std::string::npos) {  // zero, any suffix
+    Quantity zero;
+    if (text == "0") zero.text_ = "0";
+    return zero;
+  }
   digits.erase(0, lead);
   int k = exp10 + 9 - fraction_digits;
   while (k < 0 && digits.size() > 1 && digits.back() == '0') digits.pop_back(), ++k;
@@ -153,6 +185,7 @@ int Quantity::Compare(const Quantity& other) const {
 }
 
 std::string Quantity::ToString() const {
+  if (!text_.empty()) return text_;
   if (nano_ == 0) return "0";
   const std::string sign = nano_ < 0 ? "-" : "";
   __int128 mag = Abs(nano_);

@@ -11,6 +11,8 @@ std::string Canon(std::string_view in) {
   return q->ToString();
 }
 
+// Every expectation here matches what kubectl 1.32 prints for the same input
+// (`kubectl create quota q --hard=r=INPUT --dry-run=client -o json`).
 TEST(QuantityTest, CanonicalForms) {
   EXPECT_EQ(Canon("0.5"), "500m");
   EXPECT_EQ(Canon("1000m"), "1");
@@ -25,7 +27,7 @@ TEST(QuantityTest, CanonicalForms) {
   EXPECT_EQ(Canon("128974848"), "128974848");
   EXPECT_EQ(Canon("129e6"), "129e6");
   EXPECT_EQ(Canon("1e3"), "1e3");
-  EXPECT_EQ(Canon("1E3"), "1e3");
+  EXPECT_EQ(Canon("1E3"), "1E3");  // kept as written, like resource.Quantity
   EXPECT_EQ(Canon("1.5e3"), "1500");
   EXPECT_EQ(Canon("1E"), "1E");
   EXPECT_EQ(Canon("2G"), "2G");
@@ -44,12 +46,20 @@ TEST(QuantityTest, CanonicalForms) {
   EXPECT_EQ(Canon("-0"), "0");
   EXPECT_EQ(Canon("-1"), "-1");
   EXPECT_EQ(Canon("-1.5Gi"), "-1536Mi");
-  EXPECT_EQ(Canon("+1"), "1");
+  EXPECT_EQ(Canon("+1"), "+1");
   EXPECT_EQ(Canon(".5"), "500m");
-  EXPECT_EQ(Canon("5."), "5");
+  EXPECT_EQ(Canon("5."), "5.");
   EXPECT_EQ(Canon("1000E"), "1000E");
   EXPECT_EQ(Canon("1e21"), "1e21");
   EXPECT_EQ(Canon("1Ei"), "1Ei");
+  EXPECT_EQ(Canon("1.1Ki"), "1126400m");
+  EXPECT_EQ(Canon("0.000001"), "1u");
+  EXPECT_EQ(Canon("1e-3"), "1e-3");
+  EXPECT_EQ(Canon("1e-10"), "1e-9");
+  EXPECT_EQ(Canon("1.23456789e10"), "12345678900");
+  EXPECT_EQ(Canon("999999999999n"), "999999999999n");
+  EXPECT_EQ(Canon("1000000000n"), "1");
+  EXPECT_EQ(Canon("10E"), "10E");
 }
 
 TEST(QuantityTest, RejectsMalformed) {
@@ -72,6 +82,12 @@ TEST(QuantityTest, ValuesRoundUp) {
   EXPECT_EQ(Quantity::Parse("1Gi")->Value(), 1073741824);
   EXPECT_EQ(Quantity::Parse("-1.5")->Value(), -2);
   EXPECT_EQ(Quantity::Parse("10E")->Value(), INT64_MAX);  // saturates
+}
+
+TEST(QuantityTest, ArithmeticFormsAreCanonical) {
+  // Values not parsed from text have no kept spelling.
+  EXPECT_EQ(Quantity::FromMilli(1000).ToString(), "1");
+  EXPECT_EQ(Quantity::Parse("+1")->MilliValue(), 1000);
 }
 
 TEST(QuantityTest, CompareAndFromMilli) {

@@ -252,6 +252,28 @@ TEST(DefaultObject, OtherKinds) {
   EXPECT_EQ(At(hpa, {"spec", "metrics"}).as_array().size(), 1u);
 }
 
+TEST(DefaultObject, HostNetworkLimitRangeAndNode) {
+  json::object pod = Parse(R"({"metadata":{"name":"p","namespace":"d"},"spec":{"hostNetwork":true,
+    "containers":[{"name":"a","image":"x:1","ports":[{"containerPort":8080},{"containerPort":9,"hostPort":9}]}]}})");
+  DefaultObject(Kind("", "Pod"), pod);
+  const json::array& ports =
+      pod["spec"].as_object()["containers"].as_array()[0].as_object()["ports"].as_array();
+  EXPECT_EQ(ports[0].as_object().at("hostPort"), 8080);
+  EXPECT_EQ(ports[1].as_object().at("hostPort"), 9);
+
+  json::object lr = Parse(R"({"metadata":{"name":"l","namespace":"d"},"spec":{"limits":[
+    {"type":"Container","max":{"cpu":"2"},"min":{"memory":"1Mi"}}]}})");
+  DefaultObject(Kind("", "LimitRange"), lr);
+  const json::object& item = lr["spec"].as_object()["limits"].as_array()[0].as_object();
+  EXPECT_EQ(item.at("default"), json::object({{"cpu", "2"}}));
+  EXPECT_EQ(item.at("defaultRequest"), json::object({{"cpu", "2"}, {"memory", "1Mi"}}));
+
+  json::object node =
+      Parse(R"({"metadata":{"name":"n"},"status":{"capacity":{"cpu":"4","pods":"110"}}})");
+  DefaultObject(Kind("", "Node"), node);
+  EXPECT_EQ(At(node, {"status", "allocatable"}), json::object({{"cpu", "4"}, {"pods", "110"}}));
+}
+
 // ---- create-time preparation ----------------------------------------------------------------
 
 TEST(PrepareForCreate, PodStatusAndQos) {

@@ -280,6 +280,44 @@ void Defaults(json::value& v, const Schema* s) {
   }
 }
 
+void Canonicalize(json::value& v, const Schema* s) {
+  if (!s || v.is_null()) return;
+  switch (s->kind) {
+    case TypeKind::kQuantity: {
+      if (!v.is_string() && !v.is_number()) return;
+      std::string text = v.is_string() ? std::string(v.as_string()) : SerializeJson(v);
+      auto q = Quantity::Parse(text);
+      if (q.ok()) v = json::string(q->ToString());
+      return;
+    }
+    case TypeKind::kTime:
+    case TypeKind::kMicroTime: {
+      if (!v.is_string()) return;
+      int32_t nanos = 0;
+      auto t = ParseRfc3339(v.as_string(), &nanos);
+      if (!t.ok()) return;
+      v = json::string(s->kind == TypeKind::kTime ? FormatRfc3339(*t)
+                                                  : FormatRfc3339Micro(*t, nanos));
+      return;
+    }
+    case TypeKind::kObject:
+      if (!v.is_object()) return;
+      for (auto& kv : v.as_object()) {
+        if (const Field* f = FieldNamed(s, kv.key())) Canonicalize(kv.value(), f->type);
+      }
+      return;
+    case TypeKind::kArray:
+      if (!v.is_array()) return;
+      for (auto& e : v.as_array()) Canonicalize(e, s->element);
+      return;
+    case TypeKind::kMap:
+      if (!v.is_object()) return;
+      for (auto& kv : v.as_object()) Canonicalize(kv.value(), s->element);
+      return;
+    default: return;
+  }
+}
+
 std::string Aggregate(const std::vector<Cause>& causes) {
   if (causes.size() == 1) return causes[0].field + ": " + causes[0].message;
   std::string out = "[";
@@ -353,6 +391,8 @@ Status ApplyFieldValidation(const SchemaCheck& check, FieldValidation mode,
 }
 
 void ApplySchemaDefaults(json::value& obj, const Schema* schema) { Defaults(obj, schema); }
+
+void CanonicalizeBySchema(json::value& obj, const Schema* schema) { Canonicalize(obj, schema); }
 
 std::vector<std::string> IsDns1123Subdomain(std::string_view value) {
   std::vector<std::string> errs;

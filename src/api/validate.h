@@ -34,6 +34,12 @@ Status ApplyFieldValidation(const SchemaCheck& check, FieldValidation mode,
 // and array items). Does not create absent parent objects.
 void ApplySchemaDefaults(boost::json::value& obj, const Schema* schema);
 
+// Rewrites values into the form Kubernetes stores after decoding into its Go types:
+// quantities in canonical form ("0.5" → "500m", 1 → "1", "1024Mi" → "1Gi") and times as
+// UTC RFC 3339 ("...+02:00" → "...Z"; MicroTime with six fraction digits). Values that do
+// not parse are left alone (CheckAgainstSchema reports them).
+void CanonicalizeBySchema(boost::json::value& obj, const Schema* schema);
+
 // Name rules (apimachinery validation). Each returns the list of problems ("" = fine).
 std::vector<std::string> IsDns1123Subdomain(std::string_view value);  // <=253, [a-z0-9.-]
 std::vector<std::string> IsDns1123Label(std::string_view value);      // <=63, [a-z0-9-]

@@ -4,6 +4,8 @@
 
 #include <boost/json.hpp>
 
+#include "api/json_util.h"
+
 namespace sampan::api {
 namespace {
 
@@ -122,6 +124,24 @@ TEST_F(SchemaFixture, AppliesDefaults) {
   auto no_spec = json::parse(R"({"metadata":{}})");
   ApplySchemaDefaults(no_spec, &root_);
   EXPECT_EQ(json::serialize(no_spec), R"({"metadata":{}})");  // parents are not created
+}
+
+TEST_F(SchemaFixture, CanonicalizesQuantitiesAndTimes) {
+  Schema micro;
+  micro.kind = TypeKind::kMicroTime;
+  Schema res;
+  res.kind = TypeKind::kMap;
+  res.element = &qty_;
+  spec_.fields.push_back(F("limits", &res));
+  spec_.fields.push_back(F("renewTime", &micro));
+  auto obj = json::parse(R"({"metadata":{"creationTimestamp":"2024-01-02T05:04:05.9+02:00"},
+      "spec":{"cpu":"0.5","limits":{"memory":"1024Mi","cpu":1,"gpu":0.25,"bad":"lots"},
+              "renewTime":"2024-01-02T03:04:05.123456789Z","replicas":2}})");
+  CanonicalizeBySchema(obj, &root_);
+  EXPECT_EQ(SerializeJson(obj),
+            R"({"metadata":{"creationTimestamp":"2024-01-02T03:04:05Z"},)"
+            R"("spec":{"cpu":"500m","limits":{"memory":"1Gi","cpu":"1","gpu":"250m","bad":"lots"},)"
+            R"("renewTime":"2024-01-02T03:04:05.123456Z","replicas":2}})");
 }
 
 TEST(NameRulesTest, Messages) {

@@ -92,14 +92,45 @@ void ApplyDefaults(const api::KindInfo& kind, json::object& obj) {
   api::DefaultObject(kind, obj);
 }
 
-bool HasStatusSubresource(const api::KindInfo& kind) {
-  return kind.FindSubresource("status") != nullptr;
-}
-
 }  // namespace internal
 
 using internal::Meta;
 using internal::MetaString;
+
+namespace {
+
+// Removes fields `schema` does not declare (objects not marked open), recursively.
+void PruneUnknownFields(json::value& v, const api::Schema* schema) {
+  if (!schema) return;
+  switch (schema->kind) {
+    case api::TypeKind::kObject: {
+      if (!v.is_object() || schema->preserve_unknown) return;
+      json::object& o = v.as_object();
+      for (auto it = o.begin(); it != o.end();) {
+        const api::Field* f = schema->FindField(it->key());
+        if (!f) {
+          it = o.erase(it);
+        } else {
+          PruneUnknownFields(it->value(), f->type);
+          ++it;
+        }
+      }
+      return;
+    }
+    case api::TypeKind::kArray:
+      if (v.is_array())
+        for (auto& e : v.as_array()) PruneUnknownFields(e, schema->element);
+      return;
+    case api::TypeKind::kMap:
+      if (v.is_object())
+        for (auto& kv : v.as_object()) PruneUnknownFields(kv.value(), schema->element);
+      return;
+    default:
+      return;
+  }
+}
+
+}  // namespace
 
 Result<json::object> Rest::Decode(const api::KindInfo& kind, json::value body,
                                   const WriteOptions& opts) const {
@@ -131,6 +162,12 @@ Result<json::object> Rest::Decode(const api::KindInfo& kind, json::value body,
       return InvalidError(kind, MetaString(obj, "name"), st.causes());
     }
     return st;
+  }
+  if (!check.unknown_fields.empty()) {
+    // Warn and Ignore keep the request but drop what the schema does not know, as Kubernetes does.
+    json::value holder(std::move(obj));
+    PruneUnknownFields(holder, kind.schema);
+    obj = std::move(holder.as_object());
   }
   obj["kind"] = kind.kind;
   obj["apiVersion"] = api_version;
@@ -188,8 +225,7 @@ asio::awaitable<Result<ObjectPtr>> Rest::Create(const api::KindInfo& kind, std::
   }
   meta["uid"] = NewUuid();
   meta["creationTimestamp"] = FormatRfc3339(clock_.NowUnix());
-  if (api::TracksGeneration(kind)) meta["generation"] = 1;
-  if (internal::HasStatusSubresource(kind) && kind.kind != "Node") obj.erase("status");
+  api::PrepareForCreate(kind, obj);
   internal::ApplyDefaults(kind, obj);
   Status valid = api::ValidateCreate(kind, obj);
   if (!valid.ok()) {

@@ -20,7 +20,6 @@ std::string_view MetaString(const boost::json::object& obj, std::string_view fie
 std::string Serialize(const boost::json::object& obj);
 // Schema defaults, then the kind's computed defaults.
 void ApplyDefaults(const api::KindInfo& kind, boost::json::object& obj);
-bool HasStatusSubresource(const api::KindInfo& kind);
 
 // Label and field selectors of a list or watch.
 struct Filter {

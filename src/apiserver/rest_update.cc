@@ -164,24 +164,12 @@ asio::awaitable<Result<ObjectPtr>> Rest::Update(const api::KindInfo& kind, std::
   if (!want_rv.empty() && want_rv != std::to_string(cur->mod_revision)) {
     co_return ConflictError(kind, name);
   }
-  json::object next;
+  json::object next = std::move(obj);
+  KeepSystemMetadata(cur->obj, next);
   if (subresource == "status") {
-    next = cur->obj;
-    if (auto* s = obj.if_contains("status")) {
-      next["status"] = *s;
-    } else {
-      next.erase("status");
-    }
+    api::PrepareForStatusUpdate(kind, next, cur->obj);
   } else {
-    next = std::move(obj);
-    KeepSystemMetadata(cur->obj, next);
-    if (internal::HasStatusSubresource(kind)) {
-      if (auto* s = cur->obj.if_contains("status")) {
-        next["status"] = *s;
-      } else {
-        next.erase("status");
-      }
-    }
+    api::PrepareForUpdate(kind, next, cur->obj);
   }
   co_return co_await WriteUpdate(kind, cur, std::move(next), opts);
 }
@@ -280,19 +268,12 @@ asio::awaitable<Result<ObjectPtr>> Rest::Patch(const api::KindInfo& kind, std::s
     } else {
       auto decoded = Decode(kind, std::move(*patched), opts);
       if (!decoded.ok()) co_return decoded.status();
+      next = std::move(*decoded);
+      KeepSystemMetadata(cur->obj, next);
       if (subresource == "status") {
-        next = cur->obj;
-        if (auto* s = decoded->if_contains("status")) next["status"] = *s;
+        api::PrepareForStatusUpdate(kind, next, cur->obj);
       } else {
-        next = std::move(*decoded);
-        KeepSystemMetadata(cur->obj, next);
-        if (internal::HasStatusSubresource(kind)) {
-          if (auto* s = cur->obj.if_contains("status")) {
-            next["status"] = *s;
-          } else {
-            next.erase("status");
-          }
-        }
+        api::PrepareForUpdate(kind, next, cur->obj);
       }
     }
     auto res = co_await WriteUpdate(kind, cur, std::move(next), opts);

@@ -6,5 +6,6 @@ namespace sampan::cmd {
 
 int ServerMain(int argc, char** argv);   // cmd/server.cc: control plane (+ local agent)
 int RuntimeMain(int argc, char** argv);  // cmd/runtime.cc: runc-compatible OCI runtime
+int ImageMain(int argc, char** argv);    // cmd/image.cc: the node's image store
 
 }  // namespace sampan::cmd

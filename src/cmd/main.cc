@@ -16,6 +16,7 @@ struct Subcommand {
 constexpr Subcommand kSubcommands[] = {
     {"server", sampan::cmd::ServerMain, "run the control plane (API server, store, controllers)"},
     {"runtime", sampan::cmd::RuntimeMain, "OCI container runtime with runc's command line"},
+    {"image", sampan::cmd::ImageMain, "import, pull, list and remove images on this node"},
 };
 
 void Usage(FILE* out) {

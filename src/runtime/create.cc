@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "runtime/console.h"
@@ -154,7 +155,9 @@ Status Runtime::Create(const CreateOptions& opts) {
     (void)dir.Remove(opts.id);
     return st;
   };
-  if (::mkfifo(dir.FifoPath(opts.id).c_str(), 0622) != 0)
+  // 0622 whatever the umask: an init whose root maps to another host uid must open it.
+  if (::mkfifo(dir.FifoPath(opts.id).c_str(), 0622) != 0 ||
+      ::chmod(dir.FifoPath(opts.id).c_str(), 0622) != 0)
     return cleanup(ErrnoStatus("mkfifo " + dir.FifoPath(opts.id), errno));
   UniqueFd console;
   if (p.spec.process.terminal) {
@@ -250,16 +253,20 @@ Result<int> Runtime::RunForeground(const CreateOptions& opts) {
     sa.sa_flags = SA_RESTART;
     ::sigaction(sig, &sa, nullptr);
   }
-  if (Status rs = Release(*launched); !rs.ok()) return cleanup(rs);
-  launched->sync.Reset();
-  if (!p.spec.hooks.poststart.empty()) {
-    Status hs = RunHooks(p.spec.hooks.poststart,
-                         HookStateJson(p.spec, opts.id, launched->pid, p.bundle, "running"), "poststart");
+  if (!p.spec.hooks.prestart.empty()) {
+    Status hs = RunHooks(p.spec.hooks.prestart,
+                         HookStateJson(p.spec, opts.id, launched->pid, p.bundle, "created"), "prestart");
     if (!hs.ok()) {
       ::kill(launched->pid, SIGKILL);
       ::waitpid(launched->pid, nullptr, 0);
       return cleanup(hs);
     }
+  }
+  if (Status rs = Release(*launched); !rs.ok()) return cleanup(rs);
+  launched->sync.Reset();
+  if (!p.spec.hooks.poststart.empty()) {
+    (void)RunHooksWarn(p.spec.hooks.poststart,
+                       HookStateJson(p.spec, opts.id, launched->pid, p.bundle, "running"), "poststart");
   }
   int status = 0;
   for (;;) {
@@ -282,7 +289,8 @@ Result<int> Runtime::RunForeground(const CreateOptions& opts) {
   while (::waitpid(-1, nullptr, WNOHANG) > 0) {
   }
   if (!p.spec.hooks.poststop.empty())
-    (void)RunHooks(p.spec.hooks.poststop, HookStateJson(p.spec, opts.id, 0, p.bundle, "stopped"), "poststop");
+    (void)RunHooksWarn(p.spec.hooks.poststop, HookStateJson(p.spec, opts.id, 0, p.bundle, "stopped"),
+                       "poststop");
   (void)cg->Destroy();
   (void)dir.Remove(opts.id);
   return code;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 
 #include "runtime/sys.h"
@@ -69,6 +70,19 @@ Status RunHooks(const std::vector<Hook>& hooks, std::string_view state, std::str
     RETURN_IF_ERROR(RunOne(hooks[i], state, field));
   }
   return Status();
+}
+
+Status RunHooksWarn(const std::vector<Hook>& hooks, std::string_view state, std::string_view kind) {
+  Status first;
+  for (size_t i = 0; i < hooks.size(); ++i) {
+    std::string field = "hooks." + std::string(kind) + "[" + std::to_string(i) + "]";
+    Status st = RunOne(hooks[i], state, field);
+    if (!st.ok()) {
+      std::fprintf(stderr, "sampan runtime: warning: %s\n", st.message().c_str());
+      if (first.ok()) first = st;
+    }
+  }
+  return first;
 }
 
 }  // namespace sampan::runtime

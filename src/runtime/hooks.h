@@ -14,5 +14,8 @@ namespace sampan::runtime {
 
 // Runs the hooks in order; stops at the first failure ("hooks.prestart[0]: exit status 1").
 Status RunHooks(const std::vector<Hook>& hooks, std::string_view state_json, std::string_view kind);
+// Runs every hook even when some fail (poststart, poststop): each failure is a warning on
+// stderr. Returns the first failure.
+Status RunHooksWarn(const std::vector<Hook>& hooks, std::string_view state_json, std::string_view kind);
 
 }  // namespace sampan::runtime

@@ -96,6 +96,10 @@ struct NsFd {
   INIT_CHECK(sock, ApplyOomScoreAdj(proc));
   INIT_CHECK(sock, ApplyRlimits(proc));
 
+  // The FIFO is reopened for writing through our fd directory once the root has changed; hold
+  // that directory now, so it works without a /proc in the container (or any mount namespace).
+  int fd_dir = fifo_fd >= 0 ? ::open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+  if (fifo_fd >= 0 && fd_dir < 0) InitFail(sock, ErrnoStatus("open /proc/self/fd", errno));
   bool has_mntns = spec.linux.FindNamespace(NsType::kMount) != nullptr;
   RootfsContext rctx;
   rctx.rootfs = cfg.rootfs;
@@ -104,7 +108,7 @@ struct NsFd {
   rctx.cgroup_rel_path = cfg.cgroup->rel_path();
   rctx.user_ns = user != nullptr;
   if (has_mntns) INIT_CHECK(sock, PrepareRootfs(spec, rctx));
-  if (!spec.hooks.prestart.empty() || !spec.hooks.create_runtime.empty()) {
+  if (!spec.hooks.create_runtime.empty()) {
     SendMsg(sock, "hooks");
     std::string r = RecvMsg(sock);
     if (r != "ok") ::_exit(1);
@@ -134,9 +138,11 @@ struct NsFd {
       ::dup2(cfg.stderr_fd, 2);
     }
   }
-  INIT_CHECK(sock, EnterCwd(proc.cwd));
+  INIT_CHECK(sock, EnterCwd(proc.cwd.empty() ? "/" : proc.cwd));
   std::vector<std::string> env = ProcessEnv(proc);
-  auto exe = FindExecutable(proc.args[0], env);
+  // Without process (allowed by the spec for create) the init only waits for start, then exits.
+  Result<std::string> exe = std::string();
+  if (spec.has_process) exe = FindExecutable(proc.args[0], env);
   if (!exe.ok()) InitFail(sock, exe.status());
   INIT_CHECK(sock, ApplyNoNewPrivileges(proc));
   if (spec.linux.seccomp && !proc.no_new_privileges) INIT_CHECK(sock, LoadSeccomp(*spec.linux.seccomp));
@@ -151,14 +157,13 @@ struct NsFd {
   envp.push_back(nullptr);
   SendMsg(sock, "ready");
   if (fifo_fd >= 0) {
-    std::string p = "/proc/self/fd/" + std::to_string(fifo_fd);
-    int w = ::open(p.c_str(), O_WRONLY | O_CLOEXEC);
+    int w = ::openat(fd_dir, std::to_string(fifo_fd).c_str(), O_WRONLY | O_CLOEXEC);
     if (w < 0) {
       std::fprintf(stderr, "sampan init: open exec fifo: %s\n", std::strerror(errno));
       ::_exit(127);
     }
     (void)WriteAll(w, "0", 1);
-    ::close(w);
+    // `w` stays open (close-on-exec): `start` sees EOF once the process has really executed.
   } else if (RecvMsg(sock) != "start") {
     ::_exit(1);
   }
@@ -170,6 +175,7 @@ struct NsFd {
       ::_exit(127);
     }
   }
+  if (!spec.has_process) ::_exit(0);
   ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
   ::execve(exe->c_str(), argv.data(), envp.data());
   std::fprintf(stderr, "sampan init: exec %s: %s\n", exe->c_str(), std::strerror(errno));
@@ -278,8 +284,7 @@ Result<Launched> Launch(const LaunchConfig& cfg) {
     if (m == "ready") break;
     if (m == "hooks") {
       std::string state = HookStateJson(spec, cfg.id, pid, cfg.bundle, "creating");
-      Status st = RunHooks(spec.hooks.prestart, state, "prestart");
-      if (st.ok()) st = RunHooks(spec.hooks.create_runtime, state, "createRuntime");
+      Status st = RunHooks(spec.hooks.create_runtime, state, "createRuntime");
       if (!st.ok()) return fail(st);
       SendMsg(parent.get(), "ok");
       continue;

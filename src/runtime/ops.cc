@@ -8,6 +8,7 @@
 
 #include <boost/json.hpp>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "runtime/hooks.h"
@@ -144,6 +145,18 @@ Status Runtime::Start(const std::string& id) {
   std::string status = ComputeStatus(dir, s, dir.LoadExit(id));
   if (status != "created")
     return Conflict("cannot start container \"" + id + "\": it is " + status + ", not created");
+  auto spec = ContainerSpec(id);
+  // prestart hooks run at start, before the process executes (the runtime-tools suite checks
+  // this timing), with the container's namespaces already in place.
+  if (spec.ok() && !spec->hooks.prestart.empty()) {
+    Status st = RunHooks(spec->hooks.prestart, HookStateJson(*spec, id, s.pid, s.bundle, "created"),
+                         "prestart");
+    if (!st.ok()) {
+      // The lifecycle goes on at "delete": the container must be gone afterwards.
+      (void)Delete(id, true);
+      return st;
+    }
+  }
   std::string fifo = dir.FifoPath(id);
   int fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus("open " + fifo, errno);
@@ -163,15 +176,17 @@ Status Runtime::Start(const std::string& id) {
   char c;
   if (::read(fd, &c, 1) != 1) return Internal("container \"" + id + "\": start handshake failed");
   ::unlink(fifo.c_str());
-  auto spec = ContainerSpec(id);
+  // The init holds the FIFO open until execve closes it: EOF means the process is running.
+  struct pollfd h = {fd, POLLIN, 0};
+  for (int i = 0; i < 100; ++i) {
+    if (::poll(&h, 1, 50) < 0 && errno != EINTR) break;
+    if (h.revents & POLLHUP) break;
+    if ((h.revents & POLLIN) && ::read(fd, &c, 1) == 0) break;
+  }
   if (spec.ok() && !spec->hooks.poststart.empty()) {
-    Status st = RunHooks(spec->hooks.poststart, HookStateJson(*spec, id, s.pid, s.bundle, "running"),
-                         "poststart");
-    if (!st.ok()) {
-      // A failed poststart hook stops the container (as runc does); `delete` cleans up.
-      ::kill(s.pid, SIGKILL);
-      return st;
-    }
+    // A failing poststart hook is only a warning (runtime-spec lifecycle).
+    (void)RunHooksWarn(spec->hooks.poststart, HookStateJson(*spec, id, s.pid, s.bundle, "running"),
+                       "poststart");
   }
   return Status();
 }
@@ -201,7 +216,8 @@ Status Runtime::Delete(const std::string& id, bool force) {
   }
   const StoredState& s = *loaded;
   std::string status = ComputeStatus(dir, s, dir.LoadExit(id));
-  if ((status == "running" || status == "paused") && !force)
+  // The spec says delete MUST fail for any container that is not stopped, "created" included.
+  if (status != "stopped" && !force)
     return Conflict("cannot delete container \"" + id + "\" that is " + status +
                     " (stop it or use --force)");
   Cgroup cg = CgroupOf(s);
@@ -227,13 +243,14 @@ Status Runtime::Delete(const std::string& id, bool force) {
   }
   auto spec = ContainerSpec(id);
   Status hooks;
-  if (spec.ok() && !spec->hooks.poststop.empty())
-    hooks = RunHooks(spec->hooks.poststop, HookStateJson(*spec, id, 0, s.bundle, "stopped"), "poststop");
+  if (spec.ok() && !spec->hooks.poststop.empty()) {
+    // A failing poststop hook is only a warning (runtime-spec lifecycle).
+    hooks = RunHooksWarn(spec->hooks.poststop, HookStateJson(*spec, id, 0, s.bundle, "stopped"), "poststop");
+  }
   Status st = cg.Destroy();
   Status rm = dir.Remove(id);
   if (!st.ok()) return st;
-  if (!rm.ok()) return rm;
-  return hooks;
+  return rm;
 }
 
 Status Runtime::Pause(const std::string& id) {

@@ -92,7 +92,23 @@ Status ApplyUserAndCaps(const Process& p) {
     data[i].permitted = perm[i];
     data[i].inheritable = inh[i];
   }
-  if (::syscall(SYS_capset, &hdr, data) != 0) return ErrnoStatus("capset", errno);
+  if (::syscall(SYS_capset, &hdr, data) != 0) {
+    int err = errno;
+    // Name the capabilities this process does not hold itself (they cannot be granted).
+    struct __user_cap_data_struct have[2];
+    std::memset(have, 0, sizeof have);
+    std::string missing;
+    if (::syscall(SYS_capget, &hdr, have) == 0) {
+      for (int i = 0; i <= LastCap(); ++i) {
+        bool want = (perm[i / 32] | inh[i / 32]) & (1u << (i % 32));
+        bool held = have[i / 32].permitted & (1u << (i % 32));
+        if (want && !held) missing += (missing.empty() ? "" : ", ") + CapabilityName(i);
+      }
+    }
+    if (!missing.empty())
+      return ErrnoStatus("process.capabilities: the runtime itself lacks " + missing, err);
+    return ErrnoStatus("process.capabilities: capset", err);
+  }
   for (int a : c.ambient) {
     if (a < 0 || a > LastCap()) continue;
     if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, a, 0, 0) != 0)

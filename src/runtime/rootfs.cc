@@ -323,6 +323,8 @@ unsigned long PropagationFlag(const std::string& p) {
 
 Status PrepareRootfs(const Spec& spec, const RootfsContext& ctx) {
   unsigned long prop = PropagationFlag(spec.linux.rootfs_propagation);
+  // An unbindable tree could not bind the rootfs: that mode is applied after pivot_root only.
+  if (prop & MS_UNBINDABLE) prop = MS_SLAVE;
   if (::mount(nullptr, "/", nullptr, prop | MS_REC, nullptr) != 0)
     return ErrnoStatus("set propagation of /", errno);
   if (prop & MS_SHARED) RETURN_IF_ERROR(MakeParentPrivate(Dirname(ctx.rootfs)));

@@ -61,6 +61,8 @@ Status Build(const Seccomp& s, Ctx& c) {
   ASSIGN_OR_RETURN(uint32_t def, Action(s.default_action, s.default_errno_ret, "linux.seccomp.defaultAction"));
   c.ctx = seccomp_init(def);
   if (!c.ctx) return Internal("seccomp_init failed");
+  // no_new_privs is process.noNewPrivileges' business, not libseccomp's (it sets it by default).
+  seccomp_attr_set(c.ctx, SCMP_FLTATR_CTL_NNP, 0);
   for (const std::string& a : s.architectures) {
     ASSIGN_OR_RETURN(uint32_t arch, Arch(a));
     int rc = seccomp_arch_add(c.ctx, arch);

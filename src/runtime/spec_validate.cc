@@ -202,8 +202,7 @@ Status ValidateSpec(const Spec& s, const std::string& bundle) {
   if (::stat(rootfs.c_str(), &st) != 0)
     return Invalid("root.path: rootfs \"" + rootfs + "\" does not exist");
   if (!S_ISDIR(st.st_mode)) return Invalid("root.path: rootfs \"" + rootfs + "\" is not a directory");
-  if (!s.has_process) return Invalid("process: required to create a container");
-  RETURN_IF_ERROR(ValidateProcess(s.process, "process"));
+  if (s.has_process) RETURN_IF_ERROR(ValidateProcess(s.process, "process"));
   for (size_t i = 0; i < s.mounts.size(); ++i) {
     if (s.mounts[i].destination.empty())
       return Invalid("mounts[" + std::to_string(i) + "].destination: required");

@@ -92,7 +92,7 @@ spec:
 
 
 def pod(name, labels=None, image="nginx:1.25"):
-    lines = [f"apiVersion: v1", "kind: Pod", "metadata:", f"  name: {name}"]
+    lines = ["apiVersion: v1", "kind: Pod", "metadata:", f"  name: {name}"]
     if labels:
         lines.append("  labels:")
         lines += [f"    {k}: \"{v}\"" for k, v in labels.items()]

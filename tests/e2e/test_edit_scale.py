@@ -1,7 +1,6 @@
 """kubectl edit (with a scripted KUBE_EDITOR), kubectl patch, and kubectl scale via /scale."""
 
 import json
-import os
 import stat
 
 from harness import apply_manifest

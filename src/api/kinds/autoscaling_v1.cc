@@ -10,9 +10,9 @@ const char* AutoscalingV1() {
 package io.k8s.api.autoscaling.v1
 
 type CrossVersionObjectReference "A reference to a scalable object by kind and name."
-  kind string 1 required "Kind of the object, in CamelCase."
-  name string 2 required "Name."
-  apiVersion string 3 "Versioned schema of this representation of the object."
+  kind string 1 required "Kind of the object to scale."
+  name string 2 required "Name of the object to scale."
+  apiVersion string 3 "API version of the object to scale."
 
 type HorizontalPodAutoscaler "Scales a workload automatically from observed metrics."
   apiVersion string - "Versioned schema of this representation of the object."

@@ -10,23 +10,23 @@ const char* AutoscalingV2() {
 package io.k8s.api.autoscaling.v2
 
 type ContainerResourceMetricSource "A resource metric of one container in each target pod."
-  name string 1 required "Name."
-  target MetricTarget 2 required "Target."
+  name string 1 required "Resource to measure, such as cpu."
+  target MetricTarget 2 required "Value to aim for."
   container string 3 required "Container whose resource usage is measured."
 
 type ContainerResourceMetricStatus "The current value of a container resource metric."
-  name string 1 "Name."
+  name string 1 "Resource measured, such as cpu."
   current MetricValueStatus 2 "Current value of the metric."
   container string 3 "Container whose resource usage is measured."
 
 type CrossVersionObjectReference "A reference to a scalable object by kind and name."
-  kind string 1 required "Kind of the object, in CamelCase."
-  name string 2 required "Name."
-  apiVersion string 3 "Versioned schema of this representation of the object."
+  kind string 1 required "Kind of the object to scale."
+  name string 2 required "Name of the object to scale."
+  apiVersion string 3 "API version of the object to scale."
 
 type ExternalMetricSource "A metric from outside the cluster."
   metric MetricIdentifier 1 required "The metric to use."
-  target MetricTarget 2 required "Target."
+  target MetricTarget 2 required "Value to aim for."
 
 type ExternalMetricStatus "The current value of an external metric."
   metric MetricIdentifier 1 "The metric to use."
@@ -54,7 +54,7 @@ type HorizontalPodAutoscalerBehavior "How fast an autoscaler scales up and down.
   scaleDown HPAScalingRules 2 "Rules for scaling down."
 
 type HorizontalPodAutoscalerCondition "One aspect of an autoscaler's state."
-  type string 1 "Type."
+  type string 1 "Type of condition: ScalingActive, AbleToScale or ScalingLimited."
   status string 2 "The observed state of the object."
   lastTransitionTime time 3 "When the condition last changed status."
   reason string 4 "Short machine-readable reason."
@@ -83,7 +83,7 @@ type MetricSpec "One metric an autoscaler follows."
   type string 1 required "Which kind of metric source is set."
   object ObjectMetricSource 2 "A metric of a single cluster object."
   pods PodsMetricSource 3 "A metric averaged over the pods."
-  resource ResourceMetricSource 4 "Resource name."
+  resource ResourceMetricSource 4 "A resource metric of the target's pods."
   containerResource ContainerResourceMetricSource 7 "Resource use of one container of each pod."
   external ExternalMetricSource 5 "A metric not tied to any cluster object."
 
@@ -91,7 +91,7 @@ type MetricStatus "The last value of one autoscaler metric."
   type string 1 "Which kind of metric this status reports."
   object ObjectMetricStatus 2 "A metric of a single cluster object."
   pods PodsMetricStatus 3 "A metric averaged over the pods."
-  resource ResourceMetricStatus 4 "Resource name."
+  resource ResourceMetricStatus 4 "A resource metric of the target's pods."
   containerResource ContainerResourceMetricStatus 7 "Resource use of one container of each pod."
   external ExternalMetricStatus 5 "A metric not tied to any cluster object."
 
@@ -108,7 +108,7 @@ type MetricValueStatus "The current value of a metric."
 
 type ObjectMetricSource "A metric describing one cluster object."
   describedObject CrossVersionObjectReference 1 required "The object the metric describes."
-  target MetricTarget 2 required "Target."
+  target MetricTarget 2 required "Value to aim for."
   metric MetricIdentifier 3 required "The metric to use."
 
 type ObjectMetricStatus "The current value of an object metric."
@@ -118,18 +118,18 @@ type ObjectMetricStatus "The current value of an object metric."
 
 type PodsMetricSource "A metric averaged over the target's pods."
   metric MetricIdentifier 1 required "The metric to use."
-  target MetricTarget 2 required "Target."
+  target MetricTarget 2 required "Value to aim for."
 
 type PodsMetricStatus "The current value of a pods metric."
   metric MetricIdentifier 1 "The metric to use."
   current MetricValueStatus 2 "Current value of the metric."
 
 type ResourceMetricSource "A resource metric (CPU, memory) of the target's pods."
-  name string 1 required "Name."
-  target MetricTarget 2 required "Target."
+  name string 1 required "Resource to measure, such as cpu or memory."
+  target MetricTarget 2 required "Value to aim for."
 
 type ResourceMetricStatus "The current value of a resource metric."
-  name string 1 "Name."
+  name string 1 "Resource measured, such as cpu or memory."
   current MetricValueStatus 2 "Current value of the metric."
 
 # v2 is the preferred version of the autoscaling group, so it is registered first.

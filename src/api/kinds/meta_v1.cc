@@ -10,7 +10,7 @@ const char* MetaV1() {
 package io.k8s.apimachinery.pkg.apis.meta.v1
 
 type Condition "One aspect of an object's current state, in a common shape."
-  type string 1 "Type."
+  type string 1 "Type of condition, in CamelCase."
   status string 2 "The observed state of the object."
   observedGeneration int64 3 "Object generation the condition was computed from."
   lastTransitionTime time 4 "When the condition last changed status."
@@ -32,13 +32,13 @@ type LabelSelector "Chooses objects by their labels; all given terms must match.
   matchExpressions []LabelSelectorRequirement 2 "Expression terms that must all match."
 
 type LabelSelectorRequirement "One label test: a key, an operator and a list of values."
-  key string 1 required "The key."
+  key string 1 required "Label key the test applies to."
   operator string 2 required "How the key relates to the values."
-  values []string 3 "Values."
+  values []string 3 "Values to compare with; empty for Exists and DoesNotExist."
 
 type ListMeta "Metadata of a list: its resourceVersion and paging token."
   selfLink string 1 "Deprecated; not set."
-  resourceVersion string 2 "Resource version."
+  resourceVersion string 2 "Version of the list, for a following watch."
   continue string 3 "Token for fetching the next page of a list."
   remainingItemCount int64 4 "Items left after this page, when known."
 
@@ -77,8 +77,8 @@ type OwnerReference "Points at the object that owns this one, for garbage collec
   blockOwnerDeletion bool 7 "Whether the owner cannot be deleted in the foreground before this object."
 
 type Preconditions "Conditions the stored object must meet for the operation to go ahead."
-  uid string 1 "Unique identifier."
-  resourceVersion string 2 "Resource version."
+  uid string 1 "The object must have this UID."
+  resourceVersion string 2 "The object must have this resource version."
 
 type Status "The result of an operation that returns no object, usually an error."
   apiVersion string - "Versioned schema of this representation of the object."

@@ -1,0 +1,140 @@
+#include "apiserver/object_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <thread>
+
+namespace sampan::apiserver {
+namespace {
+
+namespace json = boost::json;
+
+std::string Obj(const std::string& name, int v) {
+  return json::serialize(json::object{{"kind", "ConfigMap"},
+                                      {"metadata", json::object{{"name", name}}},
+                                      {"data", json::object{{"v", std::to_string(v)}}}});
+}
+
+class ObjectCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    backend_ = std::move(store::OpenBackend("memory://").value());
+  }
+  int64_t Put(const std::string& key, int v) {
+    auto r = backend_->SyncCreate(key, Obj(key, v));
+    if (r.ok()) return *r;
+    return *backend_->SyncUpdate(key, Obj(key, v), 0);
+  }
+  // Waits (bounded) until the cache has applied `rev`.
+  void WaitApplied(ObjectCache& c, int64_t rev) {
+    for (int i = 0; i < 500 && c.revision() < rev; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    ASSERT_GE(c.revision(), rev);
+  }
+  std::unique_ptr<store::Backend> backend_;
+};
+
+TEST_F(ObjectCacheTest, LoadsExistingObjectsAndFollowsWrites) {
+  Put("/registry/configmaps/default/a", 1);
+  ObjectCache cache(*backend_);
+  ASSERT_TRUE(cache.Start().ok());
+  ObjectPtr a = cache.Get("/registry/configmaps/default/a");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->obj.at("metadata").at("resourceVersion").as_string(), "1");
+  int64_t rev = Put("/registry/configmaps/default/b", 2);
+  WaitApplied(cache, rev);
+  int64_t at = 0;
+  auto list = cache.List("/registry/configmaps/default/", &at);
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0]->key, "/registry/configmaps/default/a");
+  EXPECT_EQ(at, rev);
+  ASSERT_TRUE(backend_->SyncDelete("/registry/configmaps/default/a", 0).ok());
+  WaitApplied(cache, rev + 1);
+  EXPECT_FALSE(cache.Get("/registry/configmaps/default/a"));
+}
+
+TEST_F(ObjectCacheTest, WatchFromRevisionReplaysOnlyLaterEventsUnderPrefix) {
+  ObjectCache cache(*backend_);
+  ASSERT_TRUE(cache.Start().ok());
+  int64_t r1 = Put("/registry/configmaps/ns1/a", 1);
+  Put("/registry/secrets/ns1/s", 1);
+  int64_t r3 = Put("/registry/configmaps/ns1/a", 2);
+  WaitApplied(cache, r3);
+  std::atomic<int> notified{0};
+  auto w = cache.Watch("/registry/configmaps/", r1, [&] { ++notified; }, nullptr, nullptr);
+  ASSERT_TRUE(w.ok());
+  bool closed = false;
+  auto evs = (*w)->Take(&closed);
+  ASSERT_EQ(evs.size(), 1u);
+  EXPECT_EQ(evs[0].type, CacheEvent::Type::kModified);
+  EXPECT_EQ(evs[0].revision, r3);
+  ASSERT_TRUE(evs[0].prev);
+  EXPECT_EQ(evs[0].prev->obj.at("data").at("v").as_string(), "1");
+  // Live events arrive and notify.
+  int64_t r4 = Put("/registry/configmaps/ns1/b", 5);
+  ASSERT_TRUE(backend_->SyncDelete("/registry/configmaps/ns1/b", 0).ok());
+  WaitApplied(cache, r4 + 1);
+  evs = (*w)->Take(&closed);
+  ASSERT_EQ(evs.size(), 2u);
+  EXPECT_EQ(evs[0].type, CacheEvent::Type::kAdded);
+  EXPECT_EQ(evs[1].type, CacheEvent::Type::kDeleted);
+  EXPECT_EQ(evs[1].obj->mod_revision, r4 + 1);
+  EXPECT_EQ(evs[1].obj->obj.at("metadata").at("resourceVersion").as_string(),
+            std::to_string(r4 + 1));
+  EXPECT_GE(notified.load(), 2);
+  cache.Unwatch(*w);
+}
+
+TEST_F(ObjectCacheTest, WatchWithInitialStateIsAtomicWithRegistration) {
+  Put("/registry/pods/x/a", 1);
+  Put("/registry/pods/x/b", 1);
+  ObjectCache cache(*backend_);
+  ASSERT_TRUE(cache.Start().ok());
+  std::vector<ObjectPtr> initial;
+  int64_t at = 0;
+  auto w = cache.Watch("/registry/pods/x/", 0, [] {}, &initial, &at);
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(initial.size(), 2u);
+  EXPECT_EQ(at, 2);
+  bool closed = false;
+  EXPECT_TRUE((*w)->Take(&closed).empty());
+}
+
+TEST_F(ObjectCacheTest, WatchFromBeforeTheCacheStartedIsGone) {
+  Put("/registry/pods/x/a", 1);
+  Put("/registry/pods/x/a", 2);
+  ObjectCache cache(*backend_);
+  ASSERT_TRUE(cache.Start().ok());
+  auto w = cache.Watch("/registry/pods/", 1, [] {}, nullptr, nullptr);
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.status().code(), Code::kGone);
+  EXPECT_TRUE(cache.Watch("/registry/pods/", 2, [] {}, nullptr, nullptr).ok());
+}
+
+TEST_F(ObjectCacheTest, WaitForCompletesOnceApplied) {
+  ObjectCache cache(*backend_);
+  ASSERT_TRUE(cache.Start().ok());
+  boost::asio::io_context io;
+  std::atomic<bool> done{false};
+  int64_t target = 3;
+  boost::asio::co_spawn(boost::asio::make_strand(io), cache.WaitFor(target),
+                        [&](std::exception_ptr) { done = true; });
+  std::thread t([&] { io.run(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(done.load());
+  Put("/registry/a/x", 1);
+  Put("/registry/a/y", 1);
+  Put("/registry/a/z", 1);
+  t.join();
+  EXPECT_TRUE(done.load());
+  EXPECT_GE(cache.revision(), 3);
+}
+
+}  // namespace
+}  // namespace sampan::apiserver

@@ -1,0 +1,57 @@
+// For tests only (client, scheduler and controller tests link sampan_apiserver):
+// an in-process API server on an ephemeral HTTPS port with the memory:// store,
+// and a RestClient authenticated with the admin certificate it writes.
+#pragma once
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "apiserver/apiserver.h"
+#include "client/config.h"
+#include "client/rest_client.h"
+
+namespace sampan::client::testing {
+
+class TestApiServer {
+ public:
+  TestApiServer() {
+    char tmpl[] = "/tmp/sampan-client-test-XXXXXX";
+    dir_ = ::mkdtemp(tmpl) ? tmpl : "";
+    apiserver::Options opt;
+    opt.data_dir = dir_;
+    opt.datastore_endpoint = "memory://";
+    opt.bind_address = "127.0.0.1";
+    opt.https_port = 0;
+    opt.write_kubeconfig = dir_ + "/kubeconfig.yaml";
+    opt.threads = 2;
+    server_ = apiserver::NewApiServer(opt);
+    start_status_ = server_->Start();
+    if (start_status_.ok()) thread_ = std::thread([this] { server_->Run(); });
+  }
+  ~TestApiServer() {
+    if (thread_.joinable()) {
+      server_->Stop();
+      thread_.join();
+    }
+    std::error_code ec;
+    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+  }
+  const Status& start_status() const { return start_status_; }
+  std::string kubeconfig() const { return dir_ + "/kubeconfig.yaml"; }
+  Result<ClientConfig> Config() const { return LoadKubeconfig(kubeconfig()); }
+  Result<std::unique_ptr<RestClient>> NewClient() const {
+    ASSIGN_OR_RETURN(ClientConfig cfg, Config());
+    return RestClient::New(std::move(cfg));
+  }
+
+ private:
+  std::string dir_;
+  std::unique_ptr<apiserver::ApiServer> server_;
+  Status start_status_;
+  std::thread thread_;
+};
+
+}  // namespace sampan::client::testing
