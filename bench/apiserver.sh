@@ -154,4 +154,6 @@ print(f"watch p99 {p99} ms (target <= 100 ms) -> "
       f"{'' if complete else ' (not every event reached every watcher)'}")
 EOF
 
+echo "note: a run whose client_cpu_s is close to or above server_cpu_s is limited by this Python load" | tee -a "$OUT"
+echo "      generator sharing the CPUs, not by the server; its rate is then a lower bound." | tee -a "$OUT"
 echo "results written to $OUT"

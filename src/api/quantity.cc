@@ -57,8 +57,8 @@ int64_t Saturate(__int128 v) {
 // original string: at most 18 digits, a scale of at least nano, and either a decimal
 // value whose scale is a multiple of 3 with no leading zero and no trailing "000", or a
 // binary value (Ki..Ei, whole) not divisible by 8.
-bool Quantity::KeepsText(Format format, const std::string& int_part,
-                         const std::string& frac_part, int exp10, int exp2) {
+bool Quantity::KeepsText(Format format, const std::string& int_part, const std::string& frac_part,
+                         int exp10, int exp2) {
   const std::string shifted = int_part + frac_part;
   if (shifted.empty() || shifted.size() > 18) return false;
   uint64_t value = std::stoull(shifted);

@@ -276,6 +276,8 @@ Status Registry::Load(std::string_view text, std::string_view source_name) {
           f.description = *d;
         } else if (opt == "required") {
           f.required = true;
+        } else if (opt == "omitempty") {
+          f.omit_empty = true;
         } else if (opt.starts_with("merge=")) {
           f.merge_key = opt.substr(6);
           if (f.merge_key.empty()) return p.Error(number, "empty merge key");

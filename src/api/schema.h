@@ -27,7 +27,9 @@
 //       sits directly in this object in JSON, and in protobuf inside the message at OUTER.
 // Field options: merge=KEY (x-kubernetes-patch-merge-key, implies strategy merge),
 //   strategy=merge|retainKeys|merge,retainKeys|replace, required,
-//   default=JSON (e.g. default="Always" or default=30), enum=A|B|C.
+//   default=JSON (e.g. default="Always" or default=30), enum=A|B|C,
+//   omitempty (Go leaves the zero value - "", 0, false, empty list or map - out of JSON, so
+//   a zero read from protobuf means unset; absent on pointer fields, where 0/false are values).
 // -----------------------------------------------------------------------------
 #pragma once
 
@@ -70,6 +72,7 @@ struct Field {
   bool required = false;
   std::string default_json;       // JSON text of the default; empty = none
   std::vector<std::string> enum_values;
+  bool omit_empty = false;        // `omitempty`: a zero value is the same as absent
 };
 
 struct Schema {

@@ -27,7 +27,7 @@ type WidgetSpec open
   size int32 1 required default=3 "How big; #not a comment."
   color string 2 enum=red|green default="red"
   parts []Part 3 merge=name strategy=merge,retainKeys
-  labels map[string]string 4
+  labels map[string]string 4 omitempty
   volume quantity 5.1
   when time 5.2
 kind Widget group=example.io version=v1 plural=widgets scope=Namespaced type=Widget short=wd categories=all subresources=status,scale
@@ -65,6 +65,8 @@ type Part
   ASSERT_EQ(parts->type->kind, TypeKind::kArray);
   EXPECT_EQ(parts->type->element, r.FindType("Part"));
   const Field* labels = spec->FindField("labels");
+  EXPECT_TRUE(labels->omit_empty);
+  EXPECT_FALSE(size->omit_empty);
   ASSERT_EQ(labels->type->kind, TypeKind::kMap);
   EXPECT_EQ(labels->type->element->kind, TypeKind::kString);
 
@@ -426,6 +428,14 @@ TEST(BuiltinRegistry, FieldTypesAndFlags) {
   // A pointer field in Go: "" is not the unset value there.
   EXPECT_EQ(FieldAt("PodSecurityContext", "fsGroupChangePolicy").enum_values,
             (std::vector<std::string>{"Always", "OnRootMismatch"}));
+  // omitempty only where Go drops the zero value: non-pointer scalars, lists and maps.
+  EXPECT_TRUE(FieldAt("DeploymentSpec", "minReadySeconds").omit_empty);
+  EXPECT_FALSE(FieldAt("DeploymentSpec", "replicas").omit_empty);  // *int32: 0 is a value
+  EXPECT_TRUE(FieldAt("ObjectMeta", "generation").omit_empty);
+  EXPECT_FALSE(FieldAt("ObjectMeta", "creationTimestamp").omit_empty);          // a struct in Go
+  EXPECT_FALSE(FieldAt("PodSpec", "automountServiceAccountToken").omit_empty);  // *bool
+  EXPECT_FALSE(FieldAt("Container", "name").omit_empty);                        // no omitempty
+  EXPECT_TRUE(FieldAt("Container", "ports").omit_empty);
   EXPECT_FALSE(FieldAt("StatefulSetSpec", "serviceName").required);
   EXPECT_FALSE(FieldAt("ReplicaSetStatus", "replicas").required);  // status: written by us
   EXPECT_TRUE(BuiltinRegistry().FindType("AWSElasticBlockStoreVolumeSource")->preserve_unknown);

@@ -314,7 +314,8 @@ void Canonicalize(json::value& v, const Schema* s) {
       if (!v.is_object()) return;
       for (auto& kv : v.as_object()) Canonicalize(kv.value(), s->element);
       return;
-    default: return;
+    default:
+      return;
   }
 }
 

@@ -7,6 +7,8 @@
 #include <optional>
 
 #include "api/codec.h"
+#include "api/event_conversion.h"
+#include "api/validate.h"
 #include "api/printers.h"
 #include "apiserver/rest_internal.h"
 #include "util/clock.h"
@@ -24,12 +26,14 @@ std::string MediaType(std::string_view content_type) {
 }
 
 // Decodes a create/update body by its Content-Type.
-Result<json::value> DecodeBody(const Request& req, const api::Registry& registry) {
+Result<json::value> DecodeBody(const Request& req, const api::Registry& registry,
+                               std::vector<std::string>* duplicates) {
   std::string mt = MediaType(req.Header("content-type"));
   if (req.body.empty()) return BadRequest("the request body is empty; an object is required");
-  if (mt.empty() || mt == "application/json" || mt == "*/*") return api::DecodeJson(req.body);
+  if (mt.empty() || mt == "application/json" || mt == "*/*")
+    return api::DecodeJson(req.body, {}, duplicates);
   if (mt == "application/yaml" || mt == "application/x-yaml" || mt == "text/yaml")
-    return api::DecodeYaml(req.body);
+    return api::DecodeYaml(req.body, {}, duplicates);
   if (mt == "application/vnd.kubernetes.protobuf") return api::DecodeProtobuf(req.body, registry);
   return Status(Code::kUnsupportedMedia,
                 "the body of the request was in an unknown format - accepted media types include: "
@@ -88,6 +92,18 @@ void AddWarnings(Response& r, const std::vector<std::string>& warnings) {
   }
 }
 
+// An events.k8s.io/v1 Event body: checked against its own schema, then stored in the core form.
+Result<json::value> ToStoredEvent(const RequestInfo& info, json::value body, const WriteOptions& opts) {
+  if (!body.is_object()) return BadRequest("the request body must be a JSON or YAML object");
+  api::SchemaCheck check = api::CheckAgainstSchema(body, info.view_kind->schema);
+  check.duplicate_fields = opts.duplicate_fields;
+  api::FieldValidation mode = opts.field_validation == "Ignore" ? api::FieldValidation::kIgnore
+                              : opts.field_validation == "Warn" ? api::FieldValidation::kWarn
+                                                                : api::FieldValidation::kStrict;
+  RETURN_IF_ERROR(api::ApplyFieldValidation(check, mode, opts.warnings));
+  return json::value(api::EventsV1ToCoreEvent(body.as_object()));
+}
+
 std::optional<int64_t> ParseInt64(std::string_view s) {
   int64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -98,7 +114,8 @@ std::optional<int64_t> ParseInt64(std::string_view s) {
 std::string ListKind(const api::KindInfo& k) { return k.kind + "List"; }
 
 // The list reply, serialized directly: lists can be large and the objects are immutable.
-std::string ListJson(const api::KindInfo& kind, const ListOutcome& list) {
+std::string ListJson(const RequestInfo& info, const ListOutcome& list) {
+  const api::KindInfo& kind = *info.view_kind;
   std::string body = "{\"kind\":\"" + ListKind(kind) + "\",\"apiVersion\":\"" + kind.ApiVersion() +
                      "\",\"metadata\":{\"resourceVersion\":\"" + std::to_string(list.revision) + "\"";
   if (!list.continue_token.empty()) {
@@ -108,7 +125,11 @@ std::string ListJson(const api::KindInfo& kind, const ListOutcome& list) {
   body += "},\"items\":[";
   for (size_t i = 0; i < list.items.size(); ++i) {
     if (i) body += ',';
-    body += json::serialize(list.items[i]->obj);
+    if (info.events_v1()) {
+      body += json::serialize(api::CoreEventToEventsV1(list.items[i]->obj));
+    } else {
+      body += json::serialize(list.items[i]->obj);
+    }
   }
   body += "]}";
   return body;
@@ -153,6 +174,23 @@ Result<DeleteOptions> ParseDeleteOptions(const Request& req) {
 }
 
 }  // namespace
+
+std::string FieldSelectorForStorage(const RequestInfo& info, std::string_view selector) {
+  if (!info.events_v1() || selector.empty()) return std::string(selector);
+  std::string out;
+  size_t i = 0;
+  while (i <= selector.size()) {
+    size_t comma = selector.find(',', i);
+    if (comma == std::string_view::npos) comma = selector.size();
+    std::string_view term = selector.substr(i, comma - i);
+    size_t op = term.find_first_of("!=");
+    if (!out.empty()) out += ',';
+    out += api::EventsV1FieldToCore(term.substr(0, op));
+    if (op != std::string_view::npos) out += term.substr(op);
+    i = comma + 1;
+  }
+  return out;
+}
 
 ApiHandler::ApiHandler(Rest& rest, const api::Registry& registry)
     : rest_(rest), registry_(registry) {}
@@ -241,7 +279,7 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
       co_return;
     }
     {
-      Response reply = JsonResponse(200, (*obj)->obj);
+      Response reply = JsonResponse(200, ViewOf(info, (*obj)->obj));
       co_await res.Send(std::move(reply));
     }
     co_return;
@@ -249,7 +287,7 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
   if (info.verb == "list") {
     ListOptions lo;
     lo.label_selector = std::string(req.Query("labelSelector"));
-    lo.field_selector = std::string(req.Query("fieldSelector"));
+    lo.field_selector = FieldSelectorForStorage(info, req.Query("fieldSelector"));
     lo.continue_token = std::string(req.Query("continue"));
     if (auto l = req.Query("limit"); !l.empty()) {
       auto v = ParseInt64(l);
@@ -293,7 +331,7 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
       }
       co_return;
     }
-    std::string body = ListJson(kind, *list);
+    std::string body = ListJson(info, *list);
     Response r;
     r.body = std::move(body);
     co_await res.Send(std::move(r));
@@ -309,7 +347,18 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
       co_return;
     }
     auto opts = ParseWriteOptions(req, &warnings);
-    auto body = DecodeBody(req, registry_);
+    std::vector<std::string> dups;
+    auto body = DecodeBody(req, registry_, &dups);
+    if (opts.ok()) opts->duplicate_fields = std::move(dups);
+    if (opts.ok() && body.ok() && info.events_v1()) {
+      auto conv = ToStoredEvent(info, std::move(*body), *opts);
+      if (!conv.ok()) {
+        Response reply = ErrorResponse(conv.status(), &info);
+        co_await res.Send(std::move(reply));
+        co_return;
+      }
+      body = std::move(*conv);
+    }
     if (!opts.ok() || !body.ok()) {
       {
         Response reply = ErrorResponse(!opts.ok() ? opts.status() : body.status(), &info);
@@ -335,7 +384,7 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
       }
       co_return;
     }
-    Response r = JsonResponse(201, (*created)->obj);
+    Response r = JsonResponse(201, ViewOf(info, (*created)->obj));
     AddWarnings(r, warnings);
     co_await res.Send(std::move(r));
     co_return;
@@ -360,7 +409,10 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
     }
     Result<ObjectPtr> out = Status(Code::kInternal, "unreachable");
     if (info.verb == "update") {
-      auto body = DecodeBody(req, registry_);
+      std::vector<std::string> dups;
+      auto body = DecodeBody(req, registry_, &dups);
+      opts->duplicate_fields = std::move(dups);
+      if (body.ok() && info.events_v1()) body = ToStoredEvent(info, std::move(*body), *opts);
       if (!body.ok()) {
         {
           Response reply = ErrorResponse(body.status(), &info);
@@ -406,6 +458,14 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
       std::string ns = info.ns, name = info.name, no_sub;
       WriteOptions wo = *opts;
       json::value v = std::move(*patch);
+      if (info.events_v1()) {
+        Response reply = ErrorResponse(
+            Status(Code::kMethodNotAllowed,
+                   "patching events.k8s.io/v1 Events is not supported yet; patch the v1 Event"),
+            &info);
+        co_await res.Send(std::move(reply));
+        co_return;
+      }
       out = co_await rest_.Patch(kind, ns, name, no_sub, pt, std::move(v), wo);
     }
     if (!out.ok()) {
@@ -415,7 +475,7 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
       }
       co_return;
     }
-    Response r = JsonResponse(200, (*out)->obj);
+    Response r = JsonResponse(200, ViewOf(info, (*out)->obj));
     AddWarnings(r, warnings);
     co_await res.Send(std::move(r));
     co_return;
@@ -441,7 +501,7 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
         co_return;
       }
       {
-        Response reply = JsonResponse(200, (*out)->obj);
+        Response reply = JsonResponse(200, ViewOf(info, (*out)->obj));
         co_await res.Send(std::move(reply));
       }
       co_return;

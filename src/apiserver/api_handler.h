@@ -26,8 +26,15 @@ struct RequestInfo {
   std::string name;
   std::string subresource;
   std::string verb;  // get list watch create update patch delete deletecollection
-  const api::KindInfo* kind = nullptr;
+  const api::KindInfo* kind = nullptr;  // the stored kind
+  // events.k8s.io/v1 Events are stored as core/v1 Events: `kind` is then the core kind and
+  // `view_kind` the one the client speaks; bodies and replies are converted at the edge.
+  const api::KindInfo* view_kind = nullptr;
+  bool events_v1() const { return view_kind != kind; }
 };
+
+// The object as the client's API version shows it.
+boost::json::object ViewOf(const RequestInfo& info, const boost::json::object& stored);
 
 // Parses `req`'s path and method. NotFound for paths that name no resource.
 Result<RequestInfo> ParseRequestInfo(const Request& req, const api::Registry& registry);
@@ -59,6 +66,9 @@ class ApiHandler {
   std::string openapi_v2_;
   std::string openapi_v2_proto_;
 };
+
+// The field selector in the stored kind's field names (events.k8s.io → core/v1 Event).
+std::string FieldSelectorForStorage(const RequestInfo& info, std::string_view selector);
 
 // A metav1.Status JSON for an error.
 std::string StatusJson(const Status& st, std::string_view kind_for_details = "",

@@ -38,6 +38,8 @@ struct Request {
   // First value of a query parameter, or "".
   std::string_view Query(std::string_view name) const;
   bool HasQuery(std::string_view name) const { return query.find(name) != query.end(); }
+  // A boolean parameter as Go's strconv.ParseBool reads it: 1 t T TRUE true True.
+  bool QueryBool(std::string_view name) const;
   std::vector<std::string> QueryAll(std::string_view name) const;
   std::string_view Header(std::string_view lower_name) const;
 };
@@ -60,6 +62,10 @@ class Responder {
   virtual asio::awaitable<Status> Write(std::string chunk) = 0;
   virtual asio::awaitable<void> Finish() = 0;
   virtual bool sent() const = 0;
+  // For a stream: calls `on_close` (on the connection's strand) once the client hangs up,
+  // so an idle stream (a quiet watch) ends promptly. The connection is not reused after.
+  virtual void WatchForClose(std::function<void()> on_close) = 0;
+  virtual bool client_closed() const = 0;
 };
 
 using Handler = std::function<asio::awaitable<void>(Request&, Responder&)>;

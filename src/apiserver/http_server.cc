@@ -48,6 +48,11 @@ std::string_view Request::Query(std::string_view name) const {
   return it == query.end() ? std::string_view() : std::string_view(it->second);
 }
 
+bool Request::QueryBool(std::string_view name) const {
+  std::string_view v = Query(name);
+  return v == "1" || v == "t" || v == "T" || v == "true" || v == "TRUE" || v == "True";
+}
+
 std::vector<std::string> Request::QueryAll(std::string_view name) const {
   std::vector<std::string> out;
   auto [b, e] = query.equal_range(name);
@@ -174,10 +179,30 @@ class StreamResponder final : public Responder {
 
   bool sent() const override { return sent_; }
   bool failed() const { return failed_; }
+
+  void WatchForClose(std::function<void()> on_close) override {
+    close_->on_close = std::move(on_close);
+    auto state = close_;
+    s_.async_read_some(asio::buffer(state->byte, 1),
+                       [state](beast::error_code, std::size_t) {
+                         state->closed = true;
+                         if (state->on_close) state->on_close();
+                       });
+    reading_ = true;
+  }
+  bool client_closed() const override { return close_->closed; }
+  bool reading() const { return reading_; }
   bool streaming() const { return streaming_; }
 
  private:
+  struct CloseState {
+    char byte[1];
+    bool closed = false;
+    std::function<void()> on_close;
+  };
   Stream& s_;
+  std::shared_ptr<CloseState> close_ = std::make_shared<CloseState>();
+  bool reading_ = false;
   bool keep_alive_;
   bool sent_ = false;
   bool failed_ = false;
@@ -281,7 +306,7 @@ class ServerImpl final : public HttpServer {
     co_await stream.async_handshake(ssl::stream_base::server, asio::redirect_error(use_awaitable, ec));
     if (ec) co_return;
     Identity id = CertIdentity(stream.native_handle());
-    co_await Serve(stream, id, remote);
+    if (!co_await Serve(stream, id, remote)) co_return;
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
     co_await stream.async_shutdown(asio::redirect_error(use_awaitable, ec));
   }
@@ -302,8 +327,9 @@ class ServerImpl final : public HttpServer {
     return ep.address().to_string() + ":" + std::to_string(ep.port());
   }
 
+  // Returns false when the connection must just be dropped (a read is still pending).
   template <typename Stream>
-  asio::awaitable<void> Serve(Stream& stream, const Identity& conn_id, const std::string& remote) {
+  asio::awaitable<bool> Serve(Stream& stream, const Identity& conn_id, const std::string& remote) {
     beast::flat_buffer buf;
     for (;;) {
       http::request_parser<http::string_body> parser;
@@ -320,9 +346,9 @@ class ServerImpl final : public HttpServer {
                                      "the request body is larger than the server allows (" +
                                          std::to_string(opt_.max_body_bytes) + " bytes)");
         co_await r.Send(std::move(too_large));
-        co_return;
+        co_return true;
       }
-      if (ec) co_return;
+      if (ec) co_return true;
       beast::get_lowest_layer(stream).expires_never();
       auto& msg = parser.get();
       Request req;
@@ -342,7 +368,8 @@ class ServerImpl final : public HttpServer {
         none.body = PlainStatus(500, "InternalError", "handler sent no response");
         co_await responder.Send(std::move(none));
       }
-      if (responder.failed() || !msg.keep_alive()) co_return;
+      if (responder.reading()) co_return false;
+      if (responder.failed() || !msg.keep_alive()) co_return true;
     }
   }
 

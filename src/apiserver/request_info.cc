@@ -3,6 +3,8 @@
 
 #include "apiserver/api_handler.h"
 
+#include "api/event_conversion.h"
+
 namespace sampan::apiserver {
 
 namespace {
@@ -65,6 +67,10 @@ Result<RequestInfo> ParseRequestInfo(const Request& req, const api::Registry& re
   if (!info.kind || info.kind->plural != info.resource) {
     return NotFound("the server could not find the requested resource");
   }
+  info.view_kind = info.kind;
+  if (info.kind->group == "events.k8s.io" && info.kind->kind == "Event") {
+    info.kind = registry.FindKind("", "v1", "Event");
+  }
   if (info.resource == "namespaces" && !info.ns.empty()) {
     return NotFound("the server could not find the requested resource");
   }
@@ -72,7 +78,7 @@ Result<RequestInfo> ParseRequestInfo(const Request& req, const api::Registry& re
     return NotFound("the server could not find the requested resource");
   }
   const std::string& m = req.method;
-  bool watch = watch_prefix || req.Query("watch") == "true" || req.Query("watch") == "1";
+  bool watch = watch_prefix || req.QueryBool("watch");
   if (m == "GET" || m == "HEAD") {
     info.verb = info.name.empty() ? (watch ? "watch" : "list") : (watch ? "watch" : "get");
   } else if (m == "POST") {
@@ -87,6 +93,11 @@ Result<RequestInfo> ParseRequestInfo(const Request& req, const api::Registry& re
     return Status(Code::kMethodNotAllowed, "the server does not allow this method on the requested resource");
   }
   return info;
+}
+
+json::object ViewOf(const RequestInfo& info, const json::object& stored) {
+  if (info.events_v1()) return api::CoreEventToEventsV1(stored);
+  return stored;
 }
 
 std::string StatusJson(const Status& st, std::string_view kind, std::string_view name,

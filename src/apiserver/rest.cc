@@ -88,6 +88,7 @@ std::string Serialize(const json::object& obj) {
 void ApplyDefaults(const api::KindInfo& kind, json::object& obj) {
   json::value holder(std::move(obj));
   api::ApplySchemaDefaults(holder, kind.schema);
+  api::CanonicalizeBySchema(holder, kind.schema);
   obj = std::move(holder.as_object());
   api::DefaultObject(kind, obj);
 }
@@ -153,6 +154,7 @@ Result<json::object> Rest::Decode(const api::KindInfo& kind, json::value body,
   }
   // Schema check: types, and unknown fields per fieldValidation.
   api::SchemaCheck check = api::CheckAgainstSchema(json::value(obj), kind.schema);
+  check.duplicate_fields = opts.duplicate_fields;
   api::FieldValidation mode = api::FieldValidation::kStrict;
   if (opts.field_validation == "Warn") mode = api::FieldValidation::kWarn;
   if (opts.field_validation == "Ignore") mode = api::FieldValidation::kIgnore;

@@ -41,6 +41,7 @@ struct WriteOptions {
   std::string field_validation = "Strict";  // Strict | Warn | Ignore
   std::string field_manager;
   std::vector<std::string>* warnings = nullptr;  // receives Warn-mode messages
+  std::vector<std::string> duplicate_fields;     // repeated keys found while decoding the body
 };
 
 struct DeleteOptions {

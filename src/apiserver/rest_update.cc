@@ -318,6 +318,9 @@ asio::awaitable<Result<ObjectPtr>> Rest::Delete(const api::KindInfo& kind, std::
     int64_t now = clock_.NowUnix();
     bool update = false;
     if (kind.kind == "Namespace") {
+      if (name == "default" || name == "kube-system" || name == "kube-public") {
+        co_return Forbidden("namespaces \"" + name + "\" is forbidden: this namespace may not be deleted");
+      }
       if (already_deleting) co_return cur;
       Meta(next)["deletionTimestamp"] = FormatRfc3339(now);
       Meta(next)["deletionGracePeriodSeconds"] = 0;

@@ -31,7 +31,7 @@ struct WakeState {
 
 asio::awaitable<void> ApiHandler::Watch(Request& req, Responder& res, const RequestInfo& info) {
   const api::KindInfo& kind = *info.kind;
-  std::string field_selector(req.Query("fieldSelector"));
+  std::string field_selector = FieldSelectorForStorage(info, req.Query("fieldSelector"));
   if (!info.name.empty()) {
     // A watch on a single object is a watch with metadata.name selected.
     field_selector = field_selector.empty() ? "metadata.name=" + info.name
@@ -59,9 +59,9 @@ asio::awaitable<void> ApiHandler::Watch(Request& req, Responder& res, const Requ
       co_return;
     }
   }
-  std::string_view sie = req.Query("sendInitialEvents");
-  if (sie == "true") from_now = true;
-  bool bookmarks = req.Query("allowWatchBookmarks") == "true";
+  bool send_initial = req.QueryBool("sendInitialEvents");
+  if (send_initial) from_now = true;
+  bool bookmarks = req.QueryBool("allowWatchBookmarks");
   bool table = api::AcceptsTable(req.Header("accept"));
   int64_t timeout_s = 0;
   if (auto t = req.Query("timeoutSeconds"); !t.empty()) {
@@ -106,7 +106,7 @@ asio::awaitable<void> ApiHandler::Watch(Request& req, Responder& res, const Requ
       one.push_back(&obj);
       ev["object"] = api::BuildTable(kind, one, to);
     } else {
-      ev["object"] = obj;
+      ev["object"] = ViewOf(info, obj);
     }
     std::string line = json::serialize(ev);
     line.push_back('\n');
@@ -131,11 +131,12 @@ asio::awaitable<void> ApiHandler::Watch(Request& req, Responder& res, const Requ
     co_return;
   }
   auto w = *watcher;
+  res.WatchForClose(notify);
   std::string out;
   for (auto& o : initial) {
     if (filter->Matches(o->obj)) out += encode("ADDED", o->obj);
   }
-  if (bookmarks && sie == "true") out += bookmark(initial_rev, true);
+  if (bookmarks && send_initial) out += bookmark(initial_rev, true);
   bool alive = true;
   if (!out.empty()) alive = (co_await res.Write(std::move(out))).ok();
   int64_t last_rev = from_now ? initial_rev : after;
@@ -165,7 +166,7 @@ asio::awaitable<void> ApiHandler::Watch(Request& req, Responder& res, const Requ
       alive = (co_await res.Write(std::move(chunk))).ok();
       continue;
     }
-    if (closed) break;
+    if (closed || res.client_closed()) break;
     auto now = Clk::now();
     if (now >= deadline) break;
     if (bookmarks && now >= next_bookmark) {

@@ -328,3 +328,4 @@ void Informer::ResyncLoop() {
 }
 
 }  // namespace sampan::client
+

@@ -109,20 +109,22 @@ class ConnImpl final : public Connection {
 
   Result<size_t> ReadSome(char* buf, size_t cap) override {
     if (!parser_) return Internal("ReadSome before StartStream");
-    if (parser_->is_done()) return size_t{0};
-    parser_->get().body().data = buf;
-    parser_->get().body().size = cap;
-    error_code ec = Run([&](auto h) { http::async_read_some(stream_, buffer_, *parser_, h); });
-    if (ec == http::error::need_buffer) ec = {};
-    size_t n = cap - parser_->get().body().size;
-    if (ec) {
+    // A read may consume only framing (a chunk header): loop until body bytes arrive.
+    for (;;) {
+      if (parser_->is_done()) return size_t{0};
+      parser_->get().body().data = buf;
+      parser_->get().body().size = cap;
+      error_code ec = Run([&](auto h) { http::async_read_some(stream_, buffer_, *parser_, h); });
+      if (ec == http::error::need_buffer) ec = {};
+      size_t n = cap - parser_->get().body().size;
       if (n > 0) return n;
-      if (ec == http::error::end_of_stream || ec == asio::error::eof ||
-          ec == ssl::error::stream_truncated)
-        return size_t{0};
-      return Unavailable("reading stream: " + Describe(ec));
+      if (ec) {
+        if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+            ec == ssl::error::stream_truncated)
+          return size_t{0};
+        return Unavailable("reading stream: " + Describe(ec));
+      }
     }
-    return n;
   }
 
   void Cancel() override {

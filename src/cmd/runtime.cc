@@ -1,7 +1,5 @@
 // `sampan runtime`: global flags, the sealed re-exec (CVE-2019-5736), subcommand dispatch.
 #include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,9 +10,8 @@
 
 #include "cmd/commands.h"
 #include "cmd/runtime_cli.h"
+#include "runtime/exe_seal.h"
 #include "runtime/sys.h"
-
-extern char** environ;
 
 namespace sampan::cmd {
 namespace rt {
@@ -23,43 +20,6 @@ namespace {
 std::string g_log_path;
 bool g_log_json = false;
 
-// Commands that put a process into a container run from a sealed in-memory copy of the
-// binary, so a container can never write to the host's sampan through /proc/<pid>/exe.
-void RexecSealed(char** argv) {
-  int self = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-  if (self < 0) return;
-  int seals = ::fcntl(self, F_GET_SEALS);
-  if (seals >= 0 && (seals & F_SEAL_WRITE)) {
-    ::close(self);
-    return;  // already the sealed copy
-  }
-  struct stat st;
-  if (::fstat(self, &st) != 0) {
-    ::close(self);
-    return;
-  }
-  int mfd = ::memfd_create("sampan-sealed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (mfd < 0) {
-    ::close(self);
-    return;
-  }
-  off_t off = 0;
-  while (off < st.st_size) {
-    ssize_t n = ::sendfile(mfd, self, &off, static_cast<size_t>(st.st_size - off));
-    if (n <= 0) {
-      ::close(self);
-      ::close(mfd);
-      return;
-    }
-  }
-  ::close(self);
-  if (::fcntl(mfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) != 0) {
-    ::close(mfd);
-    return;
-  }
-  ::fexecve(mfd, argv, environ);
-  ::close(mfd);  // exec failed: go on unsealed rather than not at all
-}
 }  // namespace
 
 int Fail(const Status& st) {
@@ -199,7 +159,9 @@ int RuntimeMain(int argc, char** argv) {
       full.push_back(const_cast<char*>("runtime"));
       for (int k = 1; k < argc; ++k) full.push_back(argv[k]);
       full.push_back(nullptr);
-      RexecSealed(full.data());
+      // CVE-2019-5736: never enter a container from a writable host binary.
+      Status st = runtime::RexecProtected(full.data());
+      if (!st.ok()) std::fprintf(stderr, "sampan runtime: warning: %s\n", st.message().c_str());
     }
     runtime::Runtime rtm(opts);
     return s.fn(rtm, argc - i, argv + i);

@@ -231,6 +231,12 @@ Status Cgroup::AddProcess(pid_t pid) const {
   return Status();
 }
 
+Status Cgroup::JoinSelf() const {
+  if (mode_ == CgroupMode::kV2) return AddProcess(0);
+  for (const std::string& h : Hierarchies()) RETURN_IF_ERROR(WriteKnob(Dir(h) + "/tasks", "0"));
+  return Status();
+}
+
 Status Cgroup::Freeze() const {
   if (mode_ == CgroupMode::kV2) {
     RETURN_IF_ERROR(WriteKnob(Dir("") + "/cgroup.freeze", "1"));

@@ -44,7 +44,7 @@ Result<std::vector<CgroupWrite>> V2Writes(const Resources& r);
 // always-allowed defaults, then one allow rule per linux.devices entry.
 std::vector<CgroupWrite> V1DeviceWrites(const Resources& r, const std::vector<Device>& devices);
 
-// The cgroup path relative to each hierarchy root. Empty cgroupsPath -> "/sampan/<id>".
+// The cgroup path relative to each hierarchy root. Empty cgroupsPath -> "/sampan-<id>".
 // With `systemd`, "slice:prefix:name" becomes "/a.slice/a-b.slice/prefix-name.scope".
 Result<std::string> CgroupRelativePath(std::string_view cgroups_path, std::string_view id,
                                        bool systemd);
@@ -76,6 +76,9 @@ class Cgroup {
 
   // Moves a process (pid 0 = the caller) into the cgroup in every hierarchy.
   Status AddProcess(pid_t pid) const;
+  // Moves the calling single-threaded process in. On v1 this writes "0" to `tasks`, which the
+  // kernel handles without its global threadgroup lock (no RCU grace period, unlike cgroup.procs).
+  Status JoinSelf() const;
   Status Freeze() const;
   Status Thaw() const;
   bool Frozen() const;

@@ -103,7 +103,7 @@ TEST(V1DeviceWrites, DenyAllThenDefaults) {
 }
 
 TEST(CgroupRelativePath, PlainAndSystemd) {
-  EXPECT_EQ(*CgroupRelativePath("", "abc", false), "/sampan/abc");
+  EXPECT_EQ(*CgroupRelativePath("", "abc", false), "/sampan-abc");
   EXPECT_EQ(*CgroupRelativePath("/kubepods/pod1/c1", "c1", false), "/kubepods/pod1/c1");
   EXPECT_EQ(*CgroupRelativePath("relative//x/", "c1", false), "/relative/x");
   EXPECT_FALSE(CgroupRelativePath("/a/../../etc", "c1", false).ok());

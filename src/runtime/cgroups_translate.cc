@@ -153,7 +153,8 @@ Result<std::vector<CgroupWrite>> V2Writes(const Resources& r) {
 Result<std::string> CgroupRelativePath(std::string_view cgroups_path, std::string_view id,
                                        bool systemd) {
   if (!systemd) {
-    std::string p = cgroups_path.empty() ? "/sampan/" + std::string(id) : std::string(cgroups_path);
+    // One level by default: a shared parent could not be removed safely by the last container.
+    std::string p = cgroups_path.empty() ? "/sampan-" + std::string(id) : std::string(cgroups_path);
     if (p[0] != '/') p = "/" + p;
     // No ".." escapes.
     std::string out;

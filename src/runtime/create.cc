@@ -40,7 +40,6 @@ Result<Prepared> Prepare(const CreateOptions& opts, const RuntimeOptions& ro) {
   p.config_text = std::move(*text);
   ASSIGN_OR_RETURN(p.spec, ParseSpec(p.config_text));
   RETURN_IF_ERROR(ValidateSpec(p.spec, p.bundle));
-  if (p.spec.linux.seccomp) RETURN_IF_ERROR(CheckSeccomp(*p.spec.linux.seccomp));
   if (p.spec.process.terminal && opts.console_socket.empty())
     return Invalid("process.terminal: a terminal needs --console-socket");
   p.rootfs = p.spec.root_path[0] == '/' ? p.spec.root_path : CleanJoin(p.bundle, p.spec.root_path);
@@ -237,6 +236,9 @@ Result<int> Runtime::RunForeground(const CreateOptions& opts) {
   lc.console_fd = console.get();
   lc.preserve_fds = opts.preserve_fds;
   lc.no_pivot = opts.no_pivot;
+  // Hooks need the parent at the right moments; without them the init runs straight through.
+  const Hooks& hk = p.spec.hooks;
+  lc.hold_for_start = !hk.prestart.empty() || !hk.create_runtime.empty() || !hk.poststart.empty();
   auto launched = Launch(lc);
   console.Reset();
   if (!launched.ok()) return cleanup(launched.status());
@@ -263,7 +265,6 @@ Result<int> Runtime::RunForeground(const CreateOptions& opts) {
     }
   }
   if (Status rs = Release(*launched); !rs.ok()) return cleanup(rs);
-  launched->sync.Reset();
   if (!p.spec.hooks.poststart.empty()) {
     (void)RunHooksWarn(p.spec.hooks.poststart,
                        HookStateJson(p.spec, opts.id, launched->pid, p.bundle, "running"), "poststart");
@@ -283,9 +284,13 @@ Result<int> Runtime::RunForeground(const CreateOptions& opts) {
   }
   g_forward_pid = 0;
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  // The container is gone: stop stragglers, run poststop hooks, remove everything.
-  (void)cg->SignalAll(SIGKILL);
-  cg->WaitEmpty(2000);
+  if (Status le = LaunchError(*launched); !le.ok()) return cleanup(le);
+  // The container is gone: stop stragglers (only a container without its own pid namespace
+  // can have any), run poststop hooks, remove everything.
+  if (auto left = cg->Pids(); !left.ok() || !left->empty()) {
+    (void)cg->SignalAll(SIGKILL);
+    cg->WaitEmpty(2000);
+  }
   while (::waitpid(-1, nullptr, WNOHANG) > 0) {
   }
   if (!p.spec.hooks.poststop.empty())

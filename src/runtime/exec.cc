@@ -40,7 +40,39 @@ bool DiffersFromOurs(pid_t pid, const std::string& name) {
 
 }  // namespace
 
+namespace {
+
+// Exec for a multithreaded caller: the same operation through a `sampan runtime exec` helper.
+Result<int> ExecViaHelper(const RuntimeOptions& ro, const ExecOptions& opts) {
+  std::string path = ro.root + "/" + opts.id + "/exec-" + std::to_string(::getpid()) + "-" +
+                     std::to_string(reinterpret_cast<uintptr_t>(&opts)) + ".json";
+  RETURN_IF_ERROR(WriteFileAtomic(path, ProcessToJson(opts.process), 0600));
+  std::vector<std::string> args = {"exec", "--process", path};
+  if (!opts.console_socket.empty()) args.insert(args.end(), {"--console-socket", opts.console_socket});
+  if (!opts.pid_file.empty()) args.insert(args.end(), {"--pid-file", AbsPath(opts.pid_file)});
+  if (opts.detach) args.push_back("--detach");
+  if (opts.preserve_fds) args.insert(args.end(), {"--preserve-fds", std::to_string(opts.preserve_fds)});
+  args.push_back(opts.id);
+  auto r = RunHelperStatus(ro, args);
+  ::unlink(path.c_str());
+  if (!r.ok()) return r.status();
+  // The helper's own failures are reported as "sampan runtime: ..." on stderr.
+  if (r->err.rfind("sampan runtime: ", 0) == 0 && r->exit_code != 0) {
+    std::string msg = r->err.substr(16, r->err.find('\n') - 16);
+    return Internal(msg);
+  }
+  if (opts.detach) {
+    if (opts.pid_file.empty()) return 0;
+    auto pid = ReadWholeFile(AbsPath(opts.pid_file));
+    return pid.ok() ? std::atoi(pid->c_str()) : 0;
+  }
+  return r->exit_code;
+}
+
+}  // namespace
+
 Result<int> Runtime::Exec(const ExecOptions& opts) {
+  if (ProcessIsMultithreaded()) return ExecViaHelper(opts_, opts);
   StateDir dir(opts_.root);
   ASSIGN_OR_RETURN(StoredState s, dir.Load(opts.id));
   std::string status = ComputeStatus(dir, s, dir.LoadExit(opts.id));
@@ -131,7 +163,7 @@ Result<int> Runtime::Exec(const ExecOptions& opts) {
       ::_exit(128 + WTERMSIG(st));
     }
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    if (Status st = cg.AddProcess(0); !st.ok()) ExecFail(errp[1], st.WithContext("join cgroup"));
+    if (Status st = cg.JoinSelf(); !st.ok()) ExecFail(errp[1], st.WithContext("join cgroup"));
     for (int pass = 0; pass < 2; ++pass)
       for (const Ns& n : join)
         if (n.user == (pass == 1) && ::setns(n.fd, n.flag) != 0)

@@ -19,7 +19,7 @@ bool ProcessIsMultithreaded() {
   return std::atoi(t->c_str() + p + 9) > 1;
 }
 
-Result<std::string> RunHelper(const RuntimeOptions& opts, const std::vector<std::string>& args) {
+Result<HelperResult> RunHelperStatus(const RuntimeOptions& opts, const std::vector<std::string>& args) {
   std::string exe = opts.self_exe.empty() ? "/proc/self/exe" : opts.self_exe;
   std::vector<std::string> full = {"sampan", "runtime", "--root", opts.root};
   if (opts.systemd_cgroup) full.push_back("--systemd-cgroup");
@@ -71,11 +71,20 @@ Result<std::string> RunHelper(const RuntimeOptions& opts, const std::vector<std:
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return sout;
-  std::string msg = serr.substr(0, serr.find('\n'));
+  HelperResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = std::move(sout);
+  r.err = std::move(serr);
+  return r;
+}
+
+Result<std::string> RunHelper(const RuntimeOptions& opts, const std::vector<std::string>& args) {
+  ASSIGN_OR_RETURN(HelperResult r, RunHelperStatus(opts, args));
+  if (r.exit_code == 0) return std::move(r.out);
+  std::string msg = r.err.substr(0, r.err.find('\n'));
   const std::string prefix = "sampan runtime: ";
   if (msg.rfind(prefix, 0) == 0) msg = msg.substr(prefix.size());
-  if (msg.empty()) msg = "runtime helper failed (status " + std::to_string(status) + ")";
+  if (msg.empty()) msg = "runtime helper failed (exit status " + std::to_string(r.exit_code) + ")";
   if (msg.find("already exists") != std::string::npos) return AlreadyExists(msg);
   if (msg.find("does not exist") != std::string::npos) return NotFound(msg);
   return Internal(msg);

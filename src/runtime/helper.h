@@ -16,4 +16,12 @@ bool ProcessIsMultithreaded();
 // Returns its stdout; its first stderr line becomes the error message on failure.
 Result<std::string> RunHelper(const RuntimeOptions& opts, const std::vector<std::string>& args);
 
+struct HelperResult {
+  int exit_code = 0;  // 128+signal when the helper was killed
+  std::string out, err;
+};
+// Like RunHelper, but returns the exit status instead of judging it (exec passes the
+// container process's status through).
+Result<HelperResult> RunHelperStatus(const RuntimeOptions& opts, const std::vector<std::string>& args);
+
 }  // namespace sampan::runtime

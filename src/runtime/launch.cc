@@ -51,6 +51,13 @@ std::string RecvMsg(int fd) {
     if (!_s.ok()) InitFail((sock), _s);     \
   } while (0)
 
+// Whether the init moves itself into the cgroup (v1/hybrid, no new user namespace: the host
+// cgroup files are writable by it and "tasks" avoids an RCU grace period), or the parent does.
+bool SelfJoin(const LaunchConfig& cfg) {
+  const Namespace* user = cfg.spec->linux.FindNamespace(NsType::kUser);
+  return !(user && user->path.empty()) && cfg.cgroup->mode() != CgroupMode::kV2;
+}
+
 struct NsFd {
   NsType type;
   int fd;
@@ -62,9 +69,34 @@ struct NsFd {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   const Spec& spec = *cfg.spec;
   const Process& proc = spec.process;
-  std::string go = RecvMsg(sock);
-  if (go.rfind("go ", 0) != 0) ::_exit(1);
-  pid_t host_pid = static_cast<pid_t>(std::atoi(go.c_str() + 3));
+  // The parent's "go" says the uid/gid maps are written and we are in the cgroup. Only a new user
+  // namespace (maps) or cgroup v2 (the cgroup namespace must be made inside the cgroup before
+  // cgroup2 is mounted) need it first; otherwise the mounts below overlap with the parent's
+  // cgroup work and we wait for it just before anything that depends on it.
+  const Namespace* user = spec.linux.FindNamespace(NsType::kUser);
+  const Namespace* cgns = spec.linux.FindNamespace(NsType::kCgroup);
+  pid_t host_pid = 0;
+  auto wait_go = [&] {
+    if (host_pid != 0) return;
+    std::string go = RecvMsg(sock);
+    if (go.rfind("go ", 0) != 0) ::_exit(1);
+    host_pid = static_cast<pid_t>(std::atoi(go.c_str() + 3));
+    // A new cgroup namespace is rooted at the cgroup we are in now: the container's.
+    if (cgns && cgns->path.empty() && ::unshare(CLONE_NEWCGROUP) != 0)
+      InitFail(sock, ErrnoStatus("create cgroup namespace", errno));
+  };
+  if (SelfJoin(cfg)) {
+    // Before any setns: the cgroup paths are the host's. Our host pid is what the host's
+    // /proc/self names.
+    char buf[32] = {0};
+    if (::readlink("/proc/self", buf, sizeof buf - 1) <= 0) InitFail(sock, ErrnoStatus("readlink /proc/self", errno));
+    host_pid = static_cast<pid_t>(std::atoi(buf));
+    if (Status st = cfg.cgroup->JoinSelf(); !st.ok()) InitFail(sock, st.WithContext("join cgroup"));
+    if (cgns && cgns->path.empty() && ::unshare(CLONE_NEWCGROUP) != 0)
+      InitFail(sock, ErrnoStatus("create cgroup namespace", errno));
+  } else {
+    wait_go();
+  }
 
   // Join namespaces given by path: all but user first (mount last), then user.
   for (int pass = 0; pass < 2; ++pass) {
@@ -82,7 +114,6 @@ struct NsFd {
           InitFail(sock, ErrnoStatus("join mount namespace", errno));
   }
   for (const NsFd& n : join) ::close(n.fd);
-  const Namespace* user = spec.linux.FindNamespace(NsType::kUser);
   if (user) {
     if (::syscall(SYS_setresgid, 0, 0, 0) != 0 || ::syscall(SYS_setresuid, 0, 0, 0) != 0)
       InitFail(sock, ErrnoStatus("become root in the user namespace", errno));
@@ -155,7 +186,8 @@ struct NsFd {
   argv.push_back(nullptr);
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
-  SendMsg(sock, "ready");
+  // Fast foreground start: no message at all; the parent only hears of a failure.
+  if (fifo_fd >= 0 || cfg.hold_for_start) SendMsg(sock, "ready");
   if (fifo_fd >= 0) {
     int w = ::openat(fd_dir, std::to_string(fifo_fd).c_str(), O_WRONLY | O_CLOEXEC);
     if (w < 0) {
@@ -164,7 +196,7 @@ struct NsFd {
     }
     (void)WriteAll(w, "0", 1);
     // `w` stays open (close-on-exec): `start` sees EOF once the process has really executed.
-  } else if (RecvMsg(sock) != "start") {
+  } else if (cfg.hold_for_start && RecvMsg(sock) != "start") {
     ::_exit(1);
   }
   if (!spec.hooks.start_container.empty()) {
@@ -178,7 +210,9 @@ struct NsFd {
   if (!spec.has_process) ::_exit(0);
   ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
   ::execve(exe->c_str(), argv.data(), envp.data());
-  std::fprintf(stderr, "sampan init: exec %s: %s\n", exe->c_str(), std::strerror(errno));
+  int err = errno;
+  if (fifo_fd < 0) SendMsg(sock, "error:exec " + *exe + ": " + std::strerror(err));
+  std::fprintf(stderr, "sampan init: exec %s: %s\n", exe->c_str(), std::strerror(err));
   ::_exit(127);
 }
 
@@ -223,7 +257,8 @@ Result<Launched> Launch(const LaunchConfig& cfg) {
   int flags = SIGCHLD;
   for (const Namespace& n : spec.linux.namespaces) {
     if (n.path.empty()) {
-      flags |= NsCloneFlag(n.type);
+      // The cgroup namespace is made by the init once it is inside the container's cgroup.
+      if (n.type != NsType::kCgroup) flags |= NsCloneFlag(n.type);
       continue;
     }
     int fd = ::open(n.path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -277,9 +312,17 @@ Result<Launched> Launch(const LaunchConfig& cfg) {
     if (st.ok()) st = WriteIdMap(pid, "gid_map", spec.linux.gid_mappings);
     if (!st.ok()) return fail(st);
   }
-  if (Status st = cfg.cgroup->AddProcess(pid); !st.ok()) return fail(st.WithContext("join cgroup"));
-  if (!SendMsg(parent.get(), "go " + std::to_string(pid))) return fail(ErrnoStatus("start init", errno));
+  if (!SelfJoin(cfg)) {
+    if (Status st = cfg.cgroup->AddProcess(pid); !st.ok()) return fail(st.WithContext("join cgroup"));
+    if (!SendMsg(parent.get(), "go " + std::to_string(pid))) return fail(ErrnoStatus("start init", errno));
+  }
+  bool executed = false;
   for (;;) {
+    if (cfg.fifo_path.empty() && !cfg.hold_for_start) {
+      // Fast foreground start: the init executes on its own; see LaunchError.
+      executed = true;
+      break;
+    }
     std::string m = RecvMsg(parent.get());
     if (m == "ready") break;
     if (m == "hooks") {
@@ -296,12 +339,24 @@ Result<Launched> Launch(const LaunchConfig& cfg) {
   }
   Launched l;
   l.pid = pid;
+  l.executed = executed;
   l.sync = std::move(parent);
   return l;
 }
 
+Status LaunchError(Launched& l) {
+  char buf[8192];
+  ssize_t n = ::recv(l.sync.get(), buf, sizeof buf, MSG_DONTWAIT);
+  if (n > 6 && std::string_view(buf, 6) == "error:") return Internal(std::string(buf + 6, static_cast<size_t>(n - 6)));
+  return Status();
+}
+
 Status Release(Launched& l) {
+  if (l.executed) return Status();
   if (!SendMsg(l.sync.get(), "start")) return ErrnoStatus("start container", errno);
+  std::string after = RecvMsg(l.sync.get());  // EOF once execve succeeded
+  if (after.rfind("error:", 0) == 0) return Internal(after.substr(6));
+  l.executed = true;
   return Status();
 }
 

@@ -23,10 +23,14 @@ struct LaunchConfig {
   int stdout_fd = -1, stderr_fd = -1;  // monitor log pipes; -1 keeps the inherited stdio
   int preserve_fds = 0;
   bool no_pivot = false;
+  // Foreground without a FIFO: false lets the init execute as soon as it is ready (one
+  // round trip less); true makes it wait for Release (prestart hooks must run first).
+  bool hold_for_start = true;
 };
 
 struct Launched {
   pid_t pid = 0;
+  bool executed = false;  // the init already ran execve (hold_for_start == false)
   UniqueFd sync;  // to the init: "start" (foreground) or nothing (detached)
 };
 
@@ -37,7 +41,10 @@ std::string HookStateJson(const Spec& spec, const std::string& id, pid_t pid,
 // Clones and prepares the init; on failure the init is killed and reaped (the cgroup is the
 // caller's to remove). The prestart/createRuntime hooks run here, in the caller.
 Result<Launched> Launch(const LaunchConfig& cfg);
-// Foreground: lets the init exec process.args.
+// Foreground: lets the init exec process.args and waits until it has.
 Status Release(Launched& l);
+// Fast foreground start (hold_for_start false): after the init has exited, the error it
+// reported if it never reached execve; OK otherwise.
+Status LaunchError(Launched& l);
 
 }  // namespace sampan::runtime

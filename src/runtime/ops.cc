@@ -30,6 +30,13 @@ ContainerState ToState(const StateDir& dir, const StoredState& s) {
   c.annotations = s.annotations;
   ExitInfo e = dir.LoadExit(s.id);
   c.status = ComputeStatus(dir, s, e);
+  // The init just died: give its monitor a moment to reap it and record the exit.
+  if (c.status == "stopped" && !e.present && s.monitor_pid > 0 && s.monitor_pid != ::getpid()) {
+    for (int i = 0; i < 500 && !e.present && ProcessAlive(s.monitor_pid); ++i) {
+      ::usleep(1000);
+      e = dir.LoadExit(s.id);
+    }
+  }
   c.pid = c.status == "stopped" ? 0 : s.pid;
   c.exited = e.present;
   c.exit_code = e.exit_code;

@@ -111,6 +111,10 @@ Status ApplyUserAndCaps(const Process& p) {
   }
   for (int a : c.ambient) {
     if (a < 0 || a > LastCap()) continue;
+    // The kernel only allows ambient capabilities that are permitted and inheritable; like runc
+    // and crun, skip the others instead of failing (runc's own default spec asks for them).
+    bool p_ok = perm[a / 32] & (1u << (a % 32)), i_ok = inh[a / 32] & (1u << (a % 32));
+    if (!p_ok || !i_ok) continue;
     if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, a, 0, 0) != 0)
       return ErrnoStatus("raise ambient " + CapabilityName(a), errno);
   }

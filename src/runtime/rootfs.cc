@@ -239,13 +239,15 @@ Status MakeDevice(int rootfd, const Device& d, bool bind) {
   }
   mode_t type = d.type == 'b' ? S_IFBLK : d.type == 'p' ? S_IFIFO : S_IFCHR;
   mode_t perm = d.file_mode ? (*d.file_mode & 07777) : 0666;
-  ::unlinkat(parent.get(), base.c_str(), 0);
-  if (::mknodat(parent.get(), base.c_str(), type | perm,
-                makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor))) != 0)
-    return ErrnoStatus("mknod " + rel, errno);
-  if (::fchmodat(parent.get(), base.c_str(), perm, 0) != 0) return ErrnoStatus("chmod " + rel, errno);
-  if (::fchownat(parent.get(), base.c_str(), d.uid.value_or(0), d.gid.value_or(0),
-                 AT_SYMLINK_NOFOLLOW) != 0)
+  dev_t dev = makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor));
+  // The umask is 0 here, so mknod sets the exact mode; a node already there is replaced.
+  if (::mknodat(parent.get(), base.c_str(), type | perm, dev) != 0) {
+    if (errno != EEXIST) return ErrnoStatus("mknod " + rel, errno);
+    ::unlinkat(parent.get(), base.c_str(), 0);
+    if (::mknodat(parent.get(), base.c_str(), type | perm, dev) != 0) return ErrnoStatus("mknod " + rel, errno);
+  }
+  if ((d.uid.value_or(0) != 0 || d.gid.value_or(0) != 0) &&
+      ::fchownat(parent.get(), base.c_str(), d.uid.value_or(0), d.gid.value_or(0), AT_SYMLINK_NOFOLLOW) != 0)
     return ErrnoStatus("chown " + rel, errno);
   return Status();
 }

@@ -182,6 +182,8 @@ struct Spec {
 Result<Spec> ParseSpec(std::string_view json);
 // Parses a process.json document (runc exec --process).
 Result<Process> ParseProcess(std::string_view json);
+// Serializes a process as process.json (ParseProcess reads it back).
+std::string ProcessToJson(const Process& p);
 // Reads and parses <bundle>/config.json.
 Result<Spec> LoadSpec(const std::string& bundle);
 

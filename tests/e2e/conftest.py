@@ -49,6 +49,8 @@ def _start_server(name):
     try:
         srv.start()
     except harness.ServerError as e:
+        if not os.environ.get("SAMPAN_E2E_KEEP"):
+            shutil.rmtree(workdir, ignore_errors=True)  # the message carries the log tail
         pytest.fail(f"could not start sampan server: {e}", pytrace=False)
     return srv
 

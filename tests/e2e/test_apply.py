@@ -175,3 +175,19 @@ def test_apply_unknown_field_strict(kubectl, ns, tmp_path):
     text = manifests.CONFIGMAP.format(name="cfg") + "spec:\n  foo: bar\n"
     r = apply_manifest(kubectl, tmp_path, text, "-n", ns, verb="apply")
     assert r.rc != 0 and 'unknown field "spec"' in r.stderr, str(r)
+
+
+def test_replace(kubectl, ns, tmp_path):
+    """kubectl replace = PUT of the whole object; a stale resourceVersion in the file conflicts."""
+    apply_manifest(kubectl, tmp_path, manifests.CONFIGMAP.format(name="cfg"), "-n", ns)
+    live = kubectl.json("get", "cm", "cfg", "-n", ns)
+    live["data"] = {"only": "this"}
+    path = tmp_path / "replace.json"
+    path.write_text(json.dumps(live))
+    r = kubectl.ok("replace", "-f", str(path))
+    assert r.stdout.strip() == "configmap/cfg replaced"
+    assert kubectl.json("get", "cm", "cfg", "-n", ns)["data"] == {"only": "this"}
+    # The file still carries the old resourceVersion.
+    r = kubectl.fails("replace", "-f", str(path))
+    assert "Error from server (Conflict)" in r.stderr, r
+    assert 'Operation cannot be fulfilled on configmaps "cfg"' in r.stderr, r

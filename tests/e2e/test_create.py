@@ -118,3 +118,14 @@ def test_create_cluster_scoped_node(kubectl, tmp_path):
         assert "namespace" not in node["metadata"]
     finally:
         kubectl("delete", "node", "e2e-fake-node", "--wait=false")
+
+
+def test_secret_string_data_becomes_data(kubectl, ns, tmp_path):
+    text = ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  user: admin\n"
+            "data:\n  other: b3RoZXI=\n")
+    r = apply_manifest(kubectl, tmp_path, text, "-n", ns)
+    assert r.rc == 0 and r.stdout.strip() == "secret/s created", str(r)
+    s = kubectl.json("get", "secret", "s", "-n", ns)
+    assert s["data"] == {"user": "YWRtaW4=", "other": "b3RoZXI="}, s
+    assert "stringData" not in s
+    assert s["type"] == "Opaque"

@@ -111,3 +111,10 @@ def test_delete_from_file(kubectl, ns, tmp_path):
     kubectl.ok("create", "-f", str(path), "-n", ns)
     r = kubectl.ok("delete", "-f", str(path), "-n", ns)
     assert r.stdout.strip() == 'configmap "fromfile" deleted'
+
+
+def test_force_delete(kubectl, api, ns):
+    api.create_pod(ns, "web")
+    r = kubectl.ok("delete", "po", "web", "-n", ns, "--grace-period=0", "--force")
+    assert r.stdout.strip() == 'pod "web" force deleted', r
+    assert api.get(f"/api/v1/namespaces/{ns}/pods/web") is None

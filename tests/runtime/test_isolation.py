@@ -7,6 +7,8 @@ import subprocess
 
 import pytest
 
+from conftest import sampan_bin
+
 
 def run(rt, bundle, *args):
     bundle.set_args(*args)
@@ -112,7 +114,6 @@ def test_no_runtime_fd_leaks_into_container(rt, bundle):
     try:
         bundle.set_args("sh", "-c", "ls /proc/self/fd")
         # Start sampan with an extra inherited fd (w); the container must see only 0,1,2 (+ ls's own).
-        from conftest import sampan_bin
         cid = rt.new_id()
         p = subprocess.run([sampan_bin(), "runtime", "--root", rt.root, "run", "-b", bundle.path, cid],
                            capture_output=True, text=True, pass_fds=(w,), timeout=30)
@@ -131,12 +132,18 @@ def test_runtime_binary_is_sealed(rt, bundle):
     cid = rt.new_id()
     rt.cmd("create", "-b", bundle.path, cid, check=True)
     pid = rt.state(cid)["pid"]
-    # The waiting init still runs sampan's code: from a sealed memfd, never the host file.
+    # The waiting init still runs sampan's code: from a sealed memfd or an immutable root-owned
+    # cached copy, never from the host binary; opening it for writing fails.
     exe = os.readlink(f"/proc/{pid}/exe")
-    assert exe.startswith("/memfd:sampan-sealed"), exe
+    assert exe != os.path.realpath(sampan_bin())
+    assert exe.startswith(("/memfd:sampan-sealed", "/run/sampan-exe/")), exe
     with pytest.raises(OSError):
         with open(f"/proc/{pid}/exe", "r+b") as f:
             f.write(b"x")
+    if exe.startswith("/run/sampan-exe/"):
+        flags = subprocess.run(["lsattr", exe], capture_output=True, text=True).stdout.split()[0]
+        assert "i" in flags
+        assert os.stat(exe).st_mode & 0o222 == 0
 
 
 def test_user_namespace_mapping(rt, bundle):

@@ -12,7 +12,7 @@ package io.k8s.api.autoscaling.v1
 type CrossVersionObjectReference "A reference to a scalable object by kind and name."
   kind string 1 required "Kind of the object to scale."
   name string 2 required "Name of the object to scale."
-  apiVersion string 3 "API version of the object to scale."
+  apiVersion string 3 omitempty "API version of the object to scale."
 
 type HorizontalPodAutoscaler "Scales a workload automatically from observed metrics."
   apiVersion string - "Versioned schema of this representation of the object."
@@ -42,11 +42,11 @@ type Scale "The replica count of a scalable resource (the scale subresource)."
   status ScaleStatus 3 "The current scale."
 
 type ScaleSpec "The desired replica count."
-  replicas int32 1 "Desired number of replicas."
+  replicas int32 1 omitempty "Desired number of replicas."
 
 type ScaleStatus "The observed replica count and selector."
   replicas int32 1 "Current number of replicas."
-  selector string 2 "Label selector of the pods, as a string."
+  selector string 2 omitempty "Label selector of the pods, as a string."
 
 kind HorizontalPodAutoscaler group=autoscaling version=v1 plural=horizontalpodautoscalers singular=horizontalpodautoscaler scope=Namespaced type=HorizontalPodAutoscaler short=hpa categories=all subresources=status
 )schema";

@@ -151,6 +151,13 @@ def parse_file(pkg, path):
     return types, imports
 
 
+def omits_zero(schema_type):
+    """Whether Go's omitempty drops this type's zero value: scalars, slices and maps do; structs
+    (including Time, Quantity and IntOrString) never do."""
+    return (schema_type in ('string', 'bool', 'int32', 'int64', 'double', 'bytes') or
+            schema_type.startswith('[]') or schema_type.startswith('map['))
+
+
 class Generator:
     def __init__(self, api_dir, meta_dir):
         self.pkgs = {}
@@ -240,6 +247,8 @@ class Generator:
             elif ps:
                 opts.append('strategy=' + ps)
             optional = 'omitempty' in js or any(c.startswith('// +optional') for c in f['comments'])
+            if 'omitempty' in js and not f['gotype'].startswith('*') and omits_zero(typ):
+                opts.append('omitempty')
             if not optional:
                 opts.append('required')  # dropped again in run() where Kubernetes does not insist
             for c in f['comments']:

@@ -17,7 +17,7 @@ OPENAPI_PACKAGES = {
     'events/v1': 'io.k8s.api.events.v1',
 }
 
-FUNCS = {pkg: pkg.replace('/v', 'V').replace('/', '').title().replace('v', 'V') for pkg in PACKAGES}
+# The C++ function (api/kinds/kinds.h) that returns each package's text.
 FUNCS = {
     'meta/v1': 'MetaV1', 'core/v1': 'CoreV1', 'apps/v1': 'AppsV1', 'batch/v1': 'BatchV1',
     'autoscaling/v1': 'AutoscalingV1', 'autoscaling/v2': 'AutoscalingV2', 'policy/v1': 'PolicyV1',

@@ -29,13 +29,13 @@ type PodDisruptionBudgetSpec "The desired protection of a disruption budget."
   unhealthyPodEvictionPolicy string 4 enum=AlwaysAllow|IfHealthyBudget "When unhealthy pods may be evicted."
 
 type PodDisruptionBudgetStatus "The observed state of a disruption budget."
-  observedGeneration int64 1 "Generation last processed by the controller."
-  disruptedPods map[string]time 2 "Pods evicted but not yet gone, with the eviction time."
+  observedGeneration int64 1 omitempty "Generation last processed by the controller."
+  disruptedPods map[string]time 2 omitempty "Pods evicted but not yet gone, with the eviction time."
   disruptionsAllowed int32 3 "Number of pod disruptions currently allowed."
   currentHealthy int32 4 "Number of healthy pods."
   desiredHealthy int32 5 "Least number of healthy pods wanted."
   expectedPods int32 6 "Number of pods the budget counts."
-  conditions []Condition 7 merge=type "Latest observations of the object's state."
+  conditions []Condition 7 merge=type omitempty "Latest observations of the object's state."
 
 kind PodDisruptionBudget group=policy version=v1 plural=poddisruptionbudgets singular=poddisruptionbudget scope=Namespaced type=PodDisruptionBudget short=pdb subresources=status
 )schema";

@@ -1,0 +1,347 @@
+#include "scheduler/plugins.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "scheduler/json_view.h"
+
+namespace sampan::scheduler {
+namespace json = boost::json;
+using namespace internal;
+
+namespace {
+
+const json::object* Spec(const ObjectPtr& o) { return Obj(o.get(), "spec"); }
+
+bool ToleratedBy(const json::array* tolerations, const json::object& taint) {
+  if (!tolerations) return false;
+  for (const auto& t : *tolerations)
+    if (t.is_object() && Tolerates(t.as_object(), taint)) return true;
+  return false;
+}
+
+std::string Label(const json::object& node, const std::string& key, bool* present) {
+  const json::object* labels = client::MetaObject(node, "labels");
+  auto* v = labels ? labels->if_contains(key) : nullptr;
+  *present = v && v->is_string();
+  return *present ? std::string(v->as_string()) : std::string();
+}
+
+// One NodeSelectorRequirement against a value (from a label or a field).
+bool RequirementMatches(const json::object& req, bool present, const std::string& value) {
+  std::string op = Str(&req, "operator");
+  const json::array* values = Arr(&req, "values");
+  auto in_values = [&] {
+    if (!values) return false;
+    for (const auto& v : *values)
+      if (v.is_string() && v.as_string() == value) return true;
+    return false;
+  };
+  if (op == "In") return present && in_values();
+  if (op == "NotIn") return !present || !in_values();
+  if (op == "Exists") return present;
+  if (op == "DoesNotExist") return !present;
+  if (op == "Gt" || op == "Lt") {
+    if (!present || !values || values->size() != 1 || !(*values)[0].is_string()) return false;
+    char* end = nullptr;
+    long long have = std::strtoll(value.c_str(), &end, 10);
+    if (end == value.c_str() || *end) return false;
+    std::string want_s((*values)[0].as_string());
+    long long want = std::strtoll(want_s.c_str(), &end, 10);
+    if (end == want_s.c_str() || *end) return false;
+    return op == "Gt" ? have > want : have < want;
+  }
+  return false;
+}
+
+class NodeUnschedulable final : public FilterPlugin {
+ public:
+  std::string_view name() const override { return "NodeUnschedulable"; }
+  std::vector<std::string> Filter(const PodInfo& pod, const NodeInfo& node) const override {
+    if (!Bool(Spec(node.node), "unschedulable")) return {};
+    json::object taint{{"key", "node.kubernetes.io/unschedulable"}, {"effect", "NoSchedule"}};
+    if (ToleratedBy(Arr(Spec(pod.pod), "tolerations"), taint)) return {};
+    return {"node(s) were unschedulable"};
+  }
+};
+
+class NodeName final : public FilterPlugin {
+ public:
+  std::string_view name() const override { return "NodeName"; }
+  std::vector<std::string> Filter(const PodInfo& pod, const NodeInfo& node) const override {
+    std::string want = Str(Spec(pod.pod), "nodeName");
+    if (want.empty() || want == node.name) return {};
+    return {"node(s) didn't match the requested node name"};
+  }
+};
+
+class TaintTolerationFilter final : public FilterPlugin {
+ public:
+  std::string_view name() const override { return "TaintToleration"; }
+  std::vector<std::string> Filter(const PodInfo& pod, const NodeInfo& node) const override {
+    const json::array* taints = Arr(Spec(node.node), "taints");
+    if (!taints) return {};
+    const json::array* tols = Arr(Spec(pod.pod), "tolerations");
+    for (const auto& t : *taints) {
+      if (!t.is_object()) continue;
+      std::string effect = Str(&t.as_object(), "effect");
+      if (effect != "NoSchedule" && effect != "NoExecute") continue;
+      if (ToleratedBy(tols, t.as_object())) continue;
+      return {"node(s) had untolerated taint {" + Str(&t.as_object(), "key") + ": " +
+              Str(&t.as_object(), "value") + "}"};
+    }
+    return {};
+  }
+};
+
+class NodeAffinityFilter final : public FilterPlugin {
+ public:
+  std::string_view name() const override { return "NodeAffinity"; }
+  std::vector<std::string> Filter(const PodInfo& pod, const NodeInfo& node) const override {
+    const json::object* spec = Spec(pod.pod);
+    static const std::vector<std::string> kFail{"node(s) didn't match Pod's node affinity/selector"};
+    if (const json::object* sel = Obj(spec, "nodeSelector")) {
+      for (const auto& [k, v] : *sel) {
+        bool present = false;
+        std::string have = Label(*node.node, std::string(k), &present);
+        if (!present || !v.is_string() || have != v.as_string()) return kFail;
+      }
+    }
+    const json::object* required = Obj(Obj(Obj(spec, "affinity"), "nodeAffinity"),
+                                       "requiredDuringSchedulingIgnoredDuringExecution");
+    if (!required) return {};
+    const json::array* terms = Arr(required, "nodeSelectorTerms");
+    if (!terms) return kFail;
+    for (const auto& t : *terms)
+      if (t.is_object() && TermMatches(t.as_object(), *node.node)) return {};
+    return kFail;
+  }
+};
+
+struct HostPort {
+  std::string ip, protocol;
+  int64_t port;
+};
+
+std::vector<HostPort> HostPorts(const json::object& pod) {
+  std::vector<HostPort> out;
+  const json::array* cs = Arr(Obj(&pod, "spec"), "containers");
+  if (!cs) return out;
+  for (const auto& c : *cs) {
+    if (!c.is_object()) continue;
+    const json::array* ports = Arr(&c.as_object(), "ports");
+    if (!ports) continue;
+    for (const auto& p : *ports) {
+      if (!p.is_object()) continue;
+      int64_t hp = Int(&p.as_object(), "hostPort");
+      if (hp <= 0) continue;
+      std::string proto = Str(&p.as_object(), "protocol");
+      std::string ip = Str(&p.as_object(), "hostIP");
+      out.push_back({ip.empty() ? "0.0.0.0" : ip, proto.empty() ? "TCP" : proto, hp});
+    }
+  }
+  return out;
+}
+
+class NodePorts final : public FilterPlugin {
+ public:
+  std::string_view name() const override { return "NodePorts"; }
+  std::vector<std::string> Filter(const PodInfo& pod, const NodeInfo& node) const override {
+    auto want = HostPorts(*pod.pod);
+    if (want.empty()) return {};
+    for (const auto& other : node.pods) {
+      for (const auto& used : HostPorts(*other)) {
+        for (const auto& w : want) {
+          if (w.port != used.port || w.protocol != used.protocol) continue;
+          if (w.ip == used.ip || w.ip == "0.0.0.0" || used.ip == "0.0.0.0")
+            return {"node(s) didn't have free ports for the requested pod ports"};
+        }
+      }
+    }
+    return {};
+  }
+};
+
+class NodeResourcesFit final : public FilterPlugin {
+ public:
+  std::string_view name() const override { return "NodeResourcesFit"; }
+  std::vector<std::string> Filter(const PodInfo& pod, const NodeInfo& node) const override {
+    std::vector<std::string> why;
+    if (node.pod_count + 1 > node.allowed_pods) why.push_back("Too many pods");
+    const Resources& r = pod.requests;
+    if (r.milli_cpu > 0 && r.milli_cpu > node.allocatable.milli_cpu - node.requested.milli_cpu)
+      why.push_back("Insufficient cpu");
+    if (r.memory > 0 && r.memory > node.allocatable.memory - node.requested.memory)
+      why.push_back("Insufficient memory");
+    if (r.ephemeral_storage > 0 &&
+        r.ephemeral_storage > node.allocatable.ephemeral_storage - node.requested.ephemeral_storage)
+      why.push_back("Insufficient ephemeral-storage");
+    for (const auto& [k, v] : r.scalar) {
+      if (v <= 0) continue;
+      auto a = node.allocatable.scalar.find(k);
+      auto u = node.requested.scalar.find(k);
+      int64_t free = (a == node.allocatable.scalar.end() ? 0 : a->second) -
+                     (u == node.requested.scalar.end() ? 0 : u->second);
+      if (v > free) why.push_back("Insufficient " + k);
+    }
+    return why;
+  }
+};
+
+class TaintTolerationScore final : public ScorePlugin {
+ public:
+  std::string_view name() const override { return "TaintToleration"; }
+  int64_t weight() const override { return 3; }
+  int64_t Score(const PodInfo& pod, const NodeInfo& node) const override {
+    const json::array* taints = Arr(Spec(node.node), "taints");
+    if (!taints) return 0;
+    // Only tolerations that can apply to PreferNoSchedule count.
+    json::array tols;
+    if (const json::array* all = Arr(Spec(pod.pod), "tolerations")) {
+      for (const auto& t : *all) {
+        if (!t.is_object()) continue;
+        std::string e = Str(&t.as_object(), "effect");
+        if (e.empty() || e == "PreferNoSchedule") tols.push_back(t);
+      }
+    }
+    int64_t count = 0;
+    for (const auto& t : *taints) {
+      if (!t.is_object() || Str(&t.as_object(), "effect") != "PreferNoSchedule") continue;
+      if (!ToleratedBy(&tols, t.as_object())) ++count;
+    }
+    return count;
+  }
+  // Fewer intolerable taints is better: the node with the most gets 0.
+  void Normalize(const PodInfo&, std::vector<int64_t>& s) const override {
+    int64_t max = s.empty() ? 0 : *std::max_element(s.begin(), s.end());
+    for (auto& v : s) v = max == 0 ? 100 : (max - v) * 100 / max;
+  }
+};
+
+class NodeAffinityScore final : public ScorePlugin {
+ public:
+  std::string_view name() const override { return "NodeAffinity"; }
+  int64_t weight() const override { return 2; }
+  int64_t Score(const PodInfo& pod, const NodeInfo& node) const override {
+    const json::array* prefs = Arr(Obj(Obj(Spec(pod.pod), "affinity"), "nodeAffinity"),
+                                   "preferredDuringSchedulingIgnoredDuringExecution");
+    if (!prefs) return 0;
+    int64_t sum = 0;
+    for (const auto& p : *prefs) {
+      if (!p.is_object()) continue;
+      const json::object* term = Obj(&p.as_object(), "preference");
+      if (term && TermMatches(*term, *node.node)) sum += Int(&p.as_object(), "weight");
+    }
+    return sum;
+  }
+  void Normalize(const PodInfo&, std::vector<int64_t>& s) const override {
+    int64_t max = s.empty() ? 0 : *std::max_element(s.begin(), s.end());
+    if (max <= 0) return;
+    for (auto& v : s) v = v * 100 / max;
+  }
+};
+
+// (allocatable − requested)·100/allocatable, 0 when over-committed.
+int64_t LeastAllocatedOne(int64_t requested, int64_t allocatable) {
+  if (allocatable <= 0 || requested > allocatable) return 0;
+  return (allocatable - requested) * 100 / allocatable;
+}
+
+class LeastAllocated final : public ScorePlugin {
+ public:
+  std::string_view name() const override { return "NodeResourcesFit"; }
+  int64_t weight() const override { return 1; }
+  int64_t Score(const PodInfo& pod, const NodeInfo& node) const override {
+    int64_t cpu = LeastAllocatedOne(node.non_zero_requested.milli_cpu + pod.non_zero_requests.milli_cpu,
+                                    node.allocatable.milli_cpu);
+    int64_t mem = LeastAllocatedOne(node.non_zero_requested.memory + pod.non_zero_requests.memory,
+                                    node.allocatable.memory);
+    return (cpu + mem) / 2;
+  }
+};
+
+class BalancedAllocation final : public ScorePlugin {
+ public:
+  std::string_view name() const override { return "NodeResourcesBalancedAllocation"; }
+  int64_t weight() const override { return 1; }
+  int64_t Score(const PodInfo& pod, const NodeInfo& node) const override {
+    auto frac = [](int64_t req, int64_t alloc) {
+      if (alloc <= 0) return 1.0;
+      return std::min(1.0, static_cast<double>(req) / static_cast<double>(alloc));
+    };
+    double c = frac(node.non_zero_requested.milli_cpu + pod.non_zero_requests.milli_cpu,
+                    node.allocatable.milli_cpu);
+    double m = frac(node.non_zero_requested.memory + pod.non_zero_requests.memory,
+                    node.allocatable.memory);
+    double std_dev = std::abs(c - m) / 2;  // standard deviation of two values
+    return static_cast<int64_t>((1 - std_dev) * 100);
+  }
+};
+
+}  // namespace
+
+bool Tolerates(const json::object& tol, const json::object& taint) {
+  std::string effect = Str(&tol, "effect");
+  if (!effect.empty() && effect != Str(&taint, "effect")) return false;
+  std::string key = Str(&tol, "key");
+  std::string op = Str(&tol, "operator");
+  if (op.empty()) op = "Equal";
+  if (key.empty()) return op == "Exists";  // empty key + Exists tolerates everything
+  if (key != Str(&taint, "key")) return false;
+  if (op == "Exists") return true;
+  return op == "Equal" && Str(&tol, "value") == Str(&taint, "value");
+}
+
+bool TermMatches(const json::object& term, const json::object& node) {
+  const json::array* exprs = Arr(&term, "matchExpressions");
+  const json::array* fields = Arr(&term, "matchFields");
+  if ((!exprs || exprs->empty()) && (!fields || fields->empty())) return false;
+  if (exprs) {
+    for (const auto& e : *exprs) {
+      if (!e.is_object()) return false;
+      bool present = false;
+      std::string value = Label(node, Str(&e.as_object(), "key"), &present);
+      if (!RequirementMatches(e.as_object(), present, value)) return false;
+    }
+  }
+  if (fields) {
+    for (const auto& f : *fields) {
+      if (!f.is_object()) return false;
+      if (Str(&f.as_object(), "key") != "metadata.name") return false;
+      if (!RequirementMatches(f.as_object(), true, client::MetaString(node, "name"))) return false;
+    }
+  }
+  return true;
+}
+
+std::unique_ptr<FilterPlugin> NewNodeUnschedulable() { return std::make_unique<NodeUnschedulable>(); }
+std::unique_ptr<FilterPlugin> NewNodeName() { return std::make_unique<NodeName>(); }
+std::unique_ptr<FilterPlugin> NewTaintTolerationFilter() {
+  return std::make_unique<TaintTolerationFilter>();
+}
+std::unique_ptr<FilterPlugin> NewNodeAffinityFilter() { return std::make_unique<NodeAffinityFilter>(); }
+std::unique_ptr<FilterPlugin> NewNodePorts() { return std::make_unique<NodePorts>(); }
+std::unique_ptr<FilterPlugin> NewNodeResourcesFit() { return std::make_unique<NodeResourcesFit>(); }
+std::unique_ptr<ScorePlugin> NewTaintTolerationScore() {
+  return std::make_unique<TaintTolerationScore>();
+}
+std::unique_ptr<ScorePlugin> NewNodeAffinityScore() { return std::make_unique<NodeAffinityScore>(); }
+std::unique_ptr<ScorePlugin> NewLeastAllocated() { return std::make_unique<LeastAllocated>(); }
+std::unique_ptr<ScorePlugin> NewBalancedAllocation() { return std::make_unique<BalancedAllocation>(); }
+
+std::unique_ptr<Framework> DefaultFramework() {
+  auto fw = std::make_unique<Framework>();
+  fw->AddFilter(NewNodeUnschedulable());
+  fw->AddFilter(NewNodeName());
+  fw->AddFilter(NewTaintTolerationFilter());
+  fw->AddFilter(NewNodeAffinityFilter());
+  fw->AddFilter(NewNodePorts());
+  fw->AddFilter(NewNodeResourcesFit());
+  fw->AddScore(NewTaintTolerationScore());
+  fw->AddScore(NewNodeAffinityScore());
+  fw->AddScore(NewLeastAllocated());
+  fw->AddScore(NewBalancedAllocation());
+  return fw;
+}
+
+}  // namespace sampan::scheduler
