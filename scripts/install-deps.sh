@@ -11,6 +11,7 @@ PKGS=(
   busybox-static iproute2 procps util-linux
   python3 python3-pytest python3-kubernetes python3-yaml
   crun runc hyperfine
+  docker-registry skopeo zstd file python3-cryptography
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -5,6 +5,7 @@
 
 #include "api/codec.h"
 #include "api/json_util.h"
+#include "util/base64.h"
 
 namespace sampan::api {
 
@@ -93,27 +94,6 @@ class Reader {
   const char* end_;
 };
 
-std::string Base64(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t n = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) |
-                 static_cast<uint8_t>(in[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out.push_back(kAlphabet[(n >> s) & 63]);
-  }
-  if (i < in.size()) {
-    uint32_t n = static_cast<uint8_t>(in[i]) << 16;
-    if (i + 1 < in.size()) n |= static_cast<uint8_t>(in[i + 1]) << 8;
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    out.push_back(i + 1 < in.size() ? kAlphabet[(n >> 6) & 63] : '=');
-    out.push_back('=');
-  }
-  return out;
-}
 
 // The field at `tag`; with `inline_tag`, the member at `tag` of the Go-inlined struct that
 // protobuf carries as the message at `inline_tag`.
@@ -265,7 +245,7 @@ class Decoder {
         return json::value(json::string(wf.data));
       case TypeKind::kBytes:
         if (wf.wire != kLen) return wrong();
-        return json::value(json::string(Base64(wf.data)));
+        return json::value(json::string(Base64Encode(wf.data)));
       case TypeKind::kInteger:
         if (wf.wire == kVarint || wf.wire == kFixed64)
           return json::value(static_cast<int64_t>(wf.num));

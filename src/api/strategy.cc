@@ -7,6 +7,7 @@
 #include "api/labels.h"
 #include "api/strategy_internal.h"
 #include "api/validate.h"
+#include "util/base64.h"
 
 namespace sampan::api {
 namespace strategy {
@@ -309,7 +310,27 @@ bool HasStatusSubresource(const KindInfo& kind) {
 
 }  // namespace
 
-void DefaultObject(const KindInfo& kind, json::object& obj) { DefaultKind(kind, obj); }
+void DefaultObject(const KindInfo& kind, json::object& obj) {
+  DefaultKind(kind, obj);
+  if (!kind.group.empty()) return;
+  if (kind.kind == "Secret") {
+    // stringData is write-only: merged into data (base64), stringData winning on a clash.
+    if (const json::value* sd = obj.if_contains("stringData"); sd && sd->is_object()) {
+      json::object& data = EnsureObj(obj, "data");
+      for (const auto& [k, v] : sd->as_object()) {
+        if (v.is_string()) data[k] = Base64Encode(std::string_view(v.as_string()));
+      }
+    }
+    obj.erase("stringData");
+  } else if (kind.kind == "Namespace") {
+    // Every namespace carries its own name as a label, so selectors can pick namespaces.
+    const json::object* meta = Obj(obj, "metadata");
+    const json::value* name = meta ? meta->if_contains("name") : nullptr;
+    if (name && name->is_string()) {
+      EnsureObj(EnsureObj(obj, "metadata"), "labels")["kubernetes.io/metadata.name"] = *name;
+    }
+  }
+}
 
 void PrepareForCreate(const KindInfo& kind, json::object& obj) {
   // A node registers itself with its status; every other kind starts without one.

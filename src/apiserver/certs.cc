@@ -13,6 +13,7 @@
 #include <memory>
 #include <set>
 
+#include "util/base64.h"
 #include "util/fs.h"
 
 namespace sampan::apiserver {
@@ -177,14 +178,6 @@ bool CertCovers(X509* cert, const std::set<std::string>& want) {
   return true;
 }
 
-std::string Base64(const std::string& in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  out.resize(n);
-  return out;
-}
 
 }  // namespace
 
@@ -251,12 +244,12 @@ Status WriteKubeconfig(const std::string& path, const std::string& server_url,
   ASSIGN_OR_RETURN(std::string key, fs::ReadFile(client_key_file));
   std::string y;
   y += "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n";
-  y += "    certificate-authority-data: " + Base64(ca) + "\n";
+  y += "    certificate-authority-data: " + Base64Encode(ca) + "\n";
   y += "    server: " + server_url + "\n  name: default\n";
   y += "contexts:\n- context:\n    cluster: default\n    user: default\n  name: default\n";
   y += "current-context: default\npreferences: {}\nusers:\n- name: default\n  user:\n";
-  y += "    client-certificate-data: " + Base64(cert) + "\n";
-  y += "    client-key-data: " + Base64(key) + "\n";
+  y += "    client-certificate-data: " + Base64Encode(cert) + "\n";
+  y += "    client-key-data: " + Base64Encode(key) + "\n";
   auto slash = path.rfind('/');
   if (slash != std::string::npos && slash > 0) RETURN_IF_ERROR(fs::MakeDirs(path.substr(0, slash)));
   return fs::WriteFileAtomic(path, y, 0600);

@@ -1,6 +1,4 @@
 // List with label/field selectors and paging (continue tokens).
-#include <openssl/evp.h>
-
 #include <boost/json.hpp>
 #include <set>
 
@@ -8,43 +6,15 @@
 #include "api/labels.h"
 #include "apiserver/rest.h"
 #include "apiserver/rest_internal.h"
+#include "util/base64.h"
 #include "util/log.h"
 
 namespace sampan::apiserver {
 namespace {
 
-std::string Base64Url(const std::string& in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), int(in.size()));
-  out.resize(n);
-  for (auto& c : out) {
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
-  }
-  while (!out.empty() && out.back() == '=') out.pop_back();
-  return out;
-}
-
-Result<std::string> UnBase64Url(std::string in) {
-  for (auto& c : in) {
-    if (c == '-') c = '+';
-    if (c == '_') c = '/';
-  }
-  while (in.size() % 4) in.push_back('=');
-  std::string out(in.size(), '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), int(in.size()));
-  if (n < 0) return BadRequest("continue key is not valid: illegal base64 data");
-  size_t pad = 0;
-  for (auto it = in.rbegin(); it != in.rend() && *it == '='; ++it) ++pad;
-  out.resize(n - pad);
-  return out;
-}
-
 std::string EncodeContinue(int64_t rev, const std::string& last_key) {
   json::object o{{"v", "meta.k8s.io/v1"}, {"rv", rev}, {"start", last_key + std::string(1, '\0')}};
-  return Base64Url(json::serialize(o));
+  return Base64UrlEncode(json::serialize(o));
 }
 
 Status BadContinue(std::string why) {
@@ -164,7 +134,9 @@ Result<ListOutcome> Rest::List(const api::KindInfo& kind, std::string_view ns,
   }
   // A continued list is read from the store at the first page's revision, so the pages form
   // one consistent snapshot.
-  ASSIGN_OR_RETURN(std::string raw, UnBase64Url(opts.continue_token));
+  std::optional<std::string> decoded = Base64Decode(opts.continue_token);
+  if (!decoded) return BadContinue("illegal base64 data");
+  std::string raw = std::move(*decoded);
   boost::system::error_code ec;
   json::value tok = json::parse(raw, ec);
   if (ec || !tok.is_object()) return BadContinue("not a continue token");

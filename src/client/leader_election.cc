@@ -40,7 +40,8 @@ void LeaderElector::Stop() {
 }
 
 bool LeaderElector::TryAcquireOrRenew() {
-  const std::string now = FormatRfc3339Micro(Clock::Real().NowUnixNanos());
+  const int64_t now_ns = Clock::Real().NowUnixNanos();
+  const std::string now = FormatRfc3339Micro(now_ns / 1000000000, static_cast<int32_t>(now_ns % 1000000000));
   const int64_t duration_s = std::max<int64_t>(
       1, std::chrono::duration_cast<std::chrono::seconds>(cfg_.lease_duration).count());
   auto got = client_->Get(resources::kLeases, cfg_.lease_namespace, cfg_.lease_name);

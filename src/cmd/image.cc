@@ -270,8 +270,8 @@ int ImageMain(int argc, char** argv) {
   }
   if (cmd == "pull") {
     if (args.size() != 1) return Fail(Invalid("pull needs exactly one image reference"));
-    std::string path = f.values.count("registries") ? f.values["registries"]
-                                                    : "/etc/sampan/registries.yaml";
+    std::string path =
+        f.values.count("registries") ? f.values["registries"] : "/etc/sampan/registries.yaml";
     auto config = image::RegistryConfig::Load(path);
     if (!config.ok()) return Fail(config.status());
     Progress progress(!f.quiet && ::isatty(2));

@@ -7,19 +7,12 @@
 
 #include <cerrno>
 #include <ctime>
-#include <random>
 
+#include "image/fs_util.h"
 #include "util/fs.h"
 
 namespace sampan::image {
 namespace {
-
-std::string RandomSuffix() {
-  static thread_local std::mt19937_64 rng(std::random_device{}() ^ ::getpid());
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
-  return buf;
-}
 
 Status WriteAll(int fd, const char* p, size_t n, const std::string& what) {
   while (n > 0) {
@@ -111,8 +104,8 @@ Status BlobWriter::Commit(bool* created) {
                         std::to_string(expected_size_) + " (truncated?)"));
   }
   if (!expected_.empty() && actual_ != expected_) {
-    return fail(Invalid("digest mismatch: expected " + expected_ + ", content hashes to " +
-                        actual_));
+    return fail(
+        Invalid("digest mismatch: expected " + expected_ + ", content hashes to " + actual_));
   }
   if (::fsync(fd_) != 0) return fail(ErrnoStatus("fsync " + path_, errno));
   ::close(fd_);
@@ -136,7 +129,7 @@ Result<std::unique_ptr<ContentStore>> ContentStore::Open(const std::string& root
 
 Result<std::unique_ptr<BlobWriter>> ContentStore::Writer(std::string_view expected, int64_t size) {
   if (!expected.empty()) RETURN_IF_ERROR(ValidateDigest(expected));
-  std::string path = root_ + "/ingest/" + RandomSuffix();
+  std::string path = root_ + "/ingest/" + RandomHex();
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
   if (fd < 0) return ErrnoStatus("create " + path, errno);
   return std::unique_ptr<BlobWriter>(
@@ -155,8 +148,8 @@ Result<std::string> ContentStore::AdoptFile(const std::string& file, std::string
                                             bool* created) {
   ASSIGN_OR_RETURN(std::string digest, DigestFile(file));
   if (!expected.empty() && digest != expected) {
-    return Invalid("digest mismatch: expected " + std::string(expected) +
-                   ", content hashes to " + digest);
+    return Invalid("digest mismatch: expected " + std::string(expected) + ", content hashes to " +
+                   digest);
   }
   std::string dest = PathOf(digest);
   bool existed = fs::Exists(dest);
@@ -236,7 +229,7 @@ void ContentStore::CleanIngest(int max_age_s) {
     if (e->d_name[0] == '.') continue;
     std::string p = dir + "/" + e->d_name;
     struct stat st;
-    if (::lstat(p.c_str(), &st) == 0 && now - st.st_mtime >= max_age_s) ::unlink(p.c_str());
+    if (::lstat(p.c_str(), &st) == 0 && now - st.st_mtime >= max_age_s) (void)RemoveTree(p);
   }
   ::closedir(d);
 }

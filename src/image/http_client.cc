@@ -30,7 +30,8 @@ std::string Url::String() const { return scheme + "://" + HostPort() + target; }
 Result<Url> ParseUrl(std::string_view text) {
   Url u;
   auto sep = text.find("://");
-  if (sep == std::string_view::npos) return Invalid("URL \"" + std::string(text) + "\" has no scheme");
+  if (sep == std::string_view::npos)
+    return Invalid("URL \"" + std::string(text) + "\" has no scheme");
   u.scheme = std::string(text.substr(0, sep));
   for (auto& c : u.scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (u.scheme != "http" && u.scheme != "https") {
@@ -46,7 +47,8 @@ Result<Url> ParseUrl(std::string_view text) {
   }
   if (!authority.empty() && authority[0] == '[') {
     auto close = authority.find(']');
-    if (close == std::string_view::npos) return Invalid("URL \"" + std::string(text) + "\": bad host");
+    if (close == std::string_view::npos)
+      return Invalid("URL \"" + std::string(text) + "\": bad host");
     u.host = std::string(authority.substr(1, close - 1));
     if (close + 1 < authority.size() && authority[close + 1] == ':')
       u.port = std::string(authority.substr(close + 2));
@@ -58,7 +60,8 @@ Result<Url> ParseUrl(std::string_view text) {
   if (u.host.empty()) return Invalid("URL \"" + std::string(text) + "\" has no host");
   if (u.port.empty()) u.port = u.scheme == "https" ? "443" : "80";
   for (char c : u.port)
-    if (!std::isdigit(static_cast<unsigned char>(c))) return Invalid("URL \"" + std::string(text) + "\": bad port");
+    if (!std::isdigit(static_cast<unsigned char>(c)))
+      return Invalid("URL \"" + std::string(text) + "\": bad port");
   return u;
 }
 
@@ -154,7 +157,9 @@ Result<HttpResponse> Exchange(Stream& stream, const HttpRequest& req, const Url&
 }
 
 void SetTimeouts(int fd, int seconds) {
-  struct timeval tv{seconds, 0};
+  struct timeval tv {
+    seconds, 0
+  };
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }

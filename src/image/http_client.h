@@ -15,10 +15,10 @@
 namespace sampan::image {
 
 struct Url {
-  std::string scheme;  // "http" | "https"
-  std::string host;    // without port; IPv6 without brackets
-  std::string port;    // always set ("80"/"443" by default)
-  std::string target;  // path + query, "/" at least
+  std::string scheme;            // "http" | "https"
+  std::string host;              // without port; IPv6 without brackets
+  std::string port;              // always set ("80"/"443" by default)
+  std::string target;            // path + query, "/" at least
   std::string HostPort() const;  // "host:port" omitting the scheme's default port
   std::string String() const;
 };
@@ -50,10 +50,10 @@ struct HttpRequest {
   std::string method = "GET";
   Url url;
   std::map<std::string, std::string> headers;
-  BodySink sink;                     // 2xx bodies go here when set
-  int64_t max_body = 8 << 20;        // limit for bodies kept in memory
+  BodySink sink;               // 2xx bodies go here when set
+  int64_t max_body = 8 << 20;  // limit for bodies kept in memory
   int max_redirects = 5;
-  int timeout_s = 60;                // per read/write
+  int timeout_s = 60;  // per read/write
 };
 
 class HttpClient {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cerrno>
+#include <set>
 
 #include "image/fs_util.h"
 #include "image/image_store_lock.h"
@@ -191,8 +192,8 @@ Status ImageStore::EnsureSnapshot(const std::string& chain_id, const std::string
 Status ImageStore::Unpack(const Manifest& m, const ImageConfig& config, Txn* txn) {
   if (m.layers.size() != config.diff_ids.size()) {
     return Invalid("manifest has " + std::to_string(m.layers.size()) +
-                   " layers but the image config lists " +
-                   std::to_string(config.diff_ids.size()) + " diff_ids");
+                   " layers but the image config lists " + std::to_string(config.diff_ids.size()) +
+                   " diff_ids");
   }
   auto chains = ChainIds(config.diff_ids);
   for (size_t i = 0; i < m.layers.size(); ++i) {
@@ -237,8 +238,28 @@ Status ImageStore::Commit(std::vector<ImageRecord> records) {
 }
 
 void ImageStore::Rollback(const Txn& txn) {
-  for (const auto& c : txn.new_snapshots) (void)RemoveTree(SnapshotPath(c));
-  for (const auto& b : txn.new_blobs) (void)content_->Delete(b);
+  if (txn.new_blobs.empty() && txn.new_snapshots.empty()) return;
+  // Under the lock, and sparing anything a published name uses: a concurrent import of the
+  // same content may have committed in the meantime.
+  auto lock = Lock::Take(root_, true);
+  std::set<std::string> used_blobs, used_snapshots;
+  if (auto all = LoadIndex(); all.ok()) {
+    for (const auto& r : *all) {
+      used_blobs.insert(r.manifest_digest);
+      used_blobs.insert(r.index_digest);
+      auto info = Describe(r);
+      if (!info.ok()) continue;
+      used_blobs.insert(info->manifest.config.digest);
+      for (const auto& l : info->manifest.layers) used_blobs.insert(l.digest);
+      used_snapshots.insert(info->chain_ids.begin(), info->chain_ids.end());
+    }
+  }
+  for (const auto& c : txn.new_snapshots) {
+    if (!used_snapshots.count(c)) (void)RemoveTree(SnapshotPath(c));
+  }
+  for (const auto& b : txn.new_blobs) {
+    if (!used_blobs.count(b)) (void)content_->Delete(b);
+  }
 }
 
 }  // namespace sampan::image

@@ -38,8 +38,8 @@ class ImageStoreTest : public ::testing::Test {
     auto s = ImageStore::Open(dir_.path);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
-    base_ = MakeTar({{"bin/", 'd'}, {"bin/sh", 'f', "shell", 0755}, {"etc/", 'd'},
-                     {"etc/motd", 'f', "hello"}});
+    base_ = MakeTar(
+        {{"bin/", 'd'}, {"bin/sh", 'f', "shell", 0755}, {"etc/", 'd'}, {"etc/motd", 'f', "hello"}});
     top_ = MakeTar({{"etc/.wh.motd", 'f', ""}, {"app/", 'd'}, {"app/run", 'f', "run", 0755}});
   }
   Result<std::vector<std::string>> ImportBytes(const std::string& bytes,
@@ -68,7 +68,8 @@ TEST_F(ImageStoreTest, ImportsOciLayoutAndInspects) {
   EXPECT_EQ(info->chain_ids.size(), 2u);
   // By image ID and ID prefix too.
   EXPECT_TRUE(store_->Inspect(info->record.config_digest).ok());
-  EXPECT_TRUE(store_->Inspect(std::string(DigestHex(info->record.config_digest)).substr(0, 12)).ok());
+  EXPECT_TRUE(
+      store_->Inspect(std::string(DigestHex(info->record.config_digest)).substr(0, 12)).ok());
   // By name@digest of the manifest.
   EXPECT_TRUE(store_->Inspect("localhost:5000/app@" + DigestOf(img.manifest)).ok());
   for (const auto& c : info->chain_ids) EXPECT_TRUE(fs::Exists(store_->SnapshotPath(c) + "/fs"));
@@ -129,11 +130,13 @@ TEST_F(ImageStoreTest, BadArchivesLeaveStoreUnchanged) {
            R"(,"annotations":{"io.containerd.image.name":"localhost/x:1"}}]})"},
       {"blobs/sha256/" + std::string(DigestHex(DigestOf(img.manifest))), 'f', img.manifest},
       {"blobs/sha256/" + std::string(DigestHex(DigestOf(img.config))), 'f', img.config},
-      {"blobs/sha256/" + std::string(DigestHex(DigestOf(img.layer_blobs[0]))), 'f', img.layer_blobs[0]},
+      {"blobs/sha256/" + std::string(DigestHex(DigestOf(img.layer_blobs[0]))), 'f',
+       img.layer_blobs[0]},
       {"blobs/sha256/" + std::string(DigestHex(DigestOf(img.layer_blobs[1]))), 'f', bad_layer}};
   r = ImportBytes(MakeTar(files));
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("digest mismatch"), std::string::npos) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("digest mismatch"), std::string::npos)
+      << r.status().ToString();
   EXPECT_EQ(Snapshot(dir_.path), before);
   // Wrong platform.
   TestImage arm = TestImage::Make({top_}, "gzip", "arm64");
@@ -196,8 +199,8 @@ TEST_F(ImageStoreTest, RootfsKeepsSnapshotsAlive) {
   EXPECT_EQ(m->type, "overlay");
   ASSERT_EQ(m->options.size(), 3u);
   // Top layer first in lowerdir.
-  EXPECT_EQ(m->options[0], "lowerdir=" + store_->SnapshotPath(info->chain_ids[1]) + "/fs:" +
-                               store_->SnapshotPath(info->chain_ids[0]) + "/fs");
+  EXPECT_EQ(m->options[0], "lowerdir=" + store_->SnapshotPath(info->chain_ids[1]) +
+                               "/fs:" + store_->SnapshotPath(info->chain_ids[0]) + "/fs");
   EXPECT_EQ(m->options[1], "upperdir=" + store_->root() + "/containers/c1/upper");
   EXPECT_EQ(store_->PrepareRootfs("localhost/b:1", "c1").status().code(), Code::kAlreadyExists);
   EXPECT_EQ(store_->PrepareRootfs("localhost/b:1", "../x").status().code(), Code::kInvalid);

@@ -103,7 +103,7 @@ Status StageArchive(const std::string& path, Staged* staged) {
 // One image found in the archive, ready to commit.
 struct Candidate {
   std::vector<std::string> names;
-  std::string index_digest;  // optional
+  std::string index_digest;                  // optional
   std::map<std::string, std::string> blobs;  // digest -> staged file (or "" if in the store)
   std::string manifest_digest;
 };
@@ -250,8 +250,8 @@ Result<std::vector<Candidate>> FromDockerSave(const Staged& st, ContentStore& co
     ASSIGN_OR_RETURN(std::string ctext, fs::ReadFile(*cfile));
     ASSIGN_OR_RETURN(ImageConfig config, ParseImageConfig(ctext));
     // Names of the form <hex>.json or blobs/sha256/<hex> say the digest: check it.
-    std::string stem = cmember.substr(cmember.rfind('/') == std::string::npos
-                                          ? 0 : cmember.rfind('/') + 1);
+    std::string stem =
+        cmember.substr(cmember.rfind('/') == std::string::npos ? 0 : cmember.rfind('/') + 1);
     if (stem.size() > 5 && stem.ends_with(".json")) stem.resize(stem.size() - 5);
     if (IsHex64(stem) && "sha256:" + stem != cdigest) {
       return Invalid("config \"" + cmember + "\" is corrupt: it hashes to " + cdigest);
@@ -268,8 +268,7 @@ Result<std::vector<Candidate>> FromDockerSave(const Staged& st, ContentStore& co
       if (lmember.rfind("blobs/sha256/", 0) == 0 && "sha256:" + lmember.substr(13) != ldigest) {
         return Invalid("layer \"" + lmember + "\" is corrupt: it hashes to " + ldigest);
       }
-      m.layers.push_back(
-          Descriptor{std::string(LayerMediaType(*lfile)), ldigest, lsize, {}, {}});
+      m.layers.push_back(Descriptor{std::string(LayerMediaType(*lfile)), ldigest, lsize, {}, {}});
       c.blobs[ldigest] = *lfile;
     }
     RETURN_IF_ERROR(CheckPlatform(config, opts.platform, "image config " + cmember));

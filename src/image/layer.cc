@@ -142,7 +142,8 @@ Result<ApplyStats> ApplyLayer(const std::string& layer_path, const std::string& 
     ASSIGN_OR_RETURN(std::string rel, CleanMemberPath(archive_entry_pathname(e)));
     if (rel.empty()) continue;  // the layer root: keep the snapshot directory's own metadata
     std::string base = rel.substr(rel.rfind('/') == std::string::npos ? 0 : rel.rfind('/') + 1);
-    std::string parent = rel.size() > base.size() ? rel.substr(0, rel.size() - base.size() - 1) : "";
+    std::string parent =
+        rel.size() > base.size() ? rel.substr(0, rel.size() - base.size() - 1) : "";
     if (base.rfind(kWhiteoutPrefix, 0) == 0) {
       ++stats.whiteouts;
       RETURN_IF_ERROR(MakeParents(dest, rel));
@@ -182,9 +183,9 @@ Result<ApplyStats> ApplyLayer(const std::string& layer_path, const std::string& 
         r = archive_read_data_block(tar.get(), &block, &size, &offset);
         if (r == ARCHIVE_EOF) break;
         if (r < ARCHIVE_WARN) {
-          return Invalid("layer " + layer_path + ": corrupt or truncated data in \"" + rel +
-                         "\": " + (plain.error.empty() ? ArchiveError(tar.get(), "read failed")
-                                                       : plain.error));
+          return Invalid(
+              "layer " + layer_path + ": corrupt or truncated data in \"" + rel + "\": " +
+              (plain.error.empty() ? ArchiveError(tar.get(), "read failed") : plain.error));
         }
         if (archive_write_data_block(disk.get(), block, size, offset) < ARCHIVE_WARN) {
           return Internal("layer " + layer_path + ": writing \"" + rel +

@@ -34,11 +34,16 @@ Platform HostPlatform() {
   struct utsname u;
   if (::uname(&u) == 0) {
     std::string m = u.machine;
-    if (m == "x86_64") p.architecture = "amd64";
-    else if (m == "aarch64") p = {"linux", "arm64", "v8"};
-    else if (m.rfind("armv7", 0) == 0) p = {"linux", "arm", "v7"};
-    else if (m == "i686" || m == "i386") p.architecture = "386";
-    else if (m == "ppc64le" || m == "s390x" || m == "riscv64") p.architecture = m;
+    if (m == "x86_64")
+      p.architecture = "amd64";
+    else if (m == "aarch64")
+      p = {"linux", "arm64", "v8"};
+    else if (m.rfind("armv7", 0) == 0)
+      p = {"linux", "arm", "v7"};
+    else if (m == "i686" || m == "i386")
+      p.architecture = "386";
+    else if (m == "ppc64le" || m == "s390x" || m == "riscv64")
+      p.architecture = m;
   }
   return p;
 }
@@ -99,8 +104,8 @@ Result<Descriptor> DescriptorFrom(const json::value& v, std::string_view what) {
   d.size = size->is_int64() ? size->as_int64() : static_cast<int64_t>(size->as_uint64());
   if (auto* p = o.if_contains("platform"); p && p->is_object()) {
     const auto& po = p->as_object();
-    d.platform = Platform{GetString(po, "os"), GetString(po, "architecture"),
-                          GetString(po, "variant")};
+    d.platform =
+        Platform{GetString(po, "os"), GetString(po, "architecture"), GetString(po, "variant")};
   }
   if (auto* a = o.if_contains("annotations"); a && a->is_object()) {
     for (const auto& kv : a->as_object())
@@ -281,8 +286,10 @@ std::string SerializeManifest(const Manifest& m) {
 std::vector<std::string> ChainIds(const std::vector<std::string>& diff_ids) {
   std::vector<std::string> out;
   for (const auto& d : diff_ids) {
-    if (out.empty()) out.push_back(d);
-    else out.push_back(DigestOf(out.back() + " " + d));
+    if (out.empty())
+      out.push_back(d);
+    else
+      out.push_back(DigestOf(out.back() + " " + d));
   }
   return out;
 }

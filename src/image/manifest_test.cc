@@ -12,7 +12,8 @@ const std::string kD2 = "sha256:" + std::string(64, '2');
 const std::string kD3 = "sha256:" + std::string(64, '3');
 
 TEST(DigestTest, Sha256) {
-  EXPECT_EQ(DigestOf(""), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(DigestOf(""),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   Sha256 h;
   h.Update("ab");
   h.Update("c");
@@ -25,8 +26,10 @@ TEST(DigestTest, Sha256) {
 
 TEST(ManifestTest, ParsesOciManifest) {
   std::string j = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
-    "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" + kD1 + R"(","size":10},
-    "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+zstd","digest":")" + kD2 + R"(","size":20}]})";
+    "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+                  kD1 + R"(","size":10},
+    "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+zstd","digest":")" +
+                  kD2 + R"(","size":20}]})";
   auto m = ParseManifest(j);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   EXPECT_EQ(m->config.digest, kD1);
@@ -37,8 +40,10 @@ TEST(ManifestTest, ParsesOciManifest) {
 
 TEST(ManifestTest, ParsesDockerSchema2WithoutMediaTypeField) {
   std::string j = R"({"schemaVersion":2,
-    "config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":")" + kD1 + R"(","size":10},
-    "layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","digest":")" + kD2 + R"(","size":20}]})";
+    "config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":")" +
+                  kD1 + R"(","size":10},
+    "layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","digest":")" +
+                  kD2 + R"(","size":20}]})";
   auto m = ParseManifest(j, media::kDockerManifest);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   EXPECT_EQ(m->media_type, media::kDockerManifest);
@@ -49,23 +54,30 @@ TEST(ManifestTest, RejectsBadManifests) {
   EXPECT_FALSE(ParseManifest("{").ok());
   EXPECT_FALSE(ParseManifest("[]").ok());
   EXPECT_FALSE(ParseManifest(R"({"schemaVersion":1,"config":{},"layers":[]})").ok());
-  std::string bad_digest = R"({"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:zz","size":1},"layers":[]})";
+  std::string bad_digest =
+      R"({"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:zz","size":1},"layers":[]})";
   EXPECT_EQ(ParseManifest(bad_digest).status().code(), Code::kInvalid);
-  std::string no_size = R"({"schemaVersion":2,"config":{"mediaType":"x","digest":")" + kD1 + R"("},"layers":[]})";
+  std::string no_size =
+      R"({"schemaVersion":2,"config":{"mediaType":"x","digest":")" + kD1 + R"("},"layers":[]})";
   EXPECT_FALSE(ParseManifest(no_size).ok());
   std::string bad_layer = R"({"schemaVersion":2,"config":{"mediaType":"x","digest":")" + kD1 +
-      R"(","size":1},"layers":[{"mediaType":"application/x-helm","digest":")" + kD2 + R"(","size":1}]})";
+                          R"(","size":1},"layers":[{"mediaType":"application/x-helm","digest":")" +
+                          kD2 + R"(","size":1}]})";
   EXPECT_FALSE(ParseManifest(bad_layer).ok());
 }
 
 Index MakeIndex() {
-  std::string j = R"({"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json",
+  std::string j =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json",
     "manifests":[
-     {"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":")" + kD1 + R"(","size":1,
+     {"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":")" +
+      kD1 + R"(","size":1,
       "platform":{"architecture":"arm","os":"linux","variant":"v7"}},
-     {"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":")" + kD2 + R"(","size":1,
+     {"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":")" +
+      kD2 + R"(","size":1,
       "platform":{"architecture":"amd64","os":"linux"}},
-     {"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":")" + kD3 + R"(","size":1,
+     {"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":")" +
+      kD3 + R"(","size":1,
       "platform":{"architecture":"arm64","os":"linux","variant":"v8"}}]})";
   EXPECT_EQ(ClassifyDocument(j, ""), DocKind::kIndex);
   auto idx = ParseIndex(j);
@@ -86,9 +98,11 @@ TEST(ManifestTest, SelectsPlatform) {
 }
 
 TEST(ManifestTest, ParsesImageConfig) {
-  std::string j = R"({"architecture":"amd64","os":"linux","config":{"User":"nobody","Env":["A=1","B=2"],
+  std::string j =
+      R"({"architecture":"amd64","os":"linux","config":{"User":"nobody","Env":["A=1","B=2"],
     "Entrypoint":["/kubia"],"Cmd":["-v"],"WorkingDir":"/app","ExposedPorts":{"8080/tcp":{},"53/udp":{}},
-    "Labels":{"k":"v"},"StopSignal":"SIGQUIT"},"rootfs":{"type":"layers","diff_ids":[")" + kD1 + R"(",")" + kD2 + R"("]}})";
+    "Labels":{"k":"v"},"StopSignal":"SIGQUIT"},"rootfs":{"type":"layers","diff_ids":[")" +
+      kD1 + R"(",")" + kD2 + R"("]}})";
   auto c = ParseImageConfig(j);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->user, "nobody");

@@ -143,9 +143,8 @@ Result<Reference> ParseReference(std::string_view text) {
     ref.domain = std::string(kDefaultDomain);
   } else {
     std::string_view first = rest.substr(0, slash);
-    bool is_domain = first.find_first_of(".:") != std::string_view::npos ||
-                     first == "localhost" || first.find_first_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") !=
-                                                 std::string_view::npos;
+    bool is_domain = first.find_first_of(".:") != std::string_view::npos || first == "localhost" ||
+                     first.find_first_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string_view::npos;
     if (is_domain) {
       ref.domain = std::string(first);
       remote = rest.substr(slash + 1);

@@ -43,10 +43,10 @@ TEST(ReferenceTest, Familiar) {
 }
 
 TEST(ReferenceTest, RejectsBadInput) {
-  for (std::string bad : std::vector<std::string>{"", "Busybox", "docker.io/Library/busybox", "busybox:", "busybox:-x",
-                          "a//b", "-a/b", "a_/b", "busybox@sha256:abc", "busybox@md5:" +
-                          std::string(32, 'a'), std::string(64, 'e'), "a/b:" + std::string(129, 't'),
-                          "UPPER", "bad host:5000/x"}) {
+  for (std::string bad : std::vector<std::string>{
+           "", "Busybox", "docker.io/Library/busybox", "busybox:", "busybox:-x", "a//b", "-a/b",
+           "a_/b", "busybox@sha256:abc", "busybox@md5:" + std::string(32, 'a'),
+           std::string(64, 'e'), "a/b:" + std::string(129, 't'), "UPPER", "bad host:5000/x"}) {
     auto r = ParseReference(bad);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) EXPECT_EQ(r.status().code(), Code::kInvalid) << bad;

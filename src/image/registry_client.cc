@@ -80,16 +80,20 @@ Status RegistryError(const HttpResponse& resp, std::string_view what) {
   if (detail.empty()) detail = "HTTP " + std::to_string(resp.status);
   std::string m = std::string(what) + ": " + detail;
   switch (resp.status) {
-    case 401: return Status(Code::kUnauthorized, m);
-    case 403: return Forbidden(m);
-    case 404: return NotFound(m);
-    case 429: return Status(Code::kTooManyRequests, m);
-    default: return Unavailable(m);
+    case 401:
+      return Status(Code::kUnauthorized, m);
+    case 403:
+      return Forbidden(m);
+    case 404:
+      return NotFound(m);
+    case 429:
+      return Status(Code::kTooManyRequests, m);
+    default:
+      return Unavailable(m);
   }
 }
 
-RegistryClient::RegistryClient(std::vector<Endpoint> endpoints)
-    : endpoints_(std::move(endpoints)) {
+RegistryClient::RegistryClient(std::vector<Endpoint> endpoints) : endpoints_(std::move(endpoints)) {
   for (size_t i = 0; i < endpoints_.size(); ++i) {
     if (!endpoints_[i].host_config.auth.token.empty()) {
       auth_header_[i] = "Bearer " + endpoints_[i].host_config.auth.token;
@@ -99,8 +103,8 @@ RegistryClient::RegistryClient(std::vector<Endpoint> endpoints)
 
 std::string RegistryClient::UrlFor(size_t i, const std::string& suffix) const {
   const Endpoint& ep = endpoints_[i];
-  std::string u = ep.base.scheme + "://" + ep.base.HostPort() + ep.base.target + "v2/" +
-                  ep.path + suffix;
+  std::string u =
+      ep.base.scheme + "://" + ep.base.HostPort() + ep.base.target + "v2/" + ep.path + suffix;
   if (ep.is_mirror) u += "?ns=" + QueryEscape(ep.ns);
   return u;
 }
@@ -139,7 +143,8 @@ Status RegistryClient::Authenticate(size_t i, const std::string& header) {
   }
   HttpClient http(ep.host_config.tls);
   ASSIGN_OR_RETURN(HttpResponse resp, http.Do(req));
-  if (resp.status != 200) return RegistryError(resp, "fetching a token from " + token_url.HostPort());
+  if (resp.status != 200)
+    return RegistryError(resp, "fetching a token from " + token_url.HostPort());
   boost::system::error_code ec;
   json::value v = json::parse(resp.body, ec);
   std::string token;

@@ -37,8 +37,8 @@ class RegistryClient {
   std::string UrlFor(size_t endpoint, const std::string& suffix) const;
 
   std::vector<Endpoint> endpoints_;
-  size_t preferred_ = 0;                      // the endpoint that served the manifest
-  std::map<size_t, std::string> auth_header_; // per endpoint: "Bearer ..." / "Basic ..."
+  size_t preferred_ = 0;                       // the endpoint that served the manifest
+  std::map<size_t, std::string> auth_header_;  // per endpoint: "Bearer ..." / "Basic ..."
 };
 
 // Parses a WWW-Authenticate value: scheme ("bearer"/"basic", lower-cased) and parameters.

@@ -90,7 +90,8 @@ Result<RegistryConfig> RegistryConfig::Parse(const std::string& text) {
             std::string dec = Base64Decode(b.as<std::string>());
             auto colon = dec.find(':');
             if (colon == std::string::npos) {
-              return Invalid("registries config: configs." + host + ".auth.auth is not base64(user:password)");
+              return Invalid("registries config: configs." + host +
+                             ".auth.auth is not base64(user:password)");
             }
             hc.auth.username = dec.substr(0, colon);
             hc.auth.password = dec.substr(colon + 1);
@@ -134,9 +135,8 @@ Result<std::vector<Endpoint>> EndpointsFor(const RegistryConfig& config, const R
     return it == config.configs.end() ? RegistryHostConfig{} : it->second;
   };
   auto insecure = [&](const std::string& host_port) {
-    return IsLoopbackHost(host_port) ||
-           std::find(config.insecure.begin(), config.insecure.end(), host_port) !=
-               config.insecure.end();
+    return IsLoopbackHost(host_port) || std::find(config.insecure.begin(), config.insecure.end(),
+                                                  host_port) != config.insecure.end();
   };
   std::string default_host =
       ref.domain == kDefaultDomain ? std::string(kDockerHubHost) : ref.domain;
@@ -172,8 +172,8 @@ Result<std::vector<Endpoint>> EndpointsFor(const RegistryConfig& config, const R
       for (const auto& [pattern, replacement] : mirror->rewrites) {
         std::regex re(pattern);
         if (std::regex_search(ep.path, re)) {
-          ep.path = std::regex_replace(ep.path, re, replacement,
-                                       std::regex_constants::format_first_only);
+          ep.path =
+              std::regex_replace(ep.path, re, replacement, std::regex_constants::format_first_only);
           break;
         }
       }

@@ -43,8 +43,8 @@ struct MirrorConfig {
 };
 
 struct RegistryConfig {
-  std::map<std::string, MirrorConfig> mirrors;         // by registry name, or "*"
-  std::map<std::string, RegistryHostConfig> configs;   // by host[:port]
+  std::map<std::string, MirrorConfig> mirrors;        // by registry name, or "*"
+  std::map<std::string, RegistryHostConfig> configs;  // by host[:port]
   std::vector<std::string> insecure;
   bool disable_default_endpoint = false;
 
@@ -56,10 +56,10 @@ struct RegistryConfig {
 
 // One place to fetch a repository from.
 struct Endpoint {
-  Url base;               // "https://registry-1.docker.io" (target "/")
-  std::string path;       // repository path at this endpoint, after rewrites
+  Url base;          // "https://registry-1.docker.io" (target "/")
+  std::string path;  // repository path at this endpoint, after rewrites
   bool is_mirror = false;
-  std::string ns;         // the original registry, sent as ?ns= to mirrors
+  std::string ns;  // the original registry, sent as ?ns= to mirrors
   RegistryHostConfig host_config;
 };
 

@@ -19,8 +19,8 @@ namespace sampan::image::testing {
 
 struct Entry {
   std::string path;
-  char type = 'f';  // f file, d dir, l symlink, h hardlink
-  std::string data; // file content, or link target
+  char type = 'f';   // f file, d dir, l symlink, h hardlink
+  std::string data;  // file content, or link target
   int mode = 0644;
 };
 
@@ -108,8 +108,10 @@ struct TestImage {
         // the bytes with libarchive's raw writer instead.
         archive* a = archive_write_new();
         archive_write_set_format_raw(a);
-        if (filter == "gzip") archive_write_add_filter_gzip(a);
-        else archive_write_add_filter_zstd(a);
+        if (filter == "gzip")
+          archive_write_add_filter_gzip(a);
+        else
+          archive_write_add_filter_zstd(a);
         archive_write_set_bytes_in_last_block(a, 1);
         std::string out;
         archive_write_open(
@@ -162,11 +164,11 @@ struct TestImage {
   std::string OciArchive(const std::string& name) const {
     std::vector<Entry> files;
     files.push_back({"oci-layout", 'f', R"({"imageLayoutVersion":"1.0.0"})"});
-    files.push_back({"index.json", 'f',
-                     R"({"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
-                         DigestOf(manifest) + R"(","size":)" + std::to_string(manifest.size()) +
-                         R"(,"annotations":{"org.opencontainers.image.ref.name":")" + name +
-                         R"("}}]})"});
+    files.push_back(
+        {"index.json", 'f',
+         R"({"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+             DigestOf(manifest) + R"(","size":)" + std::to_string(manifest.size()) +
+             R"(,"annotations":{"org.opencontainers.image.ref.name":")" + name + R"("}}]})"});
     files.push_back({"blobs/sha256/" + std::string(DigestHex(DigestOf(manifest))), 'f', manifest});
     files.push_back({"blobs/sha256/" + std::string(DigestHex(DigestOf(config))), 'f', config});
     for (const auto& b : layer_blobs) {

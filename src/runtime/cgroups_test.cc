@@ -116,3 +116,26 @@ TEST(CgroupRelativePath, PlainAndSystemd) {
 
 }  // namespace
 }  // namespace sampan::runtime
+
+namespace sampan::runtime {
+namespace {
+
+TEST(V1Writes, NetworkAndHugetlb) {
+  Resources r;
+  r.net_class_id = 0x100001;
+  r.net_priorities = {{"eth0", 5}};
+  r.hugepage_limits = {{"2MB", 1 << 22}};
+  auto w = V1Writes(r);
+  ASSERT_TRUE(w.ok());
+  std::vector<CgroupWrite> want = {{"net_cls", "net_cls.classid", "1048577"},
+                                   {"net_prio", "net_prio.ifpriomap", "eth0 5"},
+                                   {"hugetlb", "hugetlb.2MB.limit_in_bytes", "4194304"}};
+  EXPECT_EQ(*w, want);
+  EXPECT_EQ(V2Writes(r).status().code(), Code::kInvalid);  // no net_cls on v2
+  r.net_class_id.reset();
+  r.net_priorities.clear();
+  EXPECT_EQ(*V2Writes(r), (std::vector<CgroupWrite>{{"", "hugetlb.2MB.max", "4194304"}}));
+}
+
+}  // namespace
+}  // namespace sampan::runtime

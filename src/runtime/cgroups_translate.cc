@@ -74,6 +74,11 @@ Result<std::vector<CgroupWrite>> V1Writes(const Resources& r) {
     w.push_back({"pids", "pids.max", MaxString(*r.pids_limit)});
   if (r.blkio_weight && *r.blkio_weight != 0)
     w.push_back({"blkio", "blkio.weight", std::to_string(*r.blkio_weight)});
+  if (r.net_class_id) w.push_back({"net_cls", "net_cls.classid", std::to_string(*r.net_class_id)});
+  for (const auto& [iface, prio] : r.net_priorities)
+    w.push_back({"net_prio", "net_prio.ifpriomap", iface + " " + std::to_string(prio)});
+  for (const auto& [size, limit] : r.hugepage_limits)
+    w.push_back({"hugetlb", "hugetlb." + size + ".limit_in_bytes", std::to_string(limit)});
   return w;
 }
 
@@ -142,6 +147,10 @@ Result<std::vector<CgroupWrite>> V2Writes(const Resources& r) {
     uint64_t weight = 1 + (static_cast<uint64_t>(*r.blkio_weight) - 10) * 9999 / 990;
     w.push_back({"", "io.weight", "default " + std::to_string(weight)});
   }
+  if (r.net_class_id || !r.net_priorities.empty())
+    return Invalid("linux.resources.network: net_cls/net_prio do not exist on cgroup v2");
+  for (const auto& [size, limit] : r.hugepage_limits)
+    w.push_back({"", "hugetlb." + size + ".max", std::to_string(limit)});
   for (const auto& [file, value] : r.unified) {
     if (file.find('/') != std::string::npos || file.find("..") != std::string::npos)
       return Invalid("linux.resources.unified: invalid file name \"" + file + "\"");

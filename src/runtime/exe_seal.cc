@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,6 +27,9 @@ constexpr int kSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 bool Protected(int fd) {
   int seals = ::fcntl(fd, F_GET_SEALS);
   if (seals >= 0 && (seals & kSeals) == kSeals) return true;
+  // A binary on a read-only mount cannot be written through /proc/<pid>/exe either.
+  struct statvfs vfs;
+  if (::fstatvfs(fd, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) return true;
   struct stat st;
   if (::fstat(fd, &st) != 0 || st.st_uid != 0 || (st.st_mode & 0222) != 0) return false;
   int flags = 0;
@@ -127,6 +131,17 @@ bool RunningFromProtectedCopy() {
   bool p = Protected(self);
   ::close(self);
   return p;
+}
+
+Result<int> ProtectedExeFd(const std::string& cache_dir) {
+  int self = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (self < 0) return ErrnoStatus("open /proc/self/exe", errno);
+  if (Protected(self)) return self;
+  UniqueFd s(self);
+  int fd = OpenCachedCopy(self, cache_dir);
+  if (fd < 0) fd = SealedMemfd(self);
+  if (fd < 0) return ErrnoStatus("make a protected copy of the sampan binary", errno);
+  return fd;
 }
 
 Status RexecProtected(char** argv, const std::string& cache_dir) {

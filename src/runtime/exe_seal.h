@@ -16,8 +16,12 @@
 
 namespace sampan::runtime {
 
-// True when /proc/self/exe is a sealed memfd or an immutable root-owned file.
+// True when /proc/self/exe is a sealed memfd, an immutable root-owned file, or on a read-only
+// mount (an installation that is protected already needs no copy at all).
 bool RunningFromProtectedCopy();
+// A close-on-exec fd of a protected copy of the running binary (the binary itself if it is
+// protected), for fexecve of helpers.
+Result<int> ProtectedExeFd(const std::string& cache_dir = "/run/sampan-exe");
 Status RexecProtected(char** argv, const std::string& cache_dir = "/run/sampan-exe");
 
 }  // namespace sampan::runtime

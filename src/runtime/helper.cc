@@ -7,7 +7,10 @@
 
 #include <cerrno>
 
+#include "runtime/exe_seal.h"
 #include "runtime/sys.h"
+
+extern char** environ;
 
 namespace sampan::runtime {
 
@@ -20,6 +23,13 @@ bool ProcessIsMultithreaded() {
 }
 
 Result<HelperResult> RunHelperStatus(const RuntimeOptions& opts, const std::vector<std::string>& args) {
+  // Helpers enter containers: run them from a protected copy straight away (one exec, not two).
+  int exe_fd = -1;
+  if (opts.self_exe.empty()) {
+    auto fd = ProtectedExeFd();
+    if (fd.ok()) exe_fd = *fd;
+  }
+  UniqueFd exe_owner(exe_fd);
   std::string exe = opts.self_exe.empty() ? "/proc/self/exe" : opts.self_exe;
   std::vector<std::string> full = {"sampan", "runtime", "--root", opts.root};
   if (opts.systemd_cgroup) full.push_back("--systemd-cgroup");
@@ -42,6 +52,7 @@ Result<HelperResult> RunHelperStatus(const RuntimeOptions& opts, const std::vect
     ::dup2(devnull, 0);
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
+    if (exe_fd >= 0) ::fexecve(exe_fd, argv.data(), environ);
     ::execv(exe.c_str(), argv.data());
     ::_exit(127);
   }

@@ -159,6 +159,33 @@ void ReadResources(JsonReader& r, const json::object& o, const std::string& at, 
     }
   }
   if (const json::value* u = o.if_contains("unified")) res.unified = r.StringMap(*u, at + ".unified");
+  if (const json::value* n = o.if_contains("network"); n && !n->is_null()) {
+    std::string nat = at + ".network";
+    if (const json::object* no = r.Object(*n, nat)) {
+      if (no->contains("classID")) res.net_class_id = r.U32(*no, "classID", nat, 0);
+      if (const json::value* pv = no->if_contains("priorities"); pv && !pv->is_null()) {
+        if (const json::array* pa = r.Array(*pv, nat + ".priorities")) {
+          for (size_t i = 0; i < pa->size(); ++i) {
+            std::string iat = nat + ".priorities[" + std::to_string(i) + "]";
+            const json::object* po = r.Object((*pa)[i], iat);
+            if (!po) break;
+            res.net_priorities.emplace_back(r.String(*po, "name", iat, ""), r.U32(*po, "priority", iat, 0));
+          }
+        }
+      }
+    }
+  }
+  if (const json::value* h = o.if_contains("hugepageLimits"); h && !h->is_null()) {
+    std::string hat = at + ".hugepageLimits";
+    if (const json::array* ha = r.Array(*h, hat)) {
+      for (size_t i = 0; i < ha->size(); ++i) {
+        std::string iat = hat + "[" + std::to_string(i) + "]";
+        const json::object* ho = r.Object((*ha)[i], iat);
+        if (!ho) break;
+        res.hugepage_limits.emplace_back(r.String(*ho, "pageSize", iat, ""), r.U64(*ho, "limit", iat, 0));
+      }
+    }
+  }
 }
 
 void ReadSeccomp(JsonReader& r, const json::object& o, const std::string& at, Seccomp& s) {

@@ -115,6 +115,9 @@ struct Resources {
   std::optional<uint16_t> blkio_weight;
   std::vector<DeviceRule> devices;
   std::map<std::string, std::string> unified;  // cgroup v2 file -> value
+  std::optional<uint32_t> net_class_id;
+  std::vector<std::pair<std::string, uint32_t>> net_priorities;  // interface, priority
+  std::vector<std::pair<std::string, uint64_t>> hugepage_limits;  // "2MB", bytes
 };
 
 struct SeccompArg {

@@ -18,9 +18,10 @@ class Clock {
 // "2026-11-25T13:44:45Z" (UTC, whole seconds) as Kubernetes' metav1.Time prints.
 std::string FormatRfc3339(int64_t unix_seconds);
 // "2026-11-25T13:44:45.123456Z" as metav1.MicroTime prints.
-std::string FormatRfc3339Micro(int64_t unix_nanos);
-// Parses RFC 3339 (with optional fraction and Z or ±hh:mm); -1 if malformed.
-int64_t ParseRfc3339(std::string_view text);
+std::string FormatRfc3339Micro(int64_t unix_seconds, int32_t nanos);
+// Parses RFC 3339 (optional fraction; Z or ±hh:mm) into Unix seconds and, if asked, the
+// fraction's nanoseconds. False if malformed.
+bool ParseRfc3339(std::string_view text, int64_t* unix_seconds, int32_t* nanos = nullptr);
 
 // A random (version 4) UUID: "3f1e0c4a-9b1d-4c55-8a3e-2f6d9b7c1e20".
 std::string NewUuid();
