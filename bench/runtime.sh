@@ -17,7 +17,12 @@ for t in hyperfine crun runc /bin/busybox; do command -v "$t" >/dev/null || { ec
 
 WORK=$(mktemp -d /tmp/sampan-bench-rt.XXXXXX)
 chmod 755 "$WORK"
-trap 'rm -rf "$WORK"' EXIT
+trap 'chattr -i "$WORK/sampan-installed" 2>/dev/null; rm -rf "$WORK"' EXIT
+# "sampan" runs the build output as is: it re-executes itself from its protected cached copy
+# (CVE-2019-5736). "sampan-ro" is the same binary installed protected (root-owned, 0555,
+# immutable), as a package would install it: then no re-exec is needed.
+INSTALLED=$WORK/sampan-installed
+cp "$SAMPAN" "$INSTALLED" && chmod 0555 "$INSTALLED" && chattr +i "$INSTALLED" || INSTALLED=
 B=$WORK/bundle
 mkdir -p "$B/rootfs/bin" "$B/rootfs/proc" "$B/rootfs/sys" "$B/rootfs/dev" "$B/rootfs/tmp"
 cp /bin/busybox "$B/rootfs/bin/"
@@ -36,6 +41,8 @@ cp "$B/config.json" "$WORK/true.json"
 
 OUT=${OUT:-$WORK}
 mkdir -p "$OUT"
+RO_ARGS=
+[ -z "$INSTALLED" ] || RO_ARGS="-n sampan-ro '$INSTALLED runtime --root $WORK/i-state run -b $B bench-i'"
 cat > "$WORK/inner.sh" <<EOF2
 set -e
 umount /sys/fs/cgroup/unified 2>/dev/null || true
@@ -43,6 +50,7 @@ for w in true echo; do
   cp "$WORK/\$w.json" "$B/config.json"
   hyperfine -N --runs $RUNS --warmup $WARMUP --export-json "$OUT/runtime-\$w.json" \\
     -n sampan "$SAMPAN runtime --root $WORK/s-state run -b $B bench-s" \\
+    $RO_ARGS \\
     -n crun   "crun --root $WORK/c-state run -b $B bench-c" \\
     -n runc   "runc --root $WORK/r-state run -b $B bench-r" >/dev/null
 done
@@ -58,8 +66,10 @@ for w, what in (("true", "/bin/true"), ("echo", "sh -c 'echo hello'")):
     res = {r["command"]: r for r in json.load(open(f"{out}/runtime-{w}.json"))["results"]}
     crun = res["crun"]["median"]
     print(f"\n{what}:")
-    for name in ("sampan", "crun", "runc"):
-        r = res[name]
-        print(f"  {name:7s} median {r['median']*1000:7.2f} ms  mean {r['mean']*1000:7.2f} ms "
+    for name in ("sampan", "sampan-ro", "crun", "runc"):
+        r = res.get(name)
+        if r is None:
+            continue
+        print(f"  {name:9s} median {r['median']*1000:7.2f} ms  mean {r['mean']*1000:7.2f} ms "
               f"± {r['stddev']*1000:5.2f}  ratio to crun {r['median']/crun:5.2f}")
 PY

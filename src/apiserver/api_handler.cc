@@ -111,6 +111,14 @@ std::optional<int64_t> ParseInt64(std::string_view s) {
   return v;
 }
 
+// One object as the client's API version shows it, using the stored text when it can.
+Response ObjectReply(const RequestInfo& info, int status, const StoredObject& obj) {
+  Response r;
+  r.status = status;
+  r.body = info.events_v1() ? json::serialize(ViewOf(info, obj.obj)) : obj.json;
+  return r;
+}
+
 std::string ListKind(const api::KindInfo& k) { return k.kind + "List"; }
 
 // The list reply, serialized directly: lists can be large and the objects are immutable.
@@ -128,7 +136,7 @@ std::string ListJson(const RequestInfo& info, const ListOutcome& list) {
     if (info.events_v1()) {
       body += json::serialize(api::CoreEventToEventsV1(list.items[i]->obj));
     } else {
-      body += json::serialize(list.items[i]->obj);
+      body += list.items[i]->json;
     }
   }
   body += "]}";
@@ -279,7 +287,7 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
       co_return;
     }
     {
-      Response reply = JsonResponse(200, ViewOf(info, (*obj)->obj));
+      Response reply = ObjectReply(info, 200, **obj);
       co_await res.Send(std::move(reply));
     }
     co_return;
@@ -384,7 +392,7 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
       }
       co_return;
     }
-    Response r = JsonResponse(201, ViewOf(info, (*created)->obj));
+    Response r = ObjectReply(info, 201, **created);
     AddWarnings(r, warnings);
     co_await res.Send(std::move(r));
     co_return;
@@ -475,7 +483,7 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
       }
       co_return;
     }
-    Response r = JsonResponse(200, ViewOf(info, (*out)->obj));
+    Response r = ObjectReply(info, 200, **out);
     AddWarnings(r, warnings);
     co_await res.Send(std::move(r));
     co_return;
@@ -501,7 +509,7 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
         co_return;
       }
       {
-        Response reply = JsonResponse(200, ViewOf(info, (*out)->obj));
+        Response reply = ObjectReply(info, 200, **out);
         co_await res.Send(std::move(reply));
       }
       co_return;

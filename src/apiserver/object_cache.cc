@@ -28,17 +28,24 @@ ObjectPtr Parse(const store::KeyValue& kv, int64_t revision) {
     LOG(ERROR) << "store holds an unreadable object at " << kv.key << ": " << ec.message();
     return nullptr;
   }
-  auto obj = std::make_shared<StoredObject>();
-  obj->key = kv.key;
-  obj->obj = std::move(v.as_object());
-  obj->mod_revision = revision;
-  json::value& meta = obj->obj["metadata"];
-  if (!meta.is_object()) meta.emplace_object();
-  meta.as_object()["resourceVersion"] = std::to_string(revision);
-  return obj;
+  return MakeStored(kv.key, std::move(v.as_object()), revision);
 }
 
 }  // namespace
+
+ObjectPtr MakeStored(std::string key, json::object obj, int64_t revision) {
+  auto out = std::make_shared<StoredObject>();
+  out->key = std::move(key);
+  out->obj = std::move(obj);
+  out->mod_revision = revision;
+  if (revision > 0) {
+    json::value& meta = out->obj["metadata"];
+    if (!meta.is_object()) meta.emplace_object();
+    meta.as_object()["resourceVersion"] = std::to_string(revision);
+  }
+  out->json = json::serialize(out->obj);
+  return out;
+}
 
 std::vector<CacheEvent> CacheWatcher::Take(bool* closed) {
   std::lock_guard lk(mu_);
@@ -122,12 +129,7 @@ void ObjectCache::OnEvents(std::vector<store::Event> events) {
         } else {
           ce.obj = Parse(last, rev);
         }
-        if (ce.obj && ce.obj->mod_revision != rev) {
-          auto copy = std::make_shared<StoredObject>(*ce.obj);
-          copy->mod_revision = rev;
-          copy->obj["metadata"].as_object()["resourceVersion"] = std::to_string(rev);
-          ce.obj = copy;
-        }
+        if (ce.obj && ce.obj->mod_revision != rev) ce.obj = MakeStored(ce.obj->key, ce.obj->obj, rev);
         if (it != objects_.end()) objects_.erase(it);
       } else {
         ce.type = ce.prev ? CacheEvent::Type::kModified : CacheEvent::Type::kAdded;

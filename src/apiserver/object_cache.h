@@ -29,8 +29,12 @@ struct StoredObject {
   std::string key;
   boost::json::object obj;  // metadata.resourceVersion filled in
   int64_t mod_revision = 0;
+  std::string json;         // `obj` serialized once, shared by every reply and watch
 };
 using ObjectPtr = std::shared_ptr<const StoredObject>;
+
+// Builds a StoredObject: metadata.resourceVersion set to `revision` (if > 0), and its text.
+ObjectPtr MakeStored(std::string key, boost::json::object obj, int64_t revision);
 
 struct CacheEvent {
   enum class Type { kAdded, kModified, kDeleted };

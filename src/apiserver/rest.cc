@@ -240,10 +240,7 @@ asio::awaitable<Result<ObjectPtr>> Rest::Create(const api::KindInfo& kind, std::
     if (cache_.Get(key)) {
       co_return AlreadyExists(QualifiedResource(kind) + " \"" + name + "\" already exists");
     }
-    auto out = std::make_shared<StoredObject>();
-    out->key = key;
-    out->obj = std::move(obj);
-    co_return ObjectPtr(out);
+    co_return MakeStored(key, std::move(obj), 0);
   }
   std::string value = internal::Serialize(obj);
   auto rev = co_await AwaitCreate(backend_, key, std::move(value));
@@ -255,12 +252,7 @@ asio::awaitable<Result<ObjectPtr>> Rest::Create(const api::KindInfo& kind, std::
   }
   co_await cache_.WaitFor(*rev);
   if (ObjectPtr got = cache_.Get(key); got && got->mod_revision == *rev) co_return got;
-  auto out = std::make_shared<StoredObject>();
-  out->key = key;
-  out->obj = std::move(obj);
-  out->mod_revision = *rev;
-  Meta(out->obj)["resourceVersion"] = std::to_string(*rev);
-  co_return ObjectPtr(out);
+  co_return MakeStored(key, std::move(obj), *rev);
 }
 
 Result<ObjectPtr> Rest::Get(const api::KindInfo& kind, std::string_view ns, std::string_view name) {

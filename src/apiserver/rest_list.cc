@@ -174,12 +174,7 @@ Result<ListOutcome> Rest::List(const api::KindInfo& kind, std::string_view ns,
         out.remaining = -1;
         return out;
       }
-      auto so = std::make_shared<StoredObject>();
-      so->key = kv.key;
-      so->obj = std::move(v.as_object());
-      so->mod_revision = kv.mod_revision;
-      internal::Meta(so->obj)["resourceVersion"] = std::to_string(kv.mod_revision);
-      out.items.push_back(std::move(so));
+      out.items.push_back(MakeStored(kv.key, std::move(v.as_object()), kv.mod_revision));
     }
     if (!page->more) break;
   }

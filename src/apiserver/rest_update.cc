@@ -105,10 +105,7 @@ asio::awaitable<Result<ObjectPtr>> Rest::WriteUpdate(const api::KindInfo& kind,
   Meta(cmp)["resourceVersion"] = std::string(MetaString(cur->obj, "resourceVersion"));
   if (cmp == cur->obj) co_return cur;
   if (opts.dry_run) {
-    auto out = std::make_shared<StoredObject>(*cur);
-    out->obj = std::move(next);
-    Meta(out->obj)["resourceVersion"] = std::to_string(cur->mod_revision);
-    co_return ObjectPtr(out);
+    co_return MakeStored(cur->key, std::move(next), cur->mod_revision);
   }
   auto rev = co_await AwaitUpdate(backend_, cur->key, internal::Serialize(next), cur->mod_revision);
   if (!rev.ok()) {
@@ -118,12 +115,7 @@ asio::awaitable<Result<ObjectPtr>> Rest::WriteUpdate(const api::KindInfo& kind,
   }
   co_await cache_.WaitFor(*rev);
   if (ObjectPtr got = cache_.Get(cur->key); got && got->mod_revision == *rev) co_return got;
-  auto out = std::make_shared<StoredObject>();
-  out->key = cur->key;
-  out->obj = std::move(next);
-  out->mod_revision = *rev;
-  Meta(out->obj)["resourceVersion"] = std::to_string(*rev);
-  co_return ObjectPtr(out);
+  co_return MakeStored(cur->key, std::move(next), *rev);
 }
 
 asio::awaitable<Result<ObjectPtr>> Rest::FinishDelete(const api::KindInfo& kind,

@@ -94,6 +94,18 @@ asio::awaitable<void> ApiHandler::Watch(Request& req, Responder& res, const Requ
     co_return;
   }
   bool first_table = true;
+  // The common case reuses the object's text: no serialization per watcher.
+  auto encode_stored = [&](std::string_view type, const StoredObject& so) {
+    if (table || info.events_v1()) return std::string();
+    std::string line;
+    line.reserve(so.json.size() + 32);
+    line += "{\"type\":\"";
+    line += type;
+    line += "\",\"object\":";
+    line += so.json;
+    line += "}\n";
+    return line;
+  };
   auto encode = [&](std::string_view type, const json::object& obj) {
     json::object ev;
     ev["type"] = type;
@@ -111,6 +123,10 @@ asio::awaitable<void> ApiHandler::Watch(Request& req, Responder& res, const Requ
     std::string line = json::serialize(ev);
     line.push_back('\n');
     return line;
+  };
+  auto encode_obj = [&](std::string_view type, const StoredObject& so) {
+    std::string fast = encode_stored(type, so);
+    return fast.empty() ? encode(type, so.obj) : fast;
   };
   auto bookmark = [&](int64_t rev, bool initial_end) {
     json::object meta{{"resourceVersion", std::to_string(rev)}};
@@ -134,7 +150,7 @@ asio::awaitable<void> ApiHandler::Watch(Request& req, Responder& res, const Requ
   res.WatchForClose(notify);
   std::string out;
   for (auto& o : initial) {
-    if (filter->Matches(o->obj)) out += encode("ADDED", o->obj);
+    if (filter->Matches(o->obj)) out += encode_obj("ADDED", *o);
   }
   if (bookmarks && send_initial) out += bookmark(initial_rev, true);
   bool alive = true;
@@ -150,11 +166,11 @@ asio::awaitable<void> ApiHandler::Watch(Request& req, Responder& res, const Requ
       bool now_match = ev.type != CacheEvent::Type::kDeleted && filter->Matches(ev.obj->obj);
       bool was_match = ev.prev && filter->Matches(ev.prev->obj);
       if (ev.type == CacheEvent::Type::kDeleted) {
-        if (filter->Matches(ev.obj->obj)) chunk += encode("DELETED", ev.obj->obj);
+        if (filter->Matches(ev.obj->obj)) chunk += encode_obj("DELETED", *ev.obj);
       } else if (now_match && was_match) {
-        chunk += encode("MODIFIED", ev.obj->obj);
+        chunk += encode_obj("MODIFIED", *ev.obj);
       } else if (now_match) {
-        chunk += encode("ADDED", ev.obj->obj);
+        chunk += encode_obj("ADDED", *ev.obj);
       } else if (was_match) {
         // No longer selected: the watcher sees it leave, with the new resourceVersion.
         json::object gone = ev.prev->obj;

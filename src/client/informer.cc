@@ -187,7 +187,8 @@ Status Informer::ListAndReplace() {
   }
   for (const auto& k : gone) {
     ObjectPtr old = Remove(k);
-    if (old) Deliver([&] {
+    if (old)
+      Deliver([&] {
         for (auto& h : handlers_)
           if (h.on_delete) h.on_delete(old);
       });
@@ -266,7 +267,8 @@ Status Informer::WatchOnce() {
     } else if (ev.type == "DELETED") {
       ObjectPtr old = Remove(key);
       ObjectPtr last = obj;  // the deleted object's final state
-      if (old || last) Deliver([&] {
+      if (old || last)
+        Deliver([&] {
           for (auto& h : handlers_)
             if (h.on_delete) h.on_delete(last);
         });
@@ -328,4 +330,3 @@ void Informer::ResyncLoop() {
 }
 
 }  // namespace sampan::client
-

@@ -10,8 +10,8 @@
 // Cache reads (Get/List/ByIndex) are thread-safe.
 #pragma once
 
-#include <boost/json.hpp>
 #include <atomic>
+#include <boost/json.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -95,7 +95,7 @@ class Informer {
   std::map<std::string, IndexFunc> index_funcs_;
 
   mutable std::shared_mutex cache_mu_;
-  std::map<std::string, ObjectPtr, std::less<>> items_;                         // guarded
+  std::map<std::string, ObjectPtr, std::less<>> items_;                          // guarded
   std::map<std::string, std::map<std::string, std::set<std::string>>> indices_;  // guarded
   std::string rv_;                                                               // guarded
 
@@ -103,8 +103,8 @@ class Informer {
 
   mutable std::mutex state_mu_;
   mutable std::condition_variable state_cv_;
-  bool stopping_ = false;                    // guarded by state_mu_
-  std::shared_ptr<WatchStream> watch_;       // guarded by state_mu_
+  bool stopping_ = false;               // guarded by state_mu_
+  std::shared_ptr<WatchStream> watch_;  // guarded by state_mu_
   std::atomic<bool> synced_{false};
   std::thread thread_, resync_thread_;
 };

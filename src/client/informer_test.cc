@@ -56,19 +56,18 @@ TEST_F(InformerTest, ListWatchHandlersAndIndex) {
   Informer inf(client_.get(), resources::kConfigMaps, "default");
   std::mutex mu;
   std::vector<std::string> log;
-  inf.AddEventHandler(EventHandlers{
-      [&](const ObjectPtr& o) {
-        std::lock_guard<std::mutex> l(mu);
-        log.push_back("add " + MetaString(*o, "name"));
-      },
-      [&](const ObjectPtr& old_obj, const ObjectPtr& o) {
-        std::lock_guard<std::mutex> l(mu);
-        log.push_back("update " + MetaString(*o, "name"));
-      },
-      [&](const ObjectPtr& o) {
-        std::lock_guard<std::mutex> l(mu);
-        log.push_back("delete " + MetaString(*o, "name"));
-      }});
+  inf.AddEventHandler(EventHandlers{[&](const ObjectPtr& o) {
+                                      std::lock_guard<std::mutex> l(mu);
+                                      log.push_back("add " + MetaString(*o, "name"));
+                                    },
+                                    [&](const ObjectPtr& old_obj, const ObjectPtr& o) {
+                                      std::lock_guard<std::mutex> l(mu);
+                                      log.push_back("update " + MetaString(*o, "name"));
+                                    },
+                                    [&](const ObjectPtr& o) {
+                                      std::lock_guard<std::mutex> l(mu);
+                                      log.push_back("delete " + MetaString(*o, "name"));
+                                    }});
   inf.AddIndex("group", [](const json::object& o) -> std::vector<std::string> {
     auto* labels = MetaObject(o, "labels");
     if (!labels) return {};
@@ -159,7 +158,8 @@ TEST_F(InformerTest, LeaderElectionOneLeaderAndTakeover) {
       client_.get(), cfg, [&] { ++a_started; }, [&] { ++a_stopped; });
   cfg.identity = "b";
   cfg.release_on_stop = true;
-  LeaderElector b(client_.get(), cfg, [&] { ++b_started; }, nullptr);
+  LeaderElector b(
+      client_.get(), cfg, [&] { ++b_started; }, nullptr);
   a->Start();
   ASSERT_TRUE(Eventually([&] { return a->IsLeader(); }));
   b.Start();

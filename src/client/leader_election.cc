@@ -17,7 +17,9 @@ LeaderElector::LeaderElector(RestClient* client, LeaderElectionConfig config,
 
 LeaderElector::~LeaderElector() { Stop(); }
 
-void LeaderElector::Start() { thread_ = std::thread([this] { Loop(); }); }
+void LeaderElector::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
 
 bool LeaderElector::IsLeader() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -41,7 +43,8 @@ void LeaderElector::Stop() {
 
 bool LeaderElector::TryAcquireOrRenew() {
   const int64_t now_ns = Clock::Real().NowUnixNanos();
-  const std::string now = FormatRfc3339Micro(now_ns / 1000000000, static_cast<int32_t>(now_ns % 1000000000));
+  const std::string now =
+      FormatRfc3339Micro(now_ns / 1000000000, static_cast<int32_t>(now_ns % 1000000000));
   const int64_t duration_s = std::max<int64_t>(
       1, std::chrono::duration_cast<std::chrono::seconds>(cfg_.lease_duration).count());
   auto got = client_->Get(resources::kLeases, cfg_.lease_namespace, cfg_.lease_name);
@@ -86,7 +89,8 @@ bool LeaderElector::TryAcquireOrRenew() {
     return false;  // someone else holds a live lease
   }
   int64_t transitions = 0;
-  if (auto* t = spec.if_contains("leaseTransitions"); t && t->is_int64()) transitions = t->as_int64();
+  if (auto* t = spec.if_contains("leaseTransitions"); t && t->is_int64())
+    transitions = t->as_int64();
   if (!ours) {
     spec["acquireTime"] = now;
     spec["leaseTransitions"] = transitions + 1;
@@ -103,7 +107,8 @@ bool LeaderElector::TryAcquireOrRenew() {
   }
   if (auto* s = updated->if_contains("spec"); s && s->is_object()) {
     auto* r = s->as_object().if_contains("renewTime");
-    observed_record_ = cfg_.identity + "|" + (r && r->is_string() ? std::string(r->as_string()) : "");
+    observed_record_ =
+        cfg_.identity + "|" + (r && r->is_string() ? std::string(r->as_string()) : "");
     observed_at_ = steady_now;
   }
   return true;

@@ -27,8 +27,8 @@ const Resource kPods{"", "v1", "pods", "Pod", true};
 const Resource kNodes{"", "v1", "nodes", "Node", false};
 const Resource kNamespaces{"", "v1", "namespaces", "Namespace", false};
 const Resource kEvents{"", "v1", "events", "Event", true};
-const Resource kReplicationControllers{"", "v1", "replicationcontrollers",
-                                       "ReplicationController", true};
+const Resource kReplicationControllers{"", "v1", "replicationcontrollers", "ReplicationController",
+                                       true};
 const Resource kConfigMaps{"", "v1", "configmaps", "ConfigMap", true};
 const Resource kSecrets{"", "v1", "secrets", "Secret", true};
 const Resource kServices{"", "v1", "services", "Service", true};
@@ -46,10 +46,10 @@ const Resource kLeases{"coordination.k8s.io", "v1", "leases", "Lease", true};
 
 const Resource* Find(std::string_view name) {
   static const Resource* const kAll[] = {
-      &kPods,       &kNodes,        &kNamespaces,      &kEvents,      &kReplicationControllers,
-      &kConfigMaps, &kSecrets,      &kServices,        &kServiceAccounts, &kEndpoints,
-      &kReplicaSets, &kDeployments, &kDaemonSets,      &kStatefulSets, &kControllerRevisions,
-      &kJobs,       &kCronJobs,     &kLeases};
+      &kPods,        &kNodes,       &kNamespaces, &kEvents,          &kReplicationControllers,
+      &kConfigMaps,  &kSecrets,     &kServices,   &kServiceAccounts, &kEndpoints,
+      &kReplicaSets, &kDeployments, &kDaemonSets, &kStatefulSets,    &kControllerRevisions,
+      &kJobs,        &kCronJobs,    &kLeases};
   for (const Resource* r : kAll) {
     if (name == r->plural) return r;
     if (name.size() == r->plural.size() + 1 + r->group.size() && name.starts_with(r->plural) &&

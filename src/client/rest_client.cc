@@ -37,21 +37,36 @@ Code CodeFromReason(std::string_view reason, int http_code) {
     if (CodeReason(static_cast<Code>(c)) == reason) return static_cast<Code>(c);
   }
   switch (http_code) {
-    case 400: return Code::kBadRequest;
-    case 401: return Code::kUnauthorized;
-    case 403: return Code::kForbidden;
-    case 404: return Code::kNotFound;
-    case 405: return Code::kMethodNotAllowed;
-    case 406: return Code::kNotAcceptable;
-    case 409: return Code::kConflict;
-    case 410: return Code::kGone;
-    case 413: return Code::kRequestTooLarge;
-    case 415: return Code::kUnsupportedMedia;
-    case 422: return Code::kInvalid;
-    case 429: return Code::kTooManyRequests;
-    case 503: return Code::kUnavailable;
-    case 504: return Code::kTimeout;
-    default: return Code::kInternal;
+    case 400:
+      return Code::kBadRequest;
+    case 401:
+      return Code::kUnauthorized;
+    case 403:
+      return Code::kForbidden;
+    case 404:
+      return Code::kNotFound;
+    case 405:
+      return Code::kMethodNotAllowed;
+    case 406:
+      return Code::kNotAcceptable;
+    case 409:
+      return Code::kConflict;
+    case 410:
+      return Code::kGone;
+    case 413:
+      return Code::kRequestTooLarge;
+    case 415:
+      return Code::kUnsupportedMedia;
+    case 422:
+      return Code::kInvalid;
+    case 429:
+      return Code::kTooManyRequests;
+    case 503:
+      return Code::kUnavailable;
+    case 504:
+      return Code::kTimeout;
+    default:
+      return Code::kInternal;
   }
 }
 
@@ -60,7 +75,8 @@ Status StatusFromObject(const json::object& st, int http_code) {
   if (auto* r = st.if_contains("reason"); r && r->is_string()) reason = r->as_string().c_str();
   if (auto* m = st.if_contains("message"); m && m->is_string()) message = m->as_string().c_str();
   if (http_code == 0) {
-    if (auto* c = st.if_contains("code"); c && c->is_int64()) http_code = static_cast<int>(c->as_int64());
+    if (auto* c = st.if_contains("code"); c && c->is_int64())
+      http_code = static_cast<int>(c->as_int64());
   }
   std::vector<Cause> causes;
   if (auto* d = st.if_contains("details"); d && d->is_object()) {
@@ -105,9 +121,12 @@ std::string ListQuery(const ListOptions& o, bool watch) {
 
 std::string_view PatchContentType(PatchType t) {
   switch (t) {
-    case PatchType::kMerge: return "application/merge-patch+json";
-    case PatchType::kStrategicMerge: return "application/strategic-merge-patch+json";
-    case PatchType::kJson: return "application/json-patch+json";
+    case PatchType::kMerge:
+      return "application/merge-patch+json";
+    case PatchType::kStrategicMerge:
+      return "application/strategic-merge-patch+json";
+    case PatchType::kJson:
+      return "application/json-patch+json";
   }
   return "application/merge-patch+json";
 }
@@ -187,8 +206,7 @@ class RestClientImpl final : public RestClient {
   RestClientImpl(ClientConfig cfg, std::unique_ptr<internal::Dialer> dialer)
       : cfg_(std::move(cfg)), dialer_(std::move(dialer)) {}
 
-  Result<json::object> Get(const Resource& r, std::string_view ns,
-                           std::string_view name) override {
+  Result<json::object> Get(const Resource& r, std::string_view ns, std::string_view name) override {
     return Object("GET", r.Path(ns, name), {}, {});
   }
 
@@ -197,8 +215,7 @@ class RestClientImpl final : public RestClient {
     return Object("GET", r.Path(ns) + ListQuery(opts, false), {}, {});
   }
 
-  Result<json::object> ListAll(const Resource& r, std::string_view ns,
-                               ListOptions opts) override {
+  Result<json::object> ListAll(const Resource& r, std::string_view ns, ListOptions opts) override {
     ASSIGN_OR_RETURN(json::object first, List(r, ns, opts));
     for (;;) {
       std::string cont;
@@ -275,8 +292,8 @@ class RestClientImpl final : public RestClient {
     return res.status();
   }
 
-  Result<json::object> GetSubresource(const Resource& r, std::string_view ns,
-                                      std::string_view name, std::string_view sub) override {
+  Result<json::object> GetSubresource(const Resource& r, std::string_view ns, std::string_view name,
+                                      std::string_view sub) override {
     return Object("GET", r.Path(ns, name, sub), {}, {});
   }
   Result<json::object> UpdateSubresource(const Resource& r, std::string_view ns,

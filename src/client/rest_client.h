@@ -35,9 +35,9 @@ struct Resource {
 
 // The resources the control plane uses.
 namespace resources {
-extern const Resource kPods, kNodes, kNamespaces, kEvents, kReplicationControllers,
-    kReplicaSets, kDeployments, kDaemonSets, kStatefulSets, kJobs, kCronJobs, kLeases,
-    kConfigMaps, kSecrets, kServices, kServiceAccounts, kEndpoints, kControllerRevisions;
+extern const Resource kPods, kNodes, kNamespaces, kEvents, kReplicationControllers, kReplicaSets,
+    kDeployments, kDaemonSets, kStatefulSets, kJobs, kCronJobs, kLeases, kConfigMaps, kSecrets,
+    kServices, kServiceAccounts, kEndpoints, kControllerRevisions;
 // By plural ("pods") or "plural.group" ("deployments.apps"); nullptr if unknown.
 const Resource* Find(std::string_view name);
 }  // namespace resources
@@ -48,8 +48,8 @@ struct ListOptions {
   std::string resource_version;  // list: "" = most recent; "0" = any (cache); watch: start after
   int64_t limit = 0;             // list page size (0 = no paging)
   std::string continue_token;
-  int timeout_seconds = 0;        // watch: server closes the stream after this (0 = server default)
-  bool allow_bookmarks = true;    // watch
+  int timeout_seconds = 0;      // watch: server closes the stream after this (0 = server default)
+  bool allow_bookmarks = true;  // watch
 };
 
 enum class PatchType { kMerge, kStrategicMerge, kJson };
@@ -112,12 +112,10 @@ class RestClient {
                                                      std::string_view name,
                                                      std::string_view sub) = 0;
   virtual Result<boost::json::object> UpdateSubresource(const Resource& r, std::string_view ns,
-                                                        std::string_view name,
-                                                        std::string_view sub,
+                                                        std::string_view name, std::string_view sub,
                                                         const boost::json::object& body) = 0;
   virtual Result<boost::json::object> CreateSubresource(const Resource& r, std::string_view ns,
-                                                        std::string_view name,
-                                                        std::string_view sub,
+                                                        std::string_view name, std::string_view sub,
                                                         const boost::json::object& body) = 0;
   // Starts a watch (opts.resource_version: events after it).
   virtual Result<std::unique_ptr<WatchStream>> Watch(const Resource& r, std::string_view ns,

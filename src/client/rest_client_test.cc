@@ -62,16 +62,19 @@ TEST(ResourceTest, Paths) {
 
 TEST(StatusFromResponseTest, MapsReasons) {
   Status st = StatusFromResponse(
-      404, R"({"kind":"Status","status":"Failure","reason":"NotFound","message":"pods \"x\" not found","code":404})");
+      404,
+      R"({"kind":"Status","status":"Failure","reason":"NotFound","message":"pods \"x\" not found","code":404})");
   EXPECT_EQ(st.code(), Code::kNotFound);
   EXPECT_EQ(st.message(), "pods \"x\" not found");
   st = StatusFromResponse(
-      422, R"({"kind":"Status","reason":"Invalid","message":"bad","details":{"causes":[{"reason":"FieldValueRequired","field":"spec.x","message":"Required value"}]}})");
+      422,
+      R"({"kind":"Status","reason":"Invalid","message":"bad","details":{"causes":[{"reason":"FieldValueRequired","field":"spec.x","message":"Required value"}]}})");
   EXPECT_EQ(st.code(), Code::kInvalid);
   ASSERT_EQ(st.causes().size(), 1u);
   EXPECT_EQ(st.causes()[0].field, "spec.x");
-  EXPECT_EQ(StatusFromResponse(410, R"({"kind":"Status","reason":"Expired","message":"too old"})").code(),
-            Code::kGone);
+  EXPECT_EQ(
+      StatusFromResponse(410, R"({"kind":"Status","reason":"Expired","message":"too old"})").code(),
+      Code::kGone);
   EXPECT_EQ(StatusFromResponse(503, "upstream down").code(), Code::kUnavailable);
 }
 
@@ -179,8 +182,7 @@ TEST_F(RestClientTest, ListPagesAndSelectors) {
   EXPECT_EQ(all->at("items").as_array().size(), 3u);
 
   o.label_selector = "bad selector ===";
-  EXPECT_EQ(client_->List(resources::kConfigMaps, "default", o).status().code(),
-            Code::kBadRequest);
+  EXPECT_EQ(client_->List(resources::kConfigMaps, "default", o).status().code(), Code::kBadRequest);
 }
 
 // Disabled: the API server crashes on a limited list with a selector
@@ -235,7 +237,8 @@ TEST_F(RestClientTest, SubresourcesBindingAndStatus) {
   json::object node{{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", "n1"}}}};
   ASSERT_TRUE(client_->Create(resources::kNodes, "", node).ok());
   json::object pod = json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p1"},
-      "spec":{"containers":[{"name":"c","image":"busybox"}]}})").as_object();
+      "spec":{"containers":[{"name":"c","image":"busybox"}]}})")
+                         .as_object();
   ASSERT_TRUE(client_->Create(resources::kPods, "default", pod).ok());
   json::object binding{{"apiVersion", "v1"},
                        {"kind", "Binding"},

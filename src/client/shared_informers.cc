@@ -42,13 +42,24 @@ bool SharedInformers::WaitForSync(std::chrono::milliseconds timeout) {
 }
 
 const Resource* ResourceForKind(std::string_view api_version, std::string_view kind) {
-  static const Resource* const kAll[] = {
-      &resources::kPods,        &resources::kNodes,           &resources::kNamespaces,
-      &resources::kEvents,      &resources::kReplicationControllers, &resources::kConfigMaps,
-      &resources::kSecrets,     &resources::kServices,        &resources::kServiceAccounts,
-      &resources::kEndpoints,   &resources::kReplicaSets,     &resources::kDeployments,
-      &resources::kDaemonSets,  &resources::kStatefulSets,    &resources::kControllerRevisions,
-      &resources::kJobs,        &resources::kCronJobs,        &resources::kLeases};
+  static const Resource* const kAll[] = {&resources::kPods,
+                                         &resources::kNodes,
+                                         &resources::kNamespaces,
+                                         &resources::kEvents,
+                                         &resources::kReplicationControllers,
+                                         &resources::kConfigMaps,
+                                         &resources::kSecrets,
+                                         &resources::kServices,
+                                         &resources::kServiceAccounts,
+                                         &resources::kEndpoints,
+                                         &resources::kReplicaSets,
+                                         &resources::kDeployments,
+                                         &resources::kDaemonSets,
+                                         &resources::kStatefulSets,
+                                         &resources::kControllerRevisions,
+                                         &resources::kJobs,
+                                         &resources::kCronJobs,
+                                         &resources::kLeases};
   std::string_view group = api_version;
   if (auto slash = api_version.find('/'); slash != std::string_view::npos) {
     group = api_version.substr(0, slash);

@@ -35,7 +35,8 @@ Result<Endpoint> ParseServerUrl(const std::string& url) {
   while (!ep.base_path.empty() && ep.base_path.back() == '/') ep.base_path.pop_back();
   if (!hostport.empty() && hostport.front() == '[') {  // [v6]:port
     auto close = hostport.find(']');
-    if (close == std::string_view::npos) return Invalid("server URL \"" + url + "\": bad IPv6 host");
+    if (close == std::string_view::npos)
+      return Invalid("server URL \"" + url + "\": bad IPv6 host");
     ep.host = std::string(hostport.substr(1, close - 1));
     if (close + 1 < hostport.size() && hostport[close + 1] == ':')
       ep.port = std::string(hostport.substr(close + 2));
@@ -187,8 +188,7 @@ class DialerImpl final : public Dialer {
       if (addr_ec) SSL_set_tlsext_host_name(s.native_handle(), ep_.host.c_str());
       if (verify_) s.set_verify_callback(ssl::host_name_verification(ep_.host));
       c->tcp().expires_after(timeout);
-      error_code ec =
-          c->Run([&](auto h) { s.async_handshake(ssl::stream_base::client, h); });
+      error_code ec = c->Run([&](auto h) { s.async_handshake(ssl::stream_base::client, h); });
       if (ec) return Unavailable("TLS handshake with " + ep_.host + ": " + Describe(ec));
       return std::unique_ptr<Connection>(std::move(c));
     }

@@ -34,7 +34,8 @@ int Fail(const Status& st) {
           if (c == '"' || c == '\\') msg += '\\';
           msg += c;
         }
-        std::fprintf(f, "{\"level\":\"error\",\"msg\":\"%s\",\"time\":\"%s\"}\n", msg.c_str(), ts.c_str());
+        std::fprintf(f, "{\"level\":\"error\",\"msg\":\"%s\",\"time\":\"%s\"}\n", msg.c_str(),
+                     ts.c_str());
       } else {
         std::fprintf(f, "time=\"%s\" level=error msg=\"%s\"\n", ts.c_str(), st.message().c_str());
       }
@@ -144,8 +145,9 @@ int RuntimeMain(int argc, char** argv) {
       {"exec", CmdExec, true}};
   if (i >= argc || std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0 ||
       std::strcmp(argv[i], "help") == 0) {
-    std::printf("Usage: sampan runtime [--root DIR] [--log FILE] [--log-format text|json] "
-                "[--systemd-cgroup] <command> [flags] <id>\n\nCommands:");
+    std::printf(
+        "Usage: sampan runtime [--root DIR] [--log FILE] [--log-format text|json] "
+        "[--systemd-cgroup] <command> [flags] <id>\n\nCommands:");
     for (const auto& s : kSubs) std::printf(" %s", s.name);
     std::printf("\n");
     return i >= argc ? 1 : 0;

@@ -25,10 +25,10 @@ Result<std::string> OneId(const Args& a, const char* cmd) {
 }
 
 const std::vector<FlagSpec> kCreateFlags = {
-    {"bundle", 'b', true},        {"console-socket", 0, true}, {"pid-file", 0, true},
-    {"no-pivot", 0, false},       {"no-new-keyring", 0, false}, {"preserve-fds", 0, true},
-    {"log-path", 0, true},        {"pidfd-socket", 0, true},   {"detach", 'd', false},
-    {"keep", 0, false},           {"no-subreaper", 0, false}};
+    {"bundle", 'b', true},  {"console-socket", 0, true},  {"pid-file", 0, true},
+    {"no-pivot", 0, false}, {"no-new-keyring", 0, false}, {"preserve-fds", 0, true},
+    {"log-path", 0, true},  {"pidfd-socket", 0, true},    {"detach", 'd', false},
+    {"keep", 0, false},     {"no-subreaper", 0, false}};
 
 runtime::CreateOptions CreateOpts(const Args& a, const std::string& id) {
   runtime::CreateOptions o;
@@ -42,7 +42,9 @@ runtime::CreateOptions CreateOpts(const Args& a, const std::string& id) {
   return o;
 }
 
-std::string JsonEscape(const std::string& s) { return boost::json::serialize(boost::json::value(s)); }
+std::string JsonEscape(const std::string& s) {
+  return boost::json::serialize(boost::json::value(s));
+}
 
 }  // namespace
 
@@ -50,7 +52,8 @@ int CmdSpec(runtime::Runtime&, int argc, char** argv) {
   auto a = ParseArgs(argc, argv, 1, {{"bundle", 'b', true}, {"rootless", 0, false}}, false);
   if (!a.ok()) return Fail(a.status());
   std::string path = a->Get("bundle", ".") + "/config.json";
-  if (runtime::PathExists(path)) return Fail(AlreadyExists("File " + path + " exists. Remove it first"));
+  if (runtime::PathExists(path))
+    return Fail(AlreadyExists("File " + path + " exists. Remove it first"));
   Status st = runtime::WriteFileAtomic(path, runtime::DefaultSpecJson(), 0644);
   return st.ok() ? 0 : Fail(st);
 }
@@ -146,7 +149,8 @@ int CmdList(runtime::Runtime& r, int argc, char** argv) {
     std::printf("%s]\n", out.c_str());
     return 0;
   }
-  std::printf("%-12s %-8s %-10s %-40s %-30s %s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
+  std::printf("%-12s %-8s %-10s %-40s %-30s %s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED",
+              "OWNER");
   for (const auto& c : *list)
     std::printf("%-12s %-8d %-10s %-40s %-30s %s\n", c.id.c_str(), c.pid, c.status.c_str(),
                 c.bundle.c_str(), c.created.c_str(), c.owner.c_str());
@@ -220,14 +224,18 @@ namespace {
 std::string StatsJson(const std::string& id, const runtime::CgroupStats& s) {
   boost::json::object d;
   d["cpu"] = boost::json::object{
-      {"usage", boost::json::object{{"total", s.cpu_usage_ns}, {"user", s.cpu_user_ns}, {"kernel", s.cpu_system_ns}}},
+      {"usage",
+       boost::json::object{
+           {"total", s.cpu_usage_ns}, {"user", s.cpu_user_ns}, {"kernel", s.cpu_system_ns}}},
       {"throttling", boost::json::object{{"periods", s.cpu_periods},
                                          {"throttledPeriods", s.cpu_throttled_periods},
                                          {"throttledTime", s.cpu_throttled_ns}}}};
   d["memory"] = boost::json::object{
       {"cache", s.memory_cache},
-      {"usage", boost::json::object{{"limit", s.memory_limit}, {"usage", s.memory_usage},
-                                    {"max", s.memory_max_usage}, {"failcnt", s.memory_failcnt}}},
+      {"usage", boost::json::object{{"limit", s.memory_limit},
+                                    {"usage", s.memory_usage},
+                                    {"max", s.memory_max_usage},
+                                    {"failcnt", s.memory_failcnt}}},
       {"swap", boost::json::object{{"limit", s.swap_limit}, {"usage", s.swap_usage}}},
       {"raw", boost::json::object{{"rss", s.memory_rss}, {"oom_kill", s.oom_kills}}}};
   d["pids"] = boost::json::object{{"current", s.pids_current}, {"limit", s.pids_limit}};
@@ -245,9 +253,12 @@ int CmdEvents(runtime::Runtime& r, int argc, char** argv) {
   if (a->Has("interval")) {
     std::string v = a->Get("interval");
     double n = std::atof(v.c_str());
-    if (v.size() > 2 && v.substr(v.size() - 2) == "ms") interval_ms = static_cast<int>(n);
-    else if (!v.empty() && v.back() == 'm') interval_ms = static_cast<int>(n * 60000);
-    else interval_ms = static_cast<int>(n * 1000);
+    if (v.size() > 2 && v.substr(v.size() - 2) == "ms")
+      interval_ms = static_cast<int>(n);
+    else if (!v.empty() && v.back() == 'm')
+      interval_ms = static_cast<int>(n * 60000);
+    else
+      interval_ms = static_cast<int>(n * 1000);
     if (interval_ms <= 0) return Fail(Invalid("events: --interval must be positive"));
   }
   uint64_t ooms = 0;
@@ -269,12 +280,22 @@ int CmdEvents(runtime::Runtime& r, int argc, char** argv) {
 
 int CmdExec(runtime::Runtime& r, int argc, char** argv) {
   auto a = ParseArgs(argc, argv, 1,
-                     {{"process", 'p', true},      {"console-socket", 0, true}, {"cwd", 0, true},
-                      {"env", 'e', true, true},    {"tty", 't', false},         {"user", 'u', true},
-                      {"additional-gids", 'g', true, true}, {"detach", 'd', false},
-                      {"pid-file", 0, true},       {"process-label", 0, true},  {"apparmor", 0, true},
-                      {"no-new-privs", 0, false},  {"cap", 'c', true, true},    {"preserve-fds", 0, true},
-                      {"pidfd-socket", 0, true},   {"ignore-paused", 0, false}},
+                     {{"process", 'p', true},
+                      {"console-socket", 0, true},
+                      {"cwd", 0, true},
+                      {"env", 'e', true, true},
+                      {"tty", 't', false},
+                      {"user", 'u', true},
+                      {"additional-gids", 'g', true, true},
+                      {"detach", 'd', false},
+                      {"pid-file", 0, true},
+                      {"process-label", 0, true},
+                      {"apparmor", 0, true},
+                      {"no-new-privs", 0, false},
+                      {"cap", 'c', true, true},
+                      {"preserve-fds", 0, true},
+                      {"pidfd-socket", 0, true},
+                      {"ignore-paused", 0, false}},
                      true);
   if (!a.ok()) return Fail(a.status());
   if (a->positional.empty()) return Fail(Invalid("exec: expected a container id"));
@@ -304,7 +325,8 @@ int CmdExec(runtime::Runtime& r, int argc, char** argv) {
       std::string u = a->Get("user");
       size_t c = u.find(':');
       o.process.user.uid = static_cast<uint32_t>(std::atoi(u.substr(0, c).c_str()));
-      if (c != std::string::npos) o.process.user.gid = static_cast<uint32_t>(std::atoi(u.substr(c + 1).c_str()));
+      if (c != std::string::npos)
+        o.process.user.gid = static_cast<uint32_t>(std::atoi(u.substr(c + 1).c_str()));
     }
     for (const auto& g : a->lists["additional-gids"])
       o.process.user.additional_gids.push_back(static_cast<uint32_t>(std::atoi(g.c_str())));
@@ -312,7 +334,8 @@ int CmdExec(runtime::Runtime& r, int argc, char** argv) {
     for (const auto& c : a->lists["cap"]) {
       auto n = runtime::CapabilityFromName(c);
       if (!n) return Fail(Invalid("exec: unknown capability \"" + c + "\""));
-      for (auto* set : {&o.process.caps.bounding, &o.process.caps.effective, &o.process.caps.permitted})
+      for (auto* set :
+           {&o.process.caps.bounding, &o.process.caps.effective, &o.process.caps.permitted})
         set->push_back(*n);
       o.process.caps.present = true;
     }

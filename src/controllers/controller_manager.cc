@@ -1,0 +1,173 @@
+#include "controllers/controller_manager.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
+
+#include "client/events.h"
+#include "client/leader_election.h"
+#include "client/shared_informers.h"
+#include "controllers/garbage_collector.h"
+#include "controllers/replicaset.h"
+#include "scheduler/scheduler.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+namespace sampan::controllers {
+namespace {
+
+std::string Hostname() {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "sampan";
+  return buf;
+}
+
+// The controller set that runs while this process leads "kube-controller-manager".
+class Controllers {
+ public:
+  Controllers(client::RestClient* c, const ControlPlaneOptions& o, const std::string& host)
+      : informers_(c),
+        recorder_rs_(c, "replicaset-controller", host),
+        recorder_rc_(c, "replication-controller", host),
+        rs_(&informers_, &recorder_rs_, false),
+        rc_(&informers_, &recorder_rc_, true),
+        gc_(&informers_),
+        opts_(o) {}
+  void Start() {
+    informers_.Start();
+    rs_.Run(opts_.replicaset_workers);
+    rc_.Run(opts_.replicaset_workers);
+    gc_.Run(opts_.gc_workers);
+  }
+  void Stop() {
+    rs_.Stop();
+    rc_.Stop();
+    gc_.Stop();
+    informers_.Stop();
+  }
+
+ private:
+  client::SharedInformers informers_;
+  client::EventRecorder recorder_rs_, recorder_rc_;
+  ReplicaSetController rs_, rc_;
+  GarbageCollector gc_;
+  ControlPlaneOptions opts_;
+};
+
+class ControlPlaneImpl final : public ControlPlane {
+ public:
+  ControlPlaneImpl(std::unique_ptr<client::RestClient> c, ControlPlaneOptions o)
+      : client_(std::move(c)), opts_(std::move(o)) {
+    host_ = Hostname();
+    if (opts_.identity.empty()) opts_.identity = host_ + "_" + NewUuid();
+  }
+  ~ControlPlaneImpl() override { Stop(); }
+
+  void Start() {
+    if (opts_.enable_scheduler) {
+      if (opts_.leader_elect) {
+        sched_elector_ = MakeElector(
+            "kube-scheduler", [this] { StartScheduler(); }, [this] { StopScheduler(); });
+        sched_elector_->Start();
+      } else {
+        StartScheduler();
+      }
+    }
+    if (opts_.enable_controllers) {
+      if (opts_.leader_elect) {
+        ctrl_elector_ = MakeElector(
+            "kube-controller-manager", [this] { StartControllers(); },
+            [this] { StopControllers(); });
+        ctrl_elector_->Start();
+      } else {
+        StartControllers();
+      }
+    }
+  }
+
+  void Stop() override {
+    if (stopped_.exchange(true)) return;
+    if (sched_elector_) sched_elector_->Stop();  // calls StopScheduler if leading
+    if (ctrl_elector_) ctrl_elector_->Stop();
+    StopScheduler();
+    StopControllers();
+  }
+
+  bool scheduler_leading() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return scheduler_ != nullptr;
+  }
+  bool controllers_leading() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return controllers_ != nullptr;
+  }
+
+ private:
+  std::unique_ptr<client::LeaderElector> MakeElector(const std::string& name,
+                                                     std::function<void()> on_start,
+                                                     std::function<void()> on_stop) {
+    client::LeaderElectionConfig cfg;
+    cfg.lease_name = name;
+    cfg.identity = opts_.identity;
+    return std::make_unique<client::LeaderElector>(client_.get(), cfg, std::move(on_start),
+                                                   std::move(on_stop));
+  }
+
+  void StartScheduler() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (scheduler_) return;
+    scheduler_ = std::make_unique<scheduler::Scheduler>(client_.get());
+    scheduler_->Start();
+    LOG(INFO) << "scheduler started";
+  }
+  void StopScheduler() {
+    std::unique_ptr<scheduler::Scheduler> s;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      s = std::move(scheduler_);
+    }
+    if (s) s->Stop();
+  }
+  void StartControllers() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (controllers_) return;
+    controllers_ = std::make_unique<Controllers>(client_.get(), opts_, host_);
+    controllers_->Start();
+    LOG(INFO) << "controllers started (replicaset, replicationcontroller, garbage collector)";
+  }
+  void StopControllers() {
+    std::unique_ptr<Controllers> c;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      c = std::move(controllers_);
+    }
+    if (c) c->Stop();
+  }
+
+  std::unique_ptr<client::RestClient> client_;
+  ControlPlaneOptions opts_;
+  std::string host_;
+  mutable std::mutex mu_;
+  std::unique_ptr<scheduler::Scheduler> scheduler_;  // guarded by mu_
+  std::unique_ptr<Controllers> controllers_;         // guarded by mu_
+  std::unique_ptr<client::LeaderElector> sched_elector_, ctrl_elector_;
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ControlPlane>> StartControlPlane(const ControlPlaneOptions& options) {
+  client::ClientConfig cfg = options.client;
+  if (!options.kubeconfig.empty()) {
+    ASSIGN_OR_RETURN(cfg, client::LoadKubeconfig(options.kubeconfig));
+  }
+  if (cfg.server.empty()) return Invalid("control plane: no API server URL or kubeconfig given");
+  cfg.user_agent = "sampan-controller-manager";
+  ASSIGN_OR_RETURN(auto rest, client::RestClient::New(std::move(cfg)));
+  auto cp = std::make_unique<ControlPlaneImpl>(std::move(rest), options);
+  cp->Start();
+  return std::unique_ptr<ControlPlane>(std::move(cp));
+}
+
+}  // namespace sampan::controllers

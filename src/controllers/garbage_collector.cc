@@ -36,11 +36,20 @@ bool HasFinalizer(const json::object& o, std::string_view f) {
 
 const std::vector<const client::Resource*>& MonitoredResources() {
   using namespace client::resources;
-  static const std::vector<const client::Resource*> kAll = {
-      &kPods,        &kReplicaSets,  &kReplicationControllers, &kDeployments,
-      &kDaemonSets,  &kStatefulSets, &kJobs,                   &kCronJobs,
-      &kControllerRevisions, &kConfigMaps, &kSecrets, &kServices, &kServiceAccounts,
-      &kEndpoints};
+  static const std::vector<const client::Resource*> kAll = {&kPods,
+                                                            &kReplicaSets,
+                                                            &kReplicationControllers,
+                                                            &kDeployments,
+                                                            &kDaemonSets,
+                                                            &kStatefulSets,
+                                                            &kJobs,
+                                                            &kCronJobs,
+                                                            &kControllerRevisions,
+                                                            &kConfigMaps,
+                                                            &kSecrets,
+                                                            &kServices,
+                                                            &kServiceAccounts,
+                                                            &kEndpoints};
   return kAll;
 }
 
@@ -52,25 +61,27 @@ GarbageCollector::GarbageCollector(client::SharedInformers* informers)
     inf->AddIndex("gc-owner", OwnerUids);
     inf->AddIndex("gc-uid", Uid);
     informers_.emplace_back(r, inf);
-    inf->AddEventHandler(client::EventHandlers{
-        [this, r](const ObjectPtr& o) { EnqueueObject(*r, *o); },
-        [this, r](const ObjectPtr& old_obj, const ObjectPtr& o) {
-          EnqueueObject(*r, *o);
-          // References removed from a dependent may unblock its former owners.
-          if (old_obj != o) {
-            for (const auto& uid : OwnerUids(*old_obj)) EnqueueDependents(uid);
-          }
-        },
-        [this, r](const ObjectPtr& o) {
-          EnqueueDependents(MetaString(*o, "uid"));
-          // A dependent going away may let a foreground owner finish.
-          for (const auto& uid : OwnerUids(*o)) {
-            for (const auto& [res, inf] : informers_) {
-              for (const auto& owner : inf->ByIndex("gc-uid", uid))
-                queue_.Add(res->plural + "|" + client::KeyOf(*owner));
-            }
-          }
-        }});
+    inf->AddEventHandler(
+        client::EventHandlers{[this, r](const ObjectPtr& o) { EnqueueObject(*r, *o); },
+                              [this, r](const ObjectPtr& old_obj, const ObjectPtr& o) {
+                                EnqueueObject(*r, *o);
+                                // References removed from a dependent may unblock its former
+                                // owners.
+                                if (old_obj != o) {
+                                  for (const auto& uid : OwnerUids(*old_obj))
+                                    EnqueueDependents(uid);
+                                }
+                              },
+                              [this, r](const ObjectPtr& o) {
+                                EnqueueDependents(MetaString(*o, "uid"));
+                                // A dependent going away may let a foreground owner finish.
+                                for (const auto& uid : OwnerUids(*o)) {
+                                  for (const auto& [res, inf] : informers_) {
+                                    for (const auto& owner : inf->ByIndex("gc-uid", uid))
+                                      queue_.Add(res->plural + "|" + client::KeyOf(*owner));
+                                  }
+                                }
+                              }});
   }
 }
 
@@ -85,7 +96,8 @@ void GarbageCollector::EnqueueDependents(const std::string& owner_uid) {
   for (const auto& d : Dependents(owner_uid)) queue_.Add(d.resource->plural + "|" + d.key);
 }
 
-std::vector<GarbageCollector::Item> GarbageCollector::Dependents(const std::string& owner_uid) const {
+std::vector<GarbageCollector::Item> GarbageCollector::Dependents(
+    const std::string& owner_uid) const {
   std::vector<Item> out;
   for (const auto& [r, inf] : informers_) {
     for (const auto& o : inf->ByIndex("gc-owner", owner_uid)) out.push_back({r, client::KeyOf(*o)});
@@ -104,7 +116,11 @@ void GarbageCollector::Run(int workers) {
         if (st.ok()) {
           queue_.Forget(item);
         } else {
-          LOG(WARNING) << "garbage collector: " << item << ": " << st.ToString();
+          if (st.code() == Code::kConflict) {
+            LOG(DEBUG) << "garbage collector: " << item << ": " << st.ToString();
+          } else {
+            LOG(WARNING) << "garbage collector: " << item << ": " << st.ToString();
+          }
           queue_.AddRateLimited(item);
         }
         queue_.Done(item);
@@ -145,8 +161,9 @@ Status GarbageCollector::RemoveFinalizer(const client::Resource& r, const json::
       if (!(v.is_string() && v.as_string() == finalizer)) rest.push_back(v);
   }
   // resourceVersion makes this a compare-and-swap: a concurrent finalizer change conflicts.
-  json::object patch{{"metadata", json::object{{"finalizers", rest},
-                                                {"resourceVersion", MetaString(obj, "resourceVersion")}}}};
+  json::object patch{
+      {"metadata", json::object{{"finalizers", rest},
+                                {"resourceVersion", MetaString(obj, "resourceVersion")}}}};
   auto [ns, name] = client::SplitKey(client::KeyOf(obj));
   auto res = client_->Patch(r, ns, name, client::PatchType::kMerge, patch);
   if (!res.ok() && res.status().code() != Code::kNotFound) return res.status();
@@ -164,8 +181,8 @@ Status GarbageCollector::HandleOrphan(const client::Resource& r, const json::obj
     json::array kept;
     for (const auto& ref : *Arr(Obj(dep.get(), "metadata"), "ownerReferences"))
       if (!(ref.is_object() && Str(&ref.as_object(), "uid") == uid)) kept.push_back(ref);
-    json::object patch{{"metadata", json::object{{"ownerReferences", kept},
-                                                  {"uid", MetaString(*dep, "uid")}}}};
+    json::object patch{
+        {"metadata", json::object{{"ownerReferences", kept}, {"uid", MetaString(*dep, "uid")}}}};
     auto [ns, name] = client::SplitKey(d.key);
     auto res = client_->Patch(*d.resource, ns, name, client::PatchType::kMerge, patch);
     if (!res.ok() && res.status().code() != Code::kNotFound) return res.status();
@@ -205,7 +222,8 @@ Status GarbageCollector::HandleForeground(const client::Resource& r, const json:
 Result<int> GarbageCollector::OwnerState(const json::object& ref, const std::string& dependent_ns,
                                          bool dependent_namespaced) {
   const client::Resource* r = client::ResourceForKind(Str(&ref, "apiVersion"), Str(&ref, "kind"));
-  if (!r) return Internal("unknown owner kind " + Str(&ref, "apiVersion") + "/" + Str(&ref, "kind"));
+  if (!r)
+    return Internal("unknown owner kind " + Str(&ref, "apiVersion") + "/" + Str(&ref, "kind"));
   // A cluster-scoped dependent cannot have a namespaced owner: such a reference is absent.
   if (r->namespaced && !dependent_namespaced) return 0;
   auto got = client_->Get(*r, r->namespaced ? dependent_ns : "", Str(&ref, "name"));
@@ -228,6 +246,15 @@ Status GarbageCollector::CheckOwners(const client::Resource& r, const json::obje
   for (const auto& ref : *refs) {
     if (!ref.is_object()) continue;
     // Cheap check first: an owner in the cache with the same uid is alive unless deleting.
+    bool cached_alive = false;
+    for (const auto& [res, inf] : informers_) {
+      for (const auto& o : inf->ByIndex("gc-uid", Str(&ref.as_object(), "uid")))
+        if (!IsDeleting(*o)) cached_alive = true;
+    }
+    if (cached_alive) {
+      ++alive;
+      continue;
+    }
     auto state = OwnerState(ref.as_object(), ns, r.namespaced);
     if (!state.ok()) {
       LOG(DEBUG) << "garbage collector: " << state.status().ToString();
@@ -259,11 +286,12 @@ Status GarbageCollector::CheckOwners(const client::Resource& r, const json::obje
   json::array kept;
   for (const auto& ref : *refs) {
     bool gone = false;
-    for (const auto& u : dangling) gone = gone || (ref.is_object() && Str(&ref.as_object(), "uid") == u);
+    for (const auto& u : dangling)
+      gone = gone || (ref.is_object() && Str(&ref.as_object(), "uid") == u);
     if (!gone) kept.push_back(ref);
   }
-  json::object patch{{"metadata", json::object{{"ownerReferences", kept},
-                                                {"uid", MetaString(obj, "uid")}}}};
+  json::object patch{
+      {"metadata", json::object{{"ownerReferences", kept}, {"uid", MetaString(obj, "uid")}}}};
   auto res = client_->Patch(r, dns, name, client::PatchType::kMerge, patch);
   if (!res.ok() && res.status().code() != Code::kNotFound) return res.status();
   return Status::Ok();

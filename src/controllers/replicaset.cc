@@ -16,9 +16,7 @@ namespace {
 
 constexpr int kBurstReplicas = 500;
 
-std::vector<std::string> ByNamespace(const json::object& o) {
-  return {MetaString(o, "namespace")};
-}
+std::vector<std::string> ByNamespace(const json::object& o) { return {MetaString(o, "namespace")}; }
 
 Result<api::LabelSelector> SelectorOf(const json::object& rs, bool legacy_rc) {
   const json::object* spec = Obj(&rs, "spec");
@@ -144,31 +142,31 @@ ReplicaSetController::ReplicaSetController(client::SharedInformers* informers,
         expectations_.Forget(client::KeyOf(*o));
         queue_.Add(client::KeyOf(*o));
       }});
-  pods_->AddEventHandler(client::EventHandlers{
-      [this](const ObjectPtr& p) {
-        if (std::string owner = OwnerKey(*p); !owner.empty()) {
-          expectations_.CreationObserved(owner);
-          queue_.Add(owner);
-        } else if (!ControllerRef(*p)) {
-          EnqueueMatching(*p);
-        }
-      },
-      [this](const ObjectPtr& old_pod, const ObjectPtr& p) {
-        if (old_pod == p) return;  // resync
-        std::string old_owner = OwnerKey(*old_pod), owner = OwnerKey(*p);
-        if (!old_owner.empty() && old_owner != owner) queue_.Add(old_owner);
-        if (!owner.empty()) {
-          queue_.Add(owner);
-        } else if (!ControllerRef(*p)) {
-          EnqueueMatching(*p);
-        }
-      },
-      [this](const ObjectPtr& p) {
-        if (std::string owner = OwnerKey(*p); !owner.empty()) {
-          expectations_.DeletionObserved(owner);
-          queue_.Add(owner);
-        }
-      }});
+  pods_->AddEventHandler(
+      client::EventHandlers{[this](const ObjectPtr& p) {
+                              if (std::string owner = OwnerKey(*p); !owner.empty()) {
+                                expectations_.CreationObserved(owner);
+                                queue_.Add(owner);
+                              } else if (!ControllerRef(*p)) {
+                                EnqueueMatching(*p);
+                              }
+                            },
+                            [this](const ObjectPtr& old_pod, const ObjectPtr& p) {
+                              if (old_pod == p) return;  // resync
+                              std::string old_owner = OwnerKey(*old_pod), owner = OwnerKey(*p);
+                              if (!old_owner.empty() && old_owner != owner) queue_.Add(old_owner);
+                              if (!owner.empty()) {
+                                queue_.Add(owner);
+                              } else if (!ControllerRef(*p)) {
+                                EnqueueMatching(*p);
+                              }
+                            },
+                            [this](const ObjectPtr& p) {
+                              if (std::string owner = OwnerKey(*p); !owner.empty()) {
+                                expectations_.DeletionObserved(owner);
+                                queue_.Add(owner);
+                              }
+                            }});
 }
 
 ReplicaSetController::~ReplicaSetController() { Stop(); }
@@ -205,7 +203,12 @@ void ReplicaSetController::Run(int workers) {
         if (st.ok()) {
           queue_.Forget(key);
         } else {
-          LOG(WARNING) << resource_.plural << " " << key << ": " << st.ToString();
+          // A conflict only means our cache was behind: retry quietly.
+          if (st.code() == Code::kConflict) {
+            LOG(DEBUG) << resource_.plural << " " << key << ": " << st.ToString();
+          } else {
+            LOG(WARNING) << resource_.plural << " " << key << ": " << st.ToString();
+          }
           queue_.AddRateLimited(key);
         }
         queue_.Done(key);
@@ -257,8 +260,8 @@ Status ReplicaSetController::Sync(const std::string& key) {
       json::array kept;
       for (const auto& r : *refs)
         if (!(r.is_object() && Str(&r.as_object(), "uid") == uid)) kept.push_back(r);
-      json::object patch{{"metadata", json::object{{"ownerReferences", kept},
-                                                    {"uid", MetaString(*pod, "uid")}}}};
+      json::object patch{
+          {"metadata", json::object{{"ownerReferences", kept}, {"uid", MetaString(*pod, "uid")}}}};
       auto r = client_->Patch(client::resources::kPods, ns, MetaString(*pod, "name"),
                               client::PatchType::kMerge, patch);
       if (!r.ok() && r.status().code() != Code::kNotFound) return r.status();
@@ -269,7 +272,7 @@ Status ReplicaSetController::Sync(const std::string& key) {
     json::array new_refs = refs ? *refs : json::array();
     new_refs.push_back(MakeControllerRef(*rs));
     json::object patch{{"metadata", json::object{{"ownerReferences", new_refs},
-                                                  {"uid", MetaString(*pod, "uid")}}}};
+                                                 {"uid", MetaString(*pod, "uid")}}}};
     auto r = client_->Patch(client::resources::kPods, ns, MetaString(*pod, "name"),
                             client::PatchType::kMerge, patch);
     if (!r.ok()) {
@@ -374,7 +377,8 @@ Status ReplicaSetController::ManageReplicas(const json::object& rs, const std::s
   return Status::Ok();
 }
 
-Status ReplicaSetController::UpdateStatus(const json::object& rs, const std::vector<ObjectPtr>& owned,
+Status ReplicaSetController::UpdateStatus(const json::object& rs,
+                                          const std::vector<ObjectPtr>& owned,
                                           const Status& manage_error) {
   const json::object* spec = Obj(&rs, "spec");
   const json::object* tmpl_labels = Obj(Obj(Obj(spec, "template"), "metadata"), "labels");
@@ -416,7 +420,8 @@ Status ReplicaSetController::UpdateStatus(const json::object& rs, const std::vec
     json::object prev_failure;
     if (const json::array* old = Arr(&old_status, "conditions")) {
       for (const auto& c : *old)
-        if (c.is_object() && Str(&c.as_object(), "type") == "ReplicaFailure") prev_failure = c.as_object();
+        if (c.is_object() && Str(&c.as_object(), "type") == "ReplicaFailure")
+          prev_failure = c.as_object();
     }
     std::string reason = manage_error.code() == Code::kNotFound ? "FailedDelete" : "FailedCreate";
     conds.push_back(json::object{
@@ -424,8 +429,8 @@ Status ReplicaSetController::UpdateStatus(const json::object& rs, const std::vec
         {"status", "True"},
         {"reason", reason},
         {"message", manage_error.message()},
-        {"lastTransitionTime", prev_failure.empty() ? FormatRfc3339(now)
-                                                    : Str(&prev_failure, "lastTransitionTime")}});
+        {"lastTransitionTime",
+         prev_failure.empty() ? FormatRfc3339(now) : Str(&prev_failure, "lastTransitionTime")}});
   }
   if (conds.empty()) {
     status.erase("conditions");

@@ -169,6 +169,11 @@ bool ContentStore::Has(std::string_view digest) const {
   return ValidateDigest(digest).ok() && fs::Exists(PathOf(digest));
 }
 
+bool ContentStore::HasAndTouch(std::string_view digest) {
+  return ValidateDigest(digest).ok() &&
+         ::utimensat(AT_FDCWD, PathOf(digest).c_str(), nullptr, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
 std::string ContentStore::PathOf(std::string_view digest) const {
   return root_ + "/blobs/sha256/" + std::string(DigestHex(digest));
 }

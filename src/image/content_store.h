@@ -64,6 +64,8 @@ class ContentStore {
                                 bool* created = nullptr);
 
   bool Has(std::string_view digest) const;
+  // Has(), and refreshes the blob's mtime so that GC's grace period covers a reuse in flight.
+  bool HasAndTouch(std::string_view digest);
   std::string PathOf(std::string_view digest) const;
   Result<std::string> Read(std::string_view digest) const;
   // Re-hashes the stored blob; Invalid if it no longer matches its name.

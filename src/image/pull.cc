@@ -44,7 +44,7 @@ Result<ImageRecord> ImageStore::Pull(std::string_view ref_text, const RegistryCo
     }
     ASSIGN_OR_RETURN(Manifest m, ParseManifest(man.body, man.media_type));
     rec.manifest_digest = man.digest;
-    if (!content_->Has(m.config.digest)) {
+    if (!content_->HasAndTouch(m.config.digest)) {
       bool created = false;
       RETURN_IF_ERROR(client.FetchBlob(m.config, *content_, nullptr, &created));
       if (created) txn.new_blobs.push_back(m.config.digest);
@@ -57,7 +57,7 @@ Result<ImageRecord> ImageStore::Pull(std::string_view ref_text, const RegistryCo
                      ", not " + PlatformString(opts.platform));
     }
     for (const auto& l : m.layers) {
-      if (content_->Has(l.digest)) {
+      if (content_->HasAndTouch(l.digest)) {
         if (opts.progress) opts.progress(l.digest, l.size, l.size);
         continue;
       }

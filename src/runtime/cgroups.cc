@@ -45,10 +45,12 @@ const std::map<std::string, std::string>& V1Mounts() {
       std::istringstream os(opts);
       std::string opt;
       while (std::getline(os, opt, ',')) {
-        if (opt == "rw" || opt == "ro" || opt.rfind("name=", 0) == 0 || opt.find('=') != std::string::npos)
+        if (opt == "rw" || opt == "ro" || opt.rfind("name=", 0) == 0 ||
+            opt.find('=') != std::string::npos)
           continue;
         if (opt == "relatime" || opt == "noexec" || opt == "nosuid" || opt == "nodev" ||
-            opt == "clone_children" || opt == "noprefix" || opt == "xattr" || opt == "cpuset_v2_mode")
+            opt == "clone_children" || opt == "noprefix" || opt == "xattr" ||
+            opt == "cpuset_v2_mode")
           continue;
         m.emplace(opt, mnt);
       }
@@ -181,7 +183,8 @@ Result<Cgroup> Cgroup::Create(CgroupMode mode, const std::string& rel_path, cons
     size_t j = 0;
     while ((j = rel_path.find('/', j + 1)) != std::string::npos) {
       std::string dir = std::string(kCgroupRoot) + rel_path.substr(0, j);
-      if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoStatus("mkdir " + dir, errno);
+      if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+        return ErrnoStatus("mkdir " + dir, errno);
       enable(dir);
     }
     auto made = MakeDirs(kCgroupRoot, rel_path, false);
@@ -205,7 +208,8 @@ Result<Cgroup> Cgroup::Create(CgroupMode mode, const std::string& rel_path, cons
     std::string dir = c.Dir(w.controller);
     Status st;
     if (dir.empty()) {
-      st = Invalid("cgroup controller \"" + w.controller + "\" is not mounted (needed for " + w.file + ")");
+      st = Invalid("cgroup controller \"" + w.controller + "\" is not mounted (needed for " +
+                   w.file + ")");
     } else {
       std::string path = dir + "/" + w.file;
       if (!PathExists(path) && w.file == "memory.memsw.limit_in_bytes" && w.value == "-1") continue;
@@ -247,7 +251,8 @@ Status Cgroup::Freeze() const {
   }
   for (int i = 0; i < 2000; ++i) {
     if (Frozen()) return Status();
-    if (mode_ != CgroupMode::kV2 && i % 50 == 49) (void)WriteKnob(Dir("freezer") + "/freezer.state", "FROZEN");
+    if (mode_ != CgroupMode::kV2 && i % 50 == 49)
+      (void)WriteKnob(Dir("freezer") + "/freezer.state", "FROZEN");
     ::usleep(1000);
   }
   return Status(Code::kTimeout, "cgroup did not freeze");

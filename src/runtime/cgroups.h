@@ -66,7 +66,8 @@ class Cgroup {
   static Cgroup Open(CgroupMode mode, std::string rel_path, int created_depth);
   // Creates the cgroup in every hierarchy and applies `spec_linux.resources` (+ device rules).
   // On failure nothing is left behind. Invalid/Internal name the file that failed.
-  static Result<Cgroup> Create(CgroupMode mode, const std::string& rel_path, const Linux& spec_linux);
+  static Result<Cgroup> Create(CgroupMode mode, const std::string& rel_path,
+                               const Linux& spec_linux);
 
   CgroupMode mode() const { return mode_; }
   const std::string& rel_path() const { return rel_path_; }

@@ -65,10 +65,10 @@ TEST(V2Writes, TranslatesResources) {
   auto w = V2Writes(Sample());
   ASSERT_TRUE(w.ok());
   std::vector<CgroupWrite> want = {
-      {"", "memory.max", "67108864"},  {"", "memory.low", "33554432"},
+      {"", "memory.max", "67108864"},      {"", "memory.low", "33554432"},
       {"", "memory.swap.max", "67108864"},  // swap alone = (mem+swap) - mem
-      {"", "cpu.weight", "100"},       {"", "cpu.max", "50000 100000"},
-      {"", "cpuset.cpus", "0-1"},      {"", "pids.max", "20"},
+      {"", "cpu.weight", "100"},           {"", "cpu.max", "50000 100000"},
+      {"", "cpuset.cpus", "0-1"},          {"", "pids.max", "20"},
   };
   EXPECT_EQ(*w, want);
 }
@@ -90,7 +90,8 @@ TEST(V2Writes, QuotaWithoutPeriodAndBadSwap) {
 TEST(V1DeviceWrites, DenyAllThenDefaults) {
   Resources r;
   r.devices.push_back({false, 'a', std::nullopt, std::nullopt, "rwm"});
-  std::vector<Device> devs = {{'c', "/dev/fuse", 10, 229, std::nullopt, std::nullopt, std::nullopt}};
+  std::vector<Device> devs = {
+      {'c', "/dev/fuse", 10, 229, std::nullopt, std::nullopt, std::nullopt}};
   auto w = V1DeviceWrites(r, devs);
   ASSERT_GE(w.size(), 4u);
   EXPECT_EQ(w[0], (CgroupWrite{"devices", "devices.deny", "a *:* rwm"}));
@@ -110,7 +111,8 @@ TEST(CgroupRelativePath, PlainAndSystemd) {
   EXPECT_FALSE(CgroupRelativePath("/", "c1", false).ok());
   EXPECT_EQ(*CgroupRelativePath("kubepods-burstable.slice:cri:abc", "x", true),
             "/kubepods.slice/kubepods-burstable.slice/cri-abc.scope");
-  EXPECT_EQ(*CgroupRelativePath("system.slice:sampan:id1", "x", true), "/system.slice/sampan-id1.scope");
+  EXPECT_EQ(*CgroupRelativePath("system.slice:sampan:id1", "x", true),
+            "/system.slice/sampan-id1.scope");
   EXPECT_FALSE(CgroupRelativePath("bad", "x", true).ok());
 }
 

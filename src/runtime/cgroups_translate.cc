@@ -7,9 +7,12 @@ namespace sampan::runtime {
 
 std::string_view CgroupModeName(CgroupMode m) {
   switch (m) {
-    case CgroupMode::kV1: return "v1";
-    case CgroupMode::kHybrid: return "hybrid";
-    case CgroupMode::kV2: return "v2";
+    case CgroupMode::kV1:
+      return "v1";
+    case CgroupMode::kHybrid:
+      return "hybrid";
+    case CgroupMode::kV2:
+      return "v2";
   }
   return "?";
 }
@@ -44,7 +47,8 @@ std::string DeviceRuleLine(char type, std::optional<int64_t> major, std::optiona
 Result<std::vector<CgroupWrite>> V1Writes(const Resources& r) {
   std::vector<CgroupWrite> w;
   const MemoryResources& m = r.memory;
-  if (m.limit && *m.limit != 0) w.push_back({"memory", "memory.limit_in_bytes", LimitString(*m.limit)});
+  if (m.limit && *m.limit != 0)
+    w.push_back({"memory", "memory.limit_in_bytes", LimitString(*m.limit)});
   if (m.swap && *m.swap != 0) {
     if (m.limit && *m.limit > 0 && *m.swap > 0 && *m.swap < *m.limit)
       return Invalid("linux.resources.memory.swap: must be at least the memory limit");
@@ -62,7 +66,8 @@ Result<std::vector<CgroupWrite>> V1Writes(const Resources& r) {
     w.push_back({"memory", "memory.oom_control", "1"});
   const CpuResources& c = r.cpu;
   if (c.shares && *c.shares != 0) w.push_back({"cpu", "cpu.shares", std::to_string(*c.shares)});
-  if (c.period && *c.period != 0) w.push_back({"cpu", "cpu.cfs_period_us", std::to_string(*c.period)});
+  if (c.period && *c.period != 0)
+    w.push_back({"cpu", "cpu.cfs_period_us", std::to_string(*c.period)});
   if (c.quota && *c.quota != 0) w.push_back({"cpu", "cpu.cfs_quota_us", LimitString(*c.quota)});
   if (c.realtime_period && *c.realtime_period != 0)
     w.push_back({"cpu", "cpu.rt_period_us", std::to_string(*c.realtime_period)});
@@ -94,7 +99,8 @@ std::vector<CgroupWrite> V1DeviceWrites(const Resources& r, const std::vector<De
   // Always allowed, as runc does: mknod of anything, the standard nodes, ptys, tun.
   add(true, 'c', std::nullopt, std::nullopt, "m");
   add(true, 'b', std::nullopt, std::nullopt, "m");
-  const std::pair<int, int> kStd[] = {{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2}, {10, 200}};
+  const std::pair<int, int> kStd[] = {{1, 3}, {1, 5}, {1, 7}, {1, 8},   {1, 9},
+                                      {5, 0}, {5, 1}, {5, 2}, {10, 200}};
   for (auto [maj, min] : kStd) add(true, 'c', maj, min, "rwm");
   add(true, 'c', 136, std::nullopt, "rwm");
   for (const Device& d : devices) {
@@ -180,7 +186,8 @@ Result<std::string> CgroupRelativePath(std::string_view cgroups_path, std::strin
     return out;
   }
   // systemd: "slice:prefix:name".
-  std::string p = cgroups_path.empty() ? "system.slice:sampan:" + std::string(id) : std::string(cgroups_path);
+  std::string p =
+      cgroups_path.empty() ? "system.slice:sampan:" + std::string(id) : std::string(cgroups_path);
   size_t a = p.find(':');
   size_t b = a == std::string::npos ? a : p.find(':', a + 1);
   if (b == std::string::npos || p.find(':', b + 1) != std::string::npos)

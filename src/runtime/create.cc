@@ -36,14 +36,16 @@ Result<Prepared> Prepare(const CreateOptions& opts, const RuntimeOptions& ro) {
   Prepared p;
   p.bundle = AbsPath(opts.bundle.empty() ? "." : opts.bundle);
   auto text = ReadWholeFile(p.bundle + "/config.json");
-  if (!text.ok()) return Invalid("bundle " + p.bundle + ": cannot read config.json: " + text.status().message());
+  if (!text.ok())
+    return Invalid("bundle " + p.bundle + ": cannot read config.json: " + text.status().message());
   p.config_text = std::move(*text);
   ASSIGN_OR_RETURN(p.spec, ParseSpec(p.config_text));
   RETURN_IF_ERROR(ValidateSpec(p.spec, p.bundle));
   if (p.spec.process.terminal && opts.console_socket.empty())
     return Invalid("process.terminal: a terminal needs --console-socket");
   p.rootfs = p.spec.root_path[0] == '/' ? p.spec.root_path : CleanJoin(p.bundle, p.spec.root_path);
-  ASSIGN_OR_RETURN(p.cgroup_path, CgroupRelativePath(p.spec.linux.cgroups_path, opts.id, ro.systemd_cgroup));
+  ASSIGN_OR_RETURN(p.cgroup_path,
+                   CgroupRelativePath(p.spec.linux.cgroups_path, opts.id, ro.systemd_cgroup));
   p.mode = DetectCgroupMode();
   return p;
 }
@@ -138,11 +140,14 @@ Status WritePidFile(const std::string& path, pid_t pid) {
 
 Status Runtime::Create(const CreateOptions& opts) {
   if (ProcessIsMultithreaded()) {
-    std::vector<std::string> args = {"create", "--bundle", AbsPath(opts.bundle.empty() ? "." : opts.bundle)};
-    if (!opts.console_socket.empty()) args.insert(args.end(), {"--console-socket", opts.console_socket});
+    std::vector<std::string> args = {"create", "--bundle",
+                                     AbsPath(opts.bundle.empty() ? "." : opts.bundle)};
+    if (!opts.console_socket.empty())
+      args.insert(args.end(), {"--console-socket", opts.console_socket});
     if (!opts.pid_file.empty()) args.insert(args.end(), {"--pid-file", AbsPath(opts.pid_file)});
     if (!opts.log_path.empty()) args.insert(args.end(), {"--log-path", opts.log_path});
-    if (opts.preserve_fds) args.insert(args.end(), {"--preserve-fds", std::to_string(opts.preserve_fds)});
+    if (opts.preserve_fds)
+      args.insert(args.end(), {"--preserve-fds", std::to_string(opts.preserve_fds)});
     if (opts.no_pivot) args.push_back("--no-pivot");
     args.push_back(opts.id);
     return RunHelper(opts_, args).status();
@@ -256,8 +261,9 @@ Result<int> Runtime::RunForeground(const CreateOptions& opts) {
     ::sigaction(sig, &sa, nullptr);
   }
   if (!p.spec.hooks.prestart.empty()) {
-    Status hs = RunHooks(p.spec.hooks.prestart,
-                         HookStateJson(p.spec, opts.id, launched->pid, p.bundle, "created"), "prestart");
+    Status hs =
+        RunHooks(p.spec.hooks.prestart,
+                 HookStateJson(p.spec, opts.id, launched->pid, p.bundle, "created"), "prestart");
     if (!hs.ok()) {
       ::kill(launched->pid, SIGKILL);
       ::waitpid(launched->pid, nullptr, 0);
@@ -267,7 +273,8 @@ Result<int> Runtime::RunForeground(const CreateOptions& opts) {
   if (Status rs = Release(*launched); !rs.ok()) return cleanup(rs);
   if (!p.spec.hooks.poststart.empty()) {
     (void)RunHooksWarn(p.spec.hooks.poststart,
-                       HookStateJson(p.spec, opts.id, launched->pid, p.bundle, "running"), "poststart");
+                       HookStateJson(p.spec, opts.id, launched->pid, p.bundle, "running"),
+                       "poststart");
   }
   int status = 0;
   for (;;) {
@@ -294,8 +301,8 @@ Result<int> Runtime::RunForeground(const CreateOptions& opts) {
   while (::waitpid(-1, nullptr, WNOHANG) > 0) {
   }
   if (!p.spec.hooks.poststop.empty())
-    (void)RunHooksWarn(p.spec.hooks.poststop, HookStateJson(p.spec, opts.id, 0, p.bundle, "stopped"),
-                       "poststop");
+    (void)RunHooksWarn(p.spec.hooks.poststop,
+                       HookStateJson(p.spec, opts.id, 0, p.bundle, "stopped"), "poststop");
   (void)cg->Destroy();
   (void)dir.Remove(opts.id);
   return code;

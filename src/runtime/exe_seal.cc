@@ -75,8 +75,9 @@ int OpenCachedCopy(int self, const std::string& dir) {
   struct stat st;
   if (::fstat(self, &st) != 0) return -1;
   char name[128];
-  std::snprintf(name, sizeof name, "sampan-%lx-%lx-%lx-%lx.%09ld", static_cast<unsigned long>(st.st_dev),
-                static_cast<unsigned long>(st.st_ino), static_cast<unsigned long>(st.st_size),
+  std::snprintf(name, sizeof name, "sampan-%lx-%lx-%lx-%lx.%09ld",
+                static_cast<unsigned long>(st.st_dev), static_cast<unsigned long>(st.st_ino),
+                static_cast<unsigned long>(st.st_size),
                 static_cast<unsigned long>(st.st_mtim.tv_sec), st.st_mtim.tv_nsec);
   std::string path = dir + "/" + name;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -87,7 +88,8 @@ int OpenCachedCopy(int self, const std::string& dir) {
   }
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return -1;
   struct stat dst;
-  if (::lstat(dir.c_str(), &dst) != 0 || !S_ISDIR(dst.st_mode) || dst.st_uid != 0 || (dst.st_mode & 022))
+  if (::lstat(dir.c_str(), &dst) != 0 || !S_ISDIR(dst.st_mode) || dst.st_uid != 0 ||
+      (dst.st_mode & 022))
     return -1;
   RemoveStale(dir, name);
   std::string tmp = path + ".tmp." + std::to_string(::getpid());

@@ -48,10 +48,12 @@ Result<int> ExecViaHelper(const RuntimeOptions& ro, const ExecOptions& opts) {
                      std::to_string(reinterpret_cast<uintptr_t>(&opts)) + ".json";
   RETURN_IF_ERROR(WriteFileAtomic(path, ProcessToJson(opts.process), 0600));
   std::vector<std::string> args = {"exec", "--process", path};
-  if (!opts.console_socket.empty()) args.insert(args.end(), {"--console-socket", opts.console_socket});
+  if (!opts.console_socket.empty())
+    args.insert(args.end(), {"--console-socket", opts.console_socket});
   if (!opts.pid_file.empty()) args.insert(args.end(), {"--pid-file", AbsPath(opts.pid_file)});
   if (opts.detach) args.push_back("--detach");
-  if (opts.preserve_fds) args.insert(args.end(), {"--preserve-fds", std::to_string(opts.preserve_fds)});
+  if (opts.preserve_fds)
+    args.insert(args.end(), {"--preserve-fds", std::to_string(opts.preserve_fds)});
   args.push_back(opts.id);
   auto r = RunHelperStatus(ro, args);
   ::unlink(path.c_str());
@@ -144,7 +146,8 @@ Result<int> Runtime::Exec(const ExecOptions& opts) {
     if (pidns) {
       std::string p = "/proc/" + std::to_string(s.pid) + "/ns/pid";
       int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0 || ::setns(fd, CLONE_NEWPID) != 0) ExecFail(errp[1], ErrnoStatus("join pid namespace", errno));
+      if (fd < 0 || ::setns(fd, CLONE_NEWPID) != 0)
+        ExecFail(errp[1], ErrnoStatus("join pid namespace", errno));
       ::close(fd);
     }
     pid_t gc = ::fork();
@@ -224,7 +227,8 @@ Result<int> Runtime::Exec(const ExecOptions& opts) {
     ::waitpid(child, &st, 0);
     return Internal(out.empty() ? "exec failed" : out);
   }
-  if (!opts.pid_file.empty()) (void)WriteFileAtomic(AbsPath(opts.pid_file), std::to_string(gc), 0644);
+  if (!opts.pid_file.empty())
+    (void)WriteFileAtomic(AbsPath(opts.pid_file), std::to_string(gc), 0644);
   if (opts.detach) return static_cast<int>(gc);
   int st = 0;
   while (::waitpid(child, &st, 0) < 0) {

@@ -22,7 +22,8 @@ bool ProcessIsMultithreaded() {
   return std::atoi(t->c_str() + p + 9) > 1;
 }
 
-Result<HelperResult> RunHelperStatus(const RuntimeOptions& opts, const std::vector<std::string>& args) {
+Result<HelperResult> RunHelperStatus(const RuntimeOptions& opts,
+                                     const std::vector<std::string>& args) {
   // Helpers enter containers: run them from a protected copy straight away (one exec, not two).
   int exe_fd = -1;
   if (opts.self_exe.empty()) {

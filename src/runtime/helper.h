@@ -22,6 +22,7 @@ struct HelperResult {
 };
 // Like RunHelper, but returns the exit status instead of judging it (exec passes the
 // container process's status through).
-Result<HelperResult> RunHelperStatus(const RuntimeOptions& opts, const std::vector<std::string>& args);
+Result<HelperResult> RunHelperStatus(const RuntimeOptions& opts,
+                                     const std::vector<std::string>& args);
 
 }  // namespace sampan::runtime

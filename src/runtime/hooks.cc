@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <chrono>
+#include <cstdio>
 
 #include "runtime/sys.h"
 
@@ -51,14 +51,16 @@ Status RunOne(const Hook& h, std::string_view state, const std::string& field) {
     if (h.timeout && std::chrono::steady_clock::now() > deadline) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);
-      return Status(Code::kTimeout, field + ": timed out after " + std::to_string(*h.timeout) + "s");
+      return Status(Code::kTimeout,
+                    field + ": timed out after " + std::to_string(*h.timeout) + "s");
     }
     if (r == 0) ::usleep(2000);
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status();
   if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
     return Internal(field + ": cannot execute " + h.path);
-  if (WIFEXITED(status)) return Internal(field + ": exit status " + std::to_string(WEXITSTATUS(status)));
+  if (WIFEXITED(status))
+    return Internal(field + ": exit status " + std::to_string(WEXITSTATUS(status)));
   return Internal(field + ": killed by signal " + std::to_string(WTERMSIG(status)));
 }
 

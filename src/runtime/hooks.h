@@ -16,6 +16,7 @@ namespace sampan::runtime {
 Status RunHooks(const std::vector<Hook>& hooks, std::string_view state_json, std::string_view kind);
 // Runs every hook even when some fail (poststart, poststop): each failure is a warning on
 // stderr. Returns the first failure.
-Status RunHooksWarn(const std::vector<Hook>& hooks, std::string_view state_json, std::string_view kind);
+Status RunHooksWarn(const std::vector<Hook>& hooks, std::string_view state_json,
+                    std::string_view kind);
 
 }  // namespace sampan::runtime

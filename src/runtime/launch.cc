@@ -45,10 +45,10 @@ std::string RecvMsg(int fd) {
   ::_exit(1);
 }
 
-#define INIT_CHECK(sock, expr)              \
-  do {                                      \
-    ::sampan::Status _s = (expr);           \
-    if (!_s.ok()) InitFail((sock), _s);     \
+#define INIT_CHECK(sock, expr)          \
+  do {                                  \
+    ::sampan::Status _s = (expr);       \
+    if (!_s.ok()) InitFail((sock), _s); \
   } while (0)
 
 // Whether the init moves itself into the cgroup (v1/hybrid, no new user namespace: the host
@@ -89,7 +89,8 @@ struct NsFd {
     // Before any setns: the cgroup paths are the host's. Our host pid is what the host's
     // /proc/self names.
     char buf[32] = {0};
-    if (::readlink("/proc/self", buf, sizeof buf - 1) <= 0) InitFail(sock, ErrnoStatus("readlink /proc/self", errno));
+    if (::readlink("/proc/self", buf, sizeof buf - 1) <= 0)
+      InitFail(sock, ErrnoStatus("readlink /proc/self", errno));
     host_pid = static_cast<pid_t>(std::atoi(buf));
     if (Status st = cfg.cgroup->JoinSelf(); !st.ok()) InitFail(sock, st.WithContext("join cgroup"));
     if (cgns && cgns->path.empty() && ::unshare(CLONE_NEWCGROUP) != 0)
@@ -106,7 +107,8 @@ struct NsFd {
       if ((pass == 0) == user) continue;
       if (pass == 0 && mnt) continue;
       if (::setns(n.fd, NsCloneFlag(n.type)) != 0)
-        InitFail(sock, ErrnoStatus("join " + std::string(NsTypeName(n.type)) + " namespace", errno));
+        InitFail(sock,
+                 ErrnoStatus("join " + std::string(NsTypeName(n.type)) + " namespace", errno));
     }
     if (pass == 0)
       for (const NsFd& n : join)
@@ -176,9 +178,11 @@ struct NsFd {
   if (spec.has_process) exe = FindExecutable(proc.args[0], env);
   if (!exe.ok()) InitFail(sock, exe.status());
   INIT_CHECK(sock, ApplyNoNewPrivileges(proc));
-  if (spec.linux.seccomp && !proc.no_new_privileges) INIT_CHECK(sock, LoadSeccomp(*spec.linux.seccomp));
+  if (spec.linux.seccomp && !proc.no_new_privileges)
+    INIT_CHECK(sock, LoadSeccomp(*spec.linux.seccomp));
   INIT_CHECK(sock, ApplyUserAndCaps(proc));
-  if (spec.linux.seccomp && proc.no_new_privileges) INIT_CHECK(sock, LoadSeccomp(*spec.linux.seccomp));
+  if (spec.linux.seccomp && proc.no_new_privileges)
+    INIT_CHECK(sock, LoadSeccomp(*spec.linux.seccomp));
   CloseExecFrom(3 + cfg.preserve_fds);
   std::vector<char*> argv, envp;
   std::vector<std::string> args = proc.args;
@@ -200,8 +204,9 @@ struct NsFd {
     ::_exit(1);
   }
   if (!spec.hooks.start_container.empty()) {
-    Status st = RunHooks(spec.hooks.start_container,
-                         HookStateJson(spec, cfg.id, host_pid, cfg.bundle, "running"), "startContainer");
+    Status st =
+        RunHooks(spec.hooks.start_container,
+                 HookStateJson(spec, cfg.id, host_pid, cfg.bundle, "running"), "startContainer");
     if (!st.ok()) {
       std::fprintf(stderr, "sampan init: %s\n", st.message().c_str());
       ::_exit(127);
@@ -222,7 +227,10 @@ Status WriteIdMap(pid_t pid, const char* file, const std::vector<IdMapping>& map
     text += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " +
             std::to_string(m.size) + "\n";
   Status st = WriteKnob("/proc/" + std::to_string(pid) + "/" + file, text);
-  if (!st.ok()) return Status(st.code(), std::string("linux.") + (file[0] == 'u' ? "uidMappings" : "gidMappings") + ": " + st.message());
+  if (!st.ok())
+    return Status(st.code(), std::string("linux.") +
+                                 (file[0] == 'u' ? "uidMappings" : "gidMappings") + ": " +
+                                 st.message());
   return Status();
 }
 
@@ -313,8 +321,10 @@ Result<Launched> Launch(const LaunchConfig& cfg) {
     if (!st.ok()) return fail(st);
   }
   if (!SelfJoin(cfg)) {
-    if (Status st = cfg.cgroup->AddProcess(pid); !st.ok()) return fail(st.WithContext("join cgroup"));
-    if (!SendMsg(parent.get(), "go " + std::to_string(pid))) return fail(ErrnoStatus("start init", errno));
+    if (Status st = cfg.cgroup->AddProcess(pid); !st.ok())
+      return fail(st.WithContext("join cgroup"));
+    if (!SendMsg(parent.get(), "go " + std::to_string(pid)))
+      return fail(ErrnoStatus("start init", errno));
   }
   bool executed = false;
   for (;;) {
@@ -347,7 +357,8 @@ Result<Launched> Launch(const LaunchConfig& cfg) {
 Status LaunchError(Launched& l) {
   char buf[8192];
   ssize_t n = ::recv(l.sync.get(), buf, sizeof buf, MSG_DONTWAIT);
-  if (n > 6 && std::string_view(buf, 6) == "error:") return Internal(std::string(buf + 6, static_cast<size_t>(n - 6)));
+  if (n > 6 && std::string_view(buf, 6) == "error:")
+    return Internal(std::string(buf + 6, static_cast<size_t>(n - 6)));
   return Status();
 }
 

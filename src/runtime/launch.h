@@ -18,8 +18,8 @@ struct LaunchConfig {
   const Spec* spec = nullptr;
   std::string id, bundle, rootfs;
   const Cgroup* cgroup = nullptr;
-  std::string fifo_path;  // detached: the init blocks opening this FIFO until `start`
-  int console_fd = -1;    // connected console socket (terminal)
+  std::string fifo_path;               // detached: the init blocks opening this FIFO until `start`
+  int console_fd = -1;                 // connected console socket (terminal)
   int stdout_fd = -1, stderr_fd = -1;  // monitor log pipes; -1 keeps the inherited stdio
   int preserve_fds = 0;
   bool no_pivot = false;
@@ -31,7 +31,7 @@ struct LaunchConfig {
 struct Launched {
   pid_t pid = 0;
   bool executed = false;  // the init already ran execve (hold_for_start == false)
-  UniqueFd sync;  // to the init: "start" (foreground) or nothing (detached)
+  UniqueFd sync;          // to the init: "start" (foreground) or nothing (detached)
 };
 
 // The state JSON hooks receive on stdin.

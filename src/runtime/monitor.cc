@@ -101,7 +101,8 @@ int MonitorContainer(pid_t pid, int out_fd, int err_fd, const std::string& log_p
       }
     if (::poll(p, n, pidfd < 0 ? 100 : -1) < 0 && errno != EINTR) break;
     for (int i = 0; i < 2; ++i)
-      if (idx[i] >= 0 && (p[idx[i]].revents & (POLLIN | POLLHUP | POLLERR))) Pump(log_fd, streams[i]);
+      if (idx[i] >= 0 && (p[idx[i]].revents & (POLLIN | POLLHUP | POLLERR)))
+        Pump(log_fd, streams[i]);
     // Reap the init and any orphan handed to us as subreaper.
     for (;;) {
       int st = 0;

@@ -13,7 +13,8 @@
 namespace sampan::runtime {
 
 // Formats one CRI log line: "<RFC3339Nano> <stream> <F|P> <content>\n".
-std::string CriLogLine(const std::string& ts, const char* stream, bool partial, std::string_view content);
+std::string CriLogLine(const std::string& ts, const char* stream, bool partial,
+                       std::string_view content);
 
 // Runs until `pid` exits; out_fd/err_fd (may be -1) are the read ends of the log pipes.
 // Writes exit.json into the state directory. Returns the wait status.

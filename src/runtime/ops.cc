@@ -50,7 +50,9 @@ ContainerState ToState(const StateDir& dir, const StoredState& s) {
   return c;
 }
 
-Cgroup CgroupOf(const StoredState& s) { return Cgroup::Open(s.cgroup_mode, s.cgroup_path, s.cgroup_depth); }
+Cgroup CgroupOf(const StoredState& s) {
+  return Cgroup::Open(s.cgroup_mode, s.cgroup_path, s.cgroup_depth);
+}
 
 bool HasNamespace(const StoredState& s, const char* name) {
   for (const auto& n : s.namespaces)
@@ -108,14 +110,14 @@ std::optional<int> ParseSignal(const std::string& in) {
   for (char& c : s) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
   if (s.rfind("SIG", 0) == 0) s = s.substr(3);
   static const std::pair<const char*, int> kSignals[] = {
-      {"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"ILL", SIGILL},
-      {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},   {"IOT", SIGIOT},   {"BUS", SIGBUS},
-      {"FPE", SIGFPE},   {"KILL", SIGKILL},   {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},
-      {"USR2", SIGUSR2}, {"PIPE", SIGPIPE},   {"ALRM", SIGALRM}, {"TERM", SIGTERM},
-      {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT}, {"STOP", SIGSTOP},
-      {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},   {"TTOU", SIGTTOU}, {"URG", SIGURG},
-      {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},   {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
-      {"WINCH", SIGWINCH}, {"IO", SIGIO},     {"POLL", SIGPOLL}, {"PWR", SIGPWR},
+      {"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},     {"ILL", SIGILL},
+      {"TRAP", SIGTRAP},     {"ABRT", SIGABRT}, {"IOT", SIGIOT},       {"BUS", SIGBUS},
+      {"FPE", SIGFPE},       {"KILL", SIGKILL}, {"USR1", SIGUSR1},     {"SEGV", SIGSEGV},
+      {"USR2", SIGUSR2},     {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},     {"TERM", SIGTERM},
+      {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT},     {"STOP", SIGSTOP},
+      {"TSTP", SIGTSTP},     {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},     {"URG", SIGURG},
+      {"XCPU", SIGXCPU},     {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
+      {"WINCH", SIGWINCH},   {"IO", SIGIO},     {"POLL", SIGPOLL},     {"PWR", SIGPWR},
       {"SYS", SIGSYS}};
   for (auto [n, v] : kSignals)
     if (s == n) return v;
@@ -208,7 +210,8 @@ Status Runtime::Kill(const std::string& id, int sig, bool all) {
   int pidfd = PidfdOpen(s.pid);
   if (pidfd < 0) return Conflict("cannot kill container \"" + id + "\": its init is gone");
   UniqueFd f(pidfd);
-  if (ProcessStartTime(s.pid) != s.pid_start) return Conflict("container \"" + id + "\" is stopped");
+  if (ProcessStartTime(s.pid) != s.pid_start)
+    return Conflict("container \"" + id + "\" is stopped");
   if (PidfdSendSignal(pidfd, sig) != 0) return ErrnoStatus("kill container \"" + id + "\"", errno);
   return Status();
 }
@@ -252,7 +255,8 @@ Status Runtime::Delete(const std::string& id, bool force) {
   Status hooks;
   if (spec.ok() && !spec->hooks.poststop.empty()) {
     // A failing poststop hook is only a warning (runtime-spec lifecycle).
-    hooks = RunHooksWarn(spec->hooks.poststop, HookStateJson(*spec, id, 0, s.bundle, "stopped"), "poststop");
+    hooks = RunHooksWarn(spec->hooks.poststop, HookStateJson(*spec, id, 0, s.bundle, "stopped"),
+                         "poststop");
   }
   Status st = cg.Destroy();
   Status rm = dir.Remove(id);
@@ -264,7 +268,8 @@ Status Runtime::Pause(const std::string& id) {
   StateDir dir(opts_.root);
   ASSIGN_OR_RETURN(StoredState s, dir.Load(id));
   std::string status = ComputeStatus(dir, s, dir.LoadExit(id));
-  if (status != "running") return Conflict("cannot pause container \"" + id + "\": it is " + status);
+  if (status != "running")
+    return Conflict("cannot pause container \"" + id + "\": it is " + status);
   return CgroupOf(s).Freeze();
 }
 
@@ -272,7 +277,8 @@ Status Runtime::Resume(const std::string& id) {
   StateDir dir(opts_.root);
   ASSIGN_OR_RETURN(StoredState s, dir.Load(id));
   std::string status = ComputeStatus(dir, s, dir.LoadExit(id));
-  if (status != "paused") return Conflict("cannot resume container \"" + id + "\": it is " + status);
+  if (status != "paused")
+    return Conflict("cannot resume container \"" + id + "\": it is " + status);
   return CgroupOf(s).Thaw();
 }
 

@@ -1,9 +1,9 @@
 #include "runtime/process.h"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
-#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -42,8 +42,7 @@ Status ApplyRlimits(const Process& p) {
     struct rlimit lim;
     lim.rlim_cur = r.soft == UINT64_MAX ? RLIM_INFINITY : r.soft;
     lim.rlim_max = r.hard == UINT64_MAX ? RLIM_INFINITY : r.hard;
-    if (::setrlimit(r.resource, &lim) != 0)
-      return ErrnoStatus("process.rlimits: " + r.name, errno);
+    if (::setrlimit(r.resource, &lim) != 0) return ErrnoStatus("process.rlimits: " + r.name, errno);
   }
   return Status();
 }
@@ -67,7 +66,8 @@ Status ApplyUserAndCaps(const Process& p) {
         return ErrnoStatus("drop " + CapabilityName(i) + " from the bounding set", errno);
     }
   }
-  if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return ErrnoStatus("prctl(PR_SET_KEEPCAPS)", errno);
+  if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
+    return ErrnoStatus("prctl(PR_SET_KEEPCAPS)", errno);
   std::vector<gid_t> groups(p.user.additional_gids.begin(), p.user.additional_gids.end());
   if (::setgroups(groups.size(), groups.data()) != 0) {
     // setgroups is denied in a user namespace whose setgroups file says "deny".
@@ -77,7 +77,8 @@ Status ApplyUserAndCaps(const Process& p) {
     return ErrnoStatus("setgid " + std::to_string(p.user.gid), errno);
   if (::syscall(SYS_setresuid, p.user.uid, p.user.uid, p.user.uid) != 0)
     return ErrnoStatus("setuid " + std::to_string(p.user.uid), errno);
-  if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) return ErrnoStatus("prctl(PR_SET_KEEPCAPS)", errno);
+  if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0)
+    return ErrnoStatus("prctl(PR_SET_KEEPCAPS)", errno);
   if (p.user.umask) ::umask(*p.user.umask);
   if (!c.present) return Status();
   struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
@@ -161,8 +162,9 @@ Result<std::string> FindExecutable(const std::string& arg0, const std::vector<st
   };
   if (arg0.find('/') != std::string::npos) {
     int err = usable(arg0);
-    if (err != 0) return Status(err == ENOENT ? Code::kNotFound : Code::kForbidden,
-                                "exec: \"" + arg0 + "\": " + std::strerror(err));
+    if (err != 0)
+      return Status(err == ENOENT ? Code::kNotFound : Code::kForbidden,
+                    "exec: \"" + arg0 + "\": " + std::strerror(err));
     return arg0;
   }
   std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

@@ -39,7 +39,8 @@ std::string ProcessToJson(const Process& p) {
   }
   if (!p.rlimits.empty()) {
     json::array r;
-    for (const Rlimit& l : p.rlimits) r.push_back(json::object{{"type", l.name}, {"hard", l.hard}, {"soft", l.soft}});
+    for (const Rlimit& l : p.rlimits)
+      r.push_back(json::object{{"type", l.name}, {"hard", l.hard}, {"soft", l.soft}});
     o["rlimits"] = std::move(r);
   }
   o["noNewPrivileges"] = p.no_new_privileges;

@@ -69,7 +69,8 @@ Result<UniqueFd> MkfileInRoot(int rootfd, const std::string& rel) {
   if (fd >= 0) return UniqueFd(fd);
   if (errno != ENOENT) return ErrnoStatus("open " + rel + " in rootfs", errno);
   ASSIGN_OR_RETURN(UniqueFd pfd, MkdirInRoot(rootfd, Dirname(rel), 0755));
-  int f = ::openat(pfd.get(), Basename(rel).c_str(), O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+  int f =
+      ::openat(pfd.get(), Basename(rel).c_str(), O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (f < 0 && errno != EEXIST) return ErrnoStatus("create " + rel + " in rootfs", errno);
   if (f >= 0) ::close(f);
   fd = OpenInRoot(rootfd, rel, O_PATH);
@@ -92,9 +93,9 @@ unsigned long LockedFlags(const std::string& path) {
   return f;
 }
 
-constexpr unsigned long kRemountable =
-    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME |
-    MS_STRICTATIME | MS_SYNCHRONOUS | MS_DIRSYNC | MS_MANDLOCK;
+constexpr unsigned long kRemountable = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME |
+                                       MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME |
+                                       MS_SYNCHRONOUS | MS_DIRSYNC | MS_MANDLOCK;
 
 // Bind-remounts `target` with `flags`, adding locked flags if the kernel insists.
 Status BindRemount(const std::string& target, unsigned long flags, const std::string& shown = "") {
@@ -118,7 +119,8 @@ Status MountCgroup(const Mount& m, const RootfsContext& ctx, int rootfd) {
   if (ctx.cgroup_mode == CgroupMode::kV2) {
     unsigned long f = m.flags & ~MS_BIND & ~MS_REC;
     if (::mount("cgroup2", target.c_str(), "cgroup2", f, nullptr) == 0) return Status();
-    if (errno != EPERM && errno != EBUSY) return ErrnoStatus("mount cgroup2 on " + m.destination, errno);
+    if (errno != EPERM && errno != EBUSY)
+      return ErrnoStatus("mount cgroup2 on " + m.destination, errno);
     // Without a cgroup namespace the kernel refuses: bind the container's own cgroup.
     std::string src = "/sys/fs/cgroup" + ctx.cgroup_rel_path;
     if (::mount(src.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
@@ -158,7 +160,8 @@ Status MountCgroup(const Mount& m, const RootfsContext& ctx, int rootfd) {
                                 m.destination + "/" + name));
   }
   // cpu,cpuacct style links are left out: each hierarchy here has its own mount.
-  if (m.flags & MS_RDONLY) RETURN_IF_ERROR(BindRemount(FdPath(base.get()), flags | MS_RDONLY, m.destination));
+  if (m.flags & MS_RDONLY)
+    RETURN_IF_ERROR(BindRemount(FdPath(base.get()), flags | MS_RDONLY, m.destination));
   return Status();
 }
 
@@ -244,10 +247,12 @@ Status MakeDevice(int rootfd, const Device& d, bool bind) {
   if (::mknodat(parent.get(), base.c_str(), type | perm, dev) != 0) {
     if (errno != EEXIST) return ErrnoStatus("mknod " + rel, errno);
     ::unlinkat(parent.get(), base.c_str(), 0);
-    if (::mknodat(parent.get(), base.c_str(), type | perm, dev) != 0) return ErrnoStatus("mknod " + rel, errno);
+    if (::mknodat(parent.get(), base.c_str(), type | perm, dev) != 0)
+      return ErrnoStatus("mknod " + rel, errno);
   }
   if ((d.uid.value_or(0) != 0 || d.gid.value_or(0) != 0) &&
-      ::fchownat(parent.get(), base.c_str(), d.uid.value_or(0), d.gid.value_or(0), AT_SYMLINK_NOFOLLOW) != 0)
+      ::fchownat(parent.get(), base.c_str(), d.uid.value_or(0), d.gid.value_or(0),
+                 AT_SYMLINK_NOFOLLOW) != 0)
     return ErrnoStatus("chown " + rel, errno);
   return Status();
 }
@@ -296,7 +301,8 @@ Status SetupDev(const Spec& spec, const RootfsContext& ctx, int rootfd) {
   if (pts >= 0) {
     ::close(pts);
     ::unlinkat(dev.get(), "ptmx", 0);
-    if (::symlinkat("pts/ptmx", dev.get(), "ptmx") != 0) return ErrnoStatus("symlink /dev/ptmx", errno);
+    if (::symlinkat("pts/ptmx", dev.get(), "ptmx") != 0)
+      return ErrnoStatus("symlink /dev/ptmx", errno);
   }
   return Status();
 }

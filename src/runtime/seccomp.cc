@@ -23,16 +23,25 @@ Result<uint32_t> Action(const std::string& name, std::optional<uint32_t> errno_r
 
 Result<uint32_t> Arch(const std::string& name) {
   static const std::pair<const char*, uint32_t> kArches[] = {
-      {"SCMP_ARCH_X86", SCMP_ARCH_X86},         {"SCMP_ARCH_X86_64", SCMP_ARCH_X86_64},
-      {"SCMP_ARCH_X32", SCMP_ARCH_X32},         {"SCMP_ARCH_ARM", SCMP_ARCH_ARM},
-      {"SCMP_ARCH_AARCH64", SCMP_ARCH_AARCH64}, {"SCMP_ARCH_MIPS", SCMP_ARCH_MIPS},
-      {"SCMP_ARCH_MIPS64", SCMP_ARCH_MIPS64},   {"SCMP_ARCH_MIPS64N32", SCMP_ARCH_MIPS64N32},
-      {"SCMP_ARCH_MIPSEL", SCMP_ARCH_MIPSEL},   {"SCMP_ARCH_MIPSEL64", SCMP_ARCH_MIPSEL64},
+      {"SCMP_ARCH_X86", SCMP_ARCH_X86},
+      {"SCMP_ARCH_X86_64", SCMP_ARCH_X86_64},
+      {"SCMP_ARCH_X32", SCMP_ARCH_X32},
+      {"SCMP_ARCH_ARM", SCMP_ARCH_ARM},
+      {"SCMP_ARCH_AARCH64", SCMP_ARCH_AARCH64},
+      {"SCMP_ARCH_MIPS", SCMP_ARCH_MIPS},
+      {"SCMP_ARCH_MIPS64", SCMP_ARCH_MIPS64},
+      {"SCMP_ARCH_MIPS64N32", SCMP_ARCH_MIPS64N32},
+      {"SCMP_ARCH_MIPSEL", SCMP_ARCH_MIPSEL},
+      {"SCMP_ARCH_MIPSEL64", SCMP_ARCH_MIPSEL64},
       {"SCMP_ARCH_MIPSEL64N32", SCMP_ARCH_MIPSEL64N32},
-      {"SCMP_ARCH_PPC", SCMP_ARCH_PPC},         {"SCMP_ARCH_PPC64", SCMP_ARCH_PPC64},
-      {"SCMP_ARCH_PPC64LE", SCMP_ARCH_PPC64LE}, {"SCMP_ARCH_S390", SCMP_ARCH_S390},
-      {"SCMP_ARCH_S390X", SCMP_ARCH_S390X},     {"SCMP_ARCH_PARISC", SCMP_ARCH_PARISC},
-      {"SCMP_ARCH_PARISC64", SCMP_ARCH_PARISC64}, {"SCMP_ARCH_RISCV64", SCMP_ARCH_RISCV64},
+      {"SCMP_ARCH_PPC", SCMP_ARCH_PPC},
+      {"SCMP_ARCH_PPC64", SCMP_ARCH_PPC64},
+      {"SCMP_ARCH_PPC64LE", SCMP_ARCH_PPC64LE},
+      {"SCMP_ARCH_S390", SCMP_ARCH_S390},
+      {"SCMP_ARCH_S390X", SCMP_ARCH_S390X},
+      {"SCMP_ARCH_PARISC", SCMP_ARCH_PARISC},
+      {"SCMP_ARCH_PARISC64", SCMP_ARCH_PARISC64},
+      {"SCMP_ARCH_RISCV64", SCMP_ARCH_RISCV64},
   };
   for (auto [n, v] : kArches)
     if (name == n) return v;
@@ -58,7 +67,8 @@ struct Ctx {
 };
 
 Status Build(const Seccomp& s, Ctx& c) {
-  ASSIGN_OR_RETURN(uint32_t def, Action(s.default_action, s.default_errno_ret, "linux.seccomp.defaultAction"));
+  ASSIGN_OR_RETURN(uint32_t def,
+                   Action(s.default_action, s.default_errno_ret, "linux.seccomp.defaultAction"));
   c.ctx = seccomp_init(def);
   if (!c.ctx) return Internal("seccomp_init failed");
   // no_new_privs is process.noNewPrivileges' business, not libseccomp's (it sets it by default).
@@ -66,7 +76,8 @@ Status Build(const Seccomp& s, Ctx& c) {
   for (const std::string& a : s.architectures) {
     ASSIGN_OR_RETURN(uint32_t arch, Arch(a));
     int rc = seccomp_arch_add(c.ctx, arch);
-    if (rc != 0 && rc != -EEXIST) return Internal("seccomp_arch_add " + a + ": " + std::strerror(-rc));
+    if (rc != 0 && rc != -EEXIST)
+      return Internal("seccomp_arch_add " + a + ": " + std::strerror(-rc));
   }
   for (const std::string& f : s.flags) {
     if (f == "SECCOMP_FILTER_FLAG_LOG") {
@@ -106,7 +117,8 @@ Status Build(const Seccomp& s, Ctx& c) {
           if (rc != 0) break;
         }
       } else {
-        rc = seccomp_rule_add_array(c.ctx, act, nr, static_cast<unsigned>(cmps.size()), cmps.data());
+        rc =
+            seccomp_rule_add_array(c.ctx, act, nr, static_cast<unsigned>(cmps.size()), cmps.data());
       }
       if (rc != 0)
         return Invalid(field + ": cannot add rule for \"" + name + "\": " + std::strerror(-rc));

@@ -32,7 +32,8 @@ Process ReadProcess(JsonReader& r, const json::value& v, const std::string& at) 
   p.env = r.StringArray(*o, "env", at);
   p.cwd = r.String(*o, "cwd", at, "");
   p.no_new_privileges = r.Bool(*o, "noNewPrivileges", at, false);
-  if (o->contains("oomScoreAdj")) p.oom_score_adj = static_cast<int>(r.I64(*o, "oomScoreAdj", at, 0));
+  if (o->contains("oomScoreAdj"))
+    p.oom_score_adj = static_cast<int>(r.I64(*o, "oomScoreAdj", at, 0));
   p.apparmor_profile = r.String(*o, "apparmorProfile", at, "");
   p.selinux_label = r.String(*o, "selinuxLabel", at, "");
   if (const json::value* c = o->if_contains("capabilities")) {
@@ -158,7 +159,8 @@ void ReadResources(JsonReader& r, const json::object& o, const std::string& at, 
       }
     }
   }
-  if (const json::value* u = o.if_contains("unified")) res.unified = r.StringMap(*u, at + ".unified");
+  if (const json::value* u = o.if_contains("unified"))
+    res.unified = r.StringMap(*u, at + ".unified");
   if (const json::value* n = o.if_contains("network"); n && !n->is_null()) {
     std::string nat = at + ".network";
     if (const json::object* no = r.Object(*n, nat)) {
@@ -169,7 +171,8 @@ void ReadResources(JsonReader& r, const json::object& o, const std::string& at, 
             std::string iat = nat + ".priorities[" + std::to_string(i) + "]";
             const json::object* po = r.Object((*pa)[i], iat);
             if (!po) break;
-            res.net_priorities.emplace_back(r.String(*po, "name", iat, ""), r.U32(*po, "priority", iat, 0));
+            res.net_priorities.emplace_back(r.String(*po, "name", iat, ""),
+                                            r.U32(*po, "priority", iat, 0));
           }
         }
       }
@@ -182,7 +185,8 @@ void ReadResources(JsonReader& r, const json::object& o, const std::string& at, 
         std::string iat = hat + "[" + std::to_string(i) + "]";
         const json::object* ho = r.Object((*ha)[i], iat);
         if (!ho) break;
-        res.hugepage_limits.emplace_back(r.String(*ho, "pageSize", iat, ""), r.U64(*ho, "limit", iat, 0));
+        res.hugepage_limits.emplace_back(r.String(*ho, "pageSize", iat, ""),
+                                         r.U64(*ho, "limit", iat, 0));
       }
     }
   }

@@ -88,7 +88,7 @@ struct Device {
 
 struct DeviceRule {
   bool allow = false;
-  char type = 'a';  // a, c, b
+  char type = 'a';                      // a, c, b
   std::optional<int64_t> major, minor;  // nullopt = wildcard
   std::string access = "rwm";
 };
@@ -116,7 +116,7 @@ struct Resources {
   std::vector<DeviceRule> devices;
   std::map<std::string, std::string> unified;  // cgroup v2 file -> value
   std::optional<uint32_t> net_class_id;
-  std::vector<std::pair<std::string, uint32_t>> net_priorities;  // interface, priority
+  std::vector<std::pair<std::string, uint32_t>> net_priorities;   // interface, priority
   std::vector<std::pair<std::string, uint64_t>> hugepage_limits;  // "2MB", bytes
 };
 

@@ -28,15 +28,55 @@ json::object MountObj(const char* dst, const char* type, const char* src,
 }
 
 // Denied with EPERM: mounting, namespaces, kernel modules/keys/bpf/perf, reboot, clock, swap.
-constexpr const char* kDenied[] = {
-    "acct", "add_key", "bpf", "chroot", "clock_adjtime", "clock_settime", "create_module",
-    "delete_module", "finit_module", "fsconfig", "fsmount", "fsopen", "fspick",
-    "get_kernel_syms", "init_module", "ioperm", "iopl", "kexec_file_load", "kexec_load",
-    "keyctl", "lookup_dcookie", "mount", "mount_setattr", "move_mount", "name_to_handle_at",
-    "nfsservctl", "open_by_handle_at", "open_tree", "perf_event_open", "pivot_root",
-    "query_module", "quotactl", "reboot", "request_key", "setns", "settimeofday", "stime",
-    "swapoff", "swapon", "syslog", "umount", "umount2", "unshare", "uselib", "userfaultfd",
-    "vhangup", "io_uring_setup", "io_uring_enter", "io_uring_register"};
+constexpr const char* kDenied[] = {"acct",
+                                   "add_key",
+                                   "bpf",
+                                   "chroot",
+                                   "clock_adjtime",
+                                   "clock_settime",
+                                   "create_module",
+                                   "delete_module",
+                                   "finit_module",
+                                   "fsconfig",
+                                   "fsmount",
+                                   "fsopen",
+                                   "fspick",
+                                   "get_kernel_syms",
+                                   "init_module",
+                                   "ioperm",
+                                   "iopl",
+                                   "kexec_file_load",
+                                   "kexec_load",
+                                   "keyctl",
+                                   "lookup_dcookie",
+                                   "mount",
+                                   "mount_setattr",
+                                   "move_mount",
+                                   "name_to_handle_at",
+                                   "nfsservctl",
+                                   "open_by_handle_at",
+                                   "open_tree",
+                                   "perf_event_open",
+                                   "pivot_root",
+                                   "query_module",
+                                   "quotactl",
+                                   "reboot",
+                                   "request_key",
+                                   "setns",
+                                   "settimeofday",
+                                   "stime",
+                                   "swapoff",
+                                   "swapon",
+                                   "syslog",
+                                   "umount",
+                                   "umount2",
+                                   "unshare",
+                                   "uselib",
+                                   "userfaultfd",
+                                   "vhangup",
+                                   "io_uring_setup",
+                                   "io_uring_enter",
+                                   "io_uring_register"};
 
 json::object DefaultSeccomp() {
   json::object s;
@@ -123,11 +163,14 @@ std::string DefaultSpecJson() {
   proc["terminal"] = true;
   proc["user"] = json::object{{"uid", 0}, {"gid", 0}};
   proc["args"] = Strings({"sh"});
-  proc["env"] = Strings({"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"});
+  proc["env"] =
+      Strings({"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"});
   proc["cwd"] = "/";
   auto caps = [] { return Strings({"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}); };
-  proc["capabilities"] = json::object{{"bounding", caps()}, {"effective", caps()}, {"permitted", caps()}};
-  proc["rlimits"] = json::array{json::object{{"type", "RLIMIT_NOFILE"}, {"hard", 1024}, {"soft", 1024}}};
+  proc["capabilities"] =
+      json::object{{"bounding", caps()}, {"effective", caps()}, {"permitted", caps()}};
+  proc["rlimits"] =
+      json::array{json::object{{"type", "RLIMIT_NOFILE"}, {"hard", 1024}, {"soft", 1024}}};
   proc["noNewPrivileges"] = true;
   spec["process"] = std::move(proc);
   spec["root"] = json::object{{"path", "rootfs"}, {"readonly", true}};
@@ -137,21 +180,25 @@ std::string DefaultSpecJson() {
       MountObj("/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}),
       MountObj("/dev/pts", "devpts", "devpts",
                {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}),
-      MountObj("/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}),
+      MountObj("/dev/shm", "tmpfs", "shm",
+               {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}),
       MountObj("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}),
       MountObj("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}),
-      MountObj("/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev", "relatime", "ro"})};
+      MountObj("/sys/fs/cgroup", "cgroup", "cgroup",
+               {"nosuid", "noexec", "nodev", "relatime", "ro"})};
   json::object lin;
-  lin["resources"] = json::object{
-      {"devices", json::array{json::object{{"allow", false}, {"access", "rwm"}}}}};
-  lin["namespaces"] = json::array{json::object{{"type", "pid"}}, json::object{{"type", "network"}},
-                                  json::object{{"type", "ipc"}}, json::object{{"type", "uts"}},
-                                  json::object{{"type", "mount"}}, json::object{{"type", "cgroup"}}};
-  lin["maskedPaths"] = Strings({"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
-                                "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-                                "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
-                                "/sys/devices/virtual/tpm"});
-  lin["readonlyPaths"] = Strings({"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"});
+  lin["resources"] =
+      json::object{{"devices", json::array{json::object{{"allow", false}, {"access", "rwm"}}}}};
+  lin["namespaces"] =
+      json::array{json::object{{"type", "pid"}},   json::object{{"type", "network"}},
+                  json::object{{"type", "ipc"}},   json::object{{"type", "uts"}},
+                  json::object{{"type", "mount"}}, json::object{{"type", "cgroup"}}};
+  lin["maskedPaths"] =
+      Strings({"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+               "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
+               "/proc/scsi", "/sys/devices/virtual/tpm"});
+  lin["readonlyPaths"] =
+      Strings({"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"});
   lin["seccomp"] = DefaultSeccomp();
   spec["linux"] = std::move(lin);
   std::string out;

@@ -49,7 +49,8 @@ TEST(ParseSpec, ReadsEveryField) {
   ASSERT_EQ(s->mounts.size(), 2u);
   const Mount& b = s->mounts[1];
   EXPECT_TRUE(b.IsBind());
-  EXPECT_EQ(b.flags & (MS_BIND | MS_REC | MS_RDONLY | MS_NOSUID), MS_BIND | MS_REC | MS_RDONLY | MS_NOSUID);
+  EXPECT_EQ(b.flags & (MS_BIND | MS_REC | MS_RDONLY | MS_NOSUID),
+            MS_BIND | MS_REC | MS_RDONLY | MS_NOSUID);
   EXPECT_EQ(b.propagation, static_cast<unsigned long>(MS_SLAVE | MS_REC));
   EXPECT_EQ(b.data, "size=1k");
   ASSERT_EQ(s->linux.namespaces.size(), 4u);
@@ -72,11 +73,15 @@ TEST(ParseSpec, NamesTheBadField) {
       {"{", "malformed JSON"},
       {R"({"process": {"args": ["a", 3]}})", "process.args[1]: expected a string"},
       {R"({"process": {"args": "sh"}})", "process.args: expected an array"},
-      {R"({"linux": {"namespaces": [{"type": "bogus"}]}})", "linux.namespaces[0].type: unknown namespace type \"bogus\""},
-      {R"({"process": {"capabilities": {"bounding": ["CAP_NOPE"]}}})", "unknown capability \"CAP_NOPE\""},
-      {R"({"process": {"rlimits": [{"type": "RLIMIT_X", "hard": 1, "soft": 1}]}})", "process.rlimits[0].type"},
+      {R"({"linux": {"namespaces": [{"type": "bogus"}]}})",
+       "linux.namespaces[0].type: unknown namespace type \"bogus\""},
+      {R"({"process": {"capabilities": {"bounding": ["CAP_NOPE"]}}})",
+       "unknown capability \"CAP_NOPE\""},
+      {R"({"process": {"rlimits": [{"type": "RLIMIT_X", "hard": 1, "soft": 1}]}})",
+       "process.rlimits[0].type"},
       {R"({"process": {"user": {"uid": -1}}})", "process.user.uid"},
-      {R"({"linux": {"resources": {"devices": [{"allow": true, "type": "x"}]}}})", "linux.resources.devices[0].type"},
+      {R"({"linux": {"resources": {"devices": [{"allow": true, "type": "x"}]}}})",
+       "linux.resources.devices[0].type"},
       {R"({"hostname": 5})", "hostname: expected a string"},
   };
   for (const auto& c : cases) {

@@ -35,32 +35,61 @@ constexpr NsInfo kNamespaces[] = {
     {NsType::kTime, "time", "time", CLONE_NEWTIME},
 };
 
-constexpr std::array<const char*, 41> kCapNames = {
-    "CHOWN",           "DAC_OVERRIDE",    "DAC_READ_SEARCH", "FOWNER",
-    "FSETID",          "KILL",            "SETGID",          "SETUID",
-    "SETPCAP",         "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST",
-    "NET_ADMIN",       "NET_RAW",         "IPC_LOCK",        "IPC_OWNER",
-    "SYS_MODULE",      "SYS_RAWIO",       "SYS_CHROOT",      "SYS_PTRACE",
-    "SYS_PACCT",       "SYS_ADMIN",       "SYS_BOOT",        "SYS_NICE",
-    "SYS_RESOURCE",    "SYS_TIME",        "SYS_TTY_CONFIG",  "MKNOD",
-    "LEASE",           "AUDIT_WRITE",     "AUDIT_CONTROL",   "SETFCAP",
-    "MAC_OVERRIDE",    "MAC_ADMIN",       "SYSLOG",          "WAKE_ALARM",
-    "BLOCK_SUSPEND",   "AUDIT_READ",      "PERFMON",         "BPF",
-    "CHECKPOINT_RESTORE"};
+constexpr std::array<const char*, 41> kCapNames = {"CHOWN",
+                                                   "DAC_OVERRIDE",
+                                                   "DAC_READ_SEARCH",
+                                                   "FOWNER",
+                                                   "FSETID",
+                                                   "KILL",
+                                                   "SETGID",
+                                                   "SETUID",
+                                                   "SETPCAP",
+                                                   "LINUX_IMMUTABLE",
+                                                   "NET_BIND_SERVICE",
+                                                   "NET_BROADCAST",
+                                                   "NET_ADMIN",
+                                                   "NET_RAW",
+                                                   "IPC_LOCK",
+                                                   "IPC_OWNER",
+                                                   "SYS_MODULE",
+                                                   "SYS_RAWIO",
+                                                   "SYS_CHROOT",
+                                                   "SYS_PTRACE",
+                                                   "SYS_PACCT",
+                                                   "SYS_ADMIN",
+                                                   "SYS_BOOT",
+                                                   "SYS_NICE",
+                                                   "SYS_RESOURCE",
+                                                   "SYS_TIME",
+                                                   "SYS_TTY_CONFIG",
+                                                   "MKNOD",
+                                                   "LEASE",
+                                                   "AUDIT_WRITE",
+                                                   "AUDIT_CONTROL",
+                                                   "SETFCAP",
+                                                   "MAC_OVERRIDE",
+                                                   "MAC_ADMIN",
+                                                   "SYSLOG",
+                                                   "WAKE_ALARM",
+                                                   "BLOCK_SUSPEND",
+                                                   "AUDIT_READ",
+                                                   "PERFMON",
+                                                   "BPF",
+                                                   "CHECKPOINT_RESTORE"};
 
 struct RlimitInfo {
   const char* name;
   int resource;
 };
 constexpr RlimitInfo kRlimits[] = {
-    {"RLIMIT_CPU", RLIMIT_CPU},         {"RLIMIT_FSIZE", RLIMIT_FSIZE},
-    {"RLIMIT_DATA", RLIMIT_DATA},       {"RLIMIT_STACK", RLIMIT_STACK},
-    {"RLIMIT_CORE", RLIMIT_CORE},       {"RLIMIT_RSS", RLIMIT_RSS},
-    {"RLIMIT_NPROC", RLIMIT_NPROC},     {"RLIMIT_NOFILE", RLIMIT_NOFILE},
-    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_AS", RLIMIT_AS},
-    {"RLIMIT_LOCKS", RLIMIT_LOCKS},     {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_CPU", RLIMIT_CPU},           {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+    {"RLIMIT_DATA", RLIMIT_DATA},         {"RLIMIT_STACK", RLIMIT_STACK},
+    {"RLIMIT_CORE", RLIMIT_CORE},         {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_NPROC", RLIMIT_NPROC},       {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},   {"RLIMIT_AS", RLIMIT_AS},
+    {"RLIMIT_LOCKS", RLIMIT_LOCKS},       {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
     {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", RLIMIT_NICE},
-    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},   {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},     {"RLIMIT_RTTIME", RLIMIT_RTTIME},
 };
 
 struct MountFlag {
@@ -69,19 +98,32 @@ struct MountFlag {
   unsigned long flag;
 };
 constexpr MountFlag kMountFlags[] = {
-    {"ro", false, MS_RDONLY},          {"rw", true, MS_RDONLY},
-    {"nosuid", false, MS_NOSUID},      {"suid", true, MS_NOSUID},
-    {"nodev", false, MS_NODEV},        {"dev", true, MS_NODEV},
-    {"noexec", false, MS_NOEXEC},      {"exec", true, MS_NOEXEC},
-    {"sync", false, MS_SYNCHRONOUS},   {"async", true, MS_SYNCHRONOUS},
-    {"dirsync", false, MS_DIRSYNC},    {"remount", false, MS_REMOUNT},
-    {"mand", false, MS_MANDLOCK},      {"nomand", true, MS_MANDLOCK},
-    {"noatime", false, MS_NOATIME},    {"atime", true, MS_NOATIME},
-    {"nodiratime", false, MS_NODIRATIME}, {"diratime", true, MS_NODIRATIME},
-    {"relatime", false, MS_RELATIME},  {"norelatime", true, MS_RELATIME},
-    {"strictatime", false, MS_STRICTATIME}, {"nostrictatime", true, MS_STRICTATIME},
-    {"bind", false, MS_BIND},          {"rbind", false, MS_BIND | MS_REC},
-    {"silent", false, MS_SILENT},      {"loud", true, MS_SILENT},
+    {"ro", false, MS_RDONLY},
+    {"rw", true, MS_RDONLY},
+    {"nosuid", false, MS_NOSUID},
+    {"suid", true, MS_NOSUID},
+    {"nodev", false, MS_NODEV},
+    {"dev", true, MS_NODEV},
+    {"noexec", false, MS_NOEXEC},
+    {"exec", true, MS_NOEXEC},
+    {"sync", false, MS_SYNCHRONOUS},
+    {"async", true, MS_SYNCHRONOUS},
+    {"dirsync", false, MS_DIRSYNC},
+    {"remount", false, MS_REMOUNT},
+    {"mand", false, MS_MANDLOCK},
+    {"nomand", true, MS_MANDLOCK},
+    {"noatime", false, MS_NOATIME},
+    {"atime", true, MS_NOATIME},
+    {"nodiratime", false, MS_NODIRATIME},
+    {"diratime", true, MS_NODIRATIME},
+    {"relatime", false, MS_RELATIME},
+    {"norelatime", true, MS_RELATIME},
+    {"strictatime", false, MS_STRICTATIME},
+    {"nostrictatime", true, MS_STRICTATIME},
+    {"bind", false, MS_BIND},
+    {"rbind", false, MS_BIND | MS_REC},
+    {"silent", false, MS_SILENT},
+    {"loud", true, MS_SILENT},
 };
 struct PropFlag {
   const char* name;
@@ -101,9 +143,9 @@ std::string Upper(std::string_view s) {
 }
 
 constexpr const char* kSeccompActions[] = {
-    "SCMP_ACT_KILL",  "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP",
-    "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE",        "SCMP_ACT_ALLOW",       "SCMP_ACT_LOG",
-    "SCMP_ACT_NOTIFY"};
+    "SCMP_ACT_KILL",  "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD",
+    "SCMP_ACT_TRAP",  "SCMP_ACT_ERRNO",        "SCMP_ACT_TRACE",
+    "SCMP_ACT_ALLOW", "SCMP_ACT_LOG",          "SCMP_ACT_NOTIFY"};
 
 bool KnownSeccompAction(const std::string& a) {
   for (const char* k : kSeccompActions)
@@ -190,7 +232,8 @@ Status ValidateProcess(const Process& p, std::string_view field) {
   if (p.oom_score_adj && (*p.oom_score_adj < -1000 || *p.oom_score_adj > 1000))
     return Invalid(f + ".oomScoreAdj: must be between -1000 and 1000");
   for (const auto& r : p.rlimits)
-    if (r.soft > r.hard) return Invalid(f + ".rlimits: " + r.name + " soft limit exceeds hard limit");
+    if (r.soft > r.hard)
+      return Invalid(f + ".rlimits: " + r.name + " soft limit exceeds hard limit");
   return Status();
 }
 
@@ -201,7 +244,8 @@ Status ValidateSpec(const Spec& s, const std::string& bundle) {
   struct stat st;
   if (::stat(rootfs.c_str(), &st) != 0)
     return Invalid("root.path: rootfs \"" + rootfs + "\" does not exist");
-  if (!S_ISDIR(st.st_mode)) return Invalid("root.path: rootfs \"" + rootfs + "\" is not a directory");
+  if (!S_ISDIR(st.st_mode))
+    return Invalid("root.path: rootfs \"" + rootfs + "\" is not a directory");
   if (s.has_process) RETURN_IF_ERROR(ValidateProcess(s.process, "process"));
   for (size_t i = 0; i < s.mounts.size(); ++i) {
     if (s.mounts[i].destination.empty())
@@ -238,13 +282,12 @@ Status ValidateSpec(const Spec& s, const std::string& bundle) {
       return Invalid("linux.sysctl: \"" + key + "\" needs a network namespace");
     if ((key == "kernel.hostname" || key == "kernel.domainname") && !has(NsType::kUts))
       return Invalid("linux.sysctl: \"" + key + "\" needs a UTS namespace");
-    if (!ipc && key.rfind("net.", 0) != 0 && key != "kernel.hostname" &&
-        key != "kernel.domainname")
+    if (!ipc && key.rfind("net.", 0) != 0 && key != "kernel.hostname" && key != "kernel.domainname")
       return Invalid("linux.sysctl: \"" + key + "\" is not namespaced and may not be set");
   }
-  static const std::set<std::string> kProps = {"",       "shared",  "rshared", "private",
-                                               "rprivate", "slave", "rslave",  "unbindable",
-                                               "runbindable"};
+  static const std::set<std::string> kProps = {"",        "shared",     "rshared",
+                                               "private", "rprivate",   "slave",
+                                               "rslave",  "unbindable", "runbindable"};
   if (!kProps.count(l.rootfs_propagation))
     return Invalid("linux.rootfsPropagation: invalid value \"" + l.rootfs_propagation + "\"");
   for (size_t i = 0; i < l.devices.size(); ++i) {
@@ -262,8 +305,8 @@ Status ValidateSpec(const Spec& s, const std::string& bundle) {
       return Invalid("linux.seccomp.defaultAction: unknown action \"" + sc.default_action + "\"");
     for (size_t i = 0; i < sc.syscalls.size(); ++i) {
       if (!KnownSeccompAction(sc.syscalls[i].action))
-        return Invalid("linux.seccomp.syscalls[" + std::to_string(i) + "].action: unknown action \"" +
-                       sc.syscalls[i].action + "\"");
+        return Invalid("linux.seccomp.syscalls[" + std::to_string(i) +
+                       "].action: unknown action \"" + sc.syscalls[i].action + "\"");
     }
   }
   return Status();

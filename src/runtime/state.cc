@@ -74,7 +74,8 @@ Result<StoredState> StateDir::Load(const std::string& id) const {
   s.pid = static_cast<pid_t>(r.I64(o, "pid", "", 0));
   s.pid_start = r.U64(o, "pidStart", "", 0);
   s.monitor_pid = static_cast<pid_t>(r.I64(o, "monitorPid", "", 0));
-  if (const json::value* a = o.if_contains("annotations")) s.annotations = r.StringMap(*a, "annotations");
+  if (const json::value* a = o.if_contains("annotations"))
+    s.annotations = r.StringMap(*a, "annotations");
   s.cgroup_mode = static_cast<CgroupMode>(r.I64(o, "cgroupMode", "", 0));
   s.cgroup_path = r.String(o, "cgroupPath", "", "");
   s.cgroup_depth = static_cast<int>(r.I64(o, "cgroupDepth", "", 0));

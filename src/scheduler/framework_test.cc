@@ -15,12 +15,12 @@ ObjectPtr Node(const std::string& name, const std::string& cpu, const std::strin
   if (!taints.empty()) spec["taints"] = taints;
   if (unschedulable) spec["unschedulable"] = true;
   json::object alloc{{"cpu", cpu}, {"memory", mem}, {"pods", std::to_string(pods)}};
-  return std::make_shared<const json::object>(json::object{
-      {"apiVersion", "v1"},
-      {"kind", "Node"},
-      {"metadata", json::object{{"name", name}, {"labels", labels}}},
-      {"spec", spec},
-      {"status", json::object{{"allocatable", alloc}, {"capacity", alloc}}}});
+  return std::make_shared<const json::object>(
+      json::object{{"apiVersion", "v1"},
+                   {"kind", "Node"},
+                   {"metadata", json::object{{"name", name}, {"labels", labels}}},
+                   {"spec", spec},
+                   {"status", json::object{{"allocatable", alloc}, {"capacity", alloc}}}});
 }
 
 ObjectPtr Pod(const std::string& name, const std::string& cpu, const std::string& mem,
@@ -33,11 +33,11 @@ ObjectPtr Pod(const std::string& name, const std::string& cpu, const std::string
                                        {"image", "busybox"},
                                        {"resources", json::object{{"requests", requests}}}}}}};
   for (auto& [k, v] : extra_spec) spec[k] = v;
-  return std::make_shared<const json::object>(json::object{
-      {"apiVersion", "v1"},
-      {"kind", "Pod"},
-      {"metadata", json::object{{"name", name}, {"namespace", "default"}}},
-      {"spec", spec}});
+  return std::make_shared<const json::object>(
+      json::object{{"apiVersion", "v1"},
+                   {"kind", "Pod"},
+                   {"metadata", json::object{{"name", name}, {"namespace", "default"}}},
+                   {"spec", spec}});
 }
 
 std::vector<const NodeInfo*> Ptrs(const std::vector<NodeInfo>& v) {
@@ -51,7 +51,8 @@ TEST(PodRequestsTest, SumsContainersMaxesInitAddsOverhead) {
     "containers":[{"resources":{"requests":{"cpu":"200m","memory":"64Mi"}}},
                   {"resources":{"requests":{"cpu":"300m"}}}],
     "initContainers":[{"resources":{"requests":{"cpu":"1","memory":"10Mi"}}}],
-    "overhead":{"cpu":"50m"}}})").as_object();
+    "overhead":{"cpu":"50m"}}})")
+                         .as_object();
   Resources r = PodRequests(pod);
   EXPECT_EQ(r.milli_cpu, 1050);  // max(500, 1000) + 50
   EXPECT_EQ(r.memory, 64 << 20);
@@ -62,7 +63,8 @@ TEST(PodRequestsTest, SumsContainersMaxesInitAddsOverhead) {
 
 TEST(FrameworkTest, PicksLeastAllocatedNode) {
   auto fw = DefaultFramework();
-  std::vector<NodeInfo> nodes{NodeInfo(Node("busy", "4", "8Gi")), NodeInfo(Node("idle", "4", "8Gi"))};
+  std::vector<NodeInfo> nodes{NodeInfo(Node("busy", "4", "8Gi")),
+                              NodeInfo(Node("idle", "4", "8Gi"))};
   nodes[0].AddPod(Pod("existing", "3", "6Gi"));
   for (int i = 0; i < 20; ++i) {
     auto r = fw->Schedule(PodInfo(Pod("p", "500m", "1Gi")), Ptrs(nodes));
@@ -98,11 +100,10 @@ TEST(FrameworkTest, TolerationLetsPodOntoTaintedNode) {
                                                             {"value", "gpu"},
                                                             {"effect", "NoSchedule"}}}}};
   EXPECT_EQ(fw->Schedule(PodInfo(Pod("t", "1", "1Gi", tol)), Ptrs(nodes)).node, "gpu");
-  json::object exists_all{
-      {"tolerations", json::array{json::object{{"operator", "Exists"}}}}};
+  json::object exists_all{{"tolerations", json::array{json::object{{"operator", "Exists"}}}}};
   EXPECT_EQ(fw->Schedule(PodInfo(Pod("t", "1", "1Gi", exists_all)), Ptrs(nodes)).node, "gpu");
-  json::object wrong{{"tolerations", json::array{json::object{
-                                         {"key", "dedicated"}, {"value", "cpu"}}}}};
+  json::object wrong{
+      {"tolerations", json::array{json::object{{"key", "dedicated"}, {"value", "cpu"}}}}};
   EXPECT_EQ(fw->Schedule(PodInfo(Pod("t", "1", "1Gi", wrong)), Ptrs(nodes)).node, "");
 }
 
@@ -117,8 +118,9 @@ TEST(FrameworkTest, PreferNoScheduleTaintIsAvoided) {
 
 TEST(FrameworkTest, NodeSelectorAndRequiredAffinity) {
   auto fw = DefaultFramework();
-  std::vector<NodeInfo> nodes{NodeInfo(Node("a", "4", "8Gi", 110, {{"disk", "ssd"}, {"gen", "5"}})),
-                              NodeInfo(Node("b", "4", "8Gi", 110, {{"disk", "hdd"}, {"gen", "3"}}))};
+  std::vector<NodeInfo> nodes{
+      NodeInfo(Node("a", "4", "8Gi", 110, {{"disk", "ssd"}, {"gen", "5"}})),
+      NodeInfo(Node("b", "4", "8Gi", 110, {{"disk", "hdd"}, {"gen", "3"}}))};
   json::object sel{{"nodeSelector", {{"disk", "hdd"}}}};
   EXPECT_EQ(fw->Schedule(PodInfo(Pod("p", "", "", sel)), Ptrs(nodes)).node, "b");
   json::object none{{"nodeSelector", {{"disk", "nvme"}}}};
@@ -126,15 +128,18 @@ TEST(FrameworkTest, NodeSelectorAndRequiredAffinity) {
             "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector.");
   json::object aff = json::parse(R"({"affinity":{"nodeAffinity":{
       "requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[
-        {"matchExpressions":[{"key":"gen","operator":"Gt","values":["4"]}]}]}}}})").as_object();
+        {"matchExpressions":[{"key":"gen","operator":"Gt","values":["4"]}]}]}}}})")
+                         .as_object();
   EXPECT_EQ(fw->Schedule(PodInfo(Pod("p", "", "", aff)), Ptrs(nodes)).node, "a");
   json::object fields = json::parse(R"({"affinity":{"nodeAffinity":{
       "requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[
-        {"matchFields":[{"key":"metadata.name","operator":"In","values":["b"]}]}]}}}})").as_object();
+        {"matchFields":[{"key":"metadata.name","operator":"In","values":["b"]}]}]}}}})")
+                            .as_object();
   EXPECT_EQ(fw->Schedule(PodInfo(Pod("p", "", "", fields)), Ptrs(nodes)).node, "b");
   json::object preferred = json::parse(R"({"affinity":{"nodeAffinity":{
       "preferredDuringSchedulingIgnoredDuringExecution":[{"weight":50,"preference":
-        {"matchExpressions":[{"key":"disk","operator":"In","values":["hdd"]}]}}]}}})").as_object();
+        {"matchExpressions":[{"key":"disk","operator":"In","values":["hdd"]}]}}]}}})")
+                               .as_object();
   for (int i = 0; i < 10; ++i)
     EXPECT_EQ(fw->Schedule(PodInfo(Pod("p", "", "", preferred)), Ptrs(nodes)).node, "b");
 }
@@ -148,14 +153,14 @@ TEST(FrameworkTest, UnschedulableNodePodsCountAndHostPorts) {
             "0/2 nodes are available: 1 Too many pods, 1 node(s) were unschedulable.");
 
   std::vector<NodeInfo> two{NodeInfo(Node("n1", "4", "8Gi")), NodeInfo(Node("n2", "4", "8Gi"))};
-  json::object port = json::parse(
-      R"({"containers":[{"name":"c","image":"x","ports":[{"containerPort":80,"hostPort":8080}]}]})")
-                          .as_object();
+  json::object port =
+      json::parse(
+          R"({"containers":[{"name":"c","image":"x","ports":[{"containerPort":80,"hostPort":8080}]}]})")
+          .as_object();
   auto with_port = std::make_shared<const json::object>(
       json::object{{"metadata", {{"name", "w"}}}, {"spec", port}});
   two[0].AddPod(with_port);
-  for (int i = 0; i < 10; ++i)
-    EXPECT_EQ(fw->Schedule(PodInfo(with_port), Ptrs(two)).node, "n2");
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(fw->Schedule(PodInfo(with_port), Ptrs(two)).node, "n2");
 }
 
 TEST(PluginsTest, TolerationMatching) {
@@ -163,8 +168,8 @@ TEST(PluginsTest, TolerationMatching) {
   EXPECT_TRUE(Tolerates(json::object{{"key", "a"}, {"operator", "Exists"}}, taint));
   EXPECT_TRUE(Tolerates(json::object{{"key", "a"}, {"value", "1"}}, taint));
   EXPECT_FALSE(Tolerates(json::object{{"key", "a"}, {"value", "2"}}, taint));
-  EXPECT_FALSE(Tolerates(json::object{{"key", "a"}, {"operator", "Exists"}, {"effect", "NoSchedule"}},
-                         taint));
+  EXPECT_FALSE(Tolerates(
+      json::object{{"key", "a"}, {"operator", "Exists"}, {"effect", "NoSchedule"}}, taint));
   EXPECT_FALSE(Tolerates(json::object{{"operator", "Equal"}}, taint));
 }
 

@@ -99,7 +99,8 @@ class NodeAffinityFilter final : public FilterPlugin {
   std::string_view name() const override { return "NodeAffinity"; }
   std::vector<std::string> Filter(const PodInfo& pod, const NodeInfo& node) const override {
     const json::object* spec = Spec(pod.pod);
-    static const std::vector<std::string> kFail{"node(s) didn't match Pod's node affinity/selector"};
+    static const std::vector<std::string> kFail{
+        "node(s) didn't match Pod's node affinity/selector"};
     if (const json::object* sel = Obj(spec, "nodeSelector")) {
       for (const auto& [k, v] : *sel) {
         bool present = false;
@@ -252,8 +253,9 @@ class LeastAllocated final : public ScorePlugin {
   std::string_view name() const override { return "NodeResourcesFit"; }
   int64_t weight() const override { return 1; }
   int64_t Score(const PodInfo& pod, const NodeInfo& node) const override {
-    int64_t cpu = LeastAllocatedOne(node.non_zero_requested.milli_cpu + pod.non_zero_requests.milli_cpu,
-                                    node.allocatable.milli_cpu);
+    int64_t cpu =
+        LeastAllocatedOne(node.non_zero_requested.milli_cpu + pod.non_zero_requests.milli_cpu,
+                          node.allocatable.milli_cpu);
     int64_t mem = LeastAllocatedOne(node.non_zero_requested.memory + pod.non_zero_requests.memory,
                                     node.allocatable.memory);
     return (cpu + mem) / 2;
@@ -314,20 +316,28 @@ bool TermMatches(const json::object& term, const json::object& node) {
   return true;
 }
 
-std::unique_ptr<FilterPlugin> NewNodeUnschedulable() { return std::make_unique<NodeUnschedulable>(); }
+std::unique_ptr<FilterPlugin> NewNodeUnschedulable() {
+  return std::make_unique<NodeUnschedulable>();
+}
 std::unique_ptr<FilterPlugin> NewNodeName() { return std::make_unique<NodeName>(); }
 std::unique_ptr<FilterPlugin> NewTaintTolerationFilter() {
   return std::make_unique<TaintTolerationFilter>();
 }
-std::unique_ptr<FilterPlugin> NewNodeAffinityFilter() { return std::make_unique<NodeAffinityFilter>(); }
+std::unique_ptr<FilterPlugin> NewNodeAffinityFilter() {
+  return std::make_unique<NodeAffinityFilter>();
+}
 std::unique_ptr<FilterPlugin> NewNodePorts() { return std::make_unique<NodePorts>(); }
 std::unique_ptr<FilterPlugin> NewNodeResourcesFit() { return std::make_unique<NodeResourcesFit>(); }
 std::unique_ptr<ScorePlugin> NewTaintTolerationScore() {
   return std::make_unique<TaintTolerationScore>();
 }
-std::unique_ptr<ScorePlugin> NewNodeAffinityScore() { return std::make_unique<NodeAffinityScore>(); }
+std::unique_ptr<ScorePlugin> NewNodeAffinityScore() {
+  return std::make_unique<NodeAffinityScore>();
+}
 std::unique_ptr<ScorePlugin> NewLeastAllocated() { return std::make_unique<LeastAllocated>(); }
-std::unique_ptr<ScorePlugin> NewBalancedAllocation() { return std::make_unique<BalancedAllocation>(); }
+std::unique_ptr<ScorePlugin> NewBalancedAllocation() {
+  return std::make_unique<BalancedAllocation>();
+}
 
 std::unique_ptr<Framework> DefaultFramework() {
   auto fw = std::make_unique<Framework>();

@@ -36,12 +36,11 @@ Scheduler::Scheduler(client::RestClient* client, SchedulerOptions opts)
       [this](const ObjectPtr& o, const ObjectPtr& p) { OnPodEvent(o, p, false); },
       [this](const ObjectPtr& p) { OnPodEvent(nullptr, p, true); }});
   auto node_changed = [this](const ObjectPtr&) { MoveAllToActive(); };
-  nodes_.AddEventHandler(client::EventHandlers{
-      node_changed,
-      [this](const ObjectPtr& o, const ObjectPtr& n) {
-        if (o != n) MoveAllToActive();  // not on resync
-      },
-      nullptr});
+  nodes_.AddEventHandler(client::EventHandlers{node_changed,
+                                               [this](const ObjectPtr& o, const ObjectPtr& n) {
+                                                 if (o != n) MoveAllToActive();  // not on resync
+                                               },
+                                               nullptr});
 }
 
 Scheduler::~Scheduler() { Stop(); }
@@ -126,17 +125,15 @@ void Scheduler::Loop() {
 Status Scheduler::RecordFailure(const json::object& pod, const std::string& reason,
                                 const std::string& message) {
   recorder_.Record(pod, "Warning", "FailedScheduling", message);
-  json::object cond{{"type", "PodScheduled"},
-                    {"status", "False"},
-                    {"reason", reason},
-                    {"message", message},
-                    {"lastProbeTime", nullptr},
-                    {"lastTransitionTime", FormatRfc3339(Clock::Real().NowUnix())}};
+  json::object cond{
+      {"type", "PodScheduled"},   {"status", "False"},
+      {"reason", reason},         {"message", message},
+      {"lastProbeTime", nullptr}, {"lastTransitionTime", FormatRfc3339(Clock::Real().NowUnix())}};
   // Strategic merge: conditions merge by type.
   json::object patch{{"status", json::object{{"conditions", json::array{cond}}}}};
-  auto r = client_->Patch(client::resources::kPods, MetaString(pod, "namespace"),
-                          MetaString(pod, "name"), client::PatchType::kStrategicMerge, patch,
-                          "status");
+  auto r =
+      client_->Patch(client::resources::kPods, MetaString(pod, "namespace"),
+                     MetaString(pod, "name"), client::PatchType::kStrategicMerge, patch, "status");
   if (!r.ok() && r.status().code() != Code::kNotFound) return r.status();
   return Status::Ok();
 }
@@ -186,7 +183,8 @@ Status Scheduler::ScheduleOne(const std::string& key) {
   json::object binding{
       {"apiVersion", "v1"},
       {"kind", "Binding"},
-      {"metadata", json::object{{"name", name}, {"namespace", ns}, {"uid", MetaString(*pod, "uid")}}},
+      {"metadata",
+       json::object{{"name", name}, {"namespace", ns}, {"uid", MetaString(*pod, "uid")}}},
       {"target", json::object{{"apiVersion", "v1"}, {"kind", "Node"}, {"name", result.node}}}};
   // Assume first, so the next pod already sees this one's resources.
   auto assumed = std::make_shared<json::object>(*pod);

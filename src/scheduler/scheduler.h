@@ -57,7 +57,7 @@ class Scheduler {
   client::WorkQueue queue_;
 
   std::mutex mu_;
-  std::set<std::string> unschedulable_;          // guarded by mu_
+  std::set<std::string> unschedulable_;               // guarded by mu_
   std::map<std::string, client::ObjectPtr> assumed_;  // pod key → bound pod; guarded by mu_
   std::thread thread_;
   std::atomic<bool> started_{false};

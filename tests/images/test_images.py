@@ -266,3 +266,21 @@ def test_sampan_runtime_runs_pulled_image(sampan, test_images, registry, tmp_pat
     finally:
         subprocess.run(["umount", "-l", str(bundle / "rootfs")], check=False)
     run(sampan, d, "rootfs-rm", "bb-1")
+
+
+def test_disk_full_leaves_store_unchanged(sampan, test_images, tmp_path):
+    d = tmp_path / "small"
+    d.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(d)], check=True)
+    try:
+        run(sampan, d, "import", str(test_images / "busybox.oci.tar"))
+        before = tree(d)
+        # kubia's extra layer plus staging does not fit in what is left.
+        p = run(sampan, d, "import", str(test_images / "kubia-zstd.oci.tar"), check=False)
+        assert p.returncode != 0
+        assert "No space left on device" in p.stderr, p.stderr
+        assert tree(d) == before
+        assert run(sampan, d, "ls", "-q").stdout.split() == [
+            "docker.io/library/busybox:1.35", "docker.io/library/busybox:latest"]
+    finally:
+        subprocess.run(["umount", "-l", str(d)], check=False)

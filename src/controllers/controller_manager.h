@@ -1,0 +1,45 @@
+// The control plane's clients in one call: the scheduler and the controllers
+// (ReplicaSet, ReplicationController, garbage collector), each behind its own
+// Lease-based leader election so that with several servers exactly one of each
+// is active.
+//
+//   controllers::ControlPlaneOptions cp;
+//   cp.kubeconfig = "/var/lib/sampan/kubeconfig.yaml";   // or cp.client = {...}
+//   ASSIGN_OR_RETURN(auto plane, controllers::StartControlPlane(cp));
+//   ...
+//   plane->Stop();  // before the API server stops
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "client/config.h"
+#include "util/status.h"
+
+namespace sampan::controllers {
+
+struct ControlPlaneOptions {
+  std::string kubeconfig;       // used when non-empty
+  client::ClientConfig client;  // otherwise: explicit server URL and credentials
+  bool leader_elect = true;
+  std::string identity;  // leader-election identity; "" = hostname + random suffix
+  bool enable_scheduler = true;
+  bool enable_controllers = true;
+  int replicaset_workers = 5;
+  int gc_workers = 5;
+};
+
+class ControlPlane {
+ public:
+  virtual ~ControlPlane() = default;
+  // Stops every component (releasing held leases); idempotent.
+  virtual void Stop() = 0;
+  virtual bool scheduler_leading() const = 0;
+  virtual bool controllers_leading() const = 0;
+};
+
+// Builds the API client and starts the components (in the background: this
+// does not wait for the API server). Invalid on bad credentials or options.
+Result<std::unique_ptr<ControlPlane>> StartControlPlane(const ControlPlaneOptions& options);
+
+}  // namespace sampan::controllers

@@ -1,0 +1,132 @@
+#include "scheduler/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include "client/test_apiserver.h"
+
+namespace sampan::scheduler {
+namespace {
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+template <typename Pred>
+bool Eventually(Pred pred, std::chrono::milliseconds timeout = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return pred();
+}
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_.start_status().ok()) << server_.start_status().ToString();
+    auto c = server_.NewClient();
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    client_ = std::move(*c);
+  }
+  void AddNode(const std::string& name, const std::string& cpu) {
+    json::object status{{"allocatable", {{"cpu", cpu}, {"memory", "4Gi"}, {"pods", "110"}}},
+                        {"capacity", {{"cpu", cpu}, {"memory", "4Gi"}, {"pods", "110"}}}};
+    json::object node{
+        {"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", name}}}, {"status", status}};
+    auto created = client_->Create(client::resources::kNodes, "", node);
+    ASSERT_TRUE(created.ok()) << created.status().ToString();
+    json::object with_status = *created;
+    with_status["status"] = status;
+    ASSERT_TRUE(client_->UpdateStatus(client::resources::kNodes, "", with_status).ok());
+  }
+  void AddPod(const std::string& name, const std::string& cpu) {
+    json::object pod =
+        json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":")" + name +
+                    R"("},"spec":{"containers":[{"name":"c","image":"busybox",
+                                   "resources":{"requests":{"cpu":")" +
+                    cpu + R"("}}}]}})")
+            .as_object();
+    auto r = client_->Create(client::resources::kPods, "default", pod);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+  std::string NodeOf(const std::string& pod) {
+    auto p = client_->Get(client::resources::kPods, "default", pod);
+    if (!p.ok()) return "";
+    auto* spec = p->if_contains("spec");
+    auto* n = spec ? spec->as_object().if_contains("nodeName") : nullptr;
+    return n && n->is_string() ? std::string(n->as_string()) : "";
+  }
+  std::vector<json::object> EventsFor(const std::string& pod, const std::string& reason) {
+    std::vector<json::object> out;
+    auto l = client_->List(client::resources::kEvents, "default", {});
+    if (!l.ok()) return out;
+    for (auto& e : l->at("items").as_array()) {
+      if (e.at("involvedObject").at("name") == json::value(pod) &&
+          e.at("reason") == json::value(reason))
+        out.push_back(e.as_object());
+    }
+    return out;
+  }
+  client::testing::TestApiServer server_;
+  std::unique_ptr<client::RestClient> client_;
+};
+
+TEST_F(SchedulerTest, UnschedulablePodGetsEventAndConditionThenBindsWhenANodeArrives) {
+  AddNode("small", "1");
+  Scheduler sched(client_.get());
+  sched.Start();
+  AddPod("big", "2");
+  ASSERT_TRUE(Eventually([&] { return !EventsFor("big", "FailedScheduling").empty(); }));
+  auto ev = EventsFor("big", "FailedScheduling")[0];
+  EXPECT_EQ(ev.at("message"), "0/1 nodes are available: 1 Insufficient cpu.");
+  EXPECT_EQ(ev.at("type"), "Warning");
+  EXPECT_EQ(ev.at("source").at("component"), "default-scheduler");
+  ASSERT_TRUE(Eventually([&] {
+    auto p = client_->Get(client::resources::kPods, "default", "big");
+    if (!p.ok()) return false;
+    auto* st = p->if_contains("status");
+    auto* conds = st ? st->as_object().if_contains("conditions") : nullptr;
+    if (!conds || !conds->is_array()) return false;
+    for (auto& c : conds->as_array())
+      if (c.at("type") == "PodScheduled" && c.at("status") == "False" &&
+          c.at("reason") == "Unschedulable")
+        return true;
+    return false;
+  }));
+  EXPECT_EQ(NodeOf("big"), "");
+  // A node that fits arrives: the waiting pod is retried and bound there.
+  AddNode("large", "4");
+  ASSERT_TRUE(Eventually([&] { return NodeOf("big") == "large"; }));
+  ASSERT_TRUE(Eventually([&] { return !EventsFor("big", "Scheduled").empty(); }));
+  EXPECT_EQ(EventsFor("big", "Scheduled")[0].at("message"),
+            "Successfully assigned default/big to large");
+  sched.Stop();
+}
+
+TEST_F(SchedulerTest, AccountsForPodsItJustBound) {
+  AddNode("n1", "1");
+  AddNode("n2", "1");
+  Scheduler sched(client_.get());
+  sched.Start();
+  // Three 600m pods on two 1-CPU nodes: two fit (one per node), the third does not.
+  for (const char* p : {"a", "b", "c"}) AddPod(p, "600m");
+  ASSERT_TRUE(Eventually([&] {
+    int bound = 0;
+    for (const char* p : {"a", "b", "c"}) bound += !NodeOf(p).empty();
+    return bound == 2;
+  }));
+  std::this_thread::sleep_for(300ms);
+  std::set<std::string> nodes;
+  int bound = 0;
+  for (const char* p : {"a", "b", "c"}) {
+    if (!NodeOf(p).empty()) {
+      ++bound;
+      nodes.insert(NodeOf(p));
+    }
+  }
+  EXPECT_EQ(bound, 2);
+  EXPECT_EQ(nodes.size(), 2u);
+  sched.Stop();
+}
+
+}  // namespace
+}  // namespace sampan::scheduler
