@@ -76,7 +76,9 @@ asio::awaitable<void> NamespaceController::Sync(std::string ns) {
     return Status::Ok();
   };
   std::string cluster;
-  auto r = co_await rest_.Mutate(NamespaceKind(rest_.registry()), cluster, ns, finalize);
+  WriteOptions system;
+  system.skip_update_validation = true;
+  auto r = co_await rest_.Mutate(NamespaceKind(rest_.registry()), cluster, ns, finalize, system);
   if (!r.ok() && r.status().code() != Code::kNotFound) {
     LOG(WARNING) << "namespace " << ns << ": finalize: " << r.status().ToString();
   }

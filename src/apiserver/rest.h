@@ -42,6 +42,8 @@ struct WriteOptions {
   std::string field_manager;
   std::vector<std::string>* warnings = nullptr;  // receives Warn-mode messages
   std::vector<std::string> duplicate_fields;     // repeated keys found while decoding the body
+  // Internal writers that change what clients may not (pods/binding sets spec.nodeName).
+  bool skip_update_validation = false;
 };
 
 struct DeleteOptions {
@@ -92,7 +94,8 @@ class Rest {
   // current object (returns non-OK to abort). Used by in-process controllers.
   asio::awaitable<Result<ObjectPtr>> Mutate(const api::KindInfo& kind, std::string ns,
                                             std::string name,
-                                            std::function<Status(json::object&)> mutate);
+                                            std::function<Status(json::object&)> mutate,
+                                            WriteOptions opts);
 
   // The autoscaling/v1 Scale view of an object with spec.replicas.
   Result<json::object> ScaleOf(const api::KindInfo& kind, const json::object& obj) const;

@@ -148,7 +148,8 @@ asio::awaitable<void> ApiHandler::HandleSubresource(Request& req, Responder& res
           spec.as_object()["replicas"] = replicas;
           return Status::Ok();
         };
-        Result<ObjectPtr> out = co_await rest_.Mutate(kind, ns, name, set_replicas);
+        WriteOptions validated;
+        Result<ObjectPtr> out = co_await rest_.Mutate(kind, ns, name, set_replicas, validated);
         co_await send_result(out, true);
         co_return;
       }
@@ -212,7 +213,9 @@ asio::awaitable<void> ApiHandler::HandleSubresource(Request& req, Responder& res
       spec.as_object()["nodeName"] = node;
       return Status::Ok();
     };
-    Result<ObjectPtr> out = co_await rest_.Mutate(kind, ns, name, bind);
+    WriteOptions system;
+    system.skip_update_validation = true;
+    Result<ObjectPtr> out = co_await rest_.Mutate(kind, ns, name, bind, system);
     if (!out.ok()) {
       {
         Response reply = ErrorResponse(out.status(), &info);
@@ -260,7 +263,8 @@ asio::awaitable<void> ApiHandler::HandleSubresource(Request& req, Responder& res
       spec.as_object()["finalizers"] = finalizers;
       return Status::Ok();
     };
-    Result<ObjectPtr> out = co_await rest_.Mutate(kind, ns, name, set_finalizers);
+    WriteOptions validated;
+    Result<ObjectPtr> out = co_await rest_.Mutate(kind, ns, name, set_finalizers, validated);
     co_await send_result(out, false);
     co_return;
   }

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "apiserver/apiserver.h"
+#include "controllers/controller_manager.h"
 #include "cmd/commands.h"
 #include "util/log.h"
 
@@ -28,6 +29,8 @@ void Usage(FILE* out) {
                "  --tls-san NAME              extra name or IP for the serving certificate (repeatable)\n"
                "  --datastore-endpoint URL    sqlite:///path/state.db (default) or memory://\n"
                "  --disable-agent             do not run a node agent for this machine\n"
+               "  --disable-scheduler         do not run the scheduler\n"
+               "  --disable-controller-manager  do not run the controllers\n"
                "  --threads N                 API worker threads (default 2)\n"
                "  --debug                     verbose logging\n");
 }
@@ -49,6 +52,8 @@ bool ParseInt(const std::string& s, int* out) {
 int ServerMain(int argc, char** argv) {
   apiserver::Options opt;
   bool disable_agent = false;
+  bool disable_scheduler = false;
+  bool disable_controllers = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     std::string value;
@@ -101,6 +106,10 @@ int ServerMain(int argc, char** argv) {
       if (!need(&opt.datastore_endpoint)) return 2;
     } else if (a == "--disable-agent") {
       disable_agent = true;
+    } else if (a == "--disable-scheduler") {
+      disable_scheduler = true;
+    } else if (a == "--disable-controller-manager") {
+      disable_controllers = true;
     } else if (a == "--threads") {
       if (!need_int(&opt.threads) || opt.threads < 1) return 2;
     } else if (a == "--debug") {
@@ -129,6 +138,23 @@ int ServerMain(int argc, char** argv) {
     std::fprintf(stderr, "sampan server: %s\n", st.message().c_str());
     return 1;
   }
+  // The scheduler and controllers are clients of the API like any other, through the
+  // admin kubeconfig the server just wrote.
+  std::unique_ptr<controllers::ControlPlane> plane;
+  if (!disable_scheduler || !disable_controllers) {
+    controllers::ControlPlaneOptions cp;
+    cp.kubeconfig = opt.write_kubeconfig.empty() ? opt.data_dir + "/kubeconfig.yaml"
+                                                 : opt.write_kubeconfig;
+    cp.enable_scheduler = !disable_scheduler;
+    cp.enable_controllers = !disable_controllers;
+    auto started = controllers::StartControlPlane(cp);
+    if (!started.ok()) {
+      std::fprintf(stderr, "sampan server: starting the scheduler and controllers: %s\n",
+                   started.status().message().c_str());
+      return 1;
+    }
+    plane = std::move(*started);
+  }
   std::thread sig([&server, set] {
     int signo = 0;
     sigwait(&set, &signo);
@@ -137,6 +163,7 @@ int ServerMain(int argc, char** argv) {
   });
   sig.detach();
   server->Run();
+  if (plane) plane->Stop();
   return 0;
 }
 

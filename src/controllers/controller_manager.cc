@@ -8,8 +8,10 @@
 #include "client/events.h"
 #include "client/leader_election.h"
 #include "client/shared_informers.h"
+#include "controllers/deployment.h"
 #include "controllers/garbage_collector.h"
 #include "controllers/replicaset.h"
+#include "controllers/serviceaccounts.h"
 #include "scheduler/scheduler.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -30,27 +32,36 @@ class Controllers {
       : informers_(c),
         recorder_rs_(c, "replicaset-controller", host),
         recorder_rc_(c, "replication-controller", host),
+        recorder_d_(c, "deployment-controller", host),
         rs_(&informers_, &recorder_rs_, false),
         rc_(&informers_, &recorder_rc_, true),
+        deployments_(&informers_, &recorder_d_),
+        accounts_(&informers_, o.root_ca_pem),
         gc_(&informers_),
         opts_(o) {}
   void Start() {
     informers_.Start();
     rs_.Run(opts_.replicaset_workers);
     rc_.Run(opts_.replicaset_workers);
+    deployments_.Run(opts_.deployment_workers);
+    accounts_.Run(1);
     gc_.Run(opts_.gc_workers);
   }
   void Stop() {
     rs_.Stop();
     rc_.Stop();
+    deployments_.Stop();
+    accounts_.Stop();
     gc_.Stop();
     informers_.Stop();
   }
 
  private:
   client::SharedInformers informers_;
-  client::EventRecorder recorder_rs_, recorder_rc_;
+  client::EventRecorder recorder_rs_, recorder_rc_, recorder_d_;
   ReplicaSetController rs_, rc_;
+  DeploymentController deployments_;
+  ServiceAccountsController accounts_;
   GarbageCollector gc_;
   ControlPlaneOptions opts_;
 };
@@ -134,7 +145,8 @@ class ControlPlaneImpl final : public ControlPlane {
     if (controllers_) return;
     controllers_ = std::make_unique<Controllers>(client_.get(), opts_, host_);
     controllers_->Start();
-    LOG(INFO) << "controllers started (replicaset, replicationcontroller, garbage collector)";
+    LOG(INFO) << "controllers started (replicaset, replicationcontroller, deployment, "
+                 "serviceaccount, root-ca, garbage collector)";
   }
   void StopControllers() {
     std::unique_ptr<Controllers> c;
@@ -164,8 +176,10 @@ Result<std::unique_ptr<ControlPlane>> StartControlPlane(const ControlPlaneOption
   }
   if (cfg.server.empty()) return Invalid("control plane: no API server URL or kubeconfig given");
   cfg.user_agent = "sampan-controller-manager";
-  ASSIGN_OR_RETURN(auto rest, client::RestClient::New(std::move(cfg)));
-  auto cp = std::make_unique<ControlPlaneImpl>(std::move(rest), options);
+  ASSIGN_OR_RETURN(auto rest, client::RestClient::New(cfg));
+  ControlPlaneOptions opts = options;
+  if (opts.root_ca_pem.empty()) opts.root_ca_pem = cfg.ca_pem;
+  auto cp = std::make_unique<ControlPlaneImpl>(std::move(rest), opts);
   cp->Start();
   return std::unique_ptr<ControlPlane>(std::move(cp));
 }

@@ -1,5 +1,6 @@
 // The control plane's clients in one call: the scheduler and the controllers
-// (ReplicaSet, ReplicationController, garbage collector), each behind its own
+// (ReplicaSet, ReplicationController, Deployment, ServiceAccount + root CA,
+// garbage collector), each behind its own
 // Lease-based leader election so that with several servers exactly one of each
 // is active.
 //
@@ -26,6 +27,10 @@ struct ControlPlaneOptions {
   bool enable_scheduler = true;
   bool enable_controllers = true;
   int replicaset_workers = 5;
+  int deployment_workers = 5;
+  // Published as ConfigMap kube-root-ca.crt in every namespace; "" = the CA of
+  // the client configuration.
+  std::string root_ca_pem;
   int gc_workers = 5;
 };
 

@@ -269,6 +269,20 @@ TEST_F(ControllersTest, ControlPlanePodsCreatedBoundAndCollected) {
   ASSERT_TRUE(
       Eventually([&] { return (*plane)->scheduler_leading() && (*plane)->controllers_leading(); }));
 
+  // Every namespace gets its default ServiceAccount and the root CA ConfigMap.
+  json::object ns{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "team"}}}};
+  ASSERT_TRUE(client_->Create(client::resources::kNamespaces, "", ns).ok());
+  EXPECT_TRUE(Eventually([&] {
+    return client_->Get(client::resources::kServiceAccounts, "team", "default").ok() &&
+           client_->Get(client::resources::kServiceAccounts, "default", "default").ok();
+  }));
+  auto ca = client_->Get(client::resources::kConfigMaps, "team", "kube-root-ca.crt");
+  ASSERT_TRUE(ca.ok()) << ca.status().ToString();
+  EXPECT_NE(Str(Obj(&*ca, "data"), "ca.crt").find("BEGIN CERTIFICATE"), std::string::npos);
+  ASSERT_TRUE(client_->Delete(client::resources::kServiceAccounts, "team", "default").ok());
+  EXPECT_TRUE(Eventually(
+      [&] { return client_->Get(client::resources::kServiceAccounts, "team", "default").ok(); }));
+
   ASSERT_TRUE(
       client_->Create(client::resources::kReplicaSets, "default", ReplicaSet("app", 4)).ok());
   ASSERT_TRUE(Eventually([&] {
@@ -287,7 +301,13 @@ TEST_F(ControllersTest, ControlPlanePodsCreatedBoundAndCollected) {
   client::DeleteOptions bg;
   bg.propagation_policy = "Background";
   ASSERT_TRUE(client_->Delete(client::resources::kReplicaSets, "default", "app", bg).ok());
-  EXPECT_TRUE(Eventually([&] { return Pods("app=app").empty(); }));
+  // Bound pods are deleted gracefully: with no node agent to confirm, they stay
+  // Terminating (deletionTimestamp set), as on Kubernetes.
+  EXPECT_TRUE(Eventually([&] {
+    for (auto& p : Pods("app=app"))
+      if (!IsDeleting(p)) return false;
+    return true;
+  }));
   (*plane)->Stop();
   auto lease = client_->Get(client::resources::kLeases, "kube-system", "kube-scheduler");
   ASSERT_TRUE(lease.ok());

@@ -10,6 +10,8 @@
 #include <ctime>
 #include <random>
 
+#include "util/clock.h"
+
 namespace sampan::image {
 
 std::vector<std::string> ListDir(const std::string& dir) {
@@ -55,13 +57,6 @@ long AgeSeconds(const std::string& path) {
   return static_cast<long>(::time(nullptr) - st.st_mtime);
 }
 
-std::string NowRfc3339() {
-  time_t now = ::time(nullptr);
-  struct tm tm;
-  ::gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string NowRfc3339() { return FormatRfc3339(static_cast<int64_t>(::time(nullptr))); }
 
 }  // namespace sampan::image

@@ -1,24 +1,15 @@
 #include "image/registry_client.h"
 
-#include <openssl/evp.h>
-
 #include <boost/json.hpp>
 #include <cctype>
+
+#include "util/base64.h"
 
 namespace sampan::image {
 
 namespace json = boost::json;
 
 namespace {
-
-std::string Base64(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  out.resize(n > 0 ? static_cast<size_t>(n) : 0);
-  return out;
-}
 
 std::string StripParams(std::string v) {
   auto semi = v.find(';');
@@ -119,7 +110,7 @@ Status RegistryClient::Authenticate(size_t i, const std::string& header) {
                                              " requires a username and password (configs." +
                                              ep.base.HostPort() + ".auth)");
     }
-    auth_header_[i] = "Basic " + Base64(auth.username + ":" + auth.password);
+    auth_header_[i] = "Basic " + Base64Encode(auth.username + ":" + auth.password);
     return Status::Ok();
   }
   if (c.scheme != "bearer") {
@@ -139,7 +130,7 @@ Status RegistryClient::Authenticate(size_t i, const std::string& header) {
   HttpRequest req;
   req.url = token_url;
   if (!auth.username.empty() || !auth.password.empty()) {
-    req.headers["Authorization"] = "Basic " + Base64(auth.username + ":" + auth.password);
+    req.headers["Authorization"] = "Basic " + Base64Encode(auth.username + ":" + auth.password);
   }
   HttpClient http(ep.host_config.tls);
   ASSIGN_OR_RETURN(HttpResponse resp, http.Do(req));

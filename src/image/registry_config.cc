@@ -5,34 +5,11 @@
 #include <algorithm>
 #include <regex>
 
+#include "util/base64.h"
 #include "util/fs.h"
 
 namespace sampan::image {
 namespace {
-
-std::string Base64Decode(std::string_view in) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
-    return -1;
-  };
-  std::string out;
-  int bits = 0, acc = 0;
-  for (char c : in) {
-    int v = val(c);
-    if (v < 0) continue;
-    acc = (acc << 6) | v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return out;
-}
 
 std::string HostOf(std::string_view host_port) {
   if (!host_port.empty() && host_port[0] == '[') {
@@ -87,7 +64,7 @@ Result<RegistryConfig> RegistryConfig::Parse(const std::string& text) {
           hc.auth.token = a["token"].as<std::string>("");
           if (a["identitytoken"]) hc.auth.token = a["identitytoken"].as<std::string>("");
           if (auto b = a["auth"]) {
-            std::string dec = Base64Decode(b.as<std::string>());
+            std::string dec = Base64Decode(b.as<std::string>()).value_or("");
             auto colon = dec.find(':');
             if (colon == std::string::npos) {
               return Invalid("registries config: configs." + host +

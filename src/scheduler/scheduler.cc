@@ -16,6 +16,19 @@ std::vector<std::string> ByNodeName(const json::object& pod) {
   if (node.empty()) return {};
   return {node};
 }
+// Whether anything other than status and bookkeeping metadata differs.
+bool SchedulingRelevantChange(const json::object& a, const json::object& b) {
+  auto strip = [](json::object o) {
+    o.erase("status");
+    if (auto* m = o.if_contains("metadata"); m && m->is_object()) {
+      m->as_object().erase("resourceVersion");
+      m->as_object().erase("managedFields");
+      m->as_object().erase("generation");
+    }
+    return json::value(std::move(o));
+  };
+  return strip(a) != strip(b);
+}
 bool Terminal(const json::object& pod) {
   std::string phase = Str(Obj(&pod, "status"), "phase");
   return phase == "Succeeded" || phase == "Failed";
@@ -68,9 +81,10 @@ void Scheduler::OnPodEvent(const ObjectPtr& old_pod, const ObjectPtr& pod, bool 
   if (!Responsible(*pod) || !MetaString(*pod, "deletionTimestamp").empty()) return;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    // A pending pod that changed is worth another try; a resync is not.
+    // A pending pod whose spec or labels changed is worth another try; a resync
+    // or a status change (e.g. our own PodScheduled condition) is not.
     if (unschedulable_.count(key)) {
-      if (old_pod == pod) return;
+      if (old_pod == pod || (old_pod && !SchedulingRelevantChange(*old_pod, *pod))) return;
       unschedulable_.erase(key);
     }
   }
@@ -125,6 +139,15 @@ void Scheduler::Loop() {
 Status Scheduler::RecordFailure(const json::object& pod, const std::string& reason,
                                 const std::string& message) {
   recorder_.Record(pod, "Warning", "FailedScheduling", message);
+  // Leave the condition alone when it already says this.
+  if (const json::array* conds = Arr(Obj(&pod, "status"), "conditions")) {
+    for (const auto& c : *conds) {
+      if (c.is_object() && Str(&c.as_object(), "type") == "PodScheduled" &&
+          Str(&c.as_object(), "status") == "False" && Str(&c.as_object(), "reason") == reason &&
+          Str(&c.as_object(), "message") == message)
+        return Status::Ok();
+    }
+  }
   json::object cond{
       {"type", "PodScheduled"},   {"status", "False"},
       {"reason", reason},         {"message", message},

@@ -93,6 +93,11 @@ TEST_F(SchedulerTest, UnschedulablePodGetsEventAndConditionThenBindsWhenANodeArr
     return false;
   }));
   EXPECT_EQ(NodeOf("big"), "");
+  // No retry storm: without cluster changes the pod is not retried (one event, count 1).
+  std::this_thread::sleep_for(500ms);
+  auto failed = EventsFor("big", "FailedScheduling");
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].at("count"), 1);
   // A node that fits arrives: the waiting pod is retried and bound there.
   AddNode("large", "4");
   ASSERT_TRUE(Eventually([&] { return NodeOf("big") == "large"; }));

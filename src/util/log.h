@@ -26,9 +26,15 @@ class Line {
   std::ostringstream os_;
 };
 
+// Turns `Line(...) << a << b` into a void expression for LOG's conditional.
+struct Voidify {
+  void operator&(const Line&) {}
+};
+
 }  // namespace sampan::log
 
-#define LOG(level)                                             \
-  if (::sampan::log::level < ::sampan::log::GetLevel()) {      \
-  } else                                                       \
-    ::sampan::log::Line(::sampan::log::level, __FILE__, __LINE__)
+// An expression, not an if-statement, so `if (x) LOG(INFO) << y; else ...` is safe.
+#define LOG(level)                                        \
+  (::sampan::log::level < ::sampan::log::GetLevel())      \
+      ? (void)0                                           \
+      : ::sampan::log::Voidify() & ::sampan::log::Line(::sampan::log::level, __FILE__, __LINE__)
