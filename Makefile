@@ -27,9 +27,12 @@ down:
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j2 -L unit
 
+# End-to-end: the API with the real kubectl, the runtime on real containers, images with a
+# real registry on 127.0.0.1 (all as root).
 e2e: build
-	SAMPAN_BIN=$(CURDIR)/$(BUILD)/sampan $(PYTEST) -q tests/e2e
 	SAMPAN_BIN=$(CURDIR)/$(BUILD)/sampan $(PYTEST) -q tests/runtime
+	SAMPAN_BIN=$(CURDIR)/$(BUILD)/sampan $(PYTEST) -q tests/images
+	SAMPAN_BIN=$(CURDIR)/$(BUILD)/sampan $(PYTEST) -q tests/e2e
 
 # The container runtime's integration tests alone (root; busybox-static).
 runtime-test: build

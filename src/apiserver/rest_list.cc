@@ -114,19 +114,14 @@ Result<ListOutcome> Rest::List(const api::KindInfo& kind, std::string_view ns,
   ListOutcome out;
   if (opts.continue_token.empty()) {
     std::vector<ObjectPtr> all = cache_.List(prefix, &out.revision);
+    int64_t matching = 0;
     for (auto& o : all) {
       if (!filter.Matches(o->obj)) continue;
-      if (opts.limit > 0 && int64_t(out.items.size()) == opts.limit) {
-        out.remaining = 0;
-        break;
-      }
-      out.items.push_back(std::move(o));
+      ++matching;
+      if (opts.limit <= 0 || int64_t(out.items.size()) < opts.limit) out.items.push_back(o);
     }
-    if (out.remaining == 0) {
-      // Count what the limit cut off, for remainingItemCount.
-      int64_t matching = 0;
-      for (auto& o : all)
-        if (filter.Matches(o->obj)) ++matching;
+    if (opts.limit > 0 && matching > opts.limit) {
+      // remainingItemCount counts what the limit cut off.
       out.remaining = matching - int64_t(out.items.size());
       out.continue_token = EncodeContinue(out.revision, out.items.back()->key.substr(prefix.size()));
     }

@@ -266,6 +266,14 @@ TEST_F(RestTest, ListFiltersAndPagesConsistently) {
   ASSERT_TRUE(p2.ok()) << p2.status().ToString();
   EXPECT_EQ(p2->items.size(), 3u);
   EXPECT_TRUE(p2->continue_token.empty());
+  // A limit together with a selector: the count of what was cut off is of matching objects.
+  lo = {};
+  lo.label_selector = "i=0";
+  lo.limit = 1;
+  auto sel = rest_->List(cm, "default", lo);
+  ASSERT_TRUE(sel.ok());
+  ASSERT_EQ(sel->items.size(), 1u);
+  EXPECT_EQ(sel->remaining, 2);
   lo = {};
   lo.field_selector = "spec.nodeName=x";
   auto bad = rest_->List(cm, "default", lo);

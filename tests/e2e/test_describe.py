@@ -1,6 +1,7 @@
 """kubectl describe: pods (with their events) and namespaces."""
 
 import re
+import time
 
 
 def field(stdout, name):
@@ -21,7 +22,15 @@ def test_describe_pod(kubectl, api, ns):
     assert re.search(r"^Containers:\n  main:\n", out, re.M), out
     assert re.search(r"^\s+Image:\s+nginx:1\.25$", out, re.M), out
     assert re.search(r"^\s+Port:\s+80/TCP$", out, re.M), out
-    assert re.search(r"^Events:\s+<none>$", out, re.M), out
+    # The server runs the scheduler; with no nodes it reports why the pod waits, as Kubernetes
+    # does. The event is written asynchronously: describe again until it shows (bounded).
+    want = re.compile(r"Warning\s+FailedScheduling\s+.*default-scheduler\s+no nodes available")
+    deadline = time.time() + 15
+    while not want.search(out) and time.time() < deadline:
+        time.sleep(0.2)
+        out = kubectl.ok("describe", "po", "web", "-n", ns).stdout
+    assert re.search(r"^Events:$", out, re.M), out
+    assert want.search(out), out
 
 
 def test_describe_pod_shows_events(kubectl, api, ns):
