@@ -10,7 +10,7 @@ PKGS=(
   libgtest-dev libgmock-dev
   busybox-static iproute2 procps util-linux
   python3 python3-pytest python3-kubernetes python3-yaml
-  crun runc hyperfine
+  crun runc hyperfine umoci jq
   docker-registry skopeo zstd file python3-cryptography
 )
 missing=()

@@ -13,21 +13,12 @@ namespace sampan::client {
 namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
+using sampan::client::testing::Eventually;
 
 json::object ConfigMap(const std::string& name, const std::string& group) {
   return json::object{{"apiVersion", "v1"},
                       {"kind", "ConfigMap"},
                       {"metadata", json::object{{"name", name}, {"labels", {{"group", group}}}}}};
-}
-
-template <typename Pred>
-bool Eventually(Pred pred, std::chrono::milliseconds timeout = 5s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return pred();
 }
 
 class InformerTest : public ::testing::Test {

@@ -3,6 +3,7 @@
 // and a RestClient authenticated with the admin certificate it writes.
 #pragma once
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -14,6 +15,18 @@
 #include "client/rest_client.h"
 
 namespace sampan::client::testing {
+
+// Polls `pred` until it holds or `timeout` passes (tests wait for eventual states this way,
+// never for fixed times). Returns the last result.
+template <typename Pred>
+bool Eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pred();
+}
 
 class TestApiServer {
  public:

@@ -10,17 +10,8 @@ namespace sampan::controllers {
 namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
+using sampan::client::testing::Eventually;
 using client::ObjectPtr;
-
-template <typename Pred>
-bool Eventually(Pred pred, std::chrono::milliseconds timeout = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
-}
 
 ObjectPtr P(const std::string& name, const std::string& node, const std::string& phase, bool ready,
             const std::string& created = "2026-01-01T00:00:00Z") {

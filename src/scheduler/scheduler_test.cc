@@ -8,16 +8,7 @@ namespace sampan::scheduler {
 namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
-
-template <typename Pred>
-bool Eventually(Pred pred, std::chrono::milliseconds timeout = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
-}
+using sampan::client::testing::Eventually;
 
 class SchedulerTest : public ::testing::Test {
  protected:

@@ -103,6 +103,8 @@ def test_watch_stream_raw(api, ns):
         timeout=30)
     assert status == 200, body
     events = [json.loads(l) for l in body.decode().splitlines() if l.strip()]
+    # The root-CA controller adds kube-root-ca.crt to every namespace, as Kubernetes does.
+    events = [e for e in events if e["object"]["metadata"]["name"] != "kube-root-ca.crt"]
     names = [(e["type"], e["object"]["metadata"]["name"]) for e in events]
     assert names == [("ADDED", "b"), ("ADDED", "c")], names
     rvs = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
