@@ -4,8 +4,9 @@
 #   bench/image.sh [SAMPAN_BIN]
 #
 # Builds two images offline with tests/images/mkimage.py: the small busybox+kubia image of the
-# e2e tests (2 layers) and a larger 4-layer image made of Debian files:
-# /usr/include/c++, /usr/include/linux, /usr/share/zoneinfo and /usr/lib/git-core (gzip layers, ~46 MB, ~20k files). For each, hyperfine times, from an empty store:
+# e2e tests (2 layers) and a larger 4-layer image made of Debian files: /usr/include/c++,
+# /usr/include/linux, /usr/share/zoneinfo and /usr/lib/git-core (gzip layers). For each,
+# hyperfine times, from an empty store:
 #   sampan: `sampan image import ARCHIVE` (verify + unpack each layer into a snapshot) and
 #           `sampan image rootfs REF c1` (the overlay rootfs of a container, not mounted);
 #   umoci:  `umoci unpack` of the same image from an OCI layout directory (flattened rootfs);
