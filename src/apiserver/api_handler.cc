@@ -222,26 +222,14 @@ asio::awaitable<void> ApiHandler::Handle(Request& req, Responder& res) {
 asio::awaitable<void> ApiHandler::Route(Request& req, Responder& res) {
   if (co_await HandleNonResource(req, res)) co_return;
   if (!req.identity.authenticated) {
-    {
-      Response reply = ErrorResponse(Status(Code::kUnauthorized, "Unauthorized"));
-      co_await res.Send(std::move(reply));
-    }
-    co_return;
+    RETURN_REPLY(ErrorResponse(Status(Code::kUnauthorized, "Unauthorized")));
   }
   auto info = ParseRequestInfo(req, registry_);
   if (!info.ok()) {
-    {
-      Response reply = ErrorResponse(info.status());
-      co_await res.Send(std::move(reply));
-    }
-    co_return;
+    RETURN_REPLY(ErrorResponse(info.status()));
   }
   if (Status st = CheckAccept(req); !st.ok()) {
-    {
-      Response reply = ErrorResponse(st, &*info);
-      co_await res.Send(std::move(reply));
-    }
-    co_return;
+    RETURN_REPLY(ErrorResponse(st, &*info));
   }
   if (!info->subresource.empty()) {
     co_await HandleSubresource(req, res, *info);
@@ -261,20 +249,12 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
   if (info.verb == "get") {
     auto obj = rest_.Get(kind, info.ns, info.name);
     if (!obj.ok()) {
-      {
-        Response reply = ErrorResponse(obj.status(), &info);
-        co_await res.Send(std::move(reply));
-      }
-      co_return;
+      RETURN_REPLY(ErrorResponse(obj.status(), &info));
     }
     if (WantsTable(req)) {
       auto include = api::ParseIncludeObject(req.Query("includeObject"));
       if (!include.ok()) {
-        {
-          Response reply = ErrorResponse(include.status(), &info);
-          co_await res.Send(std::move(reply));
-        }
-        co_return;
+        RETURN_REPLY(ErrorResponse(include.status(), &info));
       }
       api::TableOptions to;
       to.include_object = *include;
@@ -286,11 +266,7 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
       co_await res.Send(std::move(table));
       co_return;
     }
-    {
-      Response reply = ObjectReply(info, 200, **obj);
-      co_await res.Send(std::move(reply));
-    }
-    co_return;
+    RETURN_REPLY(ObjectReply(info, 200, **obj));
   }
   if (info.verb == "list") {
     ListOptions lo;
@@ -300,30 +276,18 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
     if (auto l = req.Query("limit"); !l.empty()) {
       auto v = ParseInt64(l);
       if (!v) {
-        {
-          Response reply = ErrorResponse(BadRequest("limit must be an integer"), &info);
-          co_await res.Send(std::move(reply));
-        }
-        co_return;
+        RETURN_REPLY(ErrorResponse(BadRequest("limit must be an integer"), &info));
       }
       lo.limit = *v;
     }
     auto list = rest_.List(kind, info.ns, lo);
     if (!list.ok()) {
-      {
-        Response reply = ErrorResponse(list.status(), &info);
-        co_await res.Send(std::move(reply));
-      }
-      co_return;
+      RETURN_REPLY(ErrorResponse(list.status(), &info));
     }
     if (WantsTable(req)) {
       auto include = api::ParseIncludeObject(req.Query("includeObject"));
       if (!include.ok()) {
-        {
-          Response reply = ErrorResponse(include.status(), &info);
-          co_await res.Send(std::move(reply));
-        }
-        co_return;
+        RETURN_REPLY(ErrorResponse(include.status(), &info));
       }
       std::vector<const json::object*> objs;
       for (auto& o : list->items) objs.push_back(&o->obj);
@@ -333,11 +297,7 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
       to.resource_version = std::to_string(list->revision);
       to.continue_token = list->continue_token;
       if (list->remaining > 0) to.remaining_item_count = list->remaining;
-      {
-        Response reply = JsonResponse(200, api::BuildTable(kind, objs, to));
-        co_await res.Send(std::move(reply));
-      }
-      co_return;
+      RETURN_REPLY(JsonResponse(200, api::BuildTable(kind, objs, to)));
     }
     std::string body = ListJson(info, *list);
     Response r;
@@ -368,11 +328,7 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
       body = std::move(*conv);
     }
     if (!opts.ok() || !body.ok()) {
-      {
-        Response reply = ErrorResponse(!opts.ok() ? opts.status() : body.status(), &info);
-        co_await res.Send(std::move(reply));
-      }
-      co_return;
+      RETURN_REPLY(ErrorResponse(!opts.ok() ? opts.status() : body.status(), &info));
     }
     RequestInfo named = info;
     if (body->is_object()) {
@@ -386,11 +342,7 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
     json::value v = std::move(*body);
     auto created = co_await rest_.Create(kind, ns, std::move(v), wo);
     if (!created.ok()) {
-      {
-        Response reply = ErrorResponse(created.status(), &named);
-        co_await res.Send(std::move(reply));
-      }
-      co_return;
+      RETURN_REPLY(ErrorResponse(created.status(), &named));
     }
     Response r = ObjectReply(info, 201, **created);
     AddWarnings(r, warnings);
@@ -409,11 +361,7 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
     }
     auto opts = ParseWriteOptions(req, &warnings);
     if (!opts.ok()) {
-      {
-        Response reply = ErrorResponse(opts.status(), &info);
-        co_await res.Send(std::move(reply));
-      }
-      co_return;
+      RETURN_REPLY(ErrorResponse(opts.status(), &info));
     }
     Result<ObjectPtr> out = Status(Code::kInternal, "unreachable");
     if (info.verb == "update") {
@@ -422,11 +370,7 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
       opts->duplicate_fields = std::move(dups);
       if (body.ok() && info.events_v1()) body = ToStoredEvent(info, std::move(*body), *opts);
       if (!body.ok()) {
-        {
-          Response reply = ErrorResponse(body.status(), &info);
-          co_await res.Send(std::move(reply));
-        }
-        co_return;
+        RETURN_REPLY(ErrorResponse(body.status(), &info));
       }
       std::string ns = info.ns, name = info.name, no_sub;
       WriteOptions wo = *opts;
@@ -457,11 +401,7 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
       }
       auto patch = pt == PatchType::kApply ? api::DecodeYaml(req.body) : api::DecodeJson(req.body);
       if (!patch.ok()) {
-        {
-          Response reply = ErrorResponse(patch.status(), &info);
-          co_await res.Send(std::move(reply));
-        }
-        co_return;
+        RETURN_REPLY(ErrorResponse(patch.status(), &info));
       }
       std::string ns = info.ns, name = info.name, no_sub;
       WriteOptions wo = *opts;
@@ -477,11 +417,7 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
       out = co_await rest_.Patch(kind, ns, name, no_sub, pt, std::move(v), wo);
     }
     if (!out.ok()) {
-      {
-        Response reply = ErrorResponse(out.status(), &info);
-        co_await res.Send(std::move(reply));
-      }
-      co_return;
+      RETURN_REPLY(ErrorResponse(out.status(), &info));
     }
     Response r = ObjectReply(info, 200, **out);
     AddWarnings(r, warnings);
@@ -491,39 +427,23 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
   if (info.verb == "delete" || info.verb == "deletecollection") {
     auto dopts = ParseDeleteOptions(req);
     if (!dopts.ok()) {
-      {
-        Response reply = ErrorResponse(dopts.status(), &info);
-        co_await res.Send(std::move(reply));
-      }
-      co_return;
+      RETURN_REPLY(ErrorResponse(dopts.status(), &info));
     }
     DeleteOptions d = *dopts;
     if (info.verb == "delete") {
       std::string ns = info.ns, name = info.name;
       auto out = co_await rest_.Delete(kind, ns, name, d);
       if (!out.ok()) {
-        {
-          Response reply = ErrorResponse(out.status(), &info);
-          co_await res.Send(std::move(reply));
-        }
-        co_return;
+        RETURN_REPLY(ErrorResponse(out.status(), &info));
       }
-      {
-        Response reply = ObjectReply(info, 200, **out);
-        co_await res.Send(std::move(reply));
-      }
-      co_return;
+      RETURN_REPLY(ObjectReply(info, 200, **out));
     }
     ListOptions lo;
     lo.label_selector = std::string(req.Query("labelSelector"));
     lo.field_selector = std::string(req.Query("fieldSelector"));
     auto list = rest_.List(kind, info.ns, lo);
     if (!list.ok()) {
-      {
-        Response reply = ErrorResponse(list.status(), &info);
-        co_await res.Send(std::move(reply));
-      }
-      co_return;
+      RETURN_REPLY(ErrorResponse(list.status(), &info));
     }
     json::array items;
     for (auto& o : list->items) {
@@ -537,11 +457,7 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
     l["apiVersion"] = kind.ApiVersion();
     l["metadata"] = json::object{{"resourceVersion", std::to_string(list->revision)}};
     l["items"] = std::move(items);
-    {
-      Response reply = JsonResponse(200, l);
-      co_await res.Send(std::move(reply));
-    }
-    co_return;
+    RETURN_REPLY(JsonResponse(200, l));
   }
   {
     Response reply = ErrorResponse(

@@ -70,6 +70,22 @@ class ApiHandler {
 // The field selector in the stored kind's field names (events.k8s.io → core/v1 Event).
 std::string FieldSelectorForStorage(const RequestInfo& info, std::string_view selector);
 
+// Inside a handler coroutine: sends `response_expr` and returns. A macro because co_await
+// cannot move into a helper, and the reply must be a named variable (see store_await.h).
+#define RETURN_REPLY(response_expr)                 \
+  do {                                              \
+    ::sampan::apiserver::Response reply_ = (response_expr); \
+    co_await res.Send(std::move(reply_));           \
+    co_return;                                      \
+  } while (0)
+// The same for the handlers that return whether they answered.
+#define RETURN_REPLY_TRUE(response_expr)            \
+  do {                                              \
+    ::sampan::apiserver::Response reply_ = (response_expr); \
+    co_await res.Send(std::move(reply_));           \
+    co_return true;                                 \
+  } while (0)
+
 // A metav1.Status JSON for an error.
 std::string StatusJson(const Status& st, std::string_view kind_for_details = "",
                        std::string_view name_for_details = "",

@@ -44,11 +44,7 @@ asio::awaitable<bool> ApiHandler::HandleNonResource(Request& req, Responder& res
                    {"goVersion", "none"},
                    {"compiler", "gcc"},
                    {"platform", "linux/amd64"}};
-    {
-      Response reply = Json(200, v);
-      co_await res.Send(std::move(reply));
-    }
-    co_return true;
+    RETURN_REPLY_TRUE(Json(200, v));
   }
   for (std::string_view h : {"/healthz", "/livez", "/readyz"}) {
     if (path == h || StartsWith(path, std::string(h) + "/")) {
@@ -61,11 +57,7 @@ asio::awaitable<bool> ApiHandler::HandleNonResource(Request& req, Responder& res
       } else {
         body = ready ? "ok" : "[-]informer-sync failed: not synced\n" + std::string(h.substr(1)) + " check failed";
       }
-      {
-        Response reply = Text(ready ? 200 : 500, body);
-        co_await res.Send(std::move(reply));
-      }
-      co_return true;
+      RETURN_REPLY_TRUE(Text(ready ? 200 : 500, body));
     }
   }
   bool discovery = path == "/api" || path == "/api/" || path == "/apis" || path == "/apis/" ||
@@ -83,11 +75,7 @@ asio::awaitable<bool> ApiHandler::HandleNonResource(Request& req, Responder& res
   }
   if (!discovery) co_return false;
   if (!req.identity.authenticated) {
-    {
-      Response reply = ErrorResponse(Status(Code::kUnauthorized, "Unauthorized"));
-      co_await res.Send(std::move(reply));
-    }
-    co_return true;
+    RETURN_REPLY_TRUE(ErrorResponse(Status(Code::kUnauthorized, "Unauthorized")));
   }
   std::string_view accept = req.Header("accept");
   if (path == "/api" || path == "/api/" || path == "/apis" || path == "/apis/") {
@@ -113,27 +101,15 @@ asio::awaitable<bool> ApiHandler::HandleNonResource(Request& req, Responder& res
   }
   if (parts.size() == 2 && parts[0] == "api") {
     auto l = api::ApiResourceList(registry_, "", parts[1]);
-    {
-      Response reply = l.ok() ? Json(200, *l) : ErrorResponse(l.status());
-      co_await res.Send(std::move(reply));
-    }
-    co_return true;
+    RETURN_REPLY_TRUE(l.ok() ? Json(200, *l) : ErrorResponse(l.status()));
   }
   if (parts.size() == 2 && parts[0] == "apis") {
     auto g = api::ApiGroup(registry_, parts[1]);
-    {
-      Response reply = g.ok() ? Json(200, *g) : ErrorResponse(g.status());
-      co_await res.Send(std::move(reply));
-    }
-    co_return true;
+    RETURN_REPLY_TRUE(g.ok() ? Json(200, *g) : ErrorResponse(g.status()));
   }
   if (parts.size() == 3 && parts[0] == "apis") {
     auto l = api::ApiResourceList(registry_, parts[1], parts[2]);
-    {
-      Response reply = l.ok() ? Json(200, *l) : ErrorResponse(l.status());
-      co_await res.Send(std::move(reply));
-    }
-    co_return true;
+    RETURN_REPLY_TRUE(l.ok() ? Json(200, *l) : ErrorResponse(l.status()));
   }
   // OpenAPI.
   std::call_once(openapi_once_, [this] {
@@ -150,11 +126,7 @@ asio::awaitable<bool> ApiHandler::HandleNonResource(Request& req, Responder& res
     return r;
   };
   if (path == "/openapi/v3" || path == "/openapi/v3/") {
-    {
-      Response reply = raw(openapi_v3_root_);
-      co_await res.Send(std::move(reply));
-    }
-    co_return true;
+    RETURN_REPLY_TRUE(raw(openapi_v3_root_));
   }
   if (StartsWith(path, "/openapi/v3/")) {
     auto it = openapi_v3_.find(path.substr(std::string("/openapi/v3/").size()));
@@ -179,17 +151,9 @@ asio::awaitable<bool> ApiHandler::HandleNonResource(Request& req, Responder& res
       co_await res.Send(std::move(r));
       co_return true;
     }
-    {
-      Response reply = raw(openapi_v2_);
-      co_await res.Send(std::move(reply));
-    }
-    co_return true;
+    RETURN_REPLY_TRUE(raw(openapi_v2_));
   }
-  {
-    Response reply = ErrorResponse(NotFound("the server could not find the requested resource"));
-    co_await res.Send(std::move(reply));
-  }
-  co_return true;
+  RETURN_REPLY_TRUE(ErrorResponse(NotFound("the server could not find the requested resource")));
 }
 
 }  // namespace sampan::apiserver

@@ -113,6 +113,8 @@ class Rest {
                                                  json::object next, const WriteOptions& opts);
   asio::awaitable<Result<ObjectPtr>> FinishDelete(const api::KindInfo& kind, const ObjectPtr& cur,
                                                   bool dry_run);
+  // Waits until the cache has applied every write the store has committed.
+  asio::awaitable<void> CatchUp();
   Status CheckNamespaceAcceptsWrites(const api::KindInfo& kind, std::string_view ns) const;
   Result<json::object> Decode(const api::KindInfo& kind, json::value body,
                               const WriteOptions& opts) const;

@@ -119,6 +119,12 @@ asio::awaitable<Result<ObjectPtr>> Rest::WriteUpdate(const api::KindInfo& kind,
   co_return MakeStored(cur->key, std::move(next), *rev);
 }
 
+asio::awaitable<void> Rest::CatchUp() {
+  // A conflict means the store holds a newer write than the cache has shown us: wait for the
+  // cache to apply it, or a retry would read the same stale object again.
+  co_await cache_.WaitFor(backend_.CurrentRevision());
+}
+
 asio::awaitable<Result<ObjectPtr>> Rest::FinishDelete(const api::KindInfo& kind,
                                                       const ObjectPtr& cur, bool dry_run) {
   if (dry_run) co_return cur;
@@ -270,7 +276,10 @@ asio::awaitable<Result<ObjectPtr>> Rest::Patch(const api::KindInfo& kind, std::s
       }
     }
     auto res = co_await WriteUpdate(kind, cur, std::move(next), opts);
-    if (!res.ok() && res.status().code() == Code::kConflict && attempt < kMaxRetries) continue;
+    if (!res.ok() && res.status().code() == Code::kConflict && attempt < kMaxRetries) {
+      co_await CatchUp();
+      continue;
+    }
     co_return res;
   }
 }
@@ -286,7 +295,10 @@ asio::awaitable<Result<ObjectPtr>> Rest::Mutate(const api::KindInfo& kind, std::
     Status st = mutate(next);
     if (!st.ok()) co_return st;
     auto res = co_await WriteUpdate(kind, cur, std::move(next), opts);
-    if (!res.ok() && res.status().code() == Code::kConflict && attempt < kMaxRetries) continue;
+    if (!res.ok() && res.status().code() == Code::kConflict && attempt < kMaxRetries) {
+      co_await CatchUp();
+      continue;
+    }
     co_return res;
   }
 }
@@ -379,6 +391,7 @@ asio::awaitable<Result<ObjectPtr>> Rest::Delete(const api::KindInfo& kind, std::
     }
     if (!res.ok() && res.status().code() == Code::kConflict && attempt < kMaxRetries &&
         opts.precondition_resource_version.empty()) {
+      co_await CatchUp();
       continue;
     }
     if (!res.ok() && res.status().code() == Code::kConflict) co_return ConflictError(kind, name);

@@ -37,19 +37,11 @@ asio::awaitable<void> ApiHandler::HandleSubresource(Request& req, Responder& res
   const api::KindInfo& kind = *info.kind;
   const std::string& sub = info.subresource;
   if (!kind.FindSubresource(sub) && !(kind.kind == "Namespace" && sub == "finalize")) {
-    {
-      Response reply = ErrorResponse(NotFound("the server could not find the requested resource"), &info);
-      co_await res.Send(std::move(reply));
-    }
-    co_return;
+    RETURN_REPLY(ErrorResponse(NotFound("the server could not find the requested resource"), &info));
   }
   auto current = rest_.Get(kind, info.ns, info.name);
   if (!current.ok()) {
-    {
-      Response reply = ErrorResponse(current.status(), &info);
-      co_await res.Send(std::move(reply));
-    }
-    co_return;
+    RETURN_REPLY(ErrorResponse(current.status(), &info));
   }
   WriteOptions opts;
   std::vector<std::string> warnings;
@@ -60,19 +52,11 @@ asio::awaitable<void> ApiHandler::HandleSubresource(Request& req, Responder& res
   std::string ns = info.ns, name = info.name;
   auto send_result = [&](const Result<ObjectPtr>& out, bool as_scale) -> asio::awaitable<void> {
     if (!out.ok()) {
-      {
-        Response reply = ErrorResponse(out.status(), &info);
-        co_await res.Send(std::move(reply));
-      }
-      co_return;
+      RETURN_REPLY(ErrorResponse(out.status(), &info));
     }
     if (as_scale) {
       auto s = rest_.ScaleOf(kind, (*out)->obj);
-      {
-        Response reply = s.ok() ? Json(200, *s) : ErrorResponse(s.status(), &info);
-        co_await res.Send(std::move(reply));
-      }
-      co_return;
+      RETURN_REPLY(s.ok() ? Json(200, *s) : ErrorResponse(s.status(), &info));
     }
     {
       Response reply = Json(200, (*out)->obj);
@@ -105,11 +89,7 @@ asio::awaitable<void> ApiHandler::HandleSubresource(Request& req, Responder& res
     if (info.verb == "update") {
       auto body = api::DecodeJson(req.body);
       if (!body.ok() || !body->is_object()) {
-        {
-          Response reply = ErrorResponse(body.ok() ? BadRequest("the body must be an object") : body.status(), &info);
-          co_await res.Send(std::move(reply));
-        }
-        co_return;
+        RETURN_REPLY(ErrorResponse(body.ok() ? BadRequest("the body must be an object") : body.status(), &info));
       }
       if (scale) {
         const json::value* r = nullptr;
@@ -123,11 +103,7 @@ asio::awaitable<void> ApiHandler::HandleSubresource(Request& req, Responder& res
                                           "Invalid value: " + std::to_string(replicas) +
                                               ": must be greater than or equal to 0",
                                           "spec.replicas"}));
-          {
-            Response reply = ErrorResponse(bad, &info);
-            co_await res.Send(std::move(reply));
-          }
-          co_return;
+          RETURN_REPLY(ErrorResponse(bad, &info));
         }
         std::string want_rv = std::string(internal::MetaString(body->as_object(), "resourceVersion"));
         if (!want_rv.empty() && want_rv != std::to_string((*current)->mod_revision)) {
@@ -163,11 +139,7 @@ asio::awaitable<void> ApiHandler::HandleSubresource(Request& req, Responder& res
       auto pt = patch_type(req.Header("content-type"));
       auto patch = api::DecodeJson(req.body);
       if (!pt.ok() || !patch.ok()) {
-        {
-          Response reply = ErrorResponse(!pt.ok() ? pt.status() : patch.status(), &info);
-          co_await res.Send(std::move(reply));
-        }
-        co_return;
+        RETURN_REPLY(ErrorResponse(!pt.ok() ? pt.status() : patch.status(), &info));
       }
       std::string which = sub;
       json::value v = std::move(*patch);
@@ -179,11 +151,7 @@ asio::awaitable<void> ApiHandler::HandleSubresource(Request& req, Responder& res
   if (sub == "binding" && info.verb == "create") {
     auto body = api::DecodeJson(req.body);
     if (!body.ok() || !body->is_object()) {
-      {
-        Response reply = ErrorResponse(body.ok() ? BadRequest("the body must be a Binding") : body.status(), &info);
-        co_await res.Send(std::move(reply));
-      }
-      co_return;
+      RETURN_REPLY(ErrorResponse(body.ok() ? BadRequest("the body must be a Binding") : body.status(), &info));
     }
     std::string node;
     if (auto* t = body->as_object().if_contains("target"); t && t->is_object()) {
@@ -193,11 +161,7 @@ asio::awaitable<void> ApiHandler::HandleSubresource(Request& req, Responder& res
     if (node.empty()) {
       Status bad = rest_.InvalidError(
           kind, info.name, std::vector<Cause>(1, Cause{"FieldValueRequired", "Required value", "target.name"}));
-      {
-        Response reply = ErrorResponse(bad, &info);
-        co_await res.Send(std::move(reply));
-      }
-      co_return;
+      RETURN_REPLY(ErrorResponse(bad, &info));
     }
     std::string pod = info.name;
     std::function<Status(json::object&)> bind = [&](json::object& o) -> Status {
@@ -217,42 +181,22 @@ asio::awaitable<void> ApiHandler::HandleSubresource(Request& req, Responder& res
     system.skip_update_validation = true;
     Result<ObjectPtr> out = co_await rest_.Mutate(kind, ns, name, bind, system);
     if (!out.ok()) {
-      {
-        Response reply = ErrorResponse(out.status(), &info);
-        co_await res.Send(std::move(reply));
-      }
-      co_return;
+      RETURN_REPLY(ErrorResponse(out.status(), &info));
     }
-    {
-      Response reply = Success(201);
-      co_await res.Send(std::move(reply));
-    }
-    co_return;
+    RETURN_REPLY(Success(201));
   }
   if (sub == "eviction" && info.verb == "create") {
     DeleteOptions d;
     Result<ObjectPtr> out = co_await rest_.Delete(kind, ns, name, d);
     if (!out.ok()) {
-      {
-        Response reply = ErrorResponse(out.status(), &info);
-        co_await res.Send(std::move(reply));
-      }
-      co_return;
+      RETURN_REPLY(ErrorResponse(out.status(), &info));
     }
-    {
-      Response reply = Success(201);
-      co_await res.Send(std::move(reply));
-    }
-    co_return;
+    RETURN_REPLY(Success(201));
   }
   if (sub == "finalize" && info.verb == "update") {
     auto body = api::DecodeJson(req.body);
     if (!body.ok() || !body->is_object()) {
-      {
-        Response reply = ErrorResponse(body.ok() ? BadRequest("the body must be a Namespace") : body.status(), &info);
-        co_await res.Send(std::move(reply));
-      }
-      co_return;
+      RETURN_REPLY(ErrorResponse(body.ok() ? BadRequest("the body must be a Namespace") : body.status(), &info));
     }
     json::value finalizers = json::array();
     if (auto* s = body->as_object().if_contains("spec"); s && s->is_object())

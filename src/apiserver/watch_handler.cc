@@ -39,11 +39,7 @@ asio::awaitable<void> ApiHandler::Watch(Request& req, Responder& res, const Requ
   }
   auto filter = internal::MakeFilter(kind, req.Query("labelSelector"), field_selector);
   if (!filter.ok()) {
-    {
-      Response reply = ErrorResponse(filter.status(), &info);
-      co_await res.Send(std::move(reply));
-    }
-    co_return;
+    RETURN_REPLY(ErrorResponse(filter.status(), &info));
   }
   std::string rv_text(req.Query("resourceVersion"));
   int64_t after = 0;
@@ -52,11 +48,7 @@ asio::awaitable<void> ApiHandler::Watch(Request& req, Responder& res, const Requ
     auto [p, ec] = std::from_chars(rv_text.data(), rv_text.data() + rv_text.size(), after);
     if (ec != std::errc() || p != rv_text.data() + rv_text.size()) {
       Status bad = BadRequest("resourceVersion: Invalid value: \"" + rv_text + "\": must be an integer");
-      {
-        Response reply = ErrorResponse(bad, &info);
-        co_await res.Send(std::move(reply));
-      }
-      co_return;
+      RETURN_REPLY(ErrorResponse(bad, &info));
     }
   }
   bool send_initial = req.QueryBool("sendInitialEvents");

@@ -191,7 +191,8 @@ TEST_F(ControllersTest, GarbageCollectorHonoursPropagationPolicies) {
   ASSERT_TRUE(Eventually([&] { return count_pods("bg") == 2; }));
   client::DeleteOptions bg;
   bg.propagation_policy = "Background";
-  ASSERT_TRUE(client_->Delete(client::resources::kReplicaSets, "default", "bg", bg).ok());
+  auto bg_deleted = client_->Delete(client::resources::kReplicaSets, "default", "bg", bg);
+  ASSERT_TRUE(bg_deleted.ok()) << bg_deleted.ToString();
   EXPECT_TRUE(Eventually([&] { return count_pods("bg") == 0; }));
 
   // Orphan: the owner goes, the pods stay without the reference.
