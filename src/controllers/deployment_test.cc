@@ -110,7 +110,7 @@ TEST_F(DeploymentTest, RollingUpdateReplacesTheReplicaSet) {
            Int(st, "replicas") == 3 &&
            Int(st, "observedGeneration") == Int(Obj(&*got, "metadata"), "generation");
   };
-  ASSERT_TRUE(Eventually([&] { return rolled_out("1"); }));
+  ASSERT_TRUE(Eventually([&] { return rolled_out("1"); }, 60s));
   auto sets = ReplicaSets();
   ASSERT_EQ(sets.size(), 1u);
   std::string first_rs = client::MetaString(sets[0], "name");

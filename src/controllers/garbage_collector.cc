@@ -171,21 +171,39 @@ Status GarbageCollector::RemoveFinalizer(const client::Resource& r, const json::
 }
 
 Status GarbageCollector::HandleOrphan(const client::Resource& r, const json::object& owner) {
+  // The dependents are read fresh from the API, not from the informers: a dependent created
+  // just before the delete may not have reached them yet, and one left owned here would be
+  // collected as soon as its owner is gone.
   std::string uid = MetaString(owner, "uid");
-  for (const auto& d : Dependents(uid)) {
-    client::Informer* inf = nullptr;
-    for (const auto& [res, i] : informers_)
-      if (res == d.resource) inf = i;
-    ObjectPtr dep = inf ? inf->Get(d.key) : nullptr;
-    if (!dep) continue;
-    json::array kept;
-    for (const auto& ref : *Arr(Obj(dep.get(), "metadata"), "ownerReferences"))
-      if (!(ref.is_object() && Str(&ref.as_object(), "uid") == uid)) kept.push_back(ref);
-    json::object patch{
-        {"metadata", json::object{{"ownerReferences", kept}, {"uid", MetaString(*dep, "uid")}}}};
-    auto [ns, name] = client::SplitKey(d.key);
-    auto res = client_->Patch(*d.resource, ns, name, client::PatchType::kMerge, patch);
-    if (!res.ok() && res.status().code() != Code::kNotFound) return res.status();
+  std::string owner_ns = r.namespaced ? MetaString(owner, "namespace") : std::string();
+  for (const auto& [res, inf] : informers_) {
+    if (!res->namespaced && !owner_ns.empty()) continue;  // a namespaced owner owns nothing cluster-wide
+    auto list = client_->ListAll(*res, owner_ns, client::ListOptions{});
+    if (!list.ok()) return list.status();
+    const json::array* items = Arr(&*list, "items");
+    if (!items) continue;
+    for (const auto& item : *items) {
+      if (!item.is_object()) continue;
+      const json::object& dep = item.as_object();
+      const json::array* refs = Arr(Obj(&dep, "metadata"), "ownerReferences");
+      if (!refs) continue;
+      json::array kept;
+      bool owned = false;
+      for (const auto& ref : *refs) {
+        if (ref.is_object() && Str(&ref.as_object(), "uid") == uid) {
+          owned = true;
+        } else {
+          kept.push_back(ref);
+        }
+      }
+      if (!owned) continue;
+      json::object patch{
+          {"metadata", json::object{{"ownerReferences", kept}, {"uid", MetaString(dep, "uid")}}}};
+      auto res_patch = client_->Patch(*res, MetaString(dep, "namespace"), MetaString(dep, "name"),
+                                      client::PatchType::kMerge, patch);
+      if (!res_patch.ok() && res_patch.status().code() != Code::kNotFound)
+        return res_patch.status();
+    }
   }
   return RemoveFinalizer(r, owner, std::string(kOrphan));
 }
@@ -277,6 +295,10 @@ Status GarbageCollector::CheckOwners(const client::Resource& r, const json::obje
     client::DeleteOptions opts;
     opts.propagation_policy = blocks_waiting ? "Foreground" : "Background";
     opts.precondition_uid = MetaString(obj, "uid");
+    // Only the version judged here may go: if the dependent changed since (its references were
+    // just removed by an orphaning delete, say), the delete conflicts and the newer version is
+    // judged again when its event arrives.
+    opts.precondition_resource_version = MetaString(obj, "resourceVersion");
     Status st = client_->Delete(r, dns, name, opts);
     if (!st.ok() && st.code() != Code::kNotFound && st.code() != Code::kConflict) return st;
     return Status::Ok();
