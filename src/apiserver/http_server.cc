@@ -384,8 +384,8 @@ class ServerImpl final : public HttpServer {
         req.identity = id;
         return;
       }
-      req.identity.user = "";  // a bad token is an authentication failure, not anonymous
-      req.headers["x-sampan-bad-token"] = "1";
+      // A bad token is an authentication failure, not anonymous access.
+      req.identity = Identity{};
       return;
     }
     req.identity.user = "system:anonymous";
