@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "util/log.h"
+
 namespace sampan::client {
 
 void WorkQueue::AddLocked(const std::string& key) {
@@ -104,6 +106,25 @@ bool WorkQueue::shutting_down() const {
 size_t WorkQueue::Len() const {
   std::lock_guard<std::mutex> lock(mu_);
   return queue_.size();
+}
+
+void WorkQueue::Process(std::string_view what,
+                        const std::function<Status(const std::string&)>& sync) {
+  std::string key;
+  while (Get(&key)) {
+    Status st = sync(key);
+    if (st.ok()) {
+      Forget(key);
+    } else {
+      if (st.code() == Code::kConflict) {
+        LOG(DEBUG) << what << " " << key << ": " << st.ToString();
+      } else {
+        LOG(WARNING) << what << " " << key << ": " << st.ToString();
+      }
+      AddRateLimited(key);
+    }
+    Done(key);
+  }
 }
 
 }  // namespace sampan::client

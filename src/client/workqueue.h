@@ -9,12 +9,15 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+
+#include "util/status.h"
 
 namespace sampan::client {
 
@@ -45,6 +48,11 @@ class WorkQueue {
   void ShutDown();
   bool shutting_down() const;
   size_t Len() const;  // keys ready now
+
+  // The controller worker loop: takes keys until ShutDown(), calls `sync` for each; success
+  // forgets the key's failures, failure re-adds it rate-limited (a Conflict, which only means
+  // the cache was behind, is logged quietly). `what` names the controller in the log.
+  void Process(std::string_view what, const std::function<Status(const std::string&)>& sync);
 
  private:
   void AddLocked(const std::string& key);

@@ -110,21 +110,7 @@ void GarbageCollector::Run(int workers) {
   for (int i = 0; i < workers; ++i) {
     workers_.emplace_back([this] {
       for (const auto& [r, inf] : informers_) inf->WaitForSync(std::chrono::seconds(60));
-      std::string item;
-      while (queue_.Get(&item)) {
-        Status st = Process(item);
-        if (st.ok()) {
-          queue_.Forget(item);
-        } else {
-          if (st.code() == Code::kConflict) {
-            LOG(DEBUG) << "garbage collector: " << item << ": " << st.ToString();
-          } else {
-            LOG(WARNING) << "garbage collector: " << item << ": " << st.ToString();
-          }
-          queue_.AddRateLimited(item);
-        }
-        queue_.Done(item);
-      }
+      queue_.Process("garbage collector", [this](const std::string& item) { return Process(item); });
     });
   }
 }

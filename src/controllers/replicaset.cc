@@ -197,22 +197,7 @@ void ReplicaSetController::Run(int workers) {
     workers_.emplace_back([this] {
       pods_->WaitForSync(std::chrono::seconds(60));
       sets_->WaitForSync(std::chrono::seconds(60));
-      std::string key;
-      while (queue_.Get(&key)) {
-        Status st = Sync(key);
-        if (st.ok()) {
-          queue_.Forget(key);
-        } else {
-          // A conflict only means our cache was behind: retry quietly.
-          if (st.code() == Code::kConflict) {
-            LOG(DEBUG) << resource_.plural << " " << key << ": " << st.ToString();
-          } else {
-            LOG(WARNING) << resource_.plural << " " << key << ": " << st.ToString();
-          }
-          queue_.AddRateLimited(key);
-        }
-        queue_.Done(key);
-      }
+      queue_.Process(resource_.plural, [this](const std::string& key) { return Sync(key); });
     });
   }
 }

@@ -47,17 +47,7 @@ void ServiceAccountsController::Run(int workers) {
       namespaces_->WaitForSync(std::chrono::seconds(60));
       accounts_->WaitForSync(std::chrono::seconds(60));
       configmaps_->WaitForSync(std::chrono::seconds(60));
-      std::string ns;
-      while (queue_.Get(&ns)) {
-        Status st = Sync(ns);
-        if (st.ok()) {
-          queue_.Forget(ns);
-        } else {
-          LOG(WARNING) << "serviceaccounts " << ns << ": " << st.ToString();
-          queue_.AddRateLimited(ns);
-        }
-        queue_.Done(ns);
-      }
+      queue_.Process("serviceaccounts", [this](const std::string& ns) { return Sync(ns); });
     });
   }
 }
