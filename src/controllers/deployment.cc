@@ -164,21 +164,7 @@ void DeploymentController::Run(int workers) {
       deployments_->WaitForSync(std::chrono::seconds(60));
       replicasets_->WaitForSync(std::chrono::seconds(60));
       pods_->WaitForSync(std::chrono::seconds(60));
-      std::string key;
-      while (queue_.Get(&key)) {
-        Status st = Sync(key);
-        if (st.ok()) {
-          queue_.Forget(key);
-        } else {
-          if (st.code() == Code::kConflict) {
-            LOG(DEBUG) << "deployment " << key << ": " << st.ToString();
-          } else {
-            LOG(WARNING) << "deployment " << key << ": " << st.ToString();
-          }
-          queue_.AddRateLimited(key);
-        }
-        queue_.Done(key);
-      }
+      queue_.Process("deployment", [this](const std::string& key) { return Sync(key); });
     });
   }
 }
@@ -300,6 +286,18 @@ Status DeploymentController::Sync(const std::string& key) {
     auto created = client_->Create(client::resources::kReplicaSets, ns, rs);
     if (!created.ok()) {
       if (created.status().code() == Code::kAlreadyExists) {
+        // Our own ReplicaSet that the cache has not shown yet (an earlier sync made it): wait
+        // for it rather than take it for a collision.
+        auto existing = client_->Get(client::resources::kReplicaSets, ns, name + "-" + hash);
+        if (existing.ok()) {
+          const json::object* ref = ControllerRef(*existing);
+          bool ours = ref && Str(ref, "uid") == MetaString(*d, "uid");
+          if (ours && api::JsonEqual(json::value(TemplateWithoutHash(
+                                         Obj(Obj(&*existing, "spec"), "template"))),
+                                     json::value(want_tmpl))) {
+            return Conflict("replica set " + name + "-" + hash + " exists but is not cached yet");
+          }
+        }
         // A different template hashed to the same name: bump collisionCount and retry.
         json::object patch{{"status", json::object{{"collisionCount", collision + 1}}}};
         auto r = client_->Patch(client::resources::kDeployments, ns, name,

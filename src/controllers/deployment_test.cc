@@ -110,7 +110,9 @@ TEST_F(DeploymentTest, RollingUpdateReplacesTheReplicaSet) {
            Int(st, "replicas") == 3 &&
            Int(st, "observedGeneration") == Int(Obj(&*got, "metadata"), "generation");
   };
-  ASSERT_TRUE(Eventually([&] { return rolled_out("1"); }, 60s));
+  ASSERT_TRUE(Eventually([&] { return rolled_out("1"); }))
+      << json::serialize(*client_->Get(client::resources::kDeployments, "default", "web")) << "\n"
+      << [&] { std::string o; for (auto& r : ReplicaSets()) o += json::serialize(r) + "\n"; return o; }();
   auto sets = ReplicaSets();
   ASSERT_EQ(sets.size(), 1u);
   std::string first_rs = client::MetaString(sets[0], "name");

@@ -77,17 +77,17 @@ class ControllersTest : public ::testing::Test {
 };
 
 TEST_F(ControllersTest, ReplicaSetCreatesScalesAdoptsAndReportsStatus) {
+  // An orphan pod matching the selector exists first (before the informers list): it is
+  // adopted, not duplicated.
+  json::object orphan = json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"orphan",
+      "labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"busybox"}]}})")
+                            .as_object();
+  ASSERT_TRUE(client_->Create(client::resources::kPods, "default", orphan).ok());
   client::SharedInformers informers(client_.get());
   client::EventRecorder recorder(client_.get(), "replicaset-controller");
   ReplicaSetController rsc(&informers, &recorder);
   informers.Start();
   rsc.Run(2);
-
-  // An orphan pod matching the selector exists first: it is adopted, not duplicated.
-  json::object orphan = json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"orphan",
-      "labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"busybox"}]}})")
-                            .as_object();
-  ASSERT_TRUE(client_->Create(client::resources::kPods, "default", orphan).ok());
   auto rs = client_->Create(client::resources::kReplicaSets, "default", ReplicaSet("web", 3));
   ASSERT_TRUE(rs.ok()) << rs.status().ToString();
   std::string uid = client::MetaString(*rs, "uid");
