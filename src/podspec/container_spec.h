@@ -1,0 +1,76 @@
+// Pod spec → OCI bundle configuration: the pause (sandbox) container and each app/init
+// container, the way the kubelet + a CRI runtime would build them. Pure functions of their
+// inputs (no API calls, no files touched), so they are unit-tested without root.
+#pragma once
+
+#include <boost/json/fwd.hpp>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "volume/volumes.h"
+#include "image/manifest.h"
+#include "util/status.h"
+
+namespace sampan::podspec {
+
+// "Guaranteed" | "Burstable" | "BestEffort", by Kubernetes' rules (init containers count).
+std::string QosClass(const boost::json::object& pod);
+
+// cgroupsPath (cgroupfs driver) of the pod: "/kubepods/pod<uid>" (Guaranteed),
+// "/kubepods/burstable/pod<uid>", "/kubepods/besteffort/pod<uid>". Containers go below it.
+std::string PodCgroupParent(const boost::json::object& pod);
+
+// The process to run: container command/args combined with the image's Entrypoint/Cmd as
+// Kubernetes does (command replaces Entrypoint and drops Cmd; args replace Cmd), with
+// $(VAR) references expanded from `env` ("NAME=value"). Invalid when nothing is left to run.
+Result<std::vector<std::string>> ContainerArgs(const boost::json::object& container,
+                                               const image::ImageConfig& image,
+                                               const std::vector<std::string>& env);
+
+// The pod's sandbox: namespaces that app containers join, files they share.
+struct SandboxInfo {
+  pid_t pause_pid = 0;          // the infra process (host pid); its /proc/PID/ns/* are joined
+  bool host_network = false;    // hostNetwork: no net namespace of its own
+  bool host_pid = false, host_ipc = false;
+  bool share_pid = false;       // shareProcessNamespace
+  std::string hostname;         // pod hostname (spec.hostname / subdomain rules applied)
+  std::string etc_hosts;        // host path of the pod's /etc/hosts file
+  std::string resolv_conf;      // host path of the pod's /etc/resolv.conf file
+  std::string cgroup_parent;    // PodCgroupParent(pod)
+};
+
+// config.json of the pause container: rootfs `pause_rootfs` (read-only, holds /pause),
+// new net/uts/ipc (and pid when share_pid) namespaces unless host*, cgroup
+// <cgroup_parent>/pause, args ["/pause"].
+std::string SandboxConfigJson(const boost::json::object& pod, const SandboxInfo& sandbox,
+                              const std::string& pause_rootfs);
+
+struct ContainerInputs {
+  const boost::json::object* pod = nullptr;
+  const boost::json::object* container = nullptr;  // from spec.containers or initContainers
+  const image::ImageConfig* image = nullptr;
+  std::string rootfs;                     // mounted image rootfs (host path)
+  std::vector<std::string> env;           // from ContainerEnv (image env is merged under it)
+  std::vector<volume::VolumeManager::ContainerMount> mounts;
+  SandboxInfo sandbox;
+  std::string termination_message_path;  // host file bound at terminationMessagePath
+  std::string container_id;               // runtime id, also the cgroup leaf name
+};
+
+// config.json of an app or init container: joins the sandbox's namespaces (own mount
+// namespace, and own pid namespace unless the pod shares one), the image's and
+// container's process (args, env, workingDir, user from securityContext.runAsUser/
+// runAsGroup/supplementalGroups/fsGroup or the image's USER), capabilities (runtime
+// default set + add − drop; privileged = all, devices, no masks/seccomp filter),
+// readOnlyRootFilesystem, allowPrivilegeEscalation → noNewPrivileges, resources →
+// cgroup (cpu shares from requests, quota/period from limits, memory limit,
+// hugepages skipped), oom_score_adj by QoS class, the default mounts (/proc, /dev, /sys,
+// /dev/shm, ...), /etc/hosts, /etc/resolv.conf, /etc/hostname, terminationMessagePath
+// and the volume mounts. Invalid for specs that cannot be honoured (e.g. a non-numeric
+// image USER with runAsNonRoot).
+Result<std::string> ContainerConfigJson(const ContainerInputs& in);
+
+}  // namespace sampan::podspec
