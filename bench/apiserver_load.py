@@ -1,12 +1,12 @@
 #!/usr/bin/python3
 """Load generator for bench/apiserver.sh. Talks HTTPS to 127.0.0.1 only, with the kubeconfig's client cert.
 
-  crud    N concurrent clients doing durable creates (POST configmaps) or gets, bounded by count and time
   watch   W watchers on one resource (configmaps in a namespace); E creates; delivery latency p50/p99
   sqlite  raw SQLite on the same disk: WAL + synchronous=FULL, single-row commits and 100-row batches
 
 Each prints one JSON line with its results. Clients are spread over processes (the GIL would otherwise
-be the bottleneck); the generator's own CPU time is reported so a client-bound run can be recognised.
+be the bottleneck); the generator's own CPU time is reported. Creates and gets are measured by the C++
+generator bench/apiserver_load.cc, which costs the shared CPUs far less.
 """
 
 import argparse
@@ -23,7 +23,6 @@ import sqlite3
 import ssl
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 
@@ -81,112 +80,6 @@ def cpu_seconds():
     r = resource.getrusage(resource.RUSAGE_SELF)
     c = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime + c.ru_utime + c.ru_stime
-
-
-# ---- crud ----------------------------------------------------------------------------------------
-def crud_worker(cfg, args, offset, threads, quota, barrier, out_q):
-    latencies = []
-    errors = [0]
-    done = [0]
-    lock = threading.Lock()
-    base = f"/api/v1/namespaces/{args.namespace}/configmaps"
-
-    conns = []
-    for _ in range(threads):  # handshakes happen before the clock starts
-        c = connect(cfg)
-        c.connect()
-        conns.append(c)
-    barrier.wait()
-    deadline = time.time() + args.duration
-    ends = []
-
-    def run(tid):
-        conn = conns[tid]
-        i = 0
-        local_lat = []
-        local_err = 0
-        while time.time() < deadline:
-            with lock:
-                if done[0] >= quota:
-                    break
-                done[0] += 1
-                n = done[0]
-            if args.op == "create":
-                name = f"{args.prefix}-{offset + n - 1}"  # globally unique, sequential
-                body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
-                                   "metadata": {"name": name}, "data": {"v": PAYLOAD}})
-                t0 = time.perf_counter()
-                try:
-                    conn.request("POST", base, body=body,
-                                 headers={"Content-Type": "application/json",
-                                          "Accept": "application/json"})
-                    resp = conn.getresponse()
-                    resp.read()
-                    ok = resp.status == 201
-                except (OSError, http.client.HTTPException):
-                    ok = False
-                    conn.close()
-                    conn = connect(cfg)
-            else:
-                name = f"{args.prefix}-{(n * 7919) % args.existing}"
-                t0 = time.perf_counter()
-                try:
-                    conn.request("GET", f"{base}/{name}", headers={"Accept": "application/json"})
-                    resp = conn.getresponse()
-                    resp.read()
-                    ok = resp.status == 200
-                except (OSError, http.client.HTTPException):
-                    ok = False
-                    conn.close()
-                    conn = connect(cfg)
-            dt = time.perf_counter() - t0
-            if ok:
-                local_lat.append(dt)
-            else:
-                local_err += 1
-            i += 1
-        conn.close()
-        with lock:
-            latencies.extend(local_lat)
-            errors[0] += local_err
-            ends.append(time.time())
-
-    ts = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    out_q.put((latencies, errors[0], cpu_seconds(), max(ends)))
-
-
-def cmd_crud(args, cfg):
-    procs = max(1, min(args.concurrency, args.processes))
-    per_proc = [args.concurrency // procs + (1 if i < args.concurrency % procs else 0)
-                for i in range(procs)]
-    quota = [args.count // procs + (1 if i < args.count % procs else 0) for i in range(procs)]
-    q = mp.Queue()
-    barrier = mp.Barrier(procs + 1)
-    offsets = [sum(quota[:i]) for i in range(procs)]
-    ps = [mp.Process(target=crud_worker,
-                     args=(cfg, args, offsets[i], per_proc[i], quota[i], barrier, q))
-          for i in range(procs)]
-    for p in ps:
-        p.start()
-    barrier.wait(120)  # every client connected
-    start = time.time()
-    results = [q.get() for _ in ps]
-    for p in ps:
-        p.join()
-    elapsed = max(r[3] for r in results) - start
-    lat = sorted(l for r in results for l in r[0])
-    errors = sum(r[1] for r in results)
-    client_cpu = sum(r[2] for r in results)
-    print(json.dumps({
-        "op": args.op, "concurrency": args.concurrency, "ok": len(lat), "errors": errors,
-        "seconds": round(elapsed, 3), "per_second": round(len(lat) / elapsed, 1),
-        "p50_ms": round(percentile(lat, 50) * 1000, 2) if lat else None,
-        "p99_ms": round(percentile(lat, 99) * 1000, 2) if lat else None,
-        "client_cpu_s": round(client_cpu, 2)}))
 
 
 # ---- watch ---------------------------------------------------------------------------------------
@@ -366,13 +259,6 @@ def cmd_sqlite(args, _cfg):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    c = sub.add_parser("crud")
-    c.add_argument("--op", choices=["create", "get"], required=True)
-    c.add_argument("--concurrency", type=int, default=1)
-    c.add_argument("--count", type=int, default=5000, help="upper bound on requests")
-    c.add_argument("--duration", type=float, default=15, help="upper bound in seconds")
-    c.add_argument("--existing", type=int, default=1000, help="gets: names prefix-0..N-1 exist")
-    c.add_argument("--prefix", default="cm")
     w = sub.add_parser("watch")
     w.add_argument("--watchers", type=int, default=1000)
     w.add_argument("--events", type=int, default=100)
@@ -383,7 +269,7 @@ def main():
     s.add_argument("--dir", required=True)
     s.add_argument("--seconds", type=float, default=5)
     s.add_argument("--max-rows", type=int, default=500000)
-    for p in (c, w):
+    for p in (w,):
         p.add_argument("--kubeconfig", required=True)
         p.add_argument("--namespace", default="bench")
         p.add_argument("--processes", type=int, default=4)
@@ -394,7 +280,7 @@ def main():
         workdir = tempfile.mkdtemp(prefix="sampan-bench-certs-")
         cfg = load_kubeconfig(args.kubeconfig, workdir)
     try:
-        {"crud": cmd_crud, "watch": cmd_watch, "sqlite": cmd_sqlite}[args.cmd](args, cfg)
+        {"watch": cmd_watch, "sqlite": cmd_sqlite}[args.cmd](args, cfg)
     finally:
         if workdir:
             shutil.rmtree(workdir, ignore_errors=True)
