@@ -92,7 +92,5 @@ class HttpServer {
 std::unique_ptr<HttpServer> NewHttpServer(asio::io_context& io, ServerOptions options,
                                           Handler handler, TokenAuthenticator tokens);
 
-// Percent-decoding of a path or query component ('+' → ' ' when `form`).
-std::string UrlDecode(std::string_view in, bool form);
 
 }  // namespace sampan::apiserver

@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "apiserver/http.h"
+#include "util/url.h"
 #include "util/log.h"
 
 namespace sampan::apiserver {
@@ -18,30 +19,6 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using asio::use_awaitable;
-
-std::string UrlDecode(std::string_view in, bool form) {
-  auto hex = [](char h) -> int {
-    if (h >= '0' && h <= '9') return h - '0';
-    if (h >= 'a' && h <= 'f') return h - 'a' + 10;
-    if (h >= 'A' && h <= 'F') return h - 'A' + 10;
-    return -1;
-  };
-  std::string out;
-  out.reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '%' && i + 2 < in.size()) {
-      int a = hex(in[i + 1]), b = hex(in[i + 2]);
-      if (a >= 0 && b >= 0) {
-        out.push_back(static_cast<char>(a * 16 + b));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(c == '+' && form ? ' ' : c);
-  }
-  return out;
-}
 
 std::string_view Request::Query(std::string_view name) const {
   auto it = query.find(name);
@@ -67,25 +44,7 @@ std::string_view Request::Header(std::string_view lower_name) const {
 
 namespace {
 
-void ParseTarget(Request& req) {
-  std::string_view t = req.target;
-  auto q = t.find('?');
-  req.path = UrlDecode(t.substr(0, q), false);
-  if (q == std::string_view::npos) return;
-  std::string_view qs = t.substr(q + 1);
-  while (!qs.empty()) {
-    auto amp = qs.find('&');
-    std::string_view kv = qs.substr(0, amp);
-    if (!kv.empty()) {
-      auto eq = kv.find('=');
-      std::string k = UrlDecode(kv.substr(0, eq), true);
-      std::string v = eq == std::string_view::npos ? "" : UrlDecode(kv.substr(eq + 1), true);
-      req.query.emplace(std::move(k), std::move(v));
-    }
-    if (amp == std::string_view::npos) break;
-    qs = qs.substr(amp + 1);
-  }
-}
+void ParseTarget(Request& req) { url::SplitTarget(req.target, &req.path, &req.query); }
 
 std::string Lower(std::string_view s) {
   std::string out(s);

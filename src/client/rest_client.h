@@ -16,6 +16,7 @@
 
 #include "client/config.h"
 #include "util/status.h"
+#include "util/url.h"
 
 namespace sampan::client {
 
@@ -127,7 +128,6 @@ class RestClient {
                                         std::string_view content_type = {}) = 0;
 };
 
-// Percent-encodes a query parameter value.
-std::string QueryEscape(std::string_view s);
+using url::QueryEscape;  // percent-encodes a query parameter value
 
 }  // namespace sampan::client

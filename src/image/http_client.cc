@@ -79,20 +79,6 @@ Result<Url> ResolveUrl(const Url& base, std::string_view ref) {
   return u;
 }
 
-std::string QueryEscape(std::string_view s) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
 
 std::string HttpResponse::Header(const std::string& name) const {
   auto it = headers.find(name);

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "util/status.h"
+#include "util/url.h"
 
 namespace sampan::image {
 
@@ -25,8 +26,7 @@ struct Url {
 Result<Url> ParseUrl(std::string_view text);
 // Resolves `ref` (absolute URL, absolute path or relative path) against `base`.
 Result<Url> ResolveUrl(const Url& base, std::string_view ref);
-// %-encodes a query parameter value.
-std::string QueryEscape(std::string_view s);
+using url::QueryEscape;  // %-encodes a query parameter value
 
 struct TlsOptions {
   std::string ca_file;    // extra trusted CAs (PEM); system CAs are always trusted
