@@ -8,7 +8,7 @@ PKGS=(
   libssl-dev libsqlite3-dev sqlite3 libyaml-cpp-dev zlib1g-dev
   libseccomp-dev libcap-dev libarchive-dev
   libgtest-dev libgmock-dev
-  busybox-static iproute2 procps util-linux
+  busybox-static iproute2 procps util-linux nftables
   python3 python3-pytest python3-kubernetes python3-yaml
   crun runc hyperfine umoci jq
   docker-registry skopeo zstd file python3-cryptography

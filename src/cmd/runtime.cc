@@ -19,11 +19,19 @@ namespace rt {
 namespace {
 std::string g_log_path;
 bool g_log_json = false;
+int g_report_fd = -1;
 
 }  // namespace
 
+void SetReportFd(int fd) { g_report_fd = fd; }
+
 int Fail(const Status& st) {
-  std::fprintf(stderr, "sampan runtime: %s\n", st.message().c_str());
+  if (g_report_fd >= 0) {
+    std::string line = "E" + st.message() + "\n";
+    (void)runtime::WriteAll(g_report_fd, line.data(), line.size());
+  } else {
+    std::fprintf(stderr, "sampan runtime: %s\n", st.message().c_str());
+  }
   if (!g_log_path.empty()) {
     FILE* f = std::fopen(g_log_path.c_str(), "a");
     if (f) {

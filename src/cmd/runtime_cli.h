@@ -35,8 +35,11 @@ struct FlagSpec {
 Result<Args> ParseArgs(int argc, char** argv, int first, const std::vector<FlagSpec>& flags,
                        bool stop_at_positional);
 
-// Prints "sampan runtime: <message>" (and logs it to --log); returns 1.
+// Prints "sampan runtime: <message>" (and logs it to --log); returns 1. With a report fd
+// (`exec --report-fd`, the library's helper protocol) the message goes there as
+// "E<message>\n" instead of stderr, which belongs to the exec'd process.
 int Fail(const Status& st);
+void SetReportFd(int fd);
 
 using Cmd = int (*)(runtime::Runtime&, int, char**);
 int CmdSpec(runtime::Runtime&, int, char**);

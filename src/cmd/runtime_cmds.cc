@@ -28,7 +28,7 @@ const std::vector<FlagSpec> kCreateFlags = {
     {"bundle", 'b', true},  {"console-socket", 0, true},  {"pid-file", 0, true},
     {"no-pivot", 0, false}, {"no-new-keyring", 0, false}, {"preserve-fds", 0, true},
     {"log-path", 0, true},  {"pidfd-socket", 0, true},    {"detach", 'd', false},
-    {"keep", 0, false},     {"no-subreaper", 0, false}};
+    {"keep", 0, false},     {"no-subreaper", 0, false},   {"attach", 0, false}};
 
 runtime::CreateOptions CreateOpts(const Args& a, const std::string& id) {
   runtime::CreateOptions o;
@@ -38,6 +38,7 @@ runtime::CreateOptions CreateOpts(const Args& a, const std::string& id) {
   o.pid_file = a.Get("pid-file");
   o.log_path = a.Get("log-path");
   o.no_pivot = a.Has("no-pivot");
+  o.attach = a.Has("attach");
   o.preserve_fds = std::atoi(a.Get("preserve-fds", "0").c_str());
   return o;
 }
@@ -295,9 +296,11 @@ int CmdExec(runtime::Runtime& r, int argc, char** argv) {
                       {"cap", 'c', true, true},
                       {"preserve-fds", 0, true},
                       {"pidfd-socket", 0, true},
-                      {"ignore-paused", 0, false}},
+                      {"ignore-paused", 0, false},
+                      {"report-fd", 0, true}},
                      true);
   if (!a.ok()) return Fail(a.status());
+  if (a->Has("report-fd")) SetReportFd(std::atoi(a->Get("report-fd").c_str()));
   if (a->positional.empty()) return Fail(Invalid("exec: expected a container id"));
   std::string id = a->positional[0];
   runtime::ExecOptions o;
@@ -306,6 +309,7 @@ int CmdExec(runtime::Runtime& r, int argc, char** argv) {
   o.pid_file = a->Get("pid-file");
   o.detach = a->Has("detach");
   o.preserve_fds = std::atoi(a->Get("preserve-fds", "0").c_str());
+  if (a->Has("report-fd")) o.report_fd = std::atoi(a->Get("report-fd").c_str());
   if (a->Has("process")) {
     auto text = runtime::ReadWholeFile(a->Get("process"));
     if (!text.ok()) return Fail(text.status());

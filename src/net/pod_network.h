@@ -28,6 +28,9 @@ struct NetworkConfig {
   // Traffic from pods to addresses outside cluster_cidr is masqueraded to the node's address.
   bool masquerade = true;
   std::string state_dir;  // e.g. DATA_DIR/agent/network
+  // The node's network namespace (where the bridge and the nftables table live), e.g.
+  // /run/netns/node1 in tests; "" = the namespace of the thread that calls Open.
+  std::string netns_path;
 };
 
 struct HostPort {
@@ -44,10 +47,16 @@ struct PodAddress {
   std::string host_veth;
 };
 
+// The host end of a pod's veth: "veth" + 11 hex digits of a hash of the UID (15 bytes, the
+// longest interface name Linux takes). Stable, so a restarted agent finds it.
+std::string HostVethName(const std::string& pod_uid);
+
 class PodNetwork {
  public:
   // Creates (or adopts) the bridge, assigns it the gateway address, enables IPv4 forwarding,
-  // and installs the masquerade and hostPort tables. Invalid for a bad CIDR.
+  // and installs the masquerade and hostPort tables. Invalid for a bad CIDR. Holds a lock on
+  // state_dir while it lives: a second Open of the same state_dir is Unavailable (so is a
+  // node without the `nft` command).
   static Result<std::unique_ptr<PodNetwork>> Open(const NetworkConfig& config);
   virtual ~PodNetwork() = default;
 
@@ -55,7 +64,8 @@ class PodNetwork {
   // one), creates a veth pair, puts one end as `ifname` into the network namespace at
   // `netns_path` (e.g. /proc/PID/ns/net of the pod's pause process) with the address and a
   // default route via the bridge, brings up lo there, and attaches the other end to the
-  // bridge. ResourceExhausted when the range is full.
+  // bridge. ResourceExhausted when the range is full (Code::kTooManyRequests, the HTTP
+  // status gRPC uses for RESOURCE_EXHAUSTED).
   virtual Result<PodAddress> Attach(const std::string& pod_uid, const std::string& netns_path,
                                     const std::string& ifname = "eth0") = 0;
   // Maps the pod's hostPorts to its address (replacing earlier mappings of that pod).
@@ -67,7 +77,8 @@ class PodNetwork {
   virtual std::optional<PodAddress> AddressOf(const std::string& pod_uid) const = 0;
   // Pod UIDs holding addresses (for garbage-collecting pods that no longer exist).
   virtual std::vector<std::string> Pods() const = 0;
-  // Removes the bridge and every table this network installed (for tests and `make down`).
+  // Removes the bridge and every table this network installed (for tests and `make down`),
+  // and the veths of the pods it knows; the IP allocations stay on disk.
   virtual Status Teardown() = 0;
 };
 

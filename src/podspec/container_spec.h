@@ -1,18 +1,21 @@
 // Pod spec → OCI bundle configuration: the pause (sandbox) container and each app/init
-// container, the way the kubelet + a CRI runtime would build them. Pure functions of their
-// inputs (no API calls, no files touched), so they are unit-tested without root.
+// container, the way the kubelet + a CRI runtime would build them. Functions of their
+// inputs (no API calls, nothing written), so they are unit-tested without root; they only
+// read the image rootfs's /etc/passwd and /etc/group (image USER names), whether volume
+// sources are directories, /dev (privileged containers) and /proc/meminfo (when no node
+// memory capacity is given).
 #pragma once
 
-#include <boost/json/fwd.hpp>
 #include <sys/types.h>
 
+#include <boost/json/fwd.hpp>
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "volume/volumes.h"
 #include "image/manifest.h"
 #include "util/status.h"
+#include "volume/volumes.h"
 
 namespace sampan::podspec {
 
@@ -32,14 +35,19 @@ Result<std::vector<std::string>> ContainerArgs(const boost::json::object& contai
 
 // The pod's sandbox: namespaces that app containers join, files they share.
 struct SandboxInfo {
-  pid_t pause_pid = 0;          // the infra process (host pid); its /proc/PID/ns/* are joined
-  bool host_network = false;    // hostNetwork: no net namespace of its own
+  pid_t pause_pid = 0;        // the infra process (host pid); its /proc/PID/ns/* are joined
+  bool host_network = false;  // hostNetwork: no net namespace of its own
   bool host_pid = false, host_ipc = false;
-  bool share_pid = false;       // shareProcessNamespace
-  std::string hostname;         // pod hostname (spec.hostname / subdomain rules applied)
-  std::string etc_hosts;        // host path of the pod's /etc/hosts file
-  std::string resolv_conf;      // host path of the pod's /etc/resolv.conf file
-  std::string cgroup_parent;    // PodCgroupParent(pod)
+  bool share_pid = false;     // shareProcessNamespace
+  std::string hostname;       // pod hostname (spec.hostname / subdomain rules applied)
+  std::string etc_hosts;      // host path of the pod's /etc/hosts file
+  std::string resolv_conf;    // host path of the pod's /etc/resolv.conf file
+  std::string cgroup_parent;  // PodCgroupParent(pod)
+  // Host path of the pod's /etc/hostname file (bound into app containers when set).
+  std::string hostname_file;
+  // Host directory (a tmpfs) shared as /dev/shm by the pod's containers; empty: each
+  // container gets a tmpfs of its own (host_ipc: the host's /dev/shm).
+  std::string shm_path;
 };
 
 // config.json of the pause container: rootfs `pause_rootfs` (read-only, holds /pause),
@@ -52,12 +60,16 @@ struct ContainerInputs {
   const boost::json::object* pod = nullptr;
   const boost::json::object* container = nullptr;  // from spec.containers or initContainers
   const image::ImageConfig* image = nullptr;
-  std::string rootfs;                     // mounted image rootfs (host path)
-  std::vector<std::string> env;           // from ContainerEnv (image env is merged under it)
+  std::string rootfs;            // mounted image rootfs (host path)
+  std::vector<std::string> env;  // from ContainerEnv (image env is merged under it)
   std::vector<volume::VolumeManager::ContainerMount> mounts;
   SandboxInfo sandbox;
   std::string termination_message_path;  // host file bound at terminationMessagePath
-  std::string container_id;               // runtime id, also the cgroup leaf name
+                                         // (make it mode 0666, as the kubelet does)
+  std::string container_id;              // runtime id, also the cgroup leaf name
+  // Node memory capacity in bytes, for the Burstable oom_score_adj formula; 0: MemTotal
+  // of /proc/meminfo.
+  int64_t node_memory_capacity = 0;
 };
 
 // config.json of an app or init container: joins the sandbox's namespaces (own mount

@@ -4,9 +4,8 @@
 // runs on its own thread until Stop().
 #pragma once
 
-#include <boost/json/fwd.hpp>
-
 #include <atomic>
+#include <boost/json/fwd.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -29,8 +28,7 @@ struct ProbeTarget {
   std::vector<std::pair<std::string, int>> named_ports;
   // Runs an exec probe's command in the container with a timeout; returns the exit code
   // (DeadlineExceeded on timeout).
-  std::function<Result<int>(const std::vector<std::string>& cmd, std::chrono::milliseconds)>
-      exec;
+  std::function<Result<int>(const std::vector<std::string>& cmd, std::chrono::milliseconds)> exec;
   // Connects inside the pod's network namespace (for hostNetwork=false pods the pod IP is
   // reachable from the node, so plain connect() works; this exists for tests).
 };
@@ -43,6 +41,13 @@ struct ProbeOutcome {
 };
 ProbeOutcome RunProbeOnce(const boost::json::object& probe, const ProbeTarget& target);
 
+// Thresholds as the kubelet's probe worker applies them: the reported result starts as
+// Success (liveness), Failure (readiness) or Unknown (startup) and changes only after
+// successThreshold / failureThreshold equal results in a row. Nothing is probed during
+// initialDelaySeconds (counted from Start()). After a liveness or startup probe reports
+// Failure the prober holds (probes no more): the container is to be restarted, and the
+// restarted container gets a new Prober. Running liveness/readiness only once the startup
+// probe succeeded is the caller's job.
 class Prober {
  public:
   // Called when the thresholded result changes (first report after initialDelaySeconds),
@@ -55,6 +60,8 @@ class Prober {
   void Start();
   void Stop();
   ProbeResult current() const { return current_.load(); }
+  // Tests: how long one second of the probe's timings lasts (default 1 s). Before Start().
+  void set_second_for_test(std::chrono::milliseconds s) { second_ = s; }
 
  private:
   void Loop();
@@ -66,6 +73,7 @@ class Prober {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  std::chrono::milliseconds second_{1000};
   std::thread thread_;
 };
 

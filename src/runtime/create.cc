@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "runtime/attach.h"
 #include "runtime/console.h"
 #include "runtime/helper.h"
 #include "runtime/hooks.h"
@@ -43,6 +44,8 @@ Result<Prepared> Prepare(const CreateOptions& opts, const RuntimeOptions& ro) {
   RETURN_IF_ERROR(ValidateSpec(p.spec, p.bundle));
   if (p.spec.process.terminal && opts.console_socket.empty())
     return Invalid("process.terminal: a terminal needs --console-socket");
+  if (p.spec.process.terminal && opts.attach)
+    return Invalid("process.terminal: attach needs a container without a terminal");
   p.rootfs = p.spec.root_path[0] == '/' ? p.spec.root_path : CleanJoin(p.bundle, p.spec.root_path);
   ASSIGN_OR_RETURN(p.cgroup_path,
                    CgroupRelativePath(p.spec.linux.cgroups_path, opts.id, ro.systemd_cgroup));
@@ -86,9 +89,10 @@ Status WritePidFile(const std::string& path, pid_t pid) {
   };
   auto cg = Cgroup::Create(p.mode, p.cgroup_path, p.spec.linux);
   if (!cg.ok()) fail(cg.status().WithContext("cgroup " + p.cgroup_path));
-  int out[2] = {-1, -1}, err[2] = {-1, -1};
-  if (!opts.log_path.empty()) {
-    if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
+  int out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1};
+  if (!opts.log_path.empty() || opts.attach) {
+    if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 ||
+        (opts.attach && ::pipe2(in, O_CLOEXEC) != 0)) {
       (void)cg->Destroy();
       fail(ErrnoStatus("pipe", errno));
     }
@@ -103,11 +107,13 @@ Status WritePidFile(const std::string& path, pid_t pid) {
   lc.console_fd = console_fd;
   lc.stdout_fd = out[1];
   lc.stderr_fd = err[1];
+  lc.stdin_fd = in[0];
   lc.preserve_fds = opts.preserve_fds;
   lc.no_pivot = opts.no_pivot;
   auto launched = Launch(lc);
   if (out[1] >= 0) ::close(out[1]);
   if (err[1] >= 0) ::close(err[1]);
+  if (in[0] >= 0) ::close(in[0]);
   if (console_fd >= 0) ::close(console_fd);
   if (!launched.ok()) {
     (void)cg->Destroy();
@@ -117,6 +123,16 @@ Status WritePidFile(const std::string& path, pid_t pid) {
   Status st = dir.Save(s);
   if (st.ok()) st = dir.SaveConfig(opts.id, p.config_text);
   if (st.ok()) st = WritePidFile(opts.pid_file, launched->pid);
+  std::unique_ptr<AttachServer> attach;
+  if (st.ok() && opts.attach) {
+    auto server = AttachServer::Listen(dir.Dir(opts.id), in[1]);
+    in[1] = -1;  // the server owns it (also on failure)
+    if (server.ok()) {
+      attach = std::move(*server);
+    } else {
+      st = server.status().WithContext("attach socket");
+    }
+  }
   if (!st.ok()) {
     ::kill(launched->pid, SIGKILL);
     ::waitpid(launched->pid, nullptr, 0);
@@ -132,7 +148,8 @@ Status WritePidFile(const std::string& path, pid_t pid) {
     if (devnull > 2) ::close(devnull);
   }
   launched->sync.Reset();
-  MonitorContainer(launched->pid, out[0], err[0], opts.log_path, *cg, dir, opts.id);
+  MonitorContainer(launched->pid, out[0], err[0], opts.log_path, *cg, dir, opts.id, attach.get());
+  attach.reset();
   ::_exit(0);
 }
 
@@ -149,6 +166,7 @@ Status Runtime::Create(const CreateOptions& opts) {
     if (opts.preserve_fds)
       args.insert(args.end(), {"--preserve-fds", std::to_string(opts.preserve_fds)});
     if (opts.no_pivot) args.push_back("--no-pivot");
+    if (opts.attach) args.push_back("--attach");
     args.push_back(opts.id);
     return RunHelper(opts_, args).status();
   }

@@ -1,5 +1,6 @@
 // Runtime::Exec: a new process inside a running container's namespaces and cgroup.
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -40,41 +41,35 @@ bool DiffersFromOurs(pid_t pid, const std::string& name) {
 
 }  // namespace
 
-namespace {
-
-// Exec for a multithreaded caller: the same operation through a `sampan runtime exec` helper.
-Result<int> ExecViaHelper(const RuntimeOptions& ro, const ExecOptions& opts) {
-  std::string path = ro.root + "/" + opts.id + "/exec-" + std::to_string(::getpid()) + "-" +
-                     std::to_string(reinterpret_cast<uintptr_t>(&opts)) + ".json";
-  RETURN_IF_ERROR(WriteFileAtomic(path, ProcessToJson(opts.process), 0600));
-  std::vector<std::string> args = {"exec", "--process", path};
-  if (!opts.console_socket.empty())
-    args.insert(args.end(), {"--console-socket", opts.console_socket});
-  if (!opts.pid_file.empty()) args.insert(args.end(), {"--pid-file", AbsPath(opts.pid_file)});
-  if (opts.detach) args.push_back("--detach");
-  if (opts.preserve_fds)
-    args.insert(args.end(), {"--preserve-fds", std::to_string(opts.preserve_fds)});
-  args.push_back(opts.id);
-  auto r = RunHelperStatus(ro, args);
-  ::unlink(path.c_str());
-  if (!r.ok()) return r.status();
-  // The helper's own failures are reported as "sampan runtime: ..." on stderr.
-  if (r->err.rfind("sampan runtime: ", 0) == 0 && r->exit_code != 0) {
-    std::string msg = r->err.substr(16, r->err.find('\n') - 16);
-    return Internal(msg);
-  }
-  if (opts.detach) {
-    if (opts.pid_file.empty()) return 0;
-    auto pid = ReadWholeFile(AbsPath(opts.pid_file));
-    return pid.ok() ? std::atoi(pid->c_str()) : 0;
-  }
-  return r->exit_code;
+Result<int> Runtime::Exec(const ExecOptions& opts) {
+  ASSIGN_OR_RETURN(ExecProcess p, StartExec(opts));
+  if (opts.detach) return static_cast<int>(p.pid);
+  return WaitExec(p);
 }
 
-}  // namespace
+Result<int> Runtime::WaitExec(const ExecProcess& p, int timeout_ms) {
+  if (p.waiter <= 0) return Invalid("exec: no process to wait for");
+  if (timeout_ms >= 0) {
+    int pidfd = PidfdOpen(p.waiter);
+    if (pidfd < 0) return ErrnoStatus("pidfd_open", errno);
+    struct pollfd pf = {pidfd, POLLIN, 0};
+    int n;
+    do {
+      n = ::poll(&pf, 1, timeout_ms);
+    } while (n < 0 && errno == EINTR);
+    ::close(pidfd);
+    if (n == 0) return Status(Code::kTimeout, "exec: process still running");
+  }
+  int st = 0;
+  while (::waitpid(p.waiter, &st, 0) < 0) {
+    if (errno != EINTR) return ErrnoStatus("wait", errno);
+  }
+  if (WIFEXITED(st)) return WEXITSTATUS(st);
+  return 128 + WTERMSIG(st);
+}
 
-Result<int> Runtime::Exec(const ExecOptions& opts) {
-  if (ProcessIsMultithreaded()) return ExecViaHelper(opts_, opts);
+Result<ExecProcess> Runtime::StartExec(const ExecOptions& opts) {
+  if (ProcessIsMultithreaded()) return StartExecViaHelper(opts_, opts);
   StateDir dir(opts_.root);
   ASSIGN_OR_RETURN(StoredState s, dir.Load(opts.id));
   std::string status = ComputeStatus(dir, s, dir.LoadExit(opts.id));
@@ -179,6 +174,8 @@ Result<int> Runtime::Exec(const ExecOptions& opts) {
     if (proc.terminal) {
       if (Status st = SetupConsole(console.get(), false); !st.ok()) ExecFail(errp[1], st);
       console.Reset();
+    } else {
+      InstallStdio(opts.stdin_fd, opts.stdout_fd, opts.stderr_fd);
     }
     if (Status st = EnterCwd(proc.cwd); !st.ok()) ExecFail(errp[1], st);
     std::vector<std::string> env = ProcessEnv(proc);
@@ -229,13 +226,14 @@ Result<int> Runtime::Exec(const ExecOptions& opts) {
   }
   if (!opts.pid_file.empty())
     (void)WriteFileAtomic(AbsPath(opts.pid_file), std::to_string(gc), 0644);
-  if (opts.detach) return static_cast<int>(gc);
-  int st = 0;
-  while (::waitpid(child, &st, 0) < 0) {
-    if (errno != EINTR) return ErrnoStatus("wait", errno);
+  if (opts.report_fd >= 0) {
+    std::string msg = "P" + std::to_string(gc) + "\n";
+    (void)WriteAll(opts.report_fd, msg.data(), msg.size());
   }
-  if (WIFEXITED(st)) return WEXITSTATUS(st);
-  return 128 + WTERMSIG(st);
+  ExecProcess p;
+  p.pid = gc;
+  p.waiter = opts.detach ? 0 : child;
+  return p;
 }
 
 }  // namespace sampan::runtime

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +14,17 @@
 extern char** environ;
 
 namespace sampan::runtime {
+
+void InstallStdio(int in, int out, int err) {
+  // Move them out of 0..2 first, so that one target never clobbers another's source.
+  int src[3] = {in, out, err}, tmp[3];
+  for (int i = 0; i < 3; ++i) tmp[i] = src[i] >= 0 ? ::fcntl(src[i], F_DUPFD_CLOEXEC, 3) : -1;
+  for (int i = 0; i < 3; ++i) {
+    if (tmp[i] < 0) continue;
+    ::dup2(tmp[i], i);
+    ::close(tmp[i]);
+  }
+}
 
 bool ProcessIsMultithreaded() {
   auto t = ReadWholeFile("/proc/self/status");
@@ -53,7 +65,15 @@ Result<HelperResult> RunHelperStatus(const RuntimeOptions& opts,
     ::dup2(devnull, 0);
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
-    if (exe_fd >= 0) ::fexecve(exe_fd, argv.data(), environ);
+    // Nothing else of the caller's may reach the helper, or the container monitors it leaves
+    // behind (e.g. the API server's listening socket would outlive the server).
+    if (exe_fd >= 0) {
+      if (exe_fd > 3) ::syscall(SYS_close_range, 3u, static_cast<unsigned>(exe_fd - 1), 0u);
+      ::syscall(SYS_close_range, static_cast<unsigned>(exe_fd + 1), ~0U, 0u);
+      ::fexecve(exe_fd, argv.data(), environ);
+    } else {
+      ::syscall(SYS_close_range, 3u, ~0U, 0u);
+    }
     ::execv(exe.c_str(), argv.data());
     ::_exit(127);
   }

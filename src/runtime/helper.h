@@ -25,4 +25,13 @@ struct HelperResult {
 Result<HelperResult> RunHelperStatus(const RuntimeOptions& opts,
                                      const std::vector<std::string>& args);
 
+// Runtime::StartExec for a multithreaded caller: a `sampan runtime exec --report-fd N`
+// child with the requested stdio (/dev/null where none is given); the child reports
+// "P<pid>" once the process runs, and exits with the process's status.
+Result<ExecProcess> StartExecViaHelper(const RuntimeOptions& ro, const ExecOptions& opts);
+
+// In a child process: makes `in`/`out`/`err` (those >= 0) its descriptors 0/1/2, whatever
+// numbers they have. Async-signal-safe.
+void InstallStdio(int in, int out, int err);
+
 }  // namespace sampan::runtime

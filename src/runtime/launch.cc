@@ -162,8 +162,10 @@ struct NsFd {
     ::close(cfg.console_fd);
   } else {
     if (cfg.stdout_fd >= 0) {
-      int devnull = ::open("/dev/null", O_RDONLY);
-      if (devnull >= 0) {
+      int devnull = cfg.stdin_fd >= 0 ? -1 : ::open("/dev/null", O_RDONLY);
+      if (cfg.stdin_fd >= 0) {
+        ::dup2(cfg.stdin_fd, 0);
+      } else if (devnull >= 0) {
         ::dup2(devnull, 0);
         if (devnull > 2) ::close(devnull);
       }

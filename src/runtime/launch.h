@@ -21,6 +21,7 @@ struct LaunchConfig {
   std::string fifo_path;               // detached: the init blocks opening this FIFO until `start`
   int console_fd = -1;                 // connected console socket (terminal)
   int stdout_fd = -1, stderr_fd = -1;  // monitor log pipes; -1 keeps the inherited stdio
+  int stdin_fd = -1;                   // with the log pipes: stdin (else /dev/null)
   int preserve_fds = 0;
   bool no_pivot = false;
   // Foreground without a FIFO: false lets the init execute as soon as it is ready (one

@@ -7,7 +7,9 @@
 
 #include <cerrno>
 #include <csignal>
+#include <vector>
 
+#include "runtime/attach.h"
 #include "runtime/sys.h"
 
 namespace sampan::runtime {
@@ -32,6 +34,7 @@ constexpr size_t kMaxLine = 16 * 1024;
 struct LogStream {
   int fd = -1;
   const char* name;
+  unsigned char stream;  // attach stream id
   std::string pending;
 };
 
@@ -58,7 +61,7 @@ void Emit(int log_fd, LogStream& s, bool flush) {
   if (log_fd >= 0 && !out.empty()) (void)WriteAll(log_fd, out.data(), out.size());
 }
 
-bool Pump(int log_fd, LogStream& s) {
+bool Pump(int log_fd, LogStream& s, AttachServer* attach) {
   char buf[65536];
   ssize_t n = ::read(s.fd, buf, sizeof buf);
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
@@ -68,6 +71,7 @@ bool Pump(int log_fd, LogStream& s) {
     s.fd = -1;
     return false;
   }
+  if (attach) attach->Output(s.stream, buf, static_cast<size_t>(n));
   s.pending.append(buf, static_cast<size_t>(n));
   Emit(log_fd, s, false);
   return true;
@@ -76,7 +80,8 @@ bool Pump(int log_fd, LogStream& s) {
 }  // namespace
 
 int MonitorContainer(pid_t pid, int out_fd, int err_fd, const std::string& log_path,
-                     const Cgroup& cgroup, const StateDir& dir, const std::string& id) {
+                     const Cgroup& cgroup, const StateDir& dir, const std::string& id,
+                     AttachServer* attach) {
   int log_fd = -1;
   if (!log_path.empty()) {
     log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
@@ -84,25 +89,29 @@ int MonitorContainer(pid_t pid, int out_fd, int err_fd, const std::string& log_p
   LogStream streams[2];
   streams[0].fd = out_fd;
   streams[0].name = "stdout";
+  streams[0].stream = kAttachStdout;
   streams[1].fd = err_fd;
   streams[1].name = "stderr";
+  streams[1].stream = kAttachStderr;
   int pidfd = PidfdOpen(pid);
   int status = 0;
   bool exited = false;
   while (!exited) {
-    struct pollfd p[3];
-    int n = 0;
-    p[n++] = {pidfd, POLLIN, 0};
+    std::vector<struct pollfd> p;
+    p.push_back({pidfd, POLLIN, 0});
     int idx[2] = {-1, -1};
     for (int i = 0; i < 2; ++i)
       if (streams[i].fd >= 0) {
-        idx[i] = n;
-        p[n++] = {streams[i].fd, POLLIN, 0};
+        idx[i] = static_cast<int>(p.size());
+        p.push_back({streams[i].fd, POLLIN, 0});
       }
-    if (::poll(p, n, pidfd < 0 ? 100 : -1) < 0 && errno != EINTR) break;
+    size_t attach_first = p.size();
+    if (attach) attach->AddPollFds(p);
+    if (::poll(p.data(), p.size(), pidfd < 0 ? 100 : -1) < 0 && errno != EINTR) break;
+    if (attach) attach->Handle(p, attach_first);
     for (int i = 0; i < 2; ++i)
       if (idx[i] >= 0 && (p[idx[i]].revents & (POLLIN | POLLHUP | POLLERR)))
-        Pump(log_fd, streams[i]);
+        Pump(log_fd, streams[i], attach);
     // Reap the init and any orphan handed to us as subreaper.
     for (;;) {
       int st = 0;
@@ -127,6 +136,7 @@ int MonitorContainer(pid_t pid, int out_fd, int err_fd, const std::string& log_p
         s.fd = -1;
         break;
       }
+      if (attach) attach->Output(s.stream, buf, static_cast<size_t>(n));
       s.pending.append(buf, static_cast<size_t>(n));
       Emit(log_fd, s, false);
     }
@@ -142,6 +152,7 @@ int MonitorContainer(pid_t pid, int out_fd, int err_fd, const std::string& log_p
   e.finished_at = NowRfc3339Nano();
   e.oom_killed = cgroup.OomKills() > 0;
   (void)dir.SaveExit(id, e);
+  if (attach) attach->Finish(e.exit_code);
   if (log_fd >= 0) ::close(log_fd);
   if (pidfd >= 0) ::close(pidfd);
   return status;

@@ -16,9 +16,13 @@ namespace sampan::runtime {
 std::string CriLogLine(const std::string& ts, const char* stream, bool partial,
                        std::string_view content);
 
-// Runs until `pid` exits; out_fd/err_fd (may be -1) are the read ends of the log pipes.
+class AttachServer;
+
+// Runs until `pid` exits; out_fd/err_fd (may be -1) are the read ends of the output pipes,
+// copied to the log (when log_path is set) and to attached clients (when `attach` is set).
 // Writes exit.json into the state directory. Returns the wait status.
 int MonitorContainer(pid_t pid, int out_fd, int err_fd, const std::string& log_path,
-                     const Cgroup& cgroup, const StateDir& dir, const std::string& id);
+                     const Cgroup& cgroup, const StateDir& dir, const std::string& id,
+                     AttachServer* attach = nullptr);
 
 }  // namespace sampan::runtime

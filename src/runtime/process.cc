@@ -47,11 +47,28 @@ Status ApplyRlimits(const Process& p) {
   return Status();
 }
 
+namespace {
+bool HasCapSysResource() {
+  auto status = ReadWholeFile("/proc/self/status");
+  if (!status.ok()) return true;
+  size_t p = status->find("\nCapEff:");
+  if (p == std::string::npos) return true;
+  unsigned long long eff = std::strtoull(status->c_str() + p + 8, nullptr, 16);
+  return (eff >> CAP_SYS_RESOURCE) & 1;
+}
+}  // namespace
+
 Status ApplyOomScoreAdj(const Process& p) {
   if (!p.oom_score_adj) return Status();
   Status st = WriteKnob("/proc/self/oom_score_adj", std::to_string(*p.oom_score_adj));
-  if (!st.ok()) return Status(st.code(), "process.oomScoreAdj: " + st.message());
-  return Status();
+  if (st.ok()) return Status();
+  // Lowering the score needs CAP_SYS_RESOURCE; a runtime that runs without it (inside a
+  // restricted container) keeps the lowest score it may set, the one it has, as rootless
+  // runtimes do. Raising it never fails this way.
+  auto cur = ReadWholeFile("/proc/self/oom_score_adj");
+  if (cur.ok() && *p.oom_score_adj < std::atoi(cur->c_str()) && !HasCapSysResource())
+    return Status();
+  return Status(st.code(), "process.oomScoreAdj: " + st.message());
 }
 
 Status ApplyUserAndCaps(const Process& p) {

@@ -39,6 +39,10 @@ struct CreateOptions {
   std::string log_path;        // if set, the monitor writes stdout/stderr here (CRI format)
   int preserve_fds = 0;        // fds 3..3+N-1 pass into the container
   bool no_pivot = false;
+  // The monitor keeps the write end of the container's stdin pipe and serves
+  // <root>/<id>/attach (ConnectAttach): output goes to every attached client (and to the log),
+  // input from clients goes to the container's stdin. Needs process.terminal = false.
+  bool attach = false;
 };
 
 struct ExecOptions {
@@ -48,6 +52,19 @@ struct ExecOptions {
   std::string pid_file;
   bool detach = false;
   int preserve_fds = 0;
+  // The process's stdin/stdout/stderr: the caller's descriptors, duplicated into it (ignored
+  // with process.terminal). -1 keeps the default: the caller's own stdio when Exec runs
+  // in-process (single-threaded callers such as the CLI), /dev/null through the helper.
+  int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;
+  // Internal to the helper protocol (`exec --report-fd`): "P<pid>\n" is written here once
+  // the process runs.
+  int report_fd = -1;
+};
+
+// A process started by Runtime::StartExec.
+struct ExecProcess {
+  pid_t pid = 0;     // the process (host pid): signal it to stop it
+  pid_t waiter = 0;  // the caller's child that exits with the process's status (0: detached)
 };
 
 struct ContainerState {
@@ -91,6 +108,20 @@ class Runtime {
   // Runs an extra process in a running container (its namespaces, cgroup, seccomp profile).
   // Returns the exit status, or the pid when detached.
   Result<int> Exec(const ExecOptions& opts);
+  // Starts an exec process and returns once it runs (its executable was found and started);
+  // the caller must then WaitExec (that reaps the waiter). Errors as Exec. With `detach`
+  // nothing is left to wait for (waiter 0).
+  Result<ExecProcess> StartExec(const ExecOptions& opts);
+  // The exit status (128+signal) of a started process. With timeout_ms >= 0: Timeout when
+  // it still runs then (kill p.pid and wait again).
+  Result<int> WaitExec(const ExecProcess& p, int timeout_ms = -1);
+  // Connects to the attach socket of a container created with CreateOptions::attach.
+  // Frames both ways: 1 byte stream (0 stdin, 1 stdout, 2 stderr, 3 exit), 4 bytes
+  // big-endian length, payload. A client sends stdin frames; an empty stdin frame closes the
+  // container's stdin (stdinOnce). It receives stdout/stderr frames and, when the container
+  // has exited, one exit frame whose payload is the exit code in decimal, then EOF.
+  // NotFound when the container has no attach socket or has exited.
+  Result<int> ConnectAttach(const std::string& id) const;
   // The process of a container's config.json (for building an exec process).
   Result<Spec> ContainerSpec(const std::string& id) const;
 
