@@ -33,6 +33,8 @@ e2e: build
 	SAMPAN_BIN=$(CURDIR)/$(BUILD)/sampan $(PYTEST) -q tests/runtime
 	SAMPAN_BIN=$(CURDIR)/$(BUILD)/sampan $(PYTEST) -q tests/images
 	SAMPAN_BIN=$(CURDIR)/$(BUILD)/sampan $(PYTEST) -q tests/e2e
+	# pods-e2e: pods on a node in network namespaces the tests create (needs the node agent)
+	SAMPAN_BIN=$(CURDIR)/$(BUILD)/sampan $(PYTEST) -q tests/pods
 
 # The container runtime's integration tests alone (root; busybox-static).
 runtime-test: build

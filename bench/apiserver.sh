@@ -59,7 +59,10 @@ kc get --raw /readyz >/dev/null
 kc create namespace bench >/dev/null
 
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status" 2>/dev/null || echo "?"; }
-server_cpu() { awk '{print ($14 + $15) / 100}' "/proc/$SERVER_PID/stat"; }  # assumes HZ=100
+CLK_TCK="$(getconf CLK_TCK 2>/dev/null || echo 100)"
+server_cpu() { awk -v hz="$CLK_TCK" '{print ($14 + $15) / hz}' "/proc/$SERVER_PID/stat"; }
+# Context switches of all the server's threads: the hand-offs (wake-ups) the server pays.
+server_cs() { cat /proc/"$SERVER_PID"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += $2} END {print n + 0}'; }
 
 {
   echo "# sampan API server benchmark — $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
@@ -83,12 +86,14 @@ echo | tee -a "$OUT"
 echo "## durable creates (POST configmaps; 201 = committed)" | tee -a "$OUT"
 declare -A CREATE_RATE
 for c in $CONCURRENCY; do
-  cpu0="$(server_cpu)"
+  cpu0="$(server_cpu)"; cs0="$(server_cs)"
   J="$("$LOAD_BIN" --kubeconfig "$KUBECONFIG_FILE" --op create --concurrency "$c" \
         --count "$COUNT" --duration "$DURATION" --prefix "c$c")"
-  cpu1="$(server_cpu)"
+  cpu1="$(server_cpu)"; cs1="$(server_cs)"
   CREATE_RATE[$c]="$(echo "$J" | $PY -c 'import json,sys; print(json.load(sys.stdin)["per_second"])')"
-  echo "$J server_cpu_s=$($PY -c "print(round($cpu1-$cpu0,2))") server_rss_kib=$(rss_kib)" | tee -a "$OUT"
+  OKN="$(echo "$J" | $PY -c 'import json,sys; print(max(1, json.load(sys.stdin)["ok"]))')"
+  # CPU and context switches per create are the figures that hold on a busy machine.
+  echo "$J server_cpu_s=$($PY -c "print(round($cpu1-$cpu0,2))") server_us_per_create=$($PY -c "print(round(($cpu1-$cpu0)*1e6/$OKN))") server_cs_per_create=$($PY -c "print(round(($cs1-$cs0)/$OKN,2))") server_rss_kib=$(rss_kib)" | tee -a "$OUT"
 done
 echo | tee -a "$OUT"
 

@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
       auto resp = (*conn)->RoundTrip(req, std::chrono::seconds(30));
       double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
       int want = o.op == "create" ? 201 : 200;
-      if (resp.ok() && resp->result_int() == want) {
+      if (resp.ok() && static_cast<int>(resp->result_int()) == want) {
         ok++;
         mine.push_back(ms);
       } else {

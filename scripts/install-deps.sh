@@ -7,6 +7,7 @@ PKGS=(
   libboost1.81-dev libboost-json1.81-dev
   libssl-dev libsqlite3-dev sqlite3 libyaml-cpp-dev zlib1g-dev
   libseccomp-dev libcap-dev libarchive-dev
+  libacl1-dev libzstd-dev liblz4-dev  # static archives libarchive.a needs (static-pie sampan)
   libgtest-dev libgmock-dev
   busybox-static iproute2 procps util-linux nftables
   python3 python3-pytest python3-kubernetes python3-yaml

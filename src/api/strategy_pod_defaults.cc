@@ -210,6 +210,28 @@ void DefaultPod(json::object& pod) {
     SetDefault(spec, "priority", 0);
     SetDefault(spec, "preemptionPolicy", "PreemptLowerPriority");
   }
+  // What the DefaultTolerationSeconds admission plugin adds: tolerate the node lifecycle's
+  // not-ready and unreachable NoExecute taints for 300 s, unless the pod says otherwise.
+  for (const char* key : {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"}) {
+    bool has = false;
+    if (const json::array* tols = Arr(spec, "tolerations")) {
+      for (const json::value& t : *tols) {
+        if (!t.is_object()) continue;
+        std::string tkey(Str(t.as_object(), "key").value_or(""));
+        std::string effect(Str(t.as_object(), "effect").value_or(""));
+        if ((tkey == key || tkey.empty()) && (effect == "NoExecute" || effect.empty())) has = true;
+      }
+    }
+    if (!has) {
+      if (!Has(spec, "tolerations") || !spec["tolerations"].is_array()) {
+        spec["tolerations"] = json::array();
+      }
+      spec["tolerations"].as_array().push_back(json::object{{"key", key},
+                                                            {"operator", "Exists"},
+                                                            {"effect", "NoExecute"},
+                                                            {"tolerationSeconds", 300}});
+    }
+  }
   // A pod that has no status yet is Pending (PrepareForCreate sets this too). Last: adding
   // "status" to `pod` may move `spec`.
   std::string qos = PodQosClass(spec);

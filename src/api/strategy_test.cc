@@ -566,8 +566,9 @@ TEST(ValidateUpdate, PodSpecIsMostlyImmutable) {
   EXPECT_TRUE(st.ok()) << Dump(st);
 
   json::object toleration = old;
-  toleration["spec"].as_object()["tolerations"] =
-      json::parse(R"([{"key":"k","operator":"Exists","effect":"NoSchedule"}])");
+  // Appended: the defaulted pod already tolerates not-ready/unreachable for 300 s.
+  toleration["spec"].as_object()["tolerations"].as_array().push_back(
+      json::parse(R"({"key":"k","operator":"Exists","effect":"NoSchedule"})"));
   EXPECT_TRUE(ValidateUpdate(Kind("", "Pod"), toleration, old).ok());
   // Removing it again is not an addition.
   EXPECT_FALSE(ValidateUpdate(Kind("", "Pod"), old, toleration).ok());

@@ -233,6 +233,10 @@ asio::awaitable<void> ApiHandler::Route(Request& req, Responder& res) {
   }
   if (!info->subresource.empty()) {
     co_await HandleSubresource(req, res, *info);
+  } else if (info->verb == "watch") {
+    // Straight to Watch, not through HandleResource: a watch lives long, and HandleResource's
+    // coroutine frame (~10 KB, sized for every verb) would stay allocated for all of it.
+    co_await Watch(req, res, *info);
   } else {
     co_await HandleResource(req, res, *info);
   }

@@ -47,6 +47,9 @@ class ApiHandler {
   void SetReady(bool ready) { ready_ = ready; }
   // host:port clients reach us at (APIVersions' serverAddressByClientCIDRs).
   void SetAdvertiseAddress(std::string addr) { advertise_ = std::move(addr); }
+  // The client certificate presented to node agents when proxying pod log/exec/attach/
+  // portforward (without one those answer that no node agent is reachable).
+  void SetKubeletClient(std::string cert_file, std::string key_file);
 
  private:
   asio::awaitable<void> Route(Request& req, Responder& res);
@@ -54,11 +57,20 @@ class ApiHandler {
   asio::awaitable<void> HandleSubresource(Request& req, Responder& res, const RequestInfo& info);
   asio::awaitable<void> Watch(Request& req, Responder& res, const RequestInfo& info);
   asio::awaitable<bool> HandleNonResource(Request& req, Responder& res);
+  // node_proxy.cc: pods/log|exec|attach|portforward through the pod's node agent.
+  asio::awaitable<void> ProxyToNode(Request& req, Responder& res, const RequestInfo& info,
+                                    const boost::json::object& pod);
+  // node_proxy.cc: pods/[scheme:]{name}[:port]/proxy/{path} over HTTP to the pod's IP.
+  asio::awaitable<void> ProxyToPod(Request& req, Responder& res, const RequestInfo& info);
+  // node_proxy.cc: nodes/{name}/proxy/{path} to that node agent's kubelet API.
+  asio::awaitable<void> ProxyNodeApi(Request& req, Responder& res, const RequestInfo& info,
+                                     const boost::json::object& node);
 
   Rest& rest_;
   const api::Registry& registry_;
   std::atomic<bool> ready_{false};
   std::string advertise_ = "127.0.0.1:6443";
+  std::shared_ptr<class NodeProxy> node_proxy_;
   // OpenAPI documents, built once on first use.
   std::once_flag openapi_once_;
   std::map<std::string, std::string> openapi_v3_;  // key → JSON text

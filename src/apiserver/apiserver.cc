@@ -59,6 +59,7 @@ class ApiServerImpl final : public ApiServer {
     so.cert_file = tls.serving_cert;
     so.key_file = tls.serving_key;
     so.client_ca_file = tls.ca_cert;
+    handler_->SetKubeletClient(tls.kubelet_client_cert, tls.kubelet_client_key);
     ApiHandler* h = handler_.get();
     http_ = NewHttpServer(
         io_, so, [h](Request& req, Responder& res) { return h->Handle(req, res); }, nullptr);

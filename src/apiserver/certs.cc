@@ -222,6 +222,12 @@ Result<TlsFiles> EnsurePki(const std::string& dir, const std::vector<std::string
   if (!fs::Exists(f.admin_cert) || !fs::Exists(f.admin_key)) {
     RETURN_IF_ERROR(IssueClientCert(f, "system:admin", {"system:masters"}, f.admin_cert, f.admin_key));
   }
+  f.kubelet_client_cert = dir + "/client-kubelet.crt";
+  f.kubelet_client_key = dir + "/client-kubelet.key";
+  if (!fs::Exists(f.kubelet_client_cert) || !fs::Exists(f.kubelet_client_key)) {
+    RETURN_IF_ERROR(IssueClientCert(f, "kube-apiserver-kubelet-client", {"kubeadm:cluster-admins"},
+                                    f.kubelet_client_cert, f.kubelet_client_key));
+  }
   return f;
 }
 

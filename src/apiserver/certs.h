@@ -15,6 +15,9 @@ struct TlsFiles {
   std::string ca_cert, ca_key;            // PEM files
   std::string serving_cert, serving_key;  // the API server's
   std::string admin_cert, admin_key;      // CN=system:admin, O=system:masters
+  // What the API server presents to node agents (kubelet API: logs, exec, port-forward):
+  // CN=kube-apiserver-kubelet-client, O=kubeadm:cluster-admins.
+  std::string kubelet_client_cert, kubelet_client_key;
 };
 
 // Ensures all files exist in `dir` (created 0700; keys 0600). `sans` are extra

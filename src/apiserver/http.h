@@ -66,6 +66,15 @@ class Responder {
   // so an idle stream (a quiet watch) ends promptly. The connection is not reused after.
   virtual void WatchForClose(std::function<void()> on_close) = 0;
   virtual bool client_closed() const = 0;
+
+  // Raw access, for proxying a response or an upgraded connection byte for byte (node
+  // agent streams). WriteRaw sends bytes as they are (the handler writes the status line
+  // and headers itself); ReadRaw returns what the client sends next, starting with bytes
+  // already read past the request, or "" at EOF/error; CloseRaw ends a pending ReadRaw.
+  // After raw use the connection is closed when the handler returns.
+  virtual asio::awaitable<Status> WriteRaw(std::string bytes);
+  virtual asio::awaitable<std::string> ReadRaw();
+  virtual void CloseRaw() {}
 };
 
 using Handler = std::function<asio::awaitable<void>(Request&, Responder&)>;

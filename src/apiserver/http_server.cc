@@ -42,6 +42,12 @@ std::string_view Request::Header(std::string_view lower_name) const {
   return it == headers.end() ? std::string_view() : std::string_view(it->second);
 }
 
+asio::awaitable<Status> Responder::WriteRaw(std::string) {
+  co_return Status(Code::kMethodNotAllowed, "this connection cannot be proxied");
+}
+
+asio::awaitable<std::string> Responder::ReadRaw() { co_return std::string(); }
+
 namespace {
 
 void ParseTarget(Request& req) { url::SplitTarget(req.target, &req.path, &req.query); }
@@ -83,7 +89,8 @@ Identity CertIdentity(SSL* ssl) {
 template <typename Stream>
 class StreamResponder final : public Responder {
  public:
-  StreamResponder(Stream& s, bool keep_alive) : s_(s), keep_alive_(keep_alive) {}
+  StreamResponder(Stream& s, bool keep_alive, beast::flat_buffer* read_ahead = nullptr)
+      : s_(s), keep_alive_(keep_alive), read_ahead_(read_ahead) {}
 
   asio::awaitable<void> Send(Response r) override {
     sent_ = true;
@@ -150,6 +157,42 @@ class StreamResponder final : public Responder {
     reading_ = true;
   }
   bool client_closed() const override { return close_->closed; }
+
+  asio::awaitable<Status> WriteRaw(std::string bytes) override {
+    sent_ = true;
+    raw_ = true;
+    if (failed_) co_return Unavailable("client gone");
+    beast::error_code ec;
+    co_await asio::async_write(s_, asio::buffer(bytes), asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      failed_ = true;
+      co_return Unavailable("client gone");
+    }
+    co_return Status::Ok();
+  }
+
+  asio::awaitable<std::string> ReadRaw() override {
+    raw_ = true;
+    if (read_ahead_ && read_ahead_->size() > 0) {
+      std::string out = beast::buffers_to_string(read_ahead_->data());
+      read_ahead_->consume(read_ahead_->size());
+      co_return out;
+    }
+    if (raw_closed_) co_return std::string();
+    std::string buf(16384, '\0');
+    beast::error_code ec;
+    size_t n = co_await s_.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
+    if (ec || raw_closed_) co_return std::string();
+    buf.resize(n);
+    co_return buf;
+  }
+
+  void CloseRaw() override {
+    raw_closed_ = true;
+    beast::get_lowest_layer(s_).cancel();
+  }
+
+  bool raw() const { return raw_; }
   bool reading() const { return reading_; }
   bool streaming() const { return streaming_; }
 
@@ -163,6 +206,9 @@ class StreamResponder final : public Responder {
   std::shared_ptr<CloseState> close_ = std::make_shared<CloseState>();
   bool reading_ = false;
   bool keep_alive_;
+  beast::flat_buffer* read_ahead_;
+  bool raw_ = false;
+  bool raw_closed_ = false;
   bool sent_ = false;
   bool failed_ = false;
   bool streaming_ = false;
@@ -314,12 +360,17 @@ class ServerImpl final : public HttpServer {
       req.method = std::string(msg.method_string());
       req.target = std::string(msg.target());
       req.remote = remote;
-      for (auto& f : msg) req.headers[Lower(f.name_string())] = std::string(f.value());
+      for (auto& f : msg) {
+        // A repeated header is one comma-separated list (RFC 9110 §5.3), e.g. the several
+        // X-Stream-Protocol-Version headers of an exec over SPDY.
+        auto [it, fresh] = req.headers.emplace(Lower(f.name_string()), std::string(f.value()));
+        if (!fresh) it->second += ", " + std::string(f.value());
+      }
       req.body = std::move(msg.body());
       ParseTarget(req);
       req.identity = conn_id;
       if (!req.identity.authenticated) Authenticate(req);
-      StreamResponder<Stream> responder(stream, msg.keep_alive());
+      StreamResponder<Stream> responder(stream, msg.keep_alive(), &buf);
       co_await handler_(req, responder);
       if (!responder.sent()) {
         Response none;
@@ -328,6 +379,7 @@ class ServerImpl final : public HttpServer {
         co_await responder.Send(std::move(none));
       }
       if (responder.reading()) co_return false;
+      if (responder.raw()) co_return true;
       if (responder.failed() || !msg.keep_alive()) co_return true;
     }
   }

@@ -1,5 +1,6 @@
 #include "apiserver/object_cache.h"
 
+#include <algorithm>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -28,7 +29,51 @@ ObjectPtr Parse(const store::KeyValue& kv, int64_t revision) {
     LOG(ERROR) << "store holds an unreadable object at " << kv.key << ": " << ec.message();
     return nullptr;
   }
-  return MakeStored(kv.key, std::move(v.as_object()), revision);
+  return MakeStoredFromText(kv.key, std::move(v.as_object()), kv.value, revision);
+}
+
+// The offset of the closing brace of the top-level "metadata" object in `text`, the JSON text of
+// an object; npos if there is none. Strings are skipped whole, so braces or quotes inside them
+// do not count.
+size_t MetadataEnd(std::string_view text) {
+  int depth = 0;
+  bool expect_metadata_value = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '"') {
+      size_t start = ++i;
+      while (i < text.size() && text[i] != '"') i += text[i] == '\\' ? 2 : 1;
+      if (i >= text.size()) return std::string_view::npos;
+      if (depth == 1 && i + 1 < text.size() && text[i + 1] == ':' &&
+          text.substr(start, i - start) == "metadata") {
+        expect_metadata_value = true;
+      }
+      continue;
+    }
+    if (c == '{' || c == '[') {
+      ++depth;
+      if (expect_metadata_value && depth == 2 && c == '{') {
+        // Find this object's end: scan on until the depth drops back to 1.
+        for (++i; i < text.size(); ++i) {
+          c = text[i];
+          if (c == '"') {
+            for (++i; i < text.size() && text[i] != '"';) i += text[i] == '\\' ? 2 : 1;
+          } else if (c == '{' || c == '[') {
+            ++depth;
+          } else if (c == '}' || c == ']') {
+            if (--depth == 1) return i;
+          }
+        }
+        return std::string_view::npos;
+      }
+      expect_metadata_value = false;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    } else if (c != ':' && c != ' ') {
+      expect_metadata_value = false;
+    }
+  }
+  return std::string_view::npos;
 }
 
 }  // namespace
@@ -47,6 +92,33 @@ ObjectPtr MakeStored(std::string key, json::object obj, int64_t revision) {
   return out;
 }
 
+ObjectPtr MakeStoredFromText(std::string key, json::object obj, std::string_view text,
+                             int64_t revision) {
+  json::value* meta = obj.if_contains("metadata");
+  size_t end = MetadataEnd(text);
+  if (revision <= 0 || !meta || !meta->is_object() ||
+      meta->as_object().contains("resourceVersion") || end == std::string_view::npos) {
+    return MakeStored(std::move(key), std::move(obj), revision);
+  }
+  std::string rv = std::to_string(revision);
+  // Appended last, as serializing the object after the insertion below would place it.
+  meta->as_object()["resourceVersion"] = rv;
+  auto out = std::make_shared<StoredObject>();
+  out->key = std::move(key);
+  out->obj = std::move(obj);
+  out->mod_revision = revision;
+  constexpr std::string_view kField = "\"resourceVersion\":\"";
+  bool empty_meta = end > 0 && text[end - 1] == '{';
+  out->json.reserve(text.size() + kField.size() + rv.size() + 2);
+  out->json.append(text.substr(0, end));
+  if (!empty_meta) out->json += ',';
+  out->json.append(kField);
+  out->json.append(rv);
+  out->json += '"';
+  out->json.append(text.substr(end));
+  return out;
+}
+
 std::vector<CacheEvent> CacheWatcher::Take(bool* closed) {
   std::lock_guard lk(mu_);
   *closed = closed_;
@@ -56,17 +128,22 @@ std::vector<CacheEvent> CacheWatcher::Take(bool* closed) {
 }
 
 void CacheWatcher::Push(const CacheEvent& ev) {
+  bool was_empty = false;
   {
     std::lock_guard lk(mu_);
     if (closed_) return;
+    was_empty = queue_.empty();
     if (queue_.size() >= kMaxWatcherBacklog) {
       closed_ = true;
       queue_.clear();
+      was_empty = true;  // wake the handler to see it closed
     } else {
       queue_.push_back(ev);
     }
   }
-  notify_();
+  // One wake-up per batch: a non-empty queue was announced when it became non-empty, and the
+  // handler takes the whole queue before it waits again.
+  if (was_empty) notify_();
 }
 
 void CacheWatcher::Close() {
@@ -77,10 +154,56 @@ void CacheWatcher::Close() {
   notify_();
 }
 
+void AppliedRevision::OnApplied(int64_t revision, std::function<void()> fn) {
+  {
+    std::lock_guard lk(mu_);
+    if (revision_ < revision && !stopped_) {
+      waiters_.push_back({revision, std::move(fn)});
+      return;
+    }
+  }
+  fn();
+}
+
+int64_t AppliedRevision::revision() const {
+  std::lock_guard lk(mu_);
+  return revision_;
+}
+
+void AppliedRevision::Advance(int64_t revision) {
+  std::vector<std::function<void()>> due;
+  {
+    std::lock_guard lk(mu_);
+    if (revision <= revision_) return;
+    revision_ = revision;
+    auto split = std::partition(waiters_.begin(), waiters_.end(),
+                                [revision](const Waiter& w) { return w.revision > revision; });
+    due.reserve(waiters_.end() - split);
+    for (auto it = split; it != waiters_.end(); ++it) due.push_back(std::move(it->fn));
+    waiters_.erase(split, waiters_.end());
+  }
+  for (auto& f : due) f();
+}
+
+void AppliedRevision::Stop(bool run_waiters) {
+  std::vector<Waiter> all;
+  {
+    std::lock_guard lk(mu_);
+    stopped_ = true;
+    all.swap(waiters_);
+  }
+  if (run_waiters) {
+    for (auto& w : all) w.fn();
+  }
+}
+
 ObjectCache::ObjectCache(store::Backend& backend) : backend_(backend) {}
 
 ObjectCache::~ObjectCache() {
   if (handle_) handle_->Cancel();
+  // Waiting writes are dropped, not resumed: their handlers belong to executors that are being
+  // torn down with the server (Asio destroys an abandoned coroutine on its own executor).
+  applied_->Stop(/*run_waiters=*/false);
   std::lock_guard lk(mu_);
   for (auto& w : watchers_) w->Close();
 }
@@ -95,6 +218,7 @@ Status ObjectCache::Start() {
     revision_ = all.revision;
     window_start_ = all.revision;
   }
+  applied_->Advance(all.revision);
   store::WatchCallbacks cb;
   cb.on_events = [this](std::vector<store::Event> evs) { OnEvents(std::move(evs)); };
   cb.on_error = [this](Status st) { OnError(st); };
@@ -105,13 +229,17 @@ Status ObjectCache::Start() {
 
 void ObjectCache::OnError(Status st) {
   LOG(ERROR) << "store watch failed: " << st.ToString();
-  std::lock_guard lk(mu_);
-  for (auto& w : watchers_) w->Close();
-  watchers_.clear();
+  {
+    std::lock_guard lk(mu_);
+    for (auto& w : watchers_) w->Close();
+    watchers_.clear();
+  }
+  // The cache will apply nothing more: let waiting writes answer from what they have.
+  applied_->Stop(/*run_waiters=*/true);
 }
 
 void ObjectCache::OnEvents(std::vector<store::Event> events) {
-  std::vector<std::function<void()>> wake;
+  int64_t applied = 0;
   {
     std::lock_guard lk(mu_);
     for (auto& ev : events) {
@@ -134,8 +262,15 @@ void ObjectCache::OnEvents(std::vector<store::Event> events) {
       } else {
         ce.type = ce.prev ? CacheEvent::Type::kModified : CacheEvent::Type::kAdded;
         ce.obj = Parse(ev.kv, rev);
-        if (!ce.obj) continue;
-        objects_[ev.kv.key] = ce.obj;
+        if (!ce.obj) {
+          revision_ = rev;  // skipped, but applied: a write waiting for it must not hang
+          continue;
+        }
+        if (it != objects_.end()) {
+          it->second = ce.obj;
+        } else {
+          objects_.emplace_hint(it, ev.kv.key, ce.obj);
+        }
       }
       revision_ = rev;
       if (!ce.obj) continue;
@@ -153,13 +288,9 @@ void ObjectCache::OnEvents(std::vector<store::Event> events) {
       std::lock_guard wl(w->mu_);
       return w->closed_;
     });
-    auto split = std::partition(waiters_.begin(), waiters_.end(),
-                                [this](const Waiter& w) { return w.revision > revision_; });
-    for (auto it = split; it != waiters_.end(); ++it) wake.push_back(std::move(it->wake));
-    waiters_.erase(split, waiters_.end());
+    applied = revision_;
   }
-  applied_cv_.notify_all();
-  for (auto& f : wake) f();
+  applied_->Advance(applied);
 }
 
 ObjectPtr ObjectCache::Get(const std::string& key) const {
@@ -225,19 +356,11 @@ void ObjectCache::Unwatch(const std::shared_ptr<CacheWatcher>& w) {
 }
 
 asio::awaitable<void> ObjectCache::WaitFor(int64_t revision) {
-  {
-    std::lock_guard lk(mu_);
-    if (revision_ >= revision) co_return;
-  }
+  if (applied_->revision() >= revision) co_return;
   auto ex = co_await asio::this_coro::executor;
   auto timer = std::make_shared<asio::steady_timer>(ex, std::chrono::seconds(10));
-  {
-    std::lock_guard lk(mu_);
-    if (revision_ >= revision) co_return;
-    waiters_.push_back({revision, [timer, ex] {
-                          asio::post(ex, [timer] { timer->cancel(); });
-                        }});
-  }
+  applied_->OnApplied(revision, [timer, ex] { asio::post(ex, [timer] { timer->cancel(); }); });
+  if (applied_->revision() >= revision) co_return;  // applied meanwhile: the cancel is harmless
   boost::system::error_code ec;
   co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }

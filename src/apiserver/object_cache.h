@@ -4,20 +4,21 @@
 // Holds the newest state of every object (parsed once, shared as immutable
 // ObjectPtr) and a window of recent events so that watches can start from a
 // resourceVersion a little in the past. Lists and gets are answered from here.
-// A write handler awaits WaitFor(revision) before answering, so a client always
-// reads its own acknowledged writes. Thread-safe.
+// A write handler answers only once the cache has applied its write (see
+// applied() and store_await.h), so a client always reads its own acknowledged
+// writes. Thread-safe.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "store/backend.h"
@@ -36,6 +37,37 @@ using ObjectPtr = std::shared_ptr<const StoredObject>;
 // Builds a StoredObject: metadata.resourceVersion set to `revision` (if > 0), and its text.
 ObjectPtr MakeStored(std::string key, boost::json::object obj, int64_t revision);
 
+// The same, for an object read from the store: `text` is `obj` as stored (compact JSON without
+// metadata.resourceVersion). The reply text is `text` with the resourceVersion spliced into
+// metadata — byte for byte what serializing the object would give, without serializing it again.
+ObjectPtr MakeStoredFromText(std::string key, boost::json::object obj, std::string_view text,
+                             int64_t revision);
+
+// The newest revision the cache has applied, and the callbacks waiting for one. Shared (not
+// owned only by the cache) so that a store write callback that outlives the cache stays safe.
+class AppliedRevision {
+ public:
+  // Runs `fn` once `revision` is applied or the cache has stopped: at once, on this thread, if
+  // that is already so; otherwise on the thread that applies it. `fn` must be quick (post work
+  // elsewhere) and must not call back into this object.
+  void OnApplied(int64_t revision, std::function<void()> fn);
+  int64_t revision() const;
+
+ private:
+  friend class ObjectCache;
+  void Advance(int64_t revision);  // runs the callbacks now due, outside the lock
+  void Stop(bool run_waiters);     // the cache stopped: no revision will come any more
+
+  struct Waiter {
+    int64_t revision;
+    std::function<void()> fn;
+  };
+  mutable std::mutex mu_;
+  int64_t revision_ = 0;
+  bool stopped_ = false;
+  std::vector<Waiter> waiters_;
+};
+
 struct CacheEvent {
   enum class Type { kAdded, kModified, kDeleted };
   Type type;
@@ -45,6 +77,8 @@ struct CacheEvent {
 };
 
 // One client watch. Events are queued by the cache and taken by the handler.
+// `notify` runs when the queue turns non-empty (once per batch, not per event) and when the
+// watcher is closed, so the handler must Take() until the queue is empty before it waits.
 class CacheWatcher {
  public:
   CacheWatcher(std::string prefix, std::function<void()> notify)
@@ -90,6 +124,8 @@ class ObjectCache {
 
   // Completes once the cache has applied `revision` (or after 10 s).
   boost::asio::awaitable<void> WaitFor(int64_t revision);
+  // Where write handlers wait for their revision without a second hand-off (store_await.h).
+  const std::shared_ptr<AppliedRevision>& applied() const { return applied_; }
 
   size_t watcher_count() const;
 
@@ -99,18 +135,13 @@ class ObjectCache {
 
   store::Backend& backend_;
   std::unique_ptr<store::WatchHandle> handle_;
+  const std::shared_ptr<AppliedRevision> applied_ = std::make_shared<AppliedRevision>();
   mutable std::mutex mu_;
-  std::condition_variable applied_cv_;
   std::map<std::string, ObjectPtr, std::less<>> objects_;
   std::deque<CacheEvent> window_;  // recent events, oldest first
   int64_t revision_ = 0;
   int64_t window_start_ = 0;  // events with revision > window_start_ are all in window_
   std::vector<std::shared_ptr<CacheWatcher>> watchers_;
-  struct Waiter {
-    int64_t revision;
-    std::function<void()> wake;
-  };
-  std::vector<Waiter> waiters_;
 };
 
 }  // namespace sampan::apiserver

@@ -77,6 +77,11 @@ std::string_view MetaString(const json::object& obj, std::string_view field) {
 
 std::string Serialize(const json::object& obj) {
   // Stored without resourceVersion: the store revision is the truth.
+  const json::value* m = obj.if_contains("metadata");
+  if (!m || !m->is_object() ||
+      (!m->as_object().contains("resourceVersion") && !m->as_object().contains("selfLink"))) {
+    return json::serialize(obj);  // nothing to leave out: no copy
+  }
   json::object copy = obj;
   if (auto* m = copy.if_contains("metadata"); m && m->is_object()) {
     m->as_object().erase("resourceVersion");
@@ -136,6 +141,8 @@ void PruneUnknownFields(json::value& v, const api::Schema* schema) {
 Result<json::object> Rest::Decode(const api::KindInfo& kind, json::value body,
                                   const WriteOptions& opts) const {
   if (!body.is_object()) return BadRequest("the request body must be a JSON or YAML object");
+  // Schema check first, on the body as it came (types, and unknown fields per fieldValidation).
+  api::SchemaCheck check = api::CheckAgainstSchema(body, kind.schema);
   json::object obj = std::move(body.as_object());
   std::string api_version = kind.ApiVersion();
   if (auto* k = obj.if_contains("kind"); k && k->is_string() && !k->as_string().empty() &&
@@ -152,8 +159,6 @@ Result<json::object> Rest::Decode(const api::KindInfo& kind, json::value body,
   if (auto* m = obj.if_contains("metadata"); m && !m->is_object() && !m->is_null()) {
     return BadRequest("metadata must be an object");
   }
-  // Schema check: types, and unknown fields per fieldValidation.
-  api::SchemaCheck check = api::CheckAgainstSchema(json::value(obj), kind.schema);
   check.duplicate_fields = opts.duplicate_fields;
   api::FieldValidation mode = api::FieldValidation::kStrict;
   if (opts.field_validation == "Warn") mode = api::FieldValidation::kWarn;
@@ -243,14 +248,13 @@ asio::awaitable<Result<ObjectPtr>> Rest::Create(const api::KindInfo& kind, std::
     co_return MakeStored(key, std::move(obj), 0);
   }
   std::string value = internal::Serialize(obj);
-  auto rev = co_await AwaitCreate(backend_, key, std::move(value));
+  auto rev = co_await AwaitCreateApplied(backend_, cache_.applied(), key, std::move(value));
   if (!rev.ok()) {
     if (rev.status().code() == Code::kAlreadyExists) {
       co_return AlreadyExists(QualifiedResource(kind) + " \"" + name + "\" already exists");
     }
     co_return rev.status();
   }
-  co_await cache_.WaitFor(*rev);
   if (ObjectPtr got = cache_.Get(key); got && got->mod_revision == *rev) co_return got;
   co_return MakeStored(key, std::move(obj), *rev);
 }

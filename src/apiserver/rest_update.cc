@@ -108,13 +108,13 @@ asio::awaitable<Result<ObjectPtr>> Rest::WriteUpdate(const api::KindInfo& kind,
   if (opts.dry_run) {
     co_return MakeStored(cur->key, std::move(next), cur->mod_revision);
   }
-  auto rev = co_await AwaitUpdate(backend_, cur->key, internal::Serialize(next), cur->mod_revision);
+  auto rev = co_await AwaitUpdateApplied(backend_, cache_.applied(), cur->key,
+                                         internal::Serialize(next), cur->mod_revision);
   if (!rev.ok()) {
     if (rev.status().code() == Code::kConflict) co_return ConflictError(kind, name);
     if (rev.status().code() == Code::kNotFound) co_return NotFoundError(kind, name);
     co_return rev.status();
   }
-  co_await cache_.WaitFor(*rev);
   if (ObjectPtr got = cache_.Get(cur->key); got && got->mod_revision == *rev) co_return got;
   co_return MakeStored(cur->key, std::move(next), *rev);
 }
@@ -128,14 +128,13 @@ asio::awaitable<void> Rest::CatchUp() {
 asio::awaitable<Result<ObjectPtr>> Rest::FinishDelete(const api::KindInfo& kind,
                                                       const ObjectPtr& cur, bool dry_run) {
   if (dry_run) co_return cur;
-  auto rev = co_await AwaitDelete(backend_, cur->key, cur->mod_revision);
+  auto rev = co_await AwaitDeleteApplied(backend_, cache_.applied(), cur->key, cur->mod_revision);
   const std::string name(MetaString(cur->obj, "name"));
   if (!rev.ok()) {
     if (rev.status().code() == Code::kConflict) co_return ConflictError(kind, name);
     if (rev.status().code() == Code::kNotFound) co_return NotFoundError(kind, name);
     co_return rev.status();
   }
-  co_await cache_.WaitFor(*rev);
   co_return cur;
 }
 
@@ -377,11 +376,11 @@ asio::awaitable<Result<ObjectPtr>> Rest::Delete(const api::KindInfo& kind, std::
     Result<ObjectPtr> res = Status(Code::kInternal, "unreachable");
     if (update) {
       if (opts.dry_run) co_return cur;
-      auto rev = co_await AwaitUpdate(backend_, cur->key, internal::Serialize(next), cur->mod_revision);
+      auto rev = co_await AwaitUpdateApplied(backend_, cache_.applied(), cur->key,
+                                             internal::Serialize(next), cur->mod_revision);
       if (!rev.ok()) {
         res = rev.status();
       } else {
-        co_await cache_.WaitFor(*rev);
         ObjectPtr got = cache_.Get(cur->key);
         if (got) co_return got;
         co_return cur;

@@ -5,6 +5,7 @@
 #include "api/codec.h"
 #include "apiserver/api_handler.h"
 #include "apiserver/rest_internal.h"
+#include "util/clock.h"
 
 namespace sampan::apiserver {
 
@@ -38,6 +39,10 @@ asio::awaitable<void> ApiHandler::HandleSubresource(Request& req, Responder& res
   const std::string& sub = info.subresource;
   if (!kind.FindSubresource(sub) && !(kind.kind == "Namespace" && sub == "finalize")) {
     RETURN_REPLY(ErrorResponse(NotFound("the server could not find the requested resource"), &info));
+  }
+  if (kind.kind == "Pod" && sub == "proxy") {  // the name may carry a scheme and a port
+    co_await ProxyToPod(req, res, info);
+    co_return;
   }
   auto current = rest_.Get(kind, info.ns, info.name);
   if (!current.ok()) {
@@ -175,6 +180,37 @@ asio::awaitable<void> ApiHandler::HandleSubresource(Request& req, Responder& res
                         std::string(cur->as_string()) + "\"");
       }
       spec.as_object()["nodeName"] = node;
+      // Like Kubernetes' binding storage: the pod is now scheduled (PodScheduled=True), and
+      // the Binding's annotations are copied onto the pod.
+      if (auto* bm = body->as_object().if_contains("metadata"); bm && bm->is_object()) {
+        if (auto* ann = bm->as_object().if_contains("annotations"); ann && ann->is_object()) {
+          json::value& meta = o["metadata"];
+          if (!meta.is_object()) meta.emplace_object();
+          json::value& dst = meta.as_object()["annotations"];
+          if (!dst.is_object()) dst.emplace_object();
+          for (const auto& [k, v] : ann->as_object()) dst.as_object()[k] = v;
+        }
+      }
+      json::value& status = o["status"];
+      if (!status.is_object()) status.emplace_object();
+      json::value& conds = status.as_object()["conditions"];
+      if (!conds.is_array()) conds.emplace_array();
+      json::object scheduled{{"type", "PodScheduled"}, {"status", "True"}, {"lastProbeTime", nullptr},
+                             {"lastTransitionTime", FormatRfc3339(Clock::Real().NowUnix())}};
+      bool replaced = false;
+      for (json::value& c : conds.as_array()) {
+        if (!c.is_object()) continue;
+        auto* t = c.as_object().if_contains("type");
+        if (!t || !t->is_string() || t->as_string() != "PodScheduled") continue;
+        auto* st = c.as_object().if_contains("status");
+        if (st && st->is_string() && st->as_string() == "True") {
+          replaced = true;  // already so: keep its transition time
+        } else {
+          c = scheduled;
+          replaced = true;
+        }
+      }
+      if (!replaced) conds.as_array().push_back(scheduled);
       return Status::Ok();
     };
     WriteOptions system;
@@ -224,6 +260,14 @@ asio::awaitable<void> ApiHandler::HandleSubresource(Request& req, Responder& res
           BadRequest("pod " + info.name + " does not have a host assigned"), &info);
         co_await res.Send(std::move(reply));
       }
+      co_return;
+    }
+    if (kind.kind == "Node" && sub == "proxy") {
+      co_await ProxyNodeApi(req, res, info, (*current)->obj);
+      co_return;
+    }
+    if (kind.kind == "Pod" && sub != "proxy") {
+      co_await ProxyToNode(req, res, info, (*current)->obj);
       co_return;
     }
     {

@@ -17,14 +17,18 @@ constexpr Subcommand kSubcommands[] = {
     {"server", sampan::cmd::ServerMain, "run the control plane (API server, store, controllers)"},
     {"runtime", sampan::cmd::RuntimeMain, "OCI container runtime with runc's command line"},
     {"image", sampan::cmd::ImageMain, "import, pull, list and remove images on this node"},
+    {"agent", sampan::cmd::AgentMain, "node agent: register this machine and run its pods"},
+    {"hollow-nodes", sampan::cmd::HollowNodesMain, "simulated nodes that run pods without containers"},
+    {"streaming-test-node", sampan::cmd::StreamingTestNodeMain,
+     "test fixture: the kubelet API over pods that are host processes"},
 };
 
 void Usage(FILE* out) {
   std::fprintf(out,
                "sampan: a Kubernetes-compatible container orchestrator in one binary\n\n"
                "Usage: sampan <command> [flags]\n\nCommands:\n");
-  for (const auto& s : kSubcommands) std::fprintf(out, "  %-10s %s\n", s.name, s.help);
-  std::fprintf(out, "  %-10s %s\n", "version", "print the version");
+  for (const auto& s : kSubcommands) std::fprintf(out, "  %-12s %s\n", s.name, s.help);
+  std::fprintf(out, "  %-12s %s\n", "version", "print the version");
   std::fprintf(out, "\nRun 'sampan <command> --help' for a command's flags.\n");
 }
 

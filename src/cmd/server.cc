@@ -6,8 +6,11 @@
 #include <string>
 #include <thread>
 
+#include "agent/agent.h"
 #include "apiserver/apiserver.h"
+#include "cmd/agent_flags.h"
 #include "controllers/controller_manager.h"
+#include "net/ipv4.h"
 #include "cmd/commands.h"
 #include "util/log.h"
 
@@ -31,8 +34,18 @@ void Usage(FILE* out) {
                "  --disable-agent             do not run a node agent for this machine\n"
                "  --disable-scheduler         do not run the scheduler\n"
                "  --disable-controller-manager  do not run the controllers\n"
+               "  --node-monitor-grace-period D  a node whose lease is older turns NotReady\n"
+               "                              (default 40s)\n"
+               "  --node-monitor-period D     how often node health is checked (default 5s)\n"
+               "  --node-eviction-rate R      nodes/s whose pods may be evicted per zone\n"
+               "                              (default 0.1)\n"
+               "  --cluster-cidr CIDR         the pods' range; each node gets a block of it as its\n"
+               "                              podCIDR (default 10.244.0.0/16)\n"
+               "  --node-cidr-mask-size N     prefix length of each node's block (default 24)\n"
                "  --threads N                 API worker threads (default 2)\n"
-               "  --debug                     verbose logging\n");
+               "  --debug                     verbose logging\n"
+               "Node agent flags (for the in-process agent):\n");
+  PrintAgentFlags(out);
 }
 
 bool ParseInt(const std::string& s, int* out) {
@@ -52,8 +65,13 @@ bool ParseInt(const std::string& s, int* out) {
 int ServerMain(int argc, char** argv) {
   apiserver::Options opt;
   bool disable_agent = false;
+  agent::AgentOptions agent_opts;
   bool disable_scheduler = false;
   bool disable_controllers = false;
+  std::chrono::milliseconds node_grace{0}, node_monitor{0};
+  double node_eviction_rate = 0;
+  std::string cluster_cidr = "10.244.0.0/16";
+  int node_cidr_mask_size = 24;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     std::string value;
@@ -106,10 +124,59 @@ int ServerMain(int argc, char** argv) {
       if (!need(&opt.datastore_endpoint)) return 2;
     } else if (a == "--disable-agent") {
       disable_agent = true;
+    } else if (bool ok = true; ParseAgentFlag(a, need, &agent_opts, &ok)) {
+      if (!ok) return 2;
     } else if (a == "--disable-scheduler") {
       disable_scheduler = true;
     } else if (a == "--disable-controller-manager") {
       disable_controllers = true;
+    } else if (a == "--node-eviction-rate") {
+      std::string s;
+      if (!need(&s)) return 2;
+      try {
+        size_t pos = 0;
+        node_eviction_rate = std::stod(s, &pos);
+        if (pos != s.size() || node_eviction_rate <= 0) throw std::invalid_argument(s);
+      } catch (...) {
+        std::fprintf(stderr, "sampan server: invalid value \"%s\" for %s\n", s.c_str(), a.c_str());
+        return 2;
+      }
+    } else if (a == "--node-monitor-grace-period" || a == "--node-monitor-period") {
+      // A Go-style duration: "40s", "500ms", "2m" (a bare number is seconds).
+      std::string s;
+      if (!need(&s)) return 2;
+      size_t pos = 0;
+      long long v = -1;
+      try {
+        v = std::stoll(s, &pos);
+      } catch (...) {
+      }
+      std::string unit = s.substr(pos);
+      long long ms = -1;
+      if (unit == "ms") ms = v;
+      if (unit == "s" || unit.empty()) ms = v * 1000;
+      if (unit == "m") ms = v * 60000;
+      if (v <= 0 || ms <= 0) {
+        std::fprintf(stderr, "sampan server: invalid duration \"%s\" for %s\n", s.c_str(),
+                     a.c_str());
+        return 2;
+      }
+      (a == "--node-monitor-period" ? node_monitor : node_grace) = std::chrono::milliseconds(ms);
+    } else if (a == "--cluster-cidr") {
+      if (!need(&cluster_cidr)) return 2;
+      if (auto c = net::ParseCidr(cluster_cidr); !c.ok()) {
+        std::fprintf(stderr, "sampan server: --cluster-cidr: %s\n", c.status().message().c_str());
+        return 2;
+      }
+    } else if (a == "--node-cidr-mask-size") {
+      std::string s;
+      if (!need(&s)) return 2;
+      if (!ParseInt(s, &node_cidr_mask_size) || node_cidr_mask_size < 1 ||
+          node_cidr_mask_size > 30) {
+        std::fprintf(stderr, "sampan server: invalid value \"%s\" for %s: not 1-30\n", s.c_str(),
+                     a.c_str());
+        return 2;
+      }
     } else if (a == "--threads") {
       if (!need_int(&opt.threads) || opt.threads < 1) return 2;
     } else if (a == "--debug") {
@@ -119,10 +186,6 @@ int ServerMain(int argc, char** argv) {
                    a.c_str());
       return 2;
     }
-  }
-  if (!disable_agent) {
-    LOG(WARNING) << "the node agent is not built yet: running the control plane only "
-                    "(pass --disable-agent to silence this)";
   }
   // Signals are taken by a dedicated thread: block them everywhere first.
   sigset_t set;
@@ -147,6 +210,11 @@ int ServerMain(int argc, char** argv) {
                                                  : opt.write_kubeconfig;
     cp.enable_scheduler = !disable_scheduler;
     cp.enable_controllers = !disable_controllers;
+    cp.node_monitor_grace_period = node_grace;
+    cp.node_monitor_period = node_monitor;
+    cp.node_eviction_rate = node_eviction_rate;
+    cp.cluster_cidr = cluster_cidr;
+    cp.node_cidr_mask_size = node_cidr_mask_size;
     auto started = controllers::StartControlPlane(cp);
     if (!started.ok()) {
       std::fprintf(stderr, "sampan server: starting the scheduler and controllers: %s\n",
@@ -154,6 +222,23 @@ int ServerMain(int argc, char** argv) {
       return 1;
     }
     plane = std::move(*started);
+  }
+  // The node agent for this machine, through the same admin kubeconfig.
+  std::unique_ptr<agent::Agent> node_agent;
+  if (!disable_agent) {
+    agent_opts.kubeconfig = opt.write_kubeconfig.empty() ? opt.data_dir + "/kubeconfig.yaml"
+                                                         : opt.write_kubeconfig;
+    agent_opts.data_dir = opt.data_dir;
+    agent_opts.cluster_cidr = cluster_cidr;  // the same range the node IPAM cuts up
+    auto started = agent::Agent::Start(agent_opts);
+    if (!started.ok()) {
+      std::fprintf(stderr, "sampan server: starting the node agent: %s\n",
+                   started.status().message().c_str());
+      server->Stop();
+      if (plane) plane->Stop();
+      return 1;
+    }
+    node_agent = std::move(*started);
   }
   std::thread sig([&server, set] {
     int signo = 0;
@@ -163,6 +248,7 @@ int ServerMain(int argc, char** argv) {
   });
   sig.detach();
   server->Run();
+  if (node_agent) node_agent->Stop();
   if (plane) plane->Stop();
   return 0;
 }

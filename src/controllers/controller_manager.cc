@@ -8,10 +8,16 @@
 #include "client/events.h"
 #include "client/leader_election.h"
 #include "client/shared_informers.h"
+#include "controllers/cronjob.h"
+#include "controllers/daemonset.h"
 #include "controllers/deployment.h"
 #include "controllers/garbage_collector.h"
+#include "controllers/job.h"
+#include "controllers/node_lifecycle.h"
+#include "controllers/node_ipam.h"
 #include "controllers/replicaset.h"
 #include "controllers/serviceaccounts.h"
+#include "controllers/statefulset.h"
 #include "scheduler/scheduler.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -25,6 +31,14 @@ std::string Hostname() {
   return buf;
 }
 
+NodeLifecycleOptions NodeLifecycleFrom(const ControlPlaneOptions& o) {
+  NodeLifecycleOptions n;
+  if (o.node_monitor_grace_period.count() > 0) n.grace_period = o.node_monitor_grace_period;
+  if (o.node_monitor_period.count() > 0) n.monitor_period = o.node_monitor_period;
+  if (o.node_eviction_rate > 0) n.eviction_rate = o.node_eviction_rate;
+  return n;
+}
+
 // The controller set that runs while this process leads "kube-controller-manager".
 class Controllers {
  public:
@@ -33,37 +47,77 @@ class Controllers {
         recorder_rs_(c, "replicaset-controller", host),
         recorder_rc_(c, "replication-controller", host),
         recorder_d_(c, "deployment-controller", host),
+        recorder_ds_(c, "daemonset-controller", host),
+        recorder_job_(c, "job-controller", host),
+        recorder_cj_(c, "cronjob-controller", host),
+        recorder_sts_(c, "statefulset-controller", host),
         rs_(&informers_, &recorder_rs_, false),
         rc_(&informers_, &recorder_rc_, true),
         deployments_(&informers_, &recorder_d_),
+        daemonsets_(&informers_, &recorder_ds_),
+        jobs_(&informers_, &recorder_job_),
+        cronjobs_(&informers_, &recorder_cj_),
+        statefulsets_(&informers_, &recorder_sts_),
         accounts_(&informers_, o.root_ca_pem),
         gc_(&informers_),
-        opts_(o) {}
+        recorder_node_(c, "node-controller", host),
+        node_lifecycle_(&informers_, &recorder_node_, NodeLifecycleFrom(o)),
+        opts_(o),
+        recorder_ipam_(c, "node-ipam-controller", host) {
+    if (o.allocate_node_cidrs) {
+      // The options were checked by StartControlPlane, so this cannot fail.
+      auto ipam = NodeIpamController::New(&informers_, &recorder_ipam_,
+                                          {o.cluster_cidr, o.node_cidr_mask_size});
+      SAMPAN_CHECK(ipam.ok());
+      node_ipam_ = std::move(*ipam);
+    }
+  }
   void Start() {
     informers_.Start();
     rs_.Run(opts_.replicaset_workers);
     rc_.Run(opts_.replicaset_workers);
     deployments_.Run(opts_.deployment_workers);
+    daemonsets_.Run(2);
+    jobs_.Run(5);
+    cronjobs_.Run(2);
+    statefulsets_.Run(2);
     accounts_.Run(1);
     gc_.Run(opts_.gc_workers);
+    node_lifecycle_.Run(2);
+    if (node_ipam_) node_ipam_->Run(1);
   }
   void Stop() {
     rs_.Stop();
     rc_.Stop();
     deployments_.Stop();
+    daemonsets_.Stop();
+    jobs_.Stop();
+    cronjobs_.Stop();
+    statefulsets_.Stop();
     accounts_.Stop();
     gc_.Stop();
+    node_lifecycle_.Stop();
+    if (node_ipam_) node_ipam_->Stop();
     informers_.Stop();
   }
 
  private:
   client::SharedInformers informers_;
   client::EventRecorder recorder_rs_, recorder_rc_, recorder_d_;
+  client::EventRecorder recorder_ds_, recorder_job_, recorder_cj_, recorder_sts_;
   ReplicaSetController rs_, rc_;
   DeploymentController deployments_;
+  DaemonSetController daemonsets_;
+  JobController jobs_;
+  CronJobController cronjobs_;
+  StatefulSetController statefulsets_;
   ServiceAccountsController accounts_;
   GarbageCollector gc_;
+  client::EventRecorder recorder_node_;
+  NodeLifecycleController node_lifecycle_;
   ControlPlaneOptions opts_;
+  client::EventRecorder recorder_ipam_;
+  std::unique_ptr<NodeIpamController> node_ipam_;
 };
 
 class ControlPlaneImpl final : public ControlPlane {
@@ -145,7 +199,8 @@ class ControlPlaneImpl final : public ControlPlane {
     if (controllers_) return;
     controllers_ = std::make_unique<Controllers>(client_.get(), opts_, host_);
     controllers_->Start();
-    LOG(INFO) << "controllers started (replicaset, replicationcontroller, deployment, "
+    LOG(INFO) << "controllers started (replicaset, replicationcontroller, deployment, daemonset, job, "
+                 "cronjob, statefulset, "
                  "serviceaccount, root-ca, garbage collector)";
   }
   void StopControllers() {
@@ -175,6 +230,12 @@ Result<std::unique_ptr<ControlPlane>> StartControlPlane(const ControlPlaneOption
     ASSIGN_OR_RETURN(cfg, client::LoadKubeconfig(options.kubeconfig));
   }
   if (cfg.server.empty()) return Invalid("control plane: no API server URL or kubeconfig given");
+  if (options.enable_controllers && options.allocate_node_cidrs) {
+    auto cluster = net::ParseCidr(options.cluster_cidr);
+    if (!cluster.ok()) return cluster.status().WithContext("control plane: cluster CIDR");
+    auto blocks = net::CidrSet::New(*cluster, options.node_cidr_mask_size);
+    if (!blocks.ok()) return blocks.status().WithContext("control plane: node CIDR mask size");
+  }
   cfg.user_agent = "sampan-controller-manager";
   ASSIGN_OR_RETURN(auto rest, client::RestClient::New(cfg));
   ControlPlaneOptions opts = options;

@@ -11,6 +11,7 @@
 //   plane->Stop();  // before the API server stops
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -32,6 +33,17 @@ struct ControlPlaneOptions {
   // the client configuration.
   std::string root_ca_pem;
   int gc_workers = 5;
+  // Node lifecycle: a node whose Lease is not renewed for the grace period turns
+  // NotReady (Ready=Unknown) and gets the unreachable taints. 0 = the defaults (40 s, 5 s).
+  std::chrono::milliseconds node_monitor_grace_period{0};
+  std::chrono::milliseconds node_monitor_period{0};
+  double node_eviction_rate = 0;  // nodes/s given NoExecute taints per healthy zone; 0 = 0.1
+  // Node IPAM: every Node gets a free /node_cidr_mask_size block of cluster_cidr as its
+  // spec.podCIDR (kube-controller-manager's --allocate-node-cidrs, --cluster-cidr,
+  // --node-cidr-mask-size). StartControlPlane answers Invalid for a bad pair.
+  bool allocate_node_cidrs = true;
+  std::string cluster_cidr = "10.244.0.0/16";
+  int node_cidr_mask_size = 24;
 };
 
 class ControlPlane {

@@ -266,7 +266,8 @@ TEST_F(ControllersTest, ControlPlanePodsCreatedBoundAndCollected) {
   ASSERT_TRUE(client_->Create(client::resources::kNamespaces, "", ns).ok());
   EXPECT_TRUE(Eventually([&] {
     return client_->Get(client::resources::kServiceAccounts, "team", "default").ok() &&
-           client_->Get(client::resources::kServiceAccounts, "default", "default").ok();
+           client_->Get(client::resources::kServiceAccounts, "default", "default").ok() &&
+           client_->Get(client::resources::kConfigMaps, "team", "kube-root-ca.crt").ok();
   }));
   auto ca = client_->Get(client::resources::kConfigMaps, "team", "kube-root-ca.crt");
   ASSERT_TRUE(ca.ok()) << ca.status().ToString();

@@ -57,6 +57,13 @@ void Resources::Add(const Resources& o) {
   for (const auto& [k, v] : o.scalar) scalar[k] += v;
 }
 
+void Resources::Sub(const Resources& o) {
+  milli_cpu -= o.milli_cpu;
+  memory -= o.memory;
+  ephemeral_storage -= o.ephemeral_storage;
+  for (const auto& [k, v] : o.scalar) scalar[k] -= v;
+}
+
 Resources PodRequests(const json::object& pod, bool non_zero) {
   const json::object* spec = Obj(&pod, "spec");
   Resources sum;
@@ -88,25 +95,180 @@ Resources PodRequests(const json::object& pod, bool non_zero) {
   return sum;
 }
 
-PodInfo::PodInfo(ObjectPtr p)
-    : pod(std::move(p)), requests(PodRequests(*pod)), non_zero_requests(PodRequests(*pod, true)) {}
+namespace {
 
-NodeInfo::NodeInfo(ObjectPtr n) : node(std::move(n)) {
+std::vector<HostPort> ReadHostPorts(const json::object& pod) {
+  std::vector<HostPort> out;
+  const json::array* cs = Arr(Obj(&pod, "spec"), "containers");
+  if (!cs) return out;
+  for (const auto& c : *cs) {
+    if (!c.is_object()) continue;
+    const json::array* ports = Arr(&c.as_object(), "ports");
+    if (!ports) continue;
+    for (const auto& p : *ports) {
+      if (!p.is_object()) continue;
+      int64_t hp = Int(&p.as_object(), "hostPort");
+      if (hp <= 0) continue;
+      std::string proto = Str(&p.as_object(), "protocol");
+      std::string ip = Str(&p.as_object(), "hostIP");
+      out.push_back({ip.empty() ? "0.0.0.0" : ip, proto.empty() ? "TCP" : proto, hp});
+    }
+  }
+  return out;
+}
+
+// A PodAffinityTerm (optionally inside a WeightedPodAffinityTerm).
+bool ReadTerm(const json::object& term, int64_t weight, AffinityTerm* out) {
+  out->weight = weight;
+  out->topology_key = Str(&term, "topologyKey");
+  if (const json::value* sel = term.if_contains("labelSelector"); sel && sel->is_object()) {
+    auto parsed = api::LabelSelector::FromJson(*sel);
+    if (!parsed.ok()) return false;
+    out->selector = std::move(*parsed);
+    out->selector_set = true;
+  }
+  if (const json::array* nss = Arr(&term, "namespaces")) {
+    for (const auto& n : *nss)
+      if (n.is_string()) out->namespaces.emplace_back(n.as_string());
+  }
+  if (const json::value* nsel = term.if_contains("namespaceSelector"); nsel && nsel->is_object()) {
+    auto parsed = api::LabelSelector::FromJson(*nsel);
+    if (!parsed.ok()) return false;
+    out->namespace_selector = std::move(*parsed);
+    out->has_namespace_selector = true;
+  }
+  return true;
+}
+
+void ReadTerms(const json::object* aff, std::vector<AffinityTerm>* required,
+               std::vector<AffinityTerm>* preferred) {
+  if (!aff) return;
+  if (const json::array* req = Arr(aff, "requiredDuringSchedulingIgnoredDuringExecution")) {
+    for (const auto& t : *req) {
+      AffinityTerm term;
+      if (t.is_object() && ReadTerm(t.as_object(), 0, &term)) required->push_back(std::move(term));
+    }
+  }
+  if (const json::array* pref = Arr(aff, "preferredDuringSchedulingIgnoredDuringExecution")) {
+    for (const auto& w : *pref) {
+      if (!w.is_object()) continue;
+      const json::object* t = Obj(&w.as_object(), "podAffinityTerm");
+      AffinityTerm term;
+      if (t && ReadTerm(*t, Int(&w.as_object(), "weight"), &term))
+        preferred->push_back(std::move(term));
+    }
+  }
+}
+
+}  // namespace
+
+bool Toleration::Tolerates(const Taint& t) const {
+  if (!effect.empty() && effect != t.effect) return false;
+  if (key.empty()) return op == "Exists";  // empty key + Exists tolerates everything
+  if (key != t.key) return false;
+  if (op == "Exists") return true;
+  return op == "Equal" && value == t.value;
+}
+
+PodInfo::PodInfo(ObjectPtr p)
+    : pod(std::move(p)), requests(PodRequests(*pod)), non_zero_requests(PodRequests(*pod, true)) {
+  key = client::KeyOf(*pod);
+  ns = client::MetaString(*pod, "namespace");
+  host_ports = ReadHostPorts(*pod);
+  const json::object* spec = Obj(pod.get(), "spec");
+  node_name = Str(spec, "nodeName");
+  if (const json::array* tols = Arr(spec, "tolerations")) {
+    for (const auto& t : *tols) {
+      if (!t.is_object()) continue;
+      const json::object* o = &t.as_object();
+      Toleration tol{Str(o, "key"), Str(o, "operator"), Str(o, "value"), Str(o, "effect")};
+      if (tol.op.empty()) tol.op = "Equal";
+      tolerations.push_back(std::move(tol));
+    }
+  }
+  if (const json::object* sel = Obj(spec, "nodeSelector")) {
+    for (const auto& [k, v] : *sel)
+      node_selector.emplace_back(std::string(k), v.is_string() ? std::string(v.as_string()) : "");
+  }
+  required_node_affinity = Obj(Obj(Obj(spec, "affinity"), "nodeAffinity"),
+                               "requiredDuringSchedulingIgnoredDuringExecution");
+  preferred_node_affinity = Arr(Obj(Obj(spec, "affinity"), "nodeAffinity"),
+                                "preferredDuringSchedulingIgnoredDuringExecution");
+  has_spread_constraints = Arr(spec, "topologySpreadConstraints") != nullptr;
+  const json::object* aff = Obj(spec, "affinity");
+  ReadTerms(Obj(aff, "podAffinity"), &required_affinity, &preferred_affinity);
+  ReadTerms(Obj(aff, "podAntiAffinity"), &required_anti_affinity, &preferred_anti_affinity);
+}
+
+bool PodInfo::Tolerates(const Taint& t) const {
+  for (const auto& tol : tolerations)
+    if (tol.Tolerates(t)) return true;
+  return false;
+}
+
+const json::value* PodInfo::labels() const {
+  const json::object* m = Obj(pod.get(), "metadata");
+  return m ? m->if_contains("labels") : nullptr;
+}
+
+NodeInfo::NodeInfo(ObjectPtr n) { SetNode(std::move(n)); }
+
+void NodeInfo::SetNode(ObjectPtr n) {
+  node = std::move(n);
   name = client::MetaString(*node, "name");
+  labels = client::MetaObject(*node, "labels");
+  const json::object* spec = Obj(node.get(), "spec");
+  unschedulable = Bool(spec, "unschedulable");
+  taints.clear();
+  if (const json::array* ts = Arr(spec, "taints")) {
+    for (const auto& t : *ts) {
+      if (!t.is_object()) continue;
+      const json::object* o = &t.as_object();
+      taints.push_back(Taint{Str(o, "key"), Str(o, "value"), Str(o, "effect")});
+    }
+  }
   const json::object* status = Obj(node.get(), "status");
   const json::object* alloc = Obj(status, "allocatable");
   if (!alloc) alloc = Obj(status, "capacity");
   allocatable = ReadList(alloc);
+  allowed_pods = 0;
   if (alloc) {
     if (auto* p = alloc->if_contains("pods")) allowed_pods = QuantityValue(*p, false);
   }
 }
 
-void NodeInfo::AddPod(const ObjectPtr& pod) {
-  requested.Add(PodRequests(*pod));
-  non_zero_requested.Add(PodRequests(*pod, true));
+const json::string* NodeInfo::LabelValue(std::string_view key) const {
+  if (!node || !labels) return nullptr;
+  const json::value* v = labels->if_contains(key);
+  return v && v->is_string() ? &v->as_string() : nullptr;
+}
+
+bool NodeInfo::Label(const std::string& key, std::string* value) const {
+  const json::string* v = LabelValue(key);
+  if (!v) return false;
+  if (value) value->assign(v->data(), v->size());
+  return true;
+}
+
+void NodeInfo::AddPod(const ObjectPtr& pod) { AddPod(std::make_shared<const PodInfo>(pod)); }
+
+void NodeInfo::AddPod(PodInfoPtr pod) {
+  RemovePod(pod->key);
+  requested.Add(pod->requests);
+  non_zero_requested.Add(pod->non_zero_requests);
   ++pod_count;
-  pods.push_back(pod);
+  if (pod->HasAffinity()) ++pods_with_affinity;
+  pods[pod->key] = std::move(pod);
+}
+
+void NodeInfo::RemovePod(const std::string& key) {
+  auto it = pods.find(key);
+  if (it == pods.end()) return;
+  requested.Sub(it->second->requests);
+  non_zero_requested.Sub(it->second->non_zero_requests);
+  --pod_count;
+  if (it->second->HasAffinity()) --pods_with_affinity;
+  pods.erase(it);
 }
 
 std::string FailureMessage(int total_nodes, const std::map<std::string, int>& reason_counts) {
@@ -121,37 +283,72 @@ std::string FailureMessage(int total_nodes, const std::map<std::string, int>& re
   return msg;
 }
 
-ScheduleResult Framework::Schedule(const PodInfo& pod, const std::vector<const NodeInfo*>& nodes) {
+int Framework::NumFeasibleNodesToFind(int n) const {
+  constexpr int kMinFeasible = 100;
+  if (n < kMinFeasible || percentage_ >= 100) return n;
+  int pct = percentage_;
+  if (pct <= 0) pct = std::max(5, 50 - n / 125);
+  return std::max(kMinFeasible, n * pct / 100);
+}
+
+ScheduleResult Framework::Schedule(const PodInfo& pod, const std::vector<const NodeInfo*>& nodes,
+                                   NamespaceLabels namespace_labels, int64_t pods_with_affinity) {
   ScheduleResult result;
+  const int n = static_cast<int>(nodes.size());
+  if (n == 0) {
+    result.message = FailureMessage(0, {});
+    return result;
+  }
+  ClusterView cluster{nodes, std::move(namespace_labels), pods_with_affinity};
+  CycleState state;
+  for (const auto& f : filters_) {
+    std::string why = f->PreFilter(pod, cluster, state);
+    if (!why.empty()) {
+      // As kube-scheduler words it: the PreFilter message once, not counted per node.
+      result.evaluated = n;
+      result.message = "0/" + std::to_string(n) + " nodes are available: " + why + ".";
+      return result;
+    }
+  }
   std::map<std::string, int> reasons;
   std::vector<const NodeInfo*> feasible;
-  for (const NodeInfo* n : nodes) {
-    ++result.evaluated;
+  const int want = NumFeasibleNodesToFind(n);
+  feasible.reserve(want);
+  const size_t start = next_start_ % nodes.size();
+  int processed = 0;
+  for (int i = 0; i < n && static_cast<int>(feasible.size()) < want; ++i) {
+    const NodeInfo* node = nodes[(start + i) % nodes.size()];
+    ++processed;
     bool ok = true;
     for (const auto& f : filters_) {
-      auto why = f->Filter(pod, *n);
+      auto why = f->Filter(pod, *node, state);
       if (!why.empty()) {
         for (auto& w : why) reasons[w]++;
+        result.failures.emplace_back(node, why.front());
         ok = false;
         break;
       }
     }
-    if (ok) feasible.push_back(n);
+    if (ok) feasible.push_back(node);
   }
+  next_start_ = (start + processed) % nodes.size();
+  result.evaluated = processed;
   result.feasible = static_cast<int>(feasible.size());
   if (feasible.empty()) {
-    result.message = FailureMessage(static_cast<int>(nodes.size()), reasons);
+    result.message = FailureMessage(n, reasons);
     return result;
   }
+  result.failures.clear();
   if (feasible.size() == 1) {
     result.node = feasible[0]->name;
     return result;
   }
   std::vector<int64_t> total(feasible.size(), 0);
+  std::vector<int64_t> raw(feasible.size());
   for (const auto& s : scores_) {
-    std::vector<int64_t> raw(feasible.size());
-    for (size_t i = 0; i < feasible.size(); ++i) raw[i] = s->Score(pod, *feasible[i]);
-    s->Normalize(pod, raw);
+    s->PreScore(pod, feasible, cluster, state);
+    for (size_t i = 0; i < feasible.size(); ++i) raw[i] = s->Score(pod, *feasible[i], state);
+    s->Normalize(pod, feasible, state, raw);
     for (size_t i = 0; i < feasible.size(); ++i) total[i] += raw[i] * s->weight();
   }
   // Highest total wins; ties are broken uniformly at random (reservoir sampling).

@@ -1,6 +1,8 @@
-// The scheduling framework: node snapshots, filter and score plugins, and the
-// algorithm that picks a node for one pod. Pure computation over JSON objects
-// (no I/O), so it is unit-tested on fake node/pod sets; scheduler.h drives it.
+// The scheduling framework: node and pod views, filter and score plugins with
+// their per-pod pre-computation (PreFilter/PreScore), and the algorithm that
+// picks a node for one pod. Pure computation over JSON objects (no I/O), so it
+// is unit-tested on fake node/pod sets; cache.h keeps the NodeInfos current and
+// scheduler.h drives it.
 //
 // Plugins are registered explicitly in DefaultFramework() (a static library
 // would silently drop self-registering plugins).
@@ -8,12 +10,15 @@
 
 #include <boost/json.hpp>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "api/labels.h"
 #include "client/informer.h"
 #include "util/status.h"
 
@@ -27,39 +32,130 @@ struct Resources {
   int64_t ephemeral_storage = 0;          // bytes
   std::map<std::string, int64_t> scalar;  // extended resources (e.g. nvidia.com/gpu), by value
   void Add(const Resources& o);
+  void Sub(const Resources& o);
 };
 
 // The effective requests of a pod: max(Σ containers, each init container) + overhead.
 // `non_zero` substitutes 100m CPU / 200 MiB for unset CPU/memory (used for scoring).
 Resources PodRequests(const boost::json::object& pod, bool non_zero = false);
 
+struct Taint {
+  std::string key, value, effect;
+};
+struct Toleration {
+  std::string key, op, value, effect;  // op "Equal" or "Exists"
+  bool Tolerates(const Taint& t) const;
+};
+
+struct HostPort {
+  std::string ip, protocol;
+  int64_t port = 0;
+};
+
+// One (anti-)affinity term of a pod, parsed: which pods it selects and where.
+struct AffinityTerm {
+  api::LabelSelector selector;
+  bool selector_set = false;            // a null labelSelector matches no pod
+  std::vector<std::string> namespaces;  // explicit list
+  bool has_namespace_selector = false;
+  api::LabelSelector namespace_selector;  // {} = every namespace
+  std::string topology_key;
+  int64_t weight = 0;  // preferred terms
+};
+
+// A pod as the plugins read it: the object plus what is parsed once per pod.
 struct PodInfo {
   ObjectPtr pod;
+  std::string key, ns;
   Resources requests;
   Resources non_zero_requests;
+  std::vector<HostPort> host_ports;
+  std::vector<Toleration> tolerations;
+  std::string node_name;  // spec.nodeName asked for (NodeName plugin)
+  std::vector<std::pair<std::string, std::string>> node_selector;
+  const boost::json::object* required_node_affinity = nullptr;  // inside `pod`
+  const boost::json::array* preferred_node_affinity = nullptr;  // inside `pod`
+  bool has_spread_constraints = false;
+  std::vector<AffinityTerm> required_affinity, required_anti_affinity;
+  std::vector<AffinityTerm> preferred_affinity, preferred_anti_affinity;
   explicit PodInfo(ObjectPtr p);
+  const boost::json::value* labels() const;  // metadata.labels or nullptr
+  bool Tolerates(const Taint& t) const;
+  bool HasAffinity() const {
+    return !required_affinity.empty() || !required_anti_affinity.empty() ||
+           !preferred_affinity.empty() || !preferred_anti_affinity.empty();
+  }
 };
+using PodInfoPtr = std::shared_ptr<const PodInfo>;
 
 // One node and the pods assigned (or assumed) to it.
 struct NodeInfo {
-  ObjectPtr node;
+  ObjectPtr node;  // null while only pods name this node (it is not known yet)
   std::string name;
+  // Parsed from `node` by SetNode.
+  bool unschedulable = false;
+  std::vector<Taint> taints;
+  const boost::json::object* labels = nullptr;  // metadata.labels inside `node`
   Resources allocatable;
   int64_t allowed_pods = 0;
   Resources requested;
   Resources non_zero_requested;
   int64_t pod_count = 0;
-  std::vector<ObjectPtr> pods;
+  std::unordered_map<std::string, PodInfoPtr> pods;  // by pod key
+  int pods_with_affinity = 0;
   explicit NodeInfo(ObjectPtr n);
-  void AddPod(const ObjectPtr& pod);
+  NodeInfo() = default;
+  void SetNode(ObjectPtr n);
+  void AddPod(const ObjectPtr& pod);  // convenience for tests
+  void AddPod(PodInfoPtr pod);
+  void RemovePod(const std::string& key);
+  // The node's label value for `key`; false if absent.
+  bool Label(const std::string& key, std::string* value) const;
+  // The same without a copy; nullptr if absent.
+  const boost::json::string* LabelValue(std::string_view key) const;
+};
+
+// Namespace labels for namespaceSelector terms: namespace → metadata.labels (may be null).
+using NamespaceLabels = std::function<const boost::json::value*(const std::string& ns)>;
+
+// Per-pod, per-cycle data a plugin computes before filtering or scoring.
+struct StateData {
+  virtual ~StateData() = default;
+};
+class CycleState {
+ public:
+  void Write(std::string_view plugin, std::unique_ptr<StateData> d) {
+    data_[std::string(plugin)] = std::move(d);
+  }
+  template <typename T>
+  const T* Read(std::string_view plugin) const {
+    auto it = data_.find(plugin);  // no string built: Filter reads this per node
+    return it == data_.end() ? nullptr : static_cast<const T*>(it->second.get());
+  }
+
+ private:
+  std::map<std::string, std::unique_ptr<StateData>, std::less<>> data_;
+};
+
+// What the cluster looks like to one scheduling cycle.
+struct ClusterView {
+  const std::vector<const NodeInfo*>& nodes;  // every node
+  NamespaceLabels namespace_labels;           // may be empty (then no namespace matches a selector)
+  int64_t pods_with_affinity = -1;            // over all nodes; -1 = unknown (plugins count)
 };
 
 class FilterPlugin {
  public:
   virtual ~FilterPlugin() = default;
   virtual std::string_view name() const = 0;
+  // Once per pod before filtering. A non-empty reason rejects every node with it.
+  virtual std::string PreFilter(const PodInfo& pod, const ClusterView& cluster,
+                                CycleState& state) const {
+    return "";
+  }
   // Empty if the pod fits the node; otherwise the reasons (Kubernetes' wording).
-  virtual std::vector<std::string> Filter(const PodInfo& pod, const NodeInfo& node) const = 0;
+  virtual std::vector<std::string> Filter(const PodInfo& pod, const NodeInfo& node,
+                                          const CycleState& state) const = 0;
 };
 
 class ScorePlugin {
@@ -67,9 +163,14 @@ class ScorePlugin {
   virtual ~ScorePlugin() = default;
   virtual std::string_view name() const = 0;
   virtual int64_t weight() const = 0;
+  // Once per pod before scoring the feasible nodes.
+  virtual void PreScore(const PodInfo& pod, const std::vector<const NodeInfo*>& feasible,
+                        const ClusterView& cluster, CycleState& state) const {}
   // A raw score for the node; Normalize maps all raw scores to 0..100.
-  virtual int64_t Score(const PodInfo& pod, const NodeInfo& node) const = 0;
-  virtual void Normalize(const PodInfo& pod, std::vector<int64_t>& scores) const {}
+  virtual int64_t Score(const PodInfo& pod, const NodeInfo& node,
+                        const CycleState& state) const = 0;
+  virtual void Normalize(const PodInfo& pod, const std::vector<const NodeInfo*>& nodes,
+                         const CycleState& state, std::vector<int64_t>& scores) const {}
 };
 
 struct ScheduleResult {
@@ -78,27 +179,39 @@ struct ScheduleResult {
   std::string message;
   int evaluated = 0;
   int feasible = 0;
+  // For a failure: each node that was filtered out and its first reason (preemption reads them);
+  // empty when PreFilter rejected the pod outright.
+  std::vector<std::pair<const NodeInfo*, std::string>> failures;
 };
 
 class Framework {
  public:
   void AddFilter(std::unique_ptr<FilterPlugin> p) { filters_.push_back(std::move(p)); }
   void AddScore(std::unique_ptr<ScorePlugin> p) { scores_.push_back(std::move(p)); }
-  // Filters every node (first failing plugin per node gives its reasons), scores
-  // the feasible ones (Σ weight·score), ties broken at random.
-  ScheduleResult Schedule(const PodInfo& pod, const std::vector<const NodeInfo*>& nodes);
+  // Filters nodes (first failing plugin per node gives its reasons) from a rotating
+  // start until enough feasible nodes are found (Kubernetes' adaptive
+  // percentageOfNodesToScore: all below 100 nodes, else max(100, n·max(5, 50 − n/125)%)),
+  // scores the feasible ones (Σ weight·score), ties broken at random. Not thread-safe.
+  ScheduleResult Schedule(const PodInfo& pod, const std::vector<const NodeInfo*>& nodes,
+                          NamespaceLabels namespace_labels = {}, int64_t pods_with_affinity = -1);
   const std::vector<std::unique_ptr<FilterPlugin>>& filters() const { return filters_; }
   const std::vector<std::unique_ptr<ScorePlugin>>& scores() const { return scores_; }
+  // 0 = adaptive (the default); 100 = every node.
+  void set_percentage_of_nodes_to_score(int p) { percentage_ = p; }
 
  private:
+  int NumFeasibleNodesToFind(int n) const;
   std::vector<std::unique_ptr<FilterPlugin>> filters_;
   std::vector<std::unique_ptr<ScorePlugin>> scores_;
   std::mt19937_64 rng_{std::random_device{}()};
+  size_t next_start_ = 0;
+  int percentage_ = 0;
 };
 
 // The default plugin set, in Kubernetes' order: NodeUnschedulable, NodeName,
-// TaintToleration, NodeAffinity (incl. nodeSelector), NodePorts, NodeResourcesFit;
-// scores TaintToleration (3), NodeAffinity (2), NodeResourcesFit/LeastAllocated (1),
+// TaintToleration, NodeAffinity (incl. nodeSelector), NodePorts, NodeResourcesFit,
+// PodTopologySpread, InterPodAffinity; scores TaintToleration (3), NodeAffinity (2),
+// NodeResourcesFit/LeastAllocated (1), PodTopologySpread (2), InterPodAffinity (2),
 // NodeResourcesBalancedAllocation (1).
 std::unique_ptr<Framework> DefaultFramework();
 

@@ -177,9 +177,10 @@ TEST(PluginsTest, BalancedPrefersEvenUse) {
   auto balanced = NewBalancedAllocation();
   NodeInfo n(Node("n", "4", "4Gi"));
   // 2 CPU of 4 and 2Gi of 4Gi: perfectly balanced.
-  EXPECT_EQ(balanced->Score(PodInfo(Pod("p", "2", "2Gi")), n), 100);
+  CycleState state;
+  EXPECT_EQ(balanced->Score(PodInfo(Pod("p", "2", "2Gi")), n, state), 100);
   // 4 CPU of 4 and ~0 memory: fractions 1 and 0.05 → std ≈ 0.475 → 52.
-  EXPECT_LT(balanced->Score(PodInfo(Pod("p", "4", "1")), n), 60);
+  EXPECT_LT(balanced->Score(PodInfo(Pod("p", "4", "1")), n, state), 60);
 }
 
 }  // namespace

@@ -11,7 +11,6 @@ using namespace internal;
 
 namespace {
 
-const json::object* Spec(const ObjectPtr& o) { return Obj(o.get(), "spec"); }
 
 bool ToleratedBy(const json::array* tolerations, const json::object& taint) {
   if (!tolerations) return false;
@@ -57,10 +56,11 @@ bool RequirementMatches(const json::object& req, bool present, const std::string
 class NodeUnschedulable final : public FilterPlugin {
  public:
   std::string_view name() const override { return "NodeUnschedulable"; }
-  std::vector<std::string> Filter(const PodInfo& pod, const NodeInfo& node) const override {
-    if (!Bool(Spec(node.node), "unschedulable")) return {};
-    json::object taint{{"key", "node.kubernetes.io/unschedulable"}, {"effect", "NoSchedule"}};
-    if (ToleratedBy(Arr(Spec(pod.pod), "tolerations"), taint)) return {};
+  std::vector<std::string> Filter(const PodInfo& pod, const NodeInfo& node,
+                                  const CycleState&) const override {
+    if (!node.unschedulable) return {};
+    static const Taint kTaint{"node.kubernetes.io/unschedulable", "", "NoSchedule"};
+    if (pod.Tolerates(kTaint)) return {};
     return {"node(s) were unschedulable"};
   }
 };
@@ -68,9 +68,9 @@ class NodeUnschedulable final : public FilterPlugin {
 class NodeName final : public FilterPlugin {
  public:
   std::string_view name() const override { return "NodeName"; }
-  std::vector<std::string> Filter(const PodInfo& pod, const NodeInfo& node) const override {
-    std::string want = Str(Spec(pod.pod), "nodeName");
-    if (want.empty() || want == node.name) return {};
+  std::vector<std::string> Filter(const PodInfo& pod, const NodeInfo& node,
+                                  const CycleState&) const override {
+    if (pod.node_name.empty() || pod.node_name == node.name) return {};
     return {"node(s) didn't match the requested node name"};
   }
 };
@@ -78,17 +78,12 @@ class NodeName final : public FilterPlugin {
 class TaintTolerationFilter final : public FilterPlugin {
  public:
   std::string_view name() const override { return "TaintToleration"; }
-  std::vector<std::string> Filter(const PodInfo& pod, const NodeInfo& node) const override {
-    const json::array* taints = Arr(Spec(node.node), "taints");
-    if (!taints) return {};
-    const json::array* tols = Arr(Spec(pod.pod), "tolerations");
-    for (const auto& t : *taints) {
-      if (!t.is_object()) continue;
-      std::string effect = Str(&t.as_object(), "effect");
-      if (effect != "NoSchedule" && effect != "NoExecute") continue;
-      if (ToleratedBy(tols, t.as_object())) continue;
-      return {"node(s) had untolerated taint {" + Str(&t.as_object(), "key") + ": " +
-              Str(&t.as_object(), "value") + "}"};
+  std::vector<std::string> Filter(const PodInfo& pod, const NodeInfo& node,
+                                  const CycleState&) const override {
+    for (const Taint& t : node.taints) {
+      if (t.effect != "NoSchedule" && t.effect != "NoExecute") continue;
+      if (pod.Tolerates(t)) continue;
+      return {"node(s) had untolerated taint {" + t.key + ": " + t.value + "}"};
     }
     return {};
   }
@@ -97,21 +92,16 @@ class TaintTolerationFilter final : public FilterPlugin {
 class NodeAffinityFilter final : public FilterPlugin {
  public:
   std::string_view name() const override { return "NodeAffinity"; }
-  std::vector<std::string> Filter(const PodInfo& pod, const NodeInfo& node) const override {
-    const json::object* spec = Spec(pod.pod);
+  std::vector<std::string> Filter(const PodInfo& pod, const NodeInfo& node,
+                                  const CycleState&) const override {
     static const std::vector<std::string> kFail{
         "node(s) didn't match Pod's node affinity/selector"};
-    if (const json::object* sel = Obj(spec, "nodeSelector")) {
-      for (const auto& [k, v] : *sel) {
-        bool present = false;
-        std::string have = Label(*node.node, std::string(k), &present);
-        if (!present || !v.is_string() || have != v.as_string()) return kFail;
-      }
+    for (const auto& [k, v] : pod.node_selector) {
+      const json::string* have = node.LabelValue(k);
+      if (!have || *have != v) return kFail;
     }
-    const json::object* required = Obj(Obj(Obj(spec, "affinity"), "nodeAffinity"),
-                                       "requiredDuringSchedulingIgnoredDuringExecution");
-    if (!required) return {};
-    const json::array* terms = Arr(required, "nodeSelectorTerms");
+    if (!pod.required_node_affinity) return {};
+    const json::array* terms = Arr(pod.required_node_affinity, "nodeSelectorTerms");
     if (!terms) return kFail;
     for (const auto& t : *terms)
       if (t.is_object() && TermMatches(t.as_object(), *node.node)) return {};
@@ -119,39 +109,15 @@ class NodeAffinityFilter final : public FilterPlugin {
   }
 };
 
-struct HostPort {
-  std::string ip, protocol;
-  int64_t port;
-};
-
-std::vector<HostPort> HostPorts(const json::object& pod) {
-  std::vector<HostPort> out;
-  const json::array* cs = Arr(Obj(&pod, "spec"), "containers");
-  if (!cs) return out;
-  for (const auto& c : *cs) {
-    if (!c.is_object()) continue;
-    const json::array* ports = Arr(&c.as_object(), "ports");
-    if (!ports) continue;
-    for (const auto& p : *ports) {
-      if (!p.is_object()) continue;
-      int64_t hp = Int(&p.as_object(), "hostPort");
-      if (hp <= 0) continue;
-      std::string proto = Str(&p.as_object(), "protocol");
-      std::string ip = Str(&p.as_object(), "hostIP");
-      out.push_back({ip.empty() ? "0.0.0.0" : ip, proto.empty() ? "TCP" : proto, hp});
-    }
-  }
-  return out;
-}
-
 class NodePorts final : public FilterPlugin {
  public:
   std::string_view name() const override { return "NodePorts"; }
-  std::vector<std::string> Filter(const PodInfo& pod, const NodeInfo& node) const override {
-    auto want = HostPorts(*pod.pod);
+  std::vector<std::string> Filter(const PodInfo& pod, const NodeInfo& node,
+                                  const CycleState&) const override {
+    const auto& want = pod.host_ports;
     if (want.empty()) return {};
-    for (const auto& other : node.pods) {
-      for (const auto& used : HostPorts(*other)) {
+    for (const auto& [key, other] : node.pods) {
+      for (const auto& used : other->host_ports) {
         for (const auto& w : want) {
           if (w.port != used.port || w.protocol != used.protocol) continue;
           if (w.ip == used.ip || w.ip == "0.0.0.0" || used.ip == "0.0.0.0")
@@ -166,7 +132,8 @@ class NodePorts final : public FilterPlugin {
 class NodeResourcesFit final : public FilterPlugin {
  public:
   std::string_view name() const override { return "NodeResourcesFit"; }
-  std::vector<std::string> Filter(const PodInfo& pod, const NodeInfo& node) const override {
+  std::vector<std::string> Filter(const PodInfo& pod, const NodeInfo& node,
+                                  const CycleState&) const override {
     std::vector<std::string> why;
     if (node.pod_count + 1 > node.allowed_pods) why.push_back("Too many pods");
     const Resources& r = pod.requests;
@@ -193,27 +160,22 @@ class TaintTolerationScore final : public ScorePlugin {
  public:
   std::string_view name() const override { return "TaintToleration"; }
   int64_t weight() const override { return 3; }
-  int64_t Score(const PodInfo& pod, const NodeInfo& node) const override {
-    const json::array* taints = Arr(Spec(node.node), "taints");
-    if (!taints) return 0;
-    // Only tolerations that can apply to PreferNoSchedule count.
-    json::array tols;
-    if (const json::array* all = Arr(Spec(pod.pod), "tolerations")) {
-      for (const auto& t : *all) {
-        if (!t.is_object()) continue;
-        std::string e = Str(&t.as_object(), "effect");
-        if (e.empty() || e == "PreferNoSchedule") tols.push_back(t);
-      }
-    }
+  int64_t Score(const PodInfo& pod, const NodeInfo& node, const CycleState& state) const override {
     int64_t count = 0;
-    for (const auto& t : *taints) {
-      if (!t.is_object() || Str(&t.as_object(), "effect") != "PreferNoSchedule") continue;
-      if (!ToleratedBy(&tols, t.as_object())) ++count;
+    for (const Taint& t : node.taints) {
+      if (t.effect != "PreferNoSchedule") continue;
+      // Only tolerations that can apply to PreferNoSchedule count.
+      bool tolerated = false;
+      for (const auto& tol : pod.tolerations)
+        if ((tol.effect.empty() || tol.effect == "PreferNoSchedule") && tol.Tolerates(t))
+          tolerated = true;
+      if (!tolerated) ++count;
     }
     return count;
   }
   // Fewer intolerable taints is better: the node with the most gets 0.
-  void Normalize(const PodInfo&, std::vector<int64_t>& s) const override {
+  void Normalize(const PodInfo&, const std::vector<const NodeInfo*>&, const CycleState&,
+                 std::vector<int64_t>& s) const override {
     int64_t max = s.empty() ? 0 : *std::max_element(s.begin(), s.end());
     for (auto& v : s) v = max == 0 ? 100 : (max - v) * 100 / max;
   }
@@ -223,9 +185,8 @@ class NodeAffinityScore final : public ScorePlugin {
  public:
   std::string_view name() const override { return "NodeAffinity"; }
   int64_t weight() const override { return 2; }
-  int64_t Score(const PodInfo& pod, const NodeInfo& node) const override {
-    const json::array* prefs = Arr(Obj(Obj(Spec(pod.pod), "affinity"), "nodeAffinity"),
-                                   "preferredDuringSchedulingIgnoredDuringExecution");
+  int64_t Score(const PodInfo& pod, const NodeInfo& node, const CycleState& state) const override {
+    const json::array* prefs = pod.preferred_node_affinity;
     if (!prefs) return 0;
     int64_t sum = 0;
     for (const auto& p : *prefs) {
@@ -235,7 +196,8 @@ class NodeAffinityScore final : public ScorePlugin {
     }
     return sum;
   }
-  void Normalize(const PodInfo&, std::vector<int64_t>& s) const override {
+  void Normalize(const PodInfo&, const std::vector<const NodeInfo*>&, const CycleState&,
+                 std::vector<int64_t>& s) const override {
     int64_t max = s.empty() ? 0 : *std::max_element(s.begin(), s.end());
     if (max <= 0) return;
     for (auto& v : s) v = v * 100 / max;
@@ -252,7 +214,7 @@ class LeastAllocated final : public ScorePlugin {
  public:
   std::string_view name() const override { return "NodeResourcesFit"; }
   int64_t weight() const override { return 1; }
-  int64_t Score(const PodInfo& pod, const NodeInfo& node) const override {
+  int64_t Score(const PodInfo& pod, const NodeInfo& node, const CycleState& state) const override {
     int64_t cpu =
         LeastAllocatedOne(node.non_zero_requested.milli_cpu + pod.non_zero_requests.milli_cpu,
                           node.allocatable.milli_cpu);
@@ -266,7 +228,7 @@ class BalancedAllocation final : public ScorePlugin {
  public:
   std::string_view name() const override { return "NodeResourcesBalancedAllocation"; }
   int64_t weight() const override { return 1; }
-  int64_t Score(const PodInfo& pod, const NodeInfo& node) const override {
+  int64_t Score(const PodInfo& pod, const NodeInfo& node, const CycleState& state) const override {
     auto frac = [](int64_t req, int64_t alloc) {
       if (alloc <= 0) return 1.0;
       return std::min(1.0, static_cast<double>(req) / static_cast<double>(alloc));
@@ -292,6 +254,38 @@ bool Tolerates(const json::object& tol, const json::object& taint) {
   if (key != Str(&taint, "key")) return false;
   if (op == "Exists") return true;
   return op == "Equal" && Str(&tol, "value") == Str(&taint, "value");
+}
+
+bool MatchesNodeSelectorAndAffinity(const json::object& pod, const json::object& node) {
+  const json::object* spec = Obj(&pod, "spec");
+  if (const json::object* sel = Obj(spec, "nodeSelector")) {
+    for (const auto& [k, v] : *sel) {
+      bool present = false;
+      std::string have = Label(node, std::string(k), &present);
+      if (!present || !v.is_string() || have != v.as_string()) return false;
+    }
+  }
+  const json::object* required = Obj(Obj(Obj(spec, "affinity"), "nodeAffinity"),
+                                     "requiredDuringSchedulingIgnoredDuringExecution");
+  if (!required) return true;
+  const json::array* terms = Arr(required, "nodeSelectorTerms");
+  if (!terms) return false;
+  for (const auto& t : *terms)
+    if (t.is_object() && TermMatches(t.as_object(), node)) return true;
+  return false;
+}
+
+bool ToleratesNodeTaints(const json::object& pod, const json::object& node) {
+  const json::array* taints = Arr(Obj(&node, "spec"), "taints");
+  if (!taints) return true;
+  const json::array* tols = Arr(Obj(&pod, "spec"), "tolerations");
+  for (const auto& t : *taints) {
+    if (!t.is_object()) continue;
+    std::string effect = Str(&t.as_object(), "effect");
+    if (effect != "NoSchedule" && effect != "NoExecute") continue;
+    if (!ToleratedBy(tols, t.as_object())) return false;
+  }
+  return true;
 }
 
 bool TermMatches(const json::object& term, const json::object& node) {
@@ -347,9 +341,13 @@ std::unique_ptr<Framework> DefaultFramework() {
   fw->AddFilter(NewNodeAffinityFilter());
   fw->AddFilter(NewNodePorts());
   fw->AddFilter(NewNodeResourcesFit());
+  fw->AddFilter(NewPodTopologySpreadFilter());
+  fw->AddFilter(NewInterPodAffinityFilter());
   fw->AddScore(NewTaintTolerationScore());
   fw->AddScore(NewNodeAffinityScore());
   fw->AddScore(NewLeastAllocated());
+  fw->AddScore(NewPodTopologySpreadScore());
+  fw->AddScore(NewInterPodAffinityScore());
   fw->AddScore(NewBalancedAllocation());
   return fw;
 }

@@ -11,11 +11,6 @@ using client::ObjectPtr;
 using namespace internal;
 
 namespace {
-std::vector<std::string> ByNodeName(const json::object& pod) {
-  std::string node = Str(Obj(&pod, "spec"), "nodeName");
-  if (node.empty()) return {};
-  return {node};
-}
 // Whether anything other than status and bookkeeping metadata differs.
 bool SchedulingRelevantChange(const json::object& a, const json::object& b) {
   auto strip = [](json::object o) {
@@ -33,6 +28,7 @@ bool Terminal(const json::object& pod) {
   std::string phase = Str(Obj(&pod, "status"), "phase");
   return phase == "Succeeded" || phase == "Failed";
 }
+std::string NodeNameOf(const json::object& pod) { return Str(Obj(&pod, "spec"), "nodeName"); }
 }  // namespace
 
 Scheduler::Scheduler(client::RestClient* client, SchedulerOptions opts)
@@ -42,18 +38,36 @@ Scheduler::Scheduler(client::RestClient* client, SchedulerOptions opts)
       framework_(DefaultFramework()),
       pods_(client, client::resources::kPods),
       nodes_(client, client::resources::kNodes),
+      namespaces_(client, client::resources::kNamespaces),
       queue_(client::WorkQueue::Options{std::chrono::seconds(1), std::chrono::seconds(10)}) {
-  pods_.AddIndex("node", ByNodeName);
+  framework_->set_percentage_of_nodes_to_score(opts_.percentage_of_nodes_to_score);
   pods_.AddEventHandler(client::EventHandlers{
       [this](const ObjectPtr& p) { OnPodEvent(nullptr, p, false); },
       [this](const ObjectPtr& o, const ObjectPtr& p) { OnPodEvent(o, p, false); },
       [this](const ObjectPtr& p) { OnPodEvent(nullptr, p, true); }});
-  auto node_changed = [this](const ObjectPtr&) { MoveAllToActive(); };
-  nodes_.AddEventHandler(client::EventHandlers{node_changed,
-                                               [this](const ObjectPtr& o, const ObjectPtr& n) {
-                                                 if (o != n) MoveAllToActive();  // not on resync
-                                               },
-                                               nullptr});
+  nodes_.AddEventHandler(client::EventHandlers{
+      [this](const ObjectPtr& n) {
+        cache_.UpsertNode(n);
+        MoveAllToActive();
+      },
+      [this](const ObjectPtr& o, const ObjectPtr& n) {
+        if (o == n) return;  // resync
+        cache_.UpsertNode(n);
+        // Only what can make a waiting pod fit is worth a retry (not a status heartbeat).
+        auto labels = [](const ObjectPtr& x) { return client::MetaObject(*x, "labels"); };
+        auto eq = [](const json::object* a, const json::object* b) {
+          return (!a && !b) || (a && b && *a == *b);
+        };
+        if (!eq(labels(o), labels(n)) || !eq(Obj(o.get(), "spec"), Obj(n.get(), "spec")) ||
+            !eq(Obj(Obj(o.get(), "status"), "allocatable"),
+                Obj(Obj(n.get(), "status"), "allocatable")))
+          MoveAllToActive();
+      },
+      [this](const ObjectPtr& n) { cache_.RemoveNode(MetaString(*n, "name")); }});
+  namespaces_.AddEventHandler(client::EventHandlers{
+      [this](const ObjectPtr& n) { cache_.UpsertNamespace(n); },
+      [this](const ObjectPtr&, const ObjectPtr& n) { cache_.UpsertNamespace(n); },
+      [this](const ObjectPtr& n) { cache_.RemoveNamespace(MetaString(*n, "name")); }});
 }
 
 Scheduler::~Scheduler() { Stop(); }
@@ -65,17 +79,21 @@ bool Scheduler::Responsible(const json::object& pod) const {
 
 void Scheduler::OnPodEvent(const ObjectPtr& old_pod, const ObjectPtr& pod, bool deleted) {
   std::string key = client::KeyOf(*pod);
-  bool assigned = !Str(Obj(pod.get(), "spec"), "nodeName").empty();
+  bool assigned = !NodeNameOf(*pod).empty();
   if (deleted || assigned) {
     bool freed = false;
+    if (deleted || Terminal(*pod)) {
+      cache_.RemovePod(key);
+      freed = assigned && (deleted || (old_pod && !Terminal(*old_pod)));
+    } else {
+      cache_.UpsertPod(pod);  // replaces our assumed copy once the binding is seen
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
-      assumed_.erase(key);  // the cache has caught up (or the pod is gone)
       unschedulable_.erase(key);
-      freed = deleted && assigned;
     }
     // An assigned pod leaving (or finishing) frees room: retry the waiting pods.
-    if (freed || (assigned && old_pod && !Terminal(*old_pod) && Terminal(*pod))) MoveAllToActive();
+    if (freed) MoveAllToActive();
     return;
   }
   if (!Responsible(*pod) || !MetaString(*pod, "deletionTimestamp").empty()) return;
@@ -95,6 +113,7 @@ void Scheduler::MoveAllToActive() {
   std::set<std::string> keys;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (unschedulable_.empty()) return;
     keys.swap(unschedulable_);
   }
   for (const auto& k : keys) queue_.Add(k);
@@ -102,8 +121,11 @@ void Scheduler::MoveAllToActive() {
 
 void Scheduler::Start() {
   if (started_.exchange(true)) return;
+  namespaces_.Start();
   nodes_.Start();
   pods_.Start();
+  for (int i = 0; i < std::max(1, opts_.bind_workers); ++i)
+    binders_.emplace_back([this] { BindLoop(); });
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -111,27 +133,88 @@ void Scheduler::Stop() {
   if (!started_.load()) return;
   queue_.ShutDown();
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(bind_mu_);
+    bind_stop_ = true;
+  }
+  bind_cv_.notify_all();
+  for (auto& t : binders_)
+    if (t.joinable()) t.join();
+  binders_.clear();
   pods_.Stop();
   nodes_.Stop();
+  namespaces_.Stop();
+}
+
+SchedulerStats Scheduler::stats() const {
+  return SchedulerStats{scheduled_.load(), unschedulable_count_.load(), bind_errors_.load(),
+                        preempted_.load(), cycle_nanos_.load()};
 }
 
 void Scheduler::Loop() {
+  namespaces_.WaitForSync(std::chrono::seconds(30));
   nodes_.WaitForSync(std::chrono::seconds(30));
   pods_.WaitForSync(std::chrono::seconds(30));
   auto last_flush = std::chrono::steady_clock::now();
+  // A summary after each burst of 1,000+ pods (for benchmarks and capacity questions).
+  int64_t burst_cycles = 0, burst_nanos = 0;
+  auto burst_start = std::chrono::steady_clock::now();
   std::string key;
   while (queue_.Get(&key)) {
-    Status st = ScheduleOne(key);
+    if (burst_cycles == 0) {
+      burst_start = std::chrono::steady_clock::now();
+      burst_nanos = cycle_nanos_.load();
+    }
+    ++burst_cycles;
+    BindTask task;
+    Status st = ScheduleOneImpl(key, &task);
     if (st.ok()) {
       queue_.Forget(key);
     } else {
       LOG(WARNING) << "scheduler: " << key << ": " << st.ToString();
       queue_.AddRateLimited(key);
     }
+    // The pod stays assumed in the cache, so a re-add before the binding lands is a no-op.
     queue_.Done(key);
+    if (task.pod) {
+      {
+        std::lock_guard<std::mutex> lock(bind_mu_);
+        bind_queue_.push_back(std::move(task));
+      }
+      bind_cv_.notify_one();
+    }
+    if (queue_.Len() == 0) {
+      if (burst_cycles >= 1000) {
+        double secs =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - burst_start).count();
+        LOG(INFO) << "scheduler: " << burst_cycles << " scheduling cycles in " << secs << " s ("
+                  << static_cast<int64_t>(burst_cycles / std::max(secs, 1e-9)) << "/s), mean cycle "
+                  << (cycle_nanos_.load() - burst_nanos) / burst_cycles / 1000 << " us";
+      }
+      burst_cycles = 0;
+    }
     if (std::chrono::steady_clock::now() - last_flush > opts_.unschedulable_flush) {
       last_flush = std::chrono::steady_clock::now();
       MoveAllToActive();
+    }
+  }
+}
+
+void Scheduler::BindLoop() {
+  for (;;) {
+    BindTask task;
+    {
+      std::unique_lock<std::mutex> lock(bind_mu_);
+      bind_cv_.wait(lock, [this] { return bind_stop_ || !bind_queue_.empty(); });
+      if (bind_queue_.empty()) return;  // stopping, nothing left
+      task = std::move(bind_queue_.front());
+      bind_queue_.pop_front();
+    }
+    std::string key = client::KeyOf(*task.pod);
+    Status st = Bind(task);
+    if (!st.ok()) {
+      LOG(WARNING) << "scheduler: binding " << key << ": " << st.ToString();
+      queue_.AddRateLimited(key);
     }
   }
 }
@@ -161,78 +244,108 @@ Status Scheduler::RecordFailure(const json::object& pod, const std::string& reas
   return Status::Ok();
 }
 
-Status Scheduler::ScheduleOne(const std::string& key) {
+Status Scheduler::Nominate(const json::object& pod, const PreemptionResult& preemption) {
+  json::object patch{{"status", json::object{{"nominatedNodeName", preemption.node}}}};
+  auto r = client_->Patch(client::resources::kPods, MetaString(pod, "namespace"),
+                          MetaString(pod, "name"), client::PatchType::kMerge, patch, "status");
+  if (!r.ok() && r.status().code() != Code::kNotFound) return r.status();
+  const std::string now = FormatRfc3339(Clock::Real().NowUnix());
+  for (const auto& v : preemption.victims) {
+    const json::object& victim = *v->pod;
+    std::string ns = MetaString(victim, "namespace"), name = MetaString(victim, "name");
+    json::object cond{
+        {"type", "DisruptionTarget"},
+        {"status", "True"},
+        {"reason", "PreemptionByScheduler"},
+        {"message", opts_.scheduler_name + ": preempting to accommodate a higher priority pod"},
+        {"lastProbeTime", nullptr},
+        {"lastTransitionTime", now}};
+    json::object cpatch{{"status", json::object{{"conditions", json::array{cond}}}}};
+    auto pr = client_->Patch(client::resources::kPods, ns, name, client::PatchType::kStrategicMerge,
+                             cpatch, "status");
+    if (!pr.ok() && pr.status().code() == Code::kNotFound) continue;
+    recorder_.Record(victim, "Normal", "Preempted",
+                     "Preempted by pod " + MetaString(pod, "uid") + " on node " + preemption.node);
+    client::DeleteOptions d;
+    d.precondition_uid = MetaString(victim, "uid");
+    Status st = client_->Delete(client::resources::kPods, ns, name, d);
+    if (!st.ok() && st.code() != Code::kNotFound && st.code() != Code::kConflict) return st;
+    ++preempted_;
+    LOG(INFO) << "scheduler: preempted " << ns << "/" << name << " on " << preemption.node
+              << " for " << MetaString(pod, "namespace") << "/" << MetaString(pod, "name");
+  }
+  return Status::Ok();
+}
+
+Status Scheduler::ScheduleOne(const std::string& key) { return ScheduleOneImpl(key, nullptr); }
+
+Status Scheduler::ScheduleOneImpl(const std::string& key, BindTask* task) {
   ObjectPtr pod = pods_.Get(key);
   if (!pod) return Status::Ok();  // deleted meanwhile
-  if (!Str(Obj(pod.get(), "spec"), "nodeName").empty()) return Status::Ok();
+  if (!NodeNameOf(*pod).empty()) return Status::Ok();
   if (!MetaString(*pod, "deletionTimestamp").empty() || !Responsible(*pod)) return Status::Ok();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (assumed_.count(key)) return Status::Ok();  // bound, not yet observed
-  }
-  // Snapshot: every node with the pods the cache and our assumptions put on it.
-  std::vector<std::unique_ptr<NodeInfo>> infos;
-  std::map<std::string, NodeInfo*> by_name;
-  for (const ObjectPtr& n : nodes_.List()) {
-    infos.push_back(std::make_unique<NodeInfo>(n));
-    by_name[infos.back()->name] = infos.back().get();
-  }
-  for (auto& info : infos) {
-    for (const ObjectPtr& p : pods_.ByIndex("node", info->name)) {
-      if (!Terminal(*p)) info->AddPod(p);
-    }
-  }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [k, p] : assumed_) {
-      auto it = by_name.find(Str(Obj(p.get(), "spec"), "nodeName"));
-      if (it != by_name.end()) it->second->AddPod(p);
-    }
-  }
-  std::vector<const NodeInfo*> nodes;
-  nodes.reserve(infos.size());
-  for (auto& i : infos) nodes.push_back(i.get());
+  if (cache_.IsAssumed(key)) return Status::Ok();  // bound, not yet observed
 
-  ScheduleResult result = framework_->Schedule(PodInfo(pod), nodes);
+  auto t0 = std::chrono::steady_clock::now();
+  PodInfo info(pod);
+  PreemptionResult preemption;
+  ScheduleResult result = cache_.Schedule(*framework_, info, &preemption);
+  cycle_nanos_ +=
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   if (result.node.empty()) {
+    ++unschedulable_count_;
     {
       std::lock_guard<std::mutex> lock(mu_);
       unschedulable_.insert(key);
     }
-    return RecordFailure(*pod, "Unschedulable", result.message);
+    if (!preemption.node.empty()) {
+      RETURN_IF_ERROR(RecordFailure(*pod, "Unschedulable", result.message));
+      return Nominate(*pod, preemption);
+    }
+    std::string message = result.message;
+    if (!preemption.message.empty()) message += " " + preemption.message + ".";
+    return RecordFailure(*pod, "Unschedulable", message);
   }
-  std::string ns = MetaString(*pod, "namespace");
-  std::string name = MetaString(*pod, "name");
+  // Assume first, so the next pod already sees this one's resources.
+  auto assumed = std::make_shared<json::object>(*pod);
+  (*assumed)["spec"].as_object()["nodeName"] = result.node;
+  cache_.AssumePod(assumed);
+  BindTask t{pod, result.node};
+  if (task) {
+    *task = std::move(t);
+    return Status::Ok();
+  }
+  return Bind(t);
+}
+
+Status Scheduler::Bind(const BindTask& task) {
+  const json::object& pod = *task.pod;
+  std::string key = client::KeyOf(pod);
+  std::string ns = MetaString(pod, "namespace");
+  std::string name = MetaString(pod, "name");
   json::object binding{
       {"apiVersion", "v1"},
       {"kind", "Binding"},
       {"metadata",
-       json::object{{"name", name}, {"namespace", ns}, {"uid", MetaString(*pod, "uid")}}},
-      {"target", json::object{{"apiVersion", "v1"}, {"kind", "Node"}, {"name", result.node}}}};
-  // Assume first, so the next pod already sees this one's resources.
-  auto assumed = std::make_shared<json::object>(*pod);
-  (*assumed)["spec"].as_object()["nodeName"] = result.node;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    assumed_[key] = assumed;
-  }
+       json::object{{"name", name}, {"namespace", ns}, {"uid", MetaString(pod, "uid")}}},
+      {"target", json::object{{"apiVersion", "v1"}, {"kind", "Node"}, {"name", task.node}}}};
   auto bound = client_->CreateSubresource(client::resources::kPods, ns, name, "binding", binding);
   if (!bound.ok()) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      assumed_.erase(key);
-    }
+    cache_.ForgetPod(key);
     if (bound.status().code() == Code::kNotFound) return Status::Ok();
     if (bound.status().code() == Code::kConflict) {
       // Already bound by someone else, or being deleted: the informer will tell.
       return Status::Ok();
     }
-    recorder_.Record(*pod, "Warning", "FailedScheduling",
+    ++bind_errors_;
+    recorder_.Record(pod, "Warning", "FailedScheduling",
                      "Binding rejected: " + bound.status().message());
     return bound.status();
   }
-  recorder_.Record(*pod, "Normal", "Scheduled",
-                   "Successfully assigned " + ns + "/" + name + " to " + result.node);
+  ++scheduled_;
+  recorder_.Record(pod, "Normal", "Scheduled",
+                   "Successfully assigned " + ns + "/" + name + " to " + task.node);
   return Status::Ok();
 }
 

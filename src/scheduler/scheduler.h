@@ -1,26 +1,37 @@
 // The scheduler: watches pods without a node and binds each to the best node
 // (framework.h) through pods/binding, with Kubernetes' events and conditions.
 //
-// Threading: two informers (pods, nodes) feed a WorkQueue of pod keys; one
-// scheduling thread pops keys and schedules one pod at a time against a snapshot
-// built from the informer caches plus pods it has bound but not yet seen back
-// ("assumed"). A pod that fits nowhere gets a FailedScheduling event and a
-// PodScheduled=False condition, and waits in the unschedulable set until a node
-// is added or changes or an assigned pod goes away (or 60 s pass).
+// Threading: three informers (pods, nodes, namespaces) keep the incremental
+// Cache (cache.h) current and feed a WorkQueue of pending pod keys; one
+// scheduling thread pops keys and runs one scheduling cycle at a time against the
+// cache; the chosen node is assumed in the cache at once (so the next pod sees
+// it) and the binding (POST pods/binding, then the Scheduled event) is handed to
+// a pool of binder threads, as kube-scheduler binds asynchronously. A failed
+// binding forgets the assumption and retries the pod with back-off.
+// A pod that fits nowhere gets a FailedScheduling event and a PodScheduled=False
+// condition, and waits in the unschedulable set until a node is added or changes
+// or an assigned pod goes away (or unschedulable_flush passes).
+// A pod that fits nowhere may preempt lower-priority pods (preemption.h): it is
+// nominated (status.nominatedNodeName), the victims are evicted, and it is retried
+// when they are gone. Not done: holding the nominated room against other pods.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "client/events.h"
 #include "client/informer.h"
 #include "client/rest_client.h"
 #include "client/workqueue.h"
+#include "scheduler/cache.h"
 #include "scheduler/framework.h"
 
 namespace sampan::scheduler {
@@ -28,6 +39,16 @@ namespace sampan::scheduler {
 struct SchedulerOptions {
   std::string scheduler_name = "default-scheduler";
   std::chrono::milliseconds unschedulable_flush{std::chrono::seconds(60)};
+  int bind_workers = 16;
+  int percentage_of_nodes_to_score = 0;  // 0 = adaptive, as kube-scheduler
+};
+
+struct SchedulerStats {
+  int64_t scheduled = 0;      // binding succeeded
+  int64_t unschedulable = 0;  // cycles that found no node
+  int64_t bind_errors = 0;
+  int64_t preemptions = 0;  // victims evicted
+  int64_t cycle_nanos = 0;  // time spent in scheduling cycles (filter + score)
 };
 
 class Scheduler {
@@ -35,32 +56,52 @@ class Scheduler {
   Scheduler(client::RestClient* client, SchedulerOptions opts = {});
   ~Scheduler();
 
-  void Start();  // starts informers and the scheduling thread
+  void Start();  // starts informers, the scheduling thread and the binders
   void Stop();   // idempotent
-  // Schedules the pod with this key once, now (public for tests). OK when bound or
-  // recorded as unschedulable; an error for API failures.
+  // Schedules the pod with this key once, now, binding synchronously (public for
+  // tests). OK when bound or recorded as unschedulable; an error for API failures.
   Status ScheduleOne(const std::string& key);
+  SchedulerStats stats() const;
 
  private:
+  struct BindTask {
+    client::ObjectPtr pod;
+    std::string node;
+  };
   bool Responsible(const boost::json::object& pod) const;
   void OnPodEvent(const client::ObjectPtr& old_pod, const client::ObjectPtr& pod, bool deleted);
   void MoveAllToActive();
   void Loop();
+  void BindLoop();
+  // Schedules; when a node is chosen and `task` is given, fills it instead of binding.
+  Status ScheduleOneImpl(const std::string& key, BindTask* task);
+  Status Bind(const BindTask& task);
   Status RecordFailure(const boost::json::object& pod, const std::string& reason,
                        const std::string& message);
+  // Nominates the node for the pod and evicts the victims.
+  Status Nominate(const boost::json::object& pod, const PreemptionResult& preemption);
 
   client::RestClient* client_;
   const SchedulerOptions opts_;
   client::EventRecorder recorder_;
-  std::unique_ptr<Framework> framework_;
-  client::Informer pods_, nodes_;
+  std::unique_ptr<Framework> framework_;  // used by the scheduling thread only
+  Cache cache_;
+  client::Informer pods_, nodes_, namespaces_;
   client::WorkQueue queue_;
 
   std::mutex mu_;
-  std::set<std::string> unschedulable_;               // guarded by mu_
-  std::map<std::string, client::ObjectPtr> assumed_;  // pod key → bound pod; guarded by mu_
+  std::set<std::string> unschedulable_;  // guarded by mu_
   std::thread thread_;
   std::atomic<bool> started_{false};
+
+  std::mutex bind_mu_;
+  std::condition_variable bind_cv_;
+  std::deque<BindTask> bind_queue_;  // guarded by bind_mu_
+  bool bind_stop_ = false;           // guarded by bind_mu_
+  std::vector<std::thread> binders_;
+
+  std::atomic<int64_t> scheduled_{0}, unschedulable_count_{0}, bind_errors_{0}, cycle_nanos_{0},
+      preempted_{0};
 };
 
 }  // namespace sampan::scheduler

@@ -68,7 +68,10 @@ TEST_F(SchedulerTest, UnschedulablePodGetsEventAndConditionThenBindsWhenANodeArr
   AddPod("big", "2");
   ASSERT_TRUE(Eventually([&] { return !EventsFor("big", "FailedScheduling").empty(); }));
   auto ev = EventsFor("big", "FailedScheduling")[0];
-  EXPECT_EQ(ev.at("message"), "0/1 nodes are available: 1 Insufficient cpu.");
+  // kube-scheduler's wording, with DefaultPreemption's part (nothing of lower priority to evict).
+  EXPECT_EQ(ev.at("message"),
+            "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 "
+            "No preemption victims found for incoming pod..");
   EXPECT_EQ(ev.at("type"), "Warning");
   EXPECT_EQ(ev.at("source").at("component"), "default-scheduler");
   ASSERT_TRUE(Eventually([&] {
@@ -121,6 +124,44 @@ TEST_F(SchedulerTest, AccountsForPodsItJustBound) {
   }
   EXPECT_EQ(bound, 2);
   EXPECT_EQ(nodes.size(), 2u);
+  sched.Stop();
+}
+
+TEST_F(SchedulerTest, HigherPriorityPodPreemptsLowerPriorityOne) {
+  AddNode("only", "1");
+  Scheduler sched(client_.get());
+  sched.Start();
+  AddPod("low", "800m");
+  ASSERT_TRUE(Eventually([&] { return NodeOf("low") == "only"; }));
+  json::object vip = json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"vip"},
+      "spec":{"priority":1000,"containers":[{"name":"c","image":"busybox",
+      "resources":{"requests":{"cpu":"800m"}}}]}})")
+                         .as_object();
+  ASSERT_TRUE(client_->Create(client::resources::kPods, "default", vip).ok());
+  // The victim is evicted (graceful: it is bound) with the reason on it, the preemptor nominated.
+  ASSERT_TRUE(Eventually([&] {
+    auto p = client_->Get(client::resources::kPods, "default", "low");
+    return p.ok() && p->at("metadata").as_object().contains("deletionTimestamp");
+  }));
+  ASSERT_TRUE(Eventually([&] { return !EventsFor("low", "Preempted").empty(); }));
+  auto v = client_->Get(client::resources::kPods, "default", "vip");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->at("status").at("nominatedNodeName"), "only");
+  auto low = client_->Get(client::resources::kPods, "default", "low");
+  bool disrupted = false;
+  for (auto& c : low->at("status").at("conditions").as_array())
+    if (c.at("type") == "DisruptionTarget") disrupted = c.at("reason") == "PreemptionByScheduler";
+  EXPECT_TRUE(disrupted);
+  // The node agent finishes the deletion; the preemptor is bound in its place.
+  client::DeleteOptions now;
+  now.grace_period_seconds = 0;
+  ASSERT_TRUE(client_->Delete(client::resources::kPods, "default", "low", now).ok());
+  ASSERT_TRUE(Eventually([&] { return NodeOf("vip") == "only"; }));
+  EXPECT_GE(sched.stats().preemptions, 1);
+  // Equal priority never preempts.
+  AddPod("late", "800m");
+  ASSERT_TRUE(Eventually([&] { return !EventsFor("late", "FailedScheduling").empty(); }));
+  EXPECT_EQ(NodeOf("vip"), "only");
   sched.Stop();
 }
 

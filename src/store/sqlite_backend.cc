@@ -53,6 +53,9 @@ constexpr const char* kRowAt =
 constexpr const char* kInsert =
     "INSERT INTO kv (id, name, deleted, create_revision, prev_revision, value) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+constexpr const char* kBeginWrite = "BEGIN IMMEDIATE";
+constexpr const char* kCommitWrite = "COMMIT";
+constexpr const char* kRollbackWrite = "ROLLBACK";
 constexpr const char* kGetMeta = "SELECT value FROM meta WHERE name = ?1";
 constexpr const char* kSetMeta = "INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)";
 constexpr const char* kMaxId = "SELECT COALESCE(MAX(id), 0) FROM kv";
@@ -536,7 +539,7 @@ void SqliteBackend::CommitGroup(std::vector<Op>& group) {
   results.reserve(group.size());
   std::vector<Event> events;
   int64_t rev = rev_.load();
-  Status failure = db.Exec("BEGIN IMMEDIATE");
+  Status failure = db.ExecCached(kBeginWrite);
   if (failure.ok()) {
     for (Op& op : group) {
       Result<int64_t> r = ApplyWrite(op, rev + 1, &events);
@@ -548,8 +551,8 @@ void SqliteBackend::CommitGroup(std::vector<Op>& group) {
       }
       results.push_back(std::move(r));
     }
-    if (failure.ok()) failure = db.Exec("COMMIT");
-    if (!failure.ok()) (void)db.Exec("ROLLBACK");
+    if (failure.ok()) failure = db.ExecCached(kCommitWrite);
+    if (!failure.ok()) (void)db.ExecCached(kRollbackWrite);
   }
   if (!failure.ok()) {
     LOG(ERROR) << "store " << path_ << ": group commit of " << group.size()

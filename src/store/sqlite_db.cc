@@ -79,6 +79,13 @@ Status Db::Exec(const char* sql) {
   return Internal("sqlite: " + msg);
 }
 
+Status Db::ExecCached(const char* sql) {
+  ASSIGN_OR_RETURN(Stmt * s, Prepare(sql));
+  Status st = s->Run();
+  s->Reset();
+  return st;
+}
+
 Result<Stmt*> Db::Prepare(const char* sql) {
   auto it = cache_.find(sql);
   if (it != cache_.end()) return it->second.get();

@@ -47,6 +47,9 @@ class Db {
   ~Db();
 
   Status Exec(const char* sql);
+  // Runs one statement without results (BEGIN, COMMIT, ...) through the statement cache:
+  // no parse per call, unlike Exec. `sql` must be a string literal (cached by its address).
+  Status ExecCached(const char* sql);
   // A statement prepared once per connection and cached by its SQL text (reset on return).
   Result<Stmt*> Prepare(const char* sql);
 

@@ -1,0 +1,372 @@
+// Agent: wiring (client, runtime, images, volumes, network), the pod informer feeding one
+// PodWorker per pod uid, adoption of containers found at start, cleanup of what belongs to
+// pods that no longer exist, and the kubelet API server.
+#include "agent/agent.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "agent/adoption.h"
+#include "agent/node.h"
+#include "agent/node_status.h"
+#include "agent/pod_worker.h"
+#include "agent/serving_cert.h"
+#include "agent/streaming_backend.h"
+#include "client/informer.h"
+#include "streaming/kubelet_server.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+namespace sampan::agent {
+
+namespace json = boost::json;
+namespace fsys = std::filesystem;
+
+namespace {
+
+// The first IPv4 address of an interface that is up, not loopback and not ours.
+std::string DetectNodeIp(const std::string& bridge) {
+  struct ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return "";
+  std::string out;
+  for (auto* a = list; a; a = a->ifa_next) {
+    if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET) continue;
+    if ((a->ifa_flags & IFF_UP) == 0 || (a->ifa_flags & IFF_LOOPBACK)) continue;
+    std::string name = a->ifa_name;
+    if (name == bridge || name.rfind("veth", 0) == 0) continue;
+    char buf[INET_ADDRSTRLEN];
+    auto* sin = reinterpret_cast<struct sockaddr_in*>(a->ifa_addr);
+    if (::inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof buf)) {
+      out = buf;
+      break;
+    }
+  }
+  ::freeifaddrs(list);
+  return out;
+}
+
+std::string DefaultPauseBinary(const std::string& self_exe) {
+  std::error_code ec;
+  fsys::path exe = fsys::read_symlink(self_exe.empty() ? "/proc/self/exe" : self_exe, ec);
+  if (ec) exe = self_exe.empty() ? "/proc/self/exe" : self_exe;
+  return (exe.parent_path() / "sampan-pause").string();
+}
+
+// DATA_DIR/agent/pause/rootfs: /pause and the empty mount points, read-only for the sandbox.
+Status PreparePauseRootfs(const std::string& pause_binary, const std::string& rootfs) {
+  for (const char* d : {"dev", "proc", "sys", "etc"})
+    RETURN_IF_ERROR(fs::MakeDirs(rootfs + "/" + d, 0755));
+  auto bin = fs::ReadFile(pause_binary);
+  if (!bin.ok())
+    return Invalid("the pause binary " + pause_binary + " cannot be read: " +
+                   bin.status().message() + " (build the sampan-pause target)");
+  auto have = fs::ReadFile(rootfs + "/pause");
+  if (!have.ok() || *have != *bin)
+    RETURN_IF_ERROR(fs::WriteFileAtomic(rootfs + "/pause", *bin, 0755));
+  for (const char* f : {"etc/hosts", "etc/resolv.conf", "etc/hostname"})
+    if (!fs::Exists(rootfs + "/" + f))
+      RETURN_IF_ERROR(fs::WriteFileAtomic(rootfs + "/" + f, "", 0644));
+  return Status::Ok();
+}
+
+class AgentImpl final : public Agent {
+ public:
+  explicit AgentImpl(AgentOptions o) : opts_(std::move(o)) {}
+  ~AgentImpl() override { Stop(); }
+
+  Status Init();
+  void Stop() override;
+  const std::string& node_name() const override { return opts_.node_name; }
+  int kubelet_port() const override { return port_; }
+
+  std::shared_ptr<PodWorker> FindPod(const std::string& ns, const std::string& name);
+
+ private:
+  void OnPod(const client::ObjectPtr& pod, bool deleted);
+  void Housekeeping();
+  void CleanupOrphans();
+  void WakeAll();
+
+  AgentOptions opts_;
+  std::unique_ptr<client::RestClient> client_;
+  std::unique_ptr<client::EventRecorder> recorder_;
+  std::unique_ptr<runtime::Runtime> runtime_;
+  std::unique_ptr<image::ImageStore> images_;
+  std::unique_ptr<volume::VolumeManager> volumes_;
+  NodeContext ctx_;
+  std::unique_ptr<NodeLoop> node_loop_;
+  std::unique_ptr<client::Informer> pods_;
+  std::unique_ptr<ContainerBackend> backend_;
+  std::unique_ptr<streaming::KubeletServer> server_;
+  int port_ = 0;
+
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<PodWorker>> workers_;  // by pod uid; guarded
+  std::map<std::string, AdoptedPod> adopted_;                  // not yet claimed; guarded
+  bool stopped_ = false;                                       // guarded
+  std::condition_variable cv_;
+  std::thread housekeeping_;
+};
+
+Status AgentImpl::Init() {
+  if (opts_.data_dir.empty()) return Invalid("--data-dir must not be empty");
+  MachineInfo machine = ReadMachineInfo(opts_.data_dir);
+  if (opts_.node_name.empty()) opts_.node_name = machine.hostname;
+  if (opts_.node_name.empty()) return Invalid("cannot tell the node name: pass --node-name");
+  if (opts_.node_ip.empty()) opts_.node_ip = DetectNodeIp(opts_.bridge);
+  std::string agent_dir = opts_.data_dir + "/agent";
+  if (opts_.runtime_root.empty()) opts_.runtime_root = agent_dir + "/runtime";
+  if (opts_.pause_binary.empty()) opts_.pause_binary = DefaultPauseBinary(opts_.self_exe);
+
+  client::ClientConfig cc = opts_.client;
+  if (!opts_.kubeconfig.empty()) {
+    ASSIGN_OR_RETURN(cc, client::LoadKubeconfig(opts_.kubeconfig));
+  }
+  cc.user_agent = "sampan-agent/" + opts_.node_name;
+  std::string client_ca = cc.ca_pem;
+  ASSIGN_OR_RETURN(client_, client::RestClient::New(cc));
+  recorder_ = std::make_unique<client::EventRecorder>(client_.get(), "kubelet", opts_.node_name);
+
+  for (const char* d : {"", "/pods", "/containers", "/pause", "/network", "/tls"})
+    RETURN_IF_ERROR(fs::MakeDirs(agent_dir + d, 0750));
+  RETURN_IF_ERROR(fs::MakeDirs(opts_.runtime_root, 0700));
+  ::chmod((agent_dir + "/pause").c_str(), 0755);
+  RETURN_IF_ERROR(PreparePauseRootfs(opts_.pause_binary, agent_dir + "/pause/rootfs"));
+
+  runtime::RuntimeOptions ro;
+  ro.root = opts_.runtime_root;
+  if (!opts_.self_exe.empty()) ro.self_exe = opts_.self_exe;
+  runtime_ = std::make_unique<runtime::Runtime>(ro);
+  ASSIGN_OR_RETURN(images_, image::ImageStore::Open(opts_.data_dir));
+  ASSIGN_OR_RETURN(ctx_.registries, image::RegistryConfig::Load(opts_.registries));
+
+  ctx_.client = client_.get();
+  ctx_.recorder = recorder_.get();
+  ctx_.runtime = runtime_.get();
+  ctx_.images = images_.get();
+  ctx_.node_name = opts_.node_name;
+  ctx_.node_ip = opts_.node_ip;
+  ctx_.node_hostname = machine.hostname.empty() ? opts_.node_name : machine.hostname;
+  ctx_.agent_dir = agent_dir;
+  ctx_.pods_dir = agent_dir + "/pods";
+  ctx_.bundles_dir = agent_dir + "/containers";
+  ctx_.pause_rootfs = agent_dir + "/pause/rootfs";
+  ctx_.cluster_dns = opts_.cluster_dns;
+  ctx_.cluster_domain = opts_.cluster_domain;
+  ctx_.node_memory_capacity = machine.memory_bytes;
+  ctx_.volume_options.pods_dir = ctx_.pods_dir;
+  ctx_.volume_options.node_allocatable_memory =
+      std::max<int64_t>(0, machine.memory_bytes - 100 * 1024 * 1024);
+  ctx_.volume_options.node_allocatable_cpu_milli = machine.cpus * 1000;
+  ctx_.volume_options.node_allocatable_ephemeral_storage =
+      machine.disk_bytes - machine.disk_bytes / 10;
+  client::RestClient* rc = client_.get();
+  ctx_.getter = [rc](const std::string& kind, const std::string& ns,
+                     const std::string& name) -> Result<json::object> {
+    const client::Resource& r =
+        kind == "Secret" ? client::resources::kSecrets : client::resources::kConfigMaps;
+    return rc->Get(r, ns, name);
+  };
+  volumes_ = std::make_unique<volume::VolumeManager>(ctx_.volume_options, ctx_.getter);
+  ctx_.volumes = volumes_.get();
+
+  // Containers left by an earlier agent, grouped by pod: claimed by the workers of pods
+  // that still exist, removed for the others once the informer has synced.
+  if (auto list = runtime_->List(); list.ok()) {
+    std::vector<RuntimeContainer> mine;
+    for (const auto& s : *list) {
+      RuntimeContainer c;
+      if (FromRuntimeState(s, &c)) mine.push_back(std::move(c));
+    }
+    adopted_ = GroupByPod(mine);
+    if (!adopted_.empty())
+      LOG(INFO) << "found containers of " << adopted_.size() << " pod(s) from an earlier agent";
+  } else {
+    LOG(WARNING) << "listing runtime containers: " << list.status().ToString();
+  }
+
+  // The kubelet API.
+  if (opts_.serve_kubelet_api) {
+    std::string cert = opts_.tls_cert_file, key = opts_.tls_key_file;
+    if (cert.empty() || key.empty()) {
+      cert = agent_dir + "/tls/kubelet.crt";
+      key = agent_dir + "/tls/kubelet.key";
+      RETURN_IF_ERROR(EnsureSelfSignedCert(cert, key, opts_.node_name, opts_.node_ip));
+    }
+    std::string ca_file = opts_.client_ca_file;
+    if (ca_file.empty()) {
+      ca_file = agent_dir + "/tls/client-ca.crt";
+      RETURN_IF_ERROR(fs::WriteFileAtomic(ca_file, client_ca, 0644));
+    }
+    backend_ = std::make_unique<ContainerBackend>(
+        &ctx_,
+        [this](const std::string& ns, const std::string& name) { return FindPod(ns, name); });
+    streaming::ServerOptions so;
+    so.port = opts_.kubelet_port;
+    so.cert_file = cert;
+    so.key_file = key;
+    so.client_ca_file = ca_file;
+    ASSIGN_OR_RETURN(server_, streaming::KubeletServer::Start(so, backend_.get()));
+    port_ = server_->port();
+  } else {
+    port_ = opts_.kubelet_port;
+  }
+
+  NodeLoopOptions no;
+  no.config.node_name = opts_.node_name;
+  no.config.node_ip = opts_.node_ip;
+  no.config.kubelet_port = port_;
+  no.config.max_pods = opts_.max_pods;
+  no.cluster_cidr = opts_.cluster_cidr;
+  no.bridge = opts_.bridge;
+  no.network_state_dir = agent_dir + "/network";
+  no.data_dir = opts_.data_dir;
+  node_loop_ = std::make_unique<NodeLoop>(&ctx_, no, [this] { WakeAll(); });
+  node_loop_->Start();
+
+  client::ListOptions lo;
+  lo.field_selector = "spec.nodeName=" + opts_.node_name;
+  pods_ = std::make_unique<client::Informer>(client_.get(), client::resources::kPods, "", lo);
+  client::EventHandlers h;
+  h.on_add = [this](const client::ObjectPtr& p) { OnPod(p, false); };
+  h.on_update = [this](const client::ObjectPtr&, const client::ObjectPtr& p) { OnPod(p, false); };
+  h.on_delete = [this](const client::ObjectPtr& p) { OnPod(p, true); };
+  pods_->AddEventHandler(std::move(h));
+  pods_->Start();
+  housekeeping_ = std::thread([this] { Housekeeping(); });
+  LOG(INFO) << "node agent " << opts_.node_name << " started (node IP " << opts_.node_ip
+            << ", kubelet port " << port_ << ")";
+  return Status::Ok();
+}
+
+void AgentImpl::OnPod(const client::ObjectPtr& pod, bool deleted) {
+  std::string uid = client::MetaString(*pod, "uid");
+  if (uid.empty()) return;
+  std::lock_guard<std::mutex> l(mu_);
+  if (stopped_) return;
+  auto it = workers_.find(uid);
+  if (it == workers_.end()) {
+    if (deleted) return;
+    AdoptedPod adopted;
+    if (auto a = adopted_.find(uid); a != adopted_.end()) {
+      adopted = std::move(a->second);
+      adopted_.erase(a);
+    }
+    it = workers_.emplace(uid, std::make_shared<PodWorker>(&ctx_, uid, std::move(adopted))).first;
+  }
+  it->second->Update(pod);
+  if (deleted) it->second->MarkDeleted();
+}
+
+std::shared_ptr<PodWorker> AgentImpl::FindPod(const std::string& ns, const std::string& name) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::shared_ptr<PodWorker> found;
+  for (const auto& [uid, w] : workers_) {
+    if (w->Finished() || w->ns() != ns || w->name() != name) continue;
+    found = w;
+  }
+  return found;
+}
+
+void AgentImpl::WakeAll() {
+  std::lock_guard<std::mutex> l(mu_);
+  for (auto& [uid, w] : workers_) w->Wake();
+}
+
+void AgentImpl::Housekeeping() {
+  bool orphans_done = false;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait_for(l, std::chrono::seconds(2), [this] { return stopped_; });
+      if (stopped_) return;
+    }
+    if (!orphans_done && pods_->HasSynced()) {
+      CleanupOrphans();
+      orphans_done = true;
+    }
+    // Drop finished workers (their threads have ended).
+    std::vector<std::shared_ptr<PodWorker>> done;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      for (auto it = workers_.begin(); it != workers_.end();) {
+        if (it->second->Finished()) {
+          done.push_back(it->second);
+          it = workers_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    done.clear();  // joins outside the lock
+  }
+}
+
+void AgentImpl::CleanupOrphans() {
+  // Containers of pods that no longer exist: a worker tears each pod down.
+  std::set<std::string> known;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (auto& [uid, a] : adopted_) {
+      LOG(INFO) << "removing containers of pod " << a.ns << "/" << a.name << " (" << uid
+                << "): the pod no longer exists";
+      auto w = std::make_shared<PodWorker>(&ctx_, uid, std::move(a));
+      w->MarkDeleted();
+      workers_.emplace(uid, std::move(w));
+    }
+    adopted_.clear();
+    for (const auto& [uid, w] : workers_) known.insert(uid);
+  }
+  // Volumes and addresses of pods with no containers at all.
+  for (const auto& uid : volumes_->PodsOnDisk()) {
+    if (known.count(uid)) continue;
+    LOG(INFO) << "removing the volumes of vanished pod " << uid;
+    if (Status st = volumes_->TearDown(uid); !st.ok())
+      LOG(WARNING) << "pod " << uid << ": " << st.ToString();
+  }
+  if (net::PodNetwork* n = ctx_.network()) {
+    for (const auto& uid : n->Pods()) {
+      if (known.count(uid)) continue;
+      LOG(INFO) << "releasing the address of vanished pod " << uid;
+      (void)n->Detach(uid);
+    }
+  }
+}
+
+void AgentImpl::Stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    cv_.notify_all();
+  }
+  if (housekeeping_.joinable()) housekeeping_.join();
+  if (pods_) pods_->Stop();
+  if (node_loop_) node_loop_->Stop();
+  if (server_) server_->Stop();
+  std::map<std::string, std::shared_ptr<PodWorker>> workers;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    workers.swap(workers_);
+  }
+  for (auto& [uid, w] : workers) w->Stop();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options) {
+  auto a = std::make_unique<AgentImpl>(options);
+  RETURN_IF_ERROR(a->Init());
+  return std::unique_ptr<Agent>(std::move(a));
+}
+
+}  // namespace sampan::agent

@@ -1,0 +1,62 @@
+// The node agent (kubelet): registers this machine as a Node, keeps its Lease and status
+// fresh, and runs the pods bound to it with the runtime library — sandbox (pause
+// container), pod network, volumes, init and app containers, probes, restarts, graceful
+// deletion — reporting their status back through the API. Serves the kubelet API
+// (logs/exec/attach/port-forward) that the API server proxies to.
+//
+//   agent::AgentOptions o;
+//   o.kubeconfig = "/var/lib/sampan/kubeconfig.yaml";
+//   o.data_dir = "/var/lib/sampan";
+//   ASSIGN_OR_RETURN(auto a, agent::Agent::Start(o));
+//   ...
+//   a->Stop();  // containers keep running; a new agent adopts them
+//
+// Threads: one for the node (registration, lease, status), the pod informer's, one worker
+// per pod (all work on a pod is serialised in its worker), and the kubelet server's.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "client/config.h"
+#include "util/status.h"
+
+namespace sampan::agent {
+
+struct AgentOptions {
+  std::string kubeconfig;       // used when non-empty
+  client::ClientConfig client;  // otherwise
+  std::string data_dir =
+      "/var/lib/sampan";     // images in DATA_DIR/images, the rest in DATA_DIR/agent
+  std::string node_name;     // default: the host name, lower case
+  std::string node_ip;       // default: the first non-loopback IPv4 address
+  int kubelet_port = 10250;  // 0: any free port (published in the Node status)
+  std::string cluster_dns;   // nameserver for dnsPolicy ClusterFirst pods ("" = host's)
+  std::string cluster_domain = "cluster.local";
+  std::string cluster_cidr = "10.244.0.0/16";  // all pods (routes, masquerade)
+  int max_pods = 110;
+  std::string registries = "/etc/sampan/registries.yaml";
+  std::string runtime_root;  // default DATA_DIR/agent/runtime
+  std::string pause_binary;  // default: sampan-pause beside the running binary
+  std::string self_exe;      // the sampan binary (runtime helpers); default /proc/self/exe
+  // Serving certificate of the kubelet API; empty: a self-signed one is made in
+  // DATA_DIR/agent/tls. The client CA defaults to the cluster CA of the client config.
+  std::string tls_cert_file, tls_key_file, client_ca_file;
+  bool serve_kubelet_api = true;
+  std::string bridge = "sampan0";
+};
+
+class Agent {
+ public:
+  // Validates the options, opens the image store and the runtime, and starts every thread
+  // (it does not wait for the API server). Invalid on bad options or credentials.
+  static Result<std::unique_ptr<Agent>> Start(const AgentOptions& options);
+  virtual ~Agent() = default;
+  // Stops the threads; running containers are left running (a restarted agent adopts
+  // them). Idempotent.
+  virtual void Stop() = 0;
+  virtual const std::string& node_name() const = 0;
+  virtual int kubelet_port() const = 0;
+};
+
+}  // namespace sampan::agent

@@ -1,0 +1,346 @@
+#include "controllers/job.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+
+#include "client/test_apiserver.h"
+#include "controllers/util.h"
+
+namespace sampan::controllers {
+namespace {
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using sampan::client::testing::Eventually;
+
+class FakeClock final : public Clock {
+ public:
+  explicit FakeClock(int64_t unix) : nanos_(unix * 1000000000) {}
+  int64_t NowUnixNanos() const override { return nanos_.load(); }
+  void Advance(int64_t seconds) { nanos_ += seconds * 1000000000; }
+
+ private:
+  std::atomic<int64_t> nanos_;
+};
+
+TEST(JobIndexesTest, FormatAndParse) {
+  EXPECT_EQ(FormatIndexes({}), "");
+  EXPECT_EQ(FormatIndexes({0, 1, 2, 4, 6, 7}), "0-2,4,6-7");
+  EXPECT_EQ(ParseIndexes("0-2,4,6-7"), (std::vector<int64_t>{0, 1, 2, 4, 6, 7}));
+  EXPECT_EQ(ParseIndexes(""), std::vector<int64_t>{});
+  EXPECT_EQ(ParseIndexes("3,x,1"), (std::vector<int64_t>{1, 3}));
+}
+
+class JobTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_.start_status().ok()) << server_.start_status().ToString();
+    auto c = server_.NewClient();
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    client_ = std::move(*c);
+    informers_ = std::make_unique<client::SharedInformers>(client_.get());
+    recorder_ = std::make_unique<client::EventRecorder>(client_.get(), "job-controller");
+    controller_ = std::make_unique<JobController>(informers_.get(), recorder_.get(), &clock_);
+    informers_->Start();
+    controller_->Run(2);
+  }
+  void TearDown() override {
+    controller_->Stop();
+    informers_->Stop();
+  }
+  void CreateJob(const std::string& yaml_json) {
+    auto r =
+        client_->Create(client::resources::kJobs, "default", json::parse(yaml_json).as_object());
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+  json::object GetJob(const std::string& name) {
+    auto j = client_->Get(client::resources::kJobs, "default", name);
+    return j.ok() ? *j : json::object();
+  }
+  // Has the controller's workers sync the Job now (after the fake clock moved) by touching it:
+  // a direct Sync() could run beside a worker's sync of the same key, which the work queue
+  // never allows.
+  void Kick(const std::string& key) {
+    auto [ns, name] = client::SplitKey(key);
+    json::object patch{
+        {"metadata",
+         json::object{{"annotations", json::object{{"test/kick", std::to_string(++kicks_)}}}}}};
+    auto r = client_->Patch(client::resources::kJobs, ns, name, client::PatchType::kMerge, patch);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+  int64_t StatusInt(const std::string& job, const char* key) {
+    json::object j = GetJob(job);
+    return Int(Obj(&j, "status"), key);
+  }
+  std::string StatusStr(const std::string& job, const char* key) {
+    json::object j = GetJob(job);
+    return Str(Obj(&j, "status"), key);
+  }
+  std::vector<json::object> Pods(bool include_finished = true) {
+    std::vector<json::object> out;
+    auto l = client_->List(client::resources::kPods, "default", {});
+    if (!l.ok()) return out;
+    for (auto& p : l->at("items").as_array()) {
+      std::string phase = Str(Obj(&p.as_object(), "status"), "phase");
+      if (!include_finished &&
+          (phase == "Succeeded" || phase == "Failed" || IsDeleting(p.as_object())))
+        continue;
+      out.push_back(p.as_object());
+    }
+    return out;
+  }
+  void Finish(const json::object& pod, const std::string& phase) {
+    json::object patch{
+        {"status", json::object{{"phase", phase},
+                                {"conditions",
+                                 json::array{json::object{
+                                     {"type", "Ready"},
+                                     {"status", "False"},
+                                     {"lastTransitionTime", FormatRfc3339(clock_.NowUnix())}}}}}}};
+    auto r = client_->Patch(client::resources::kPods, "default", client::MetaString(pod, "name"),
+                            client::PatchType::kMerge, patch, "status");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+  bool HasCondition(const json::object& job, const std::string& type,
+                    const std::string& reason = "") {
+    if (const json::array* cs = Arr(Obj(&job, "status"), "conditions"))
+      for (const auto& c : *cs)
+        if (Str(&c.as_object(), "type") == type && Str(&c.as_object(), "status") == "True" &&
+            (reason.empty() || Str(&c.as_object(), "reason") == reason))
+          return true;
+    return false;
+  }
+  std::string Dump() {
+    std::string out;
+    auto l = client_->List(client::resources::kJobs, "default", {});
+    if (l.ok()) out += json::serialize(*l) + "\n";
+    for (auto& p : Pods()) out += json::serialize(p) + "\n";
+    return out;
+  }
+
+  int kicks_ = 0;
+  FakeClock clock_{1800000000};
+  client::testing::TestApiServer server_;
+  std::unique_ptr<client::RestClient> client_;
+  std::unique_ptr<client::SharedInformers> informers_;
+  std::unique_ptr<client::EventRecorder> recorder_;
+  std::unique_ptr<JobController> controller_;
+};
+
+TEST_F(JobTest, RunsCompletionsWithParallelismAndCompletes) {
+  CreateJob(R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"pi"},
+      "spec":{"completions":3,"parallelism":2,"template":{"spec":{"restartPolicy":"Never",
+      "containers":[{"name":"c","image":"busybox"}]}}}})");
+  int finished = 0;
+  size_t max_running = 0;
+  while (finished < 3) {
+    ASSERT_TRUE(Eventually([&] { return !Pods(false).empty(); })) << Dump();
+    auto running = Pods(false);
+    max_running = std::max(max_running, running.size());
+    for (const auto& p : running) {
+      EXPECT_EQ(client::MetaString(p, "generateName"), "pi-");
+      const json::array* fins = Arr(Obj(&p, "metadata"), "finalizers");
+      ASSERT_TRUE(fins && !fins->empty()) << json::serialize(p);
+      EXPECT_EQ((*fins)[0], kJobTrackingFinalizer);
+      EXPECT_EQ(Str(client::MetaObject(p, "labels"), "batch.kubernetes.io/job-name"), "pi");
+    }
+    Finish(running.front(), "Succeeded");
+    ++finished;
+    ASSERT_TRUE(Eventually([&] { return StatusInt("pi", "succeeded") == finished; })) << Dump();
+  }
+  EXPECT_EQ(max_running, 2u);
+  ASSERT_TRUE(Eventually([&] {
+    return HasCondition(GetJob("pi"), "Complete", "CompletionsReached");
+  })) << Dump();
+  json::object job = GetJob("pi");
+  EXPECT_TRUE(HasCondition(job, "SuccessCriteriaMet", "CompletionsReached"));
+  EXPECT_FALSE(Str(Obj(&job, "status"), "completionTime").empty());
+  EXPECT_FALSE(Str(Obj(&job, "status"), "startTime").empty());
+  EXPECT_EQ(Int(Obj(&job, "status"), "active"), 0);
+  // Every pod was counted and released.
+  ASSERT_TRUE(Eventually([&] {
+    for (auto& p : Pods())
+      if (Arr(Obj(&p, "metadata"), "finalizers") &&
+          !Arr(Obj(&p, "metadata"), "finalizers")->empty())
+        return false;
+    return true;
+  })) << Dump();
+  EXPECT_EQ(Pods().size(), 3u);
+}
+
+TEST_F(JobTest, BackoffLimitFailsTheJobAfterBackOff) {
+  CreateJob(R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"bad"},
+      "spec":{"backoffLimit":1,"template":{"spec":{"restartPolicy":"Never",
+      "containers":[{"name":"c","image":"busybox"}]}}}})");
+  ASSERT_TRUE(Eventually([&] { return Pods(false).size() == 1; })) << Dump();
+  Finish(Pods(false)[0], "Failed");
+  ASSERT_TRUE(Eventually([&] { return StatusInt("bad", "failed") == 1; })) << Dump();
+  // The back-off (10 s) holds the replacement until the clock passes it.
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(Pods(false).size(), 0u);
+  clock_.Advance(11);
+  Kick("default/bad");
+  ASSERT_TRUE(Eventually([&] { return Pods(false).size() == 1; })) << Dump();
+  Finish(Pods(false)[0], "Failed");
+  ASSERT_TRUE(Eventually([&] {
+    return HasCondition(GetJob("bad"), "Failed", "BackoffLimitExceeded");
+  })) << Dump();
+  json::object job = GetJob("bad");
+  EXPECT_TRUE(HasCondition(job, "FailureTarget", "BackoffLimitExceeded"));
+  EXPECT_EQ(Int(Obj(&job, "status"), "failed"), 2);
+  EXPECT_TRUE(Str(Obj(&job, "status"), "completionTime").empty());
+}
+
+TEST_F(JobTest, IndexedPodsCarryTheirIndex) {
+  CreateJob(R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"ix"},
+      "spec":{"completions":3,"parallelism":3,"completionMode":"Indexed","template":{"spec":{
+      "restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}}}})");
+  ASSERT_TRUE(Eventually([&] { return Pods(false).size() == 3; })) << Dump();
+  std::set<std::string> seen;
+  for (const auto& p : Pods(false)) {
+    std::string ix = Str(client::MetaObject(p, "annotations"), kJobCompletionIndex);
+    EXPECT_EQ(Str(client::MetaObject(p, "labels"), kJobCompletionIndex), ix);
+    EXPECT_EQ(client::MetaString(p, "generateName"), "ix-" + ix + "-");
+    EXPECT_EQ(Str(Obj(&p, "spec"), "hostname"), "ix-" + ix);
+    const json::array* env = Arr(&Arr(Obj(&p, "spec"), "containers")->at(0).as_object(), "env");
+    ASSERT_TRUE(env);
+    EXPECT_EQ(Str(&env->at(0).as_object(), "name"), "JOB_COMPLETION_INDEX");
+    seen.insert(ix);
+  }
+  EXPECT_EQ(seen, (std::set<std::string>{"0", "1", "2"}));
+  // Index 1 fails: it is run again (after the back-off); 0 and 2 succeed.
+  for (const auto& p : Pods(false)) {
+    std::string ix = Str(client::MetaObject(p, "annotations"), kJobCompletionIndex);
+    Finish(p, ix == "1" ? "Failed" : "Succeeded");
+  }
+  ASSERT_TRUE(Eventually([&] { return StatusStr("ix", "completedIndexes") == "0,2"; })) << Dump();
+  clock_.Advance(11);
+  Kick("default/ix");
+  ASSERT_TRUE(Eventually([&] { return Pods(false).size() == 1; })) << Dump();
+  auto retry = Pods(false)[0];
+  EXPECT_EQ(Str(client::MetaObject(retry, "annotations"), kJobCompletionIndex), "1");
+  Finish(retry, "Succeeded");
+  ASSERT_TRUE(Eventually([&] { return HasCondition(GetJob("ix"), "Complete"); })) << Dump();
+  json::object job = GetJob("ix");
+  EXPECT_EQ(Str(Obj(&job, "status"), "completedIndexes"), "0-2");
+  EXPECT_EQ(Int(Obj(&job, "status"), "succeeded"), 3);
+  EXPECT_EQ(Int(Obj(&job, "status"), "failed"), 1);
+}
+
+TEST_F(JobTest, ActiveDeadlineFailsAndDeletesPods) {
+  CreateJob(R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"slow"},
+      "spec":{"activeDeadlineSeconds":30,"parallelism":2,"completions":4,"template":{"spec":{
+      "restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}}}})");
+  ASSERT_TRUE(Eventually([&] { return Pods(false).size() == 2; })) << Dump();
+  clock_.Advance(31);
+  Kick("default/slow");
+  ASSERT_TRUE(Eventually([&] {
+    return HasCondition(GetJob("slow"), "Failed", "DeadlineExceeded");
+  })) << Dump();
+  // Unbound pods go once the controller drops its finalizer; the killed pods count as failed.
+  ASSERT_TRUE(Eventually([&] { return Pods().empty(); })) << Dump();
+  EXPECT_EQ(StatusInt("slow", "failed"), 2);
+  EXPECT_TRUE(HasCondition(GetJob("slow"), "FailureTarget", "DeadlineExceeded"));
+}
+
+TEST_F(JobTest, SuspendAndResume) {
+  CreateJob(R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"sus"},
+      "spec":{"suspend":true,"template":{"spec":{
+      "restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}}}})");
+  ASSERT_TRUE(Eventually([&] { return HasCondition(GetJob("sus"), "Suspended"); })) << Dump();
+  EXPECT_TRUE(Pods().empty());
+  ASSERT_TRUE(client_
+                  ->Patch(client::resources::kJobs, "default", "sus", client::PatchType::kMerge,
+                          json::parse(R"({"spec":{"suspend":false}})"))
+                  .ok());
+  ASSERT_TRUE(Eventually([&] { return Pods(false).size() == 1; })) << Dump();
+  ASSERT_TRUE(Eventually([&] { return !HasCondition(GetJob("sus"), "Suspended"); })) << Dump();
+  ASSERT_TRUE(client_
+                  ->Patch(client::resources::kJobs, "default", "sus", client::PatchType::kMerge,
+                          json::parse(R"({"spec":{"suspend":true}})"))
+                  .ok());
+  ASSERT_TRUE(Eventually([&] {
+    return Pods().empty() && HasCondition(GetJob("sus"), "Suspended");
+  })) << Dump();
+  EXPECT_EQ(StatusInt("sus", "failed"), 0);
+}
+
+TEST_F(JobTest, TtlAfterFinishedDeletesTheJob) {
+  CreateJob(R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"ttl"},
+      "spec":{"ttlSecondsAfterFinished":100,"template":{"spec":{
+      "restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}}}})");
+  ASSERT_TRUE(Eventually([&] { return Pods(false).size() == 1; })) << Dump();
+  Finish(Pods(false)[0], "Succeeded");
+  ASSERT_TRUE(Eventually([&] { return HasCondition(GetJob("ttl"), "Complete"); })) << Dump();
+  Kick("default/ttl");
+  EXPECT_FALSE(GetJob("ttl").empty());
+  clock_.Advance(101);
+  Kick("default/ttl");
+  // Foreground deletion: the job is marked; no garbage collector runs here, so it stays
+  // with a deletionTimestamp.
+  ASSERT_TRUE(Eventually([&] {
+    json::object j = GetJob("ttl");
+    return j.empty() || IsDeleting(j);
+  })) << Dump();
+}
+
+TEST_F(JobTest, OrphanPodLosesTheFinalizer) {
+  json::object pod = json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"orphan",
+      "finalizers":["batch.kubernetes.io/job-tracking"],
+      "ownerReferences":[{"apiVersion":"batch/v1","kind":"Job","name":"gone","uid":"nope",
+      "controller":true}]},"spec":{"containers":[{"name":"c","image":"busybox"}]}})")
+                         .as_object();
+  ASSERT_TRUE(client_->Create(client::resources::kPods, "default", pod).ok());
+  ASSERT_TRUE(Eventually([&] {
+    auto p = client_->Get(client::resources::kPods, "default", "orphan");
+    return p.ok() && !Arr(Obj(&*p, "metadata"), "finalizers");
+  })) << Dump();
+}
+
+TEST_F(JobTest, PodFailurePolicyIgnoresAndFailsByExitCode) {
+  CreateJob(R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"pfp"},
+      "spec":{"backoffLimit":5,"podFailurePolicy":{"rules":[
+        {"action":"Ignore","onExitCodes":{"operator":"In","values":[7]}},
+        {"action":"FailJob","onExitCodes":{"containerName":"c","operator":"In","values":[42]}}]},
+      "template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}}}})");
+  auto exit_with = [&](int code) {
+    auto pods = Pods(false);
+    ASSERT_EQ(pods.size(), 1u) << Dump();
+    json::object patch =
+        json::parse(R"({"status":{"phase":"Failed","containerStatuses":[{"name":"c",
+        "state":{"terminated":{"exitCode":)" +
+                    std::to_string(code) + R"(,
+        "finishedAt":")" +
+                    FormatRfc3339(clock_.NowUnix()) + R"("}}}]}})")
+            .as_object();
+    ASSERT_TRUE(client_
+                    ->Patch(client::resources::kPods, "default",
+                            client::MetaString(pods[0], "name"), client::PatchType::kMerge, patch,
+                            "status")
+                    .ok());
+  };
+  ASSERT_TRUE(Eventually([&] { return Pods(false).size() == 1; })) << Dump();
+  std::string first = client::MetaString(Pods(false)[0], "name");
+  exit_with(7);
+  // Ignored: not counted, replaced at once (no back-off).
+  ASSERT_TRUE(Eventually([&] {
+    auto now = Pods(false);
+    return now.size() == 1 && client::MetaString(now[0], "name") != first;
+  })) << Dump();
+  EXPECT_EQ(StatusInt("pfp", "failed"), 0);
+  exit_with(42);
+  ASSERT_TRUE(Eventually([&] { return HasCondition(GetJob("pfp"), "Failed", "PodFailurePolicy"); }))
+      << Dump();
+  json::object job = GetJob("pfp");
+  EXPECT_EQ(Int(Obj(&job, "status"), "failed"), 1);
+  const json::array* conds = Arr(Obj(&job, "status"), "conditions");
+  std::string message;
+  for (const auto& c : *conds)
+    if (Str(&c.as_object(), "type") == "Failed") message = Str(&c.as_object(), "message");
+  EXPECT_NE(message.find("failed with exit code 42 matching FailJob rule at index 1"),
+            std::string::npos)
+      << message;
+}
+
+}  // namespace
+}  // namespace sampan::controllers
