@@ -166,13 +166,15 @@ Status Runtime::Start(const std::string& id) {
       return st;
     }
   }
+  // Take hold of the init before opening the FIFO: opening it lets the init exec at once, and a
+  // process that exits immediately may already be reaped by the time we would look for it.
+  int pidfd = PidfdOpen(s.pid);
+  if (pidfd < 0) return Conflict("cannot start container \"" + id + "\": its init is gone");
+  UniqueFd pf(pidfd);
   std::string fifo = dir.FifoPath(id);
   int fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus("open " + fifo, errno);
   UniqueFd f(fd);
-  int pidfd = PidfdOpen(s.pid);
-  if (pidfd < 0) return Conflict("cannot start container \"" + id + "\": its init is gone");
-  UniqueFd pf(pidfd);
   struct pollfd p[2] = {{fd, POLLIN, 0}, {pidfd, POLLIN, 0}};
   for (;;) {
     int rc = ::poll(p, 2, 10000);
