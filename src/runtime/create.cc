@@ -69,6 +69,7 @@ StoredState MakeStored(const Prepared& p, const CreateOptions& opts, pid_t pid, 
   s.cgroup_depth = cg.created_depth();
   for (const auto& n : p.spec.linux.namespaces) s.namespaces.emplace_back(NsTypeName(n.type));
   s.log_path = opts.log_path;
+  s.config = p.config_text;
   return s;
 }
 
@@ -121,7 +122,6 @@ Status WritePidFile(const std::string& path, pid_t pid) {
   }
   StoredState s = MakeStored(p, opts, launched->pid, ::getpid(), *cg);
   Status st = dir.Save(s);
-  if (st.ok()) st = dir.SaveConfig(opts.id, p.config_text);
   if (st.ok()) st = WritePidFile(opts.pid_file, launched->pid);
   std::unique_ptr<AttachServer> attach;
   if (st.ok() && opts.attach) {
@@ -267,7 +267,6 @@ Result<int> Runtime::RunForeground(const CreateOptions& opts) {
   if (!launched.ok()) return cleanup(launched.status());
   StoredState s = MakeStored(p, opts, launched->pid, ::getpid(), *cg);
   Status st = dir.Save(s);
-  if (st.ok()) st = dir.SaveConfig(opts.id, p.config_text);
   if (st.ok()) st = WritePidFile(opts.pid_file, launched->pid);
   if (!st.ok()) return cleanup(st);
   g_forward_pid = launched->pid;

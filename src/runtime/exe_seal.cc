@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 
 #include "runtime/sys.h"
 
@@ -52,14 +53,26 @@ void SetImmutable(int fd, bool on) {
   ::ioctl(fd, FS_IOC_SETFLAGS, &flags);
 }
 
-// Removes cached copies of other builds (they are immutable: clear the flag first).
+// Copies of other binaries younger than this stay: several builds used side by side (a
+// developer's or CI's build trees, tests of one build while another runs) would otherwise
+// delete each other's copy on every run and copy their binary (~100 MB with debug info) again.
+// With this window a binary used alternately with others is copied at most once per window.
+constexpr time_t kStaleAfterSeconds = 120;
+
+// Removes cached copies of other builds made more than kStaleAfterSeconds ago, and leftover
+// temporary files (they are immutable: clear the flag first).
 void RemoveStale(const std::string& dir, const std::string& keep) {
   DIR* d = ::opendir(dir.c_str());
   if (!d) return;
+  time_t now = ::time(nullptr);
   while (struct dirent* e = ::readdir(d)) {
     std::string n = e->d_name;
     if (n == "." || n == ".." || n == keep) continue;
     std::string p = dir + "/" + n;
+    struct stat st;
+    if (::lstat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        now - st.st_ctim.tv_sec < kStaleAfterSeconds)
+      continue;
     int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd >= 0) {
       SetImmutable(fd, false);

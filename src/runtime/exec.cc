@@ -76,7 +76,10 @@ Result<ExecProcess> Runtime::StartExec(const ExecOptions& opts) {
   if (status != "running" && status != "created")
     return Conflict("cannot exec in container \"" + opts.id + "\": it is " + status);
   RETURN_IF_ERROR(ValidateProcess(opts.process, "process"));
-  ASSIGN_OR_RETURN(std::string config, dir.LoadConfig(opts.id));
+  std::string config = std::move(s.config);
+  if (config.empty()) {  // state written by an older version keeps it in config.json
+    ASSIGN_OR_RETURN(config, dir.LoadConfig(opts.id));
+  }
   ASSIGN_OR_RETURN(Spec spec, ParseSpec(config));
   if (opts.process.terminal && opts.console_socket.empty())
     return Invalid("process.terminal: a terminal needs --console-socket");

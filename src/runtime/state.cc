@@ -51,6 +51,7 @@ Status StateDir::Save(const StoredState& s) const {
   for (const auto& n : s.namespaces) ns.emplace_back(n);
   o["namespaces"] = std::move(ns);
   o["logPath"] = s.log_path;
+  if (!s.config.empty()) o["config"] = s.config;
   return WriteFileAtomic(Dir(s.id) + "/state.json", json::serialize(o), 0600);
 }
 
@@ -81,6 +82,7 @@ Result<StoredState> StateDir::Load(const std::string& id) const {
   s.cgroup_depth = static_cast<int>(r.I64(o, "cgroupDepth", "", 0));
   s.namespaces = r.StringArray(o, "namespaces", "");
   s.log_path = r.String(o, "logPath", "", "");
+  s.config = r.String(o, "config", "", "");
   if (!r.ok()) return Internal("corrupt state of container \"" + id + "\": " + r.error());
   return s;
 }
@@ -116,6 +118,8 @@ Status StateDir::SaveConfig(const std::string& id, const std::string& text) cons
 }
 
 Result<std::string> StateDir::LoadConfig(const std::string& id) const {
+  ASSIGN_OR_RETURN(StoredState s, Load(id));
+  if (!s.config.empty()) return s.config;
   return ReadWholeFile(Dir(id) + "/config.json");
 }
 

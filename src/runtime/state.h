@@ -1,6 +1,6 @@
-// The state directory: <root>/<id>/ holds state.json (what later commands need), the
-// config.json the container was made from, exec.fifo until `start`, and exit.json once the
-// monitor has reaped the init. Plain files, so a restarted kubelet finds its containers.
+// The state directory: <root>/<id>/ holds state.json (what later commands need, with the
+// config.json text the container was made from), exec.fifo until `start`, and exit.json once
+// the monitor has reaped the init. Plain files, so a restarted kubelet finds its containers.
 #pragma once
 
 #include <sys/types.h>
@@ -25,6 +25,10 @@ struct StoredState {
   int cgroup_depth = 0;
   std::vector<std::string> namespaces;  // types the container has ("pid", "mount", ...)
   std::string log_path;                 // CRI log written by the monitor, if any
+  // The config.json text the container was made from, kept inside state.json (one file less
+  // to create and delete per container); empty in state written by older versions, which kept
+  // it in <root>/<id>/config.json (LoadConfig reads either).
+  std::string config;
 };
 
 struct ExitInfo {
@@ -48,7 +52,9 @@ class StateDir {
   Result<StoredState> Load(const std::string& id) const;  // NotFound if absent
   Status SaveExit(const std::string& id, const ExitInfo& e) const;
   ExitInfo LoadExit(const std::string& id) const;
+  // A separate <root>/<id>/config.json (Save keeps StoredState::config in state.json instead).
   Status SaveConfig(const std::string& id, const std::string& text) const;
+  // StoredState::config, else <root>/<id>/config.json.
   Result<std::string> LoadConfig(const std::string& id) const;
   // rm -rf <root>/<id>.
   Status Remove(const std::string& id) const;

@@ -174,11 +174,27 @@ bool ReadAll(int fd, void* buf, size_t len) {
 }
 
 std::string Rfc3339Nano(const struct timespec& ts) {
-  struct tm tm;
-  gmtime_r(&ts.tv_sec, &tm);
+  // UTC by arithmetic: glibc's gmtime_r loads /etc/localtime first (tzset), an open and a
+  // parse on every `create`/`run` for a time zone that UTC does not use.
+  long long secs = ts.tv_sec;
+  long long days = secs / 86400, rem = secs % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
+  // Civil date from days since 1970-01-01 (proleptic Gregorian, 400-year eras of 146097 days).
+  long long z = days + 719468;
+  long long era = (z >= 0 ? z : z - 146096) / 146097;
+  long long doe = z - era * 146097;                                       // day of era [0, 146096]
+  long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // year of era
+  long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                // day of year, from March
+  long long mp = (5 * doy + 2) / 153;                                     // month, March = 0
+  long long day = doy - (153 * mp + 2) / 5 + 1;
+  long long month = mp < 10 ? mp + 3 : mp - 9;
+  long long year = yoe + era * 400 + (month <= 2);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
+  std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%09ldZ", year, month,
+                day, rem / 3600, rem % 3600 / 60, rem % 60, ts.tv_nsec);
   return buf;
 }
 

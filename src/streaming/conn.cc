@@ -1,5 +1,7 @@
 #include "streaming/conn.h"
 
+#include "util/url.h"
+
 #include <openssl/err.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,28 +24,6 @@ std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
     s.remove_suffix(1);
   return s;
-}
-
-std::string Decode(std::string_view in, bool form) {
-  auto hex = [](char h) -> int {
-    if (h >= '0' && h <= '9') return h - '0';
-    if (h >= 'a' && h <= 'f') return h - 'a' + 10;
-    if (h >= 'A' && h <= 'F') return h - 'A' + 10;
-    return -1;
-  };
-  std::string out;
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '%' && i + 2 < in.size()) {
-      int a = hex(in[i + 1]), b = hex(in[i + 2]);
-      if (a >= 0 && b >= 0) {
-        out.push_back(static_cast<char>(a * 16 + b));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(in[i] == '+' && form ? ' ' : in[i]);
-  }
-  return out;
 }
 
 using Clock = std::chrono::steady_clock;
@@ -116,23 +96,7 @@ Result<HttpRequest> ParseHttpHead(std::string_view head) {
     auto [it, fresh] = r.headers.emplace(name, value);
     if (!fresh) it->second += ", " + value;
   }
-  std::string_view t = r.target;
-  auto q = t.find('?');
-  r.path = Decode(t.substr(0, q), false);
-  if (q != std::string_view::npos) {
-    std::string_view qs = t.substr(q + 1);
-    while (!qs.empty()) {
-      auto amp = qs.find('&');
-      std::string_view kv = qs.substr(0, amp);
-      if (!kv.empty()) {
-        auto eq = kv.find('=');
-        r.query.emplace(Decode(kv.substr(0, eq), true),
-                        eq == std::string_view::npos ? "" : Decode(kv.substr(eq + 1), true));
-      }
-      if (amp == std::string_view::npos) break;
-      qs.remove_prefix(amp + 1);
-    }
-  }
+  url::SplitTarget(r.target, &r.path, &r.query);
   return r;
 }
 

@@ -18,7 +18,7 @@ namespace sampan::streaming {
 
 struct HttpRequest {
   std::string method, target, path;  // path percent-decoded, without the query
-  std::multimap<std::string, std::string> query;
+  std::multimap<std::string, std::string, std::less<>> query;
   std::map<std::string, std::string> headers;  // lower-case names; repeats joined with ", "
   std::string Query(const std::string& name) const;
   std::vector<std::string> QueryAll(const std::string& name) const;
