@@ -52,4 +52,11 @@ bool JsonEqual(const boost::json::value& a, const boost::json::value& b);
 // other values compact JSON.
 std::string DescribeValue(const boost::json::value& v);
 
+// Typed views of one member: nullptr / "" / `fallback` when `o` is null, the member is absent
+// or has another type. For code that reads objects it does not own field by field.
+const boost::json::object* Obj(const boost::json::object* o, std::string_view k);
+const boost::json::array* Arr(const boost::json::object* o, std::string_view k);
+std::string Str(const boost::json::object* o, std::string_view k);
+int64_t Int(const boost::json::object* o, std::string_view k, int64_t fallback = 0);
+
 }  // namespace sampan::api

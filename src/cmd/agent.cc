@@ -12,23 +12,12 @@
 
 #include "cmd/agent_flags.h"
 #include "cmd/commands.h"
+#include "cmd/flags.h"
 #include "util/log.h"
 
 namespace sampan::cmd {
 
 namespace {
-
-bool ParsePort(const std::string& s, int* out, int max) {
-  try {
-    size_t pos = 0;
-    int v = std::stoi(s, &pos);
-    if (pos != s.size() || v < 0 || v > max) return false;
-    *out = v;
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
 
 void Usage(FILE* out) {
   std::fprintf(
@@ -77,9 +66,11 @@ bool ParseAgentFlag(const std::string& a, const std::function<bool(std::string*)
   } else if (a == "--kubelet-port" || a == "--max-pods") {
     if (!need(&v)) {
       *ok = false;
-    } else if (!ParsePort(v, a == "--max-pods" ? &o->max_pods : &o->kubelet_port, 65535)) {
-      std::fprintf(stderr, "invalid value \"%s\" for %s\n", v.c_str(), a.c_str());
+    } else if (int n = 0; !ParseInt(v, &n) || n < 0 || n > 65535) {
+      std::fprintf(stderr, "sampan: invalid value \"%s\" for %s\n", v.c_str(), a.c_str());
       *ok = false;
+    } else {
+      (a == "--max-pods" ? o->max_pods : o->kubelet_port) = n;
     }
   } else {
     return false;
@@ -89,26 +80,10 @@ bool ParseAgentFlag(const std::string& a, const std::function<bool(std::string*)
 
 int AgentMain(int argc, char** argv) {
   agent::AgentOptions o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i], value;
-    bool has_value = false;
-    if (auto eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = a.substr(eq + 1);
-      a = a.substr(0, eq);
-      has_value = true;
-    }
-    auto need = [&](std::string* out) {
-      if (has_value) {
-        *out = value;
-        return true;
-      }
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "sampan agent: flag %s needs a value\n", a.c_str());
-        return false;
-      }
-      *out = argv[++i];
-      return true;
-    };
+  FlagCursor flags("sampan agent", argc, argv);
+  while (flags.Next()) {
+    const std::string& a = flags.name();
+    std::function<bool(std::string*)> need = [&](std::string* out) { return flags.Value(out); };
     bool ok = true;
     if (a == "-h" || a == "--help") {
       Usage(stdout);

@@ -7,6 +7,7 @@
 #include "client/config.h"
 #include "client/rest_client.h"
 #include "cmd/commands.h"
+#include "cmd/flags.h"
 #include "hollow/hollow_nodes.h"
 #include "util/log.h"
 
@@ -41,55 +42,17 @@ void Usage(FILE* out) {
       "keeps the pod running but not Ready.\n");
 }
 
-bool ParseInt(const std::string& s, int* out) {
-  try {
-    size_t pos = 0;
-    int v = std::stoi(s, &pos);
-    if (pos != s.size()) return false;
-    *out = v;
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
 }  // namespace
 
 int HollowNodesMain(int argc, char** argv) {
   hollow::HollowOptions opts;
   opts.count = -1;
   std::string kubeconfig;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    std::string value;
-    bool has_value = false;
-    if (auto eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = a.substr(eq + 1);
-      a = a.substr(0, eq);
-      has_value = true;
-    }
-    auto need = [&](std::string* out) {
-      if (has_value) {
-        *out = value;
-        return true;
-      }
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "sampan hollow-nodes: flag %s needs a value\n", a.c_str());
-        return false;
-      }
-      *out = argv[++i];
-      return true;
-    };
-    auto need_int = [&](int* out, int min) {
-      std::string s;
-      if (!need(&s)) return false;
-      if (!ParseInt(s, out) || *out < min) {
-        std::fprintf(stderr, "sampan hollow-nodes: invalid value \"%s\" for %s\n", s.c_str(),
-                     a.c_str());
-        return false;
-      }
-      return true;
-    };
+  FlagCursor flags("sampan hollow-nodes", argc, argv);
+  while (flags.Next()) {
+    const std::string& a = flags.name();
+    auto need = [&](std::string* out) { return flags.Value(out); };
+    auto need_int = [&](int* out, int min) { return flags.Int(out, min); };
     if (a == "-h" || a == "--help") {
       Usage(stdout);
       return 0;

@@ -12,6 +12,7 @@
 #include "controllers/controller_manager.h"
 #include "net/ipv4.h"
 #include "cmd/commands.h"
+#include "cmd/flags.h"
 #include "util/log.h"
 
 namespace sampan::cmd {
@@ -48,18 +49,6 @@ void Usage(FILE* out) {
   PrintAgentFlags(out);
 }
 
-bool ParseInt(const std::string& s, int* out) {
-  try {
-    size_t pos = 0;
-    int v = std::stoi(s, &pos);
-    if (pos != s.size()) return false;
-    *out = v;
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
 }  // namespace
 
 int ServerMain(int argc, char** argv) {
@@ -72,37 +61,11 @@ int ServerMain(int argc, char** argv) {
   double node_eviction_rate = 0;
   std::string cluster_cidr = "10.244.0.0/16";
   int node_cidr_mask_size = 24;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    std::string value;
-    bool has_value = false;
-    if (auto eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = a.substr(eq + 1);
-      a = a.substr(0, eq);
-      has_value = true;
-    }
-    auto need = [&](std::string* out) {
-      if (has_value) {
-        *out = value;
-        return true;
-      }
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "sampan server: flag %s needs a value\n", a.c_str());
-        return false;
-      }
-      *out = argv[++i];
-      return true;
-    };
-    auto need_int = [&](int* out) {
-      std::string s;
-      if (!need(&s)) return false;
-      if (!ParseInt(s, out) || *out < 0 || *out > 65535) {
-        std::fprintf(stderr, "sampan server: invalid value \"%s\" for %s: not a port number\n",
-                     s.c_str(), a.c_str());
-        return false;
-      }
-      return true;
-    };
+  FlagCursor flags("sampan server", argc, argv);
+  while (flags.Next()) {
+    const std::string& a = flags.name();
+    auto need = [&](std::string* out) { return flags.Value(out); };
+    auto need_int = [&](int* out) { return flags.Int(out, 0, 65535, "not a port number"); };
     if (a == "-h" || a == "--help") {
       Usage(stdout);
       return 0;

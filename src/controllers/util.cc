@@ -5,30 +5,6 @@
 namespace sampan::controllers {
 namespace json = boost::json;
 
-const json::object* Obj(const json::object* o, std::string_view k) {
-  if (!o) return nullptr;
-  auto* v = o->if_contains(k);
-  return v && v->is_object() ? &v->as_object() : nullptr;
-}
-const json::array* Arr(const json::object* o, std::string_view k) {
-  if (!o) return nullptr;
-  auto* v = o->if_contains(k);
-  return v && v->is_array() ? &v->as_array() : nullptr;
-}
-std::string Str(const json::object* o, std::string_view k) {
-  if (!o) return "";
-  auto* v = o->if_contains(k);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-int64_t Int(const json::object* o, std::string_view k, int64_t fallback) {
-  if (!o) return fallback;
-  auto* v = o->if_contains(k);
-  if (!v) return fallback;
-  if (v->is_int64()) return v->as_int64();
-  if (v->is_uint64()) return static_cast<int64_t>(v->as_uint64());
-  return fallback;
-}
-
 const json::object* ControllerRef(const json::object& obj) {
   const json::array* refs = Arr(Obj(&obj, "metadata"), "ownerReferences");
   if (!refs) return nullptr;

@@ -9,14 +9,15 @@
 #include <mutex>
 #include <string>
 
+#include "api/json_util.h"
 #include "client/informer.h"
 
 namespace sampan::controllers {
 
-const boost::json::object* Obj(const boost::json::object* o, std::string_view k);
-const boost::json::array* Arr(const boost::json::object* o, std::string_view k);
-std::string Str(const boost::json::object* o, std::string_view k);
-int64_t Int(const boost::json::object* o, std::string_view k, int64_t fallback = 0);
+using api::Arr;
+using api::Int;
+using api::Obj;
+using api::Str;
 
 // The ownerReference with controller=true, or nullptr.
 const boost::json::object* ControllerRef(const boost::json::object& obj);

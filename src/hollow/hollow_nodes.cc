@@ -11,6 +11,7 @@
 #include "client/informer.h"
 #include "client/workqueue.h"
 #include "hollow/pod_status.h"
+#include "api/json_util.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -22,16 +23,11 @@ namespace res = client::resources;
 
 namespace {
 
-const json::object* Obj(const json::object* o, std::string_view k) {
-  if (!o) return nullptr;
-  auto* v = o->if_contains(k);
-  return v && v->is_object() ? &v->as_object() : nullptr;
-}
-std::string Str(const json::object* o, std::string_view k) {
-  if (!o) return "";
-  auto* v = o->if_contains(k);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
+using api::Arr;
+using api::Int;
+using api::Obj;
+using api::Str;
+
 std::string NodeNameOf(const json::object& pod) { return Str(Obj(&pod, "spec"), "nodeName"); }
 
 bool ReadyTrue(const json::object& node) {

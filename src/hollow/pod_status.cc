@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "hollow/hollow_nodes.h"
+#include "api/json_util.h"
 #include "util/clock.h"
 
 namespace sampan::hollow {
@@ -10,26 +11,11 @@ namespace json = boost::json;
 
 namespace {
 
-const json::object* Obj(const json::object* o, std::string_view k) {
-  if (!o) return nullptr;
-  auto* v = o->if_contains(k);
-  return v && v->is_object() ? &v->as_object() : nullptr;
-}
-const json::array* Arr(const json::object* o, std::string_view k) {
-  if (!o) return nullptr;
-  auto* v = o->if_contains(k);
-  return v && v->is_array() ? &v->as_array() : nullptr;
-}
-std::string Str(const json::object* o, std::string_view k) {
-  if (!o) return "";
-  auto* v = o->if_contains(k);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-int64_t Int(const json::object* o, std::string_view k, int64_t fallback) {
-  if (!o) return fallback;
-  auto* v = o->if_contains(k);
-  return v && v->is_int64() ? v->as_int64() : fallback;
-}
+using api::Arr;
+using api::Int;
+using api::Obj;
+using api::Str;
+
 std::optional<int64_t> ParseInt(const std::string& s) {
   if (s.empty()) return std::nullopt;
   try {
