@@ -443,9 +443,18 @@ Status JobController::TrackFinishedPods(const json::object& job, json::object& s
   std::set<int64_t> done(done_v.begin(), done_v.end());
   bool record = false;
   std::vector<ObjectPtr> to_release;
+  const std::string job_key = client::KeyOf(job);
   for (const auto& p : pods) {
-    if (!HasFinalizer(*p, kJobTrackingFinalizer)) continue;
     std::string phase = Phase(*p), uid = MetaString(*p, "uid");
+    {
+      std::lock_guard<std::mutex> lock(written_mu_);
+      auto& mine = released_[job_key];
+      if (!HasFinalizer(*p, kJobTrackingFinalizer)) {
+        mine.erase(uid);  // the cache has seen the release
+        continue;
+      }
+      if (mine.count(uid)) continue;  // released and counted; the cache is behind
+    }
     bool finished = IsTerminal(*p) || IsDeleting(*p);
     if (!finished) continue;
     to_release.push_back(p);
@@ -501,6 +510,10 @@ Status JobController::TrackFinishedPods(const json::object& job, json::object& s
     RETURN_IF_ERROR(RemoveTrackingFinalizer(*p));
     released.insert(MetaString(*p, "uid"));
   }
+  {
+    std::lock_guard<std::mutex> lock(written_mu_);
+    released_[job_key].insert(released.begin(), released.end());
+  }
   // Fold uncounted pods whose finalizer is gone into the counters.
   std::map<std::string, ObjectPtr> by_uid;
   for (const auto& p : pods) by_uid[MetaString(*p, "uid")] = p;
@@ -539,6 +552,7 @@ Status JobController::Sync(const std::string& key) {
     expectations_.Forget(key);
     std::lock_guard<std::mutex> lock(written_mu_);
     written_.erase(key);
+    released_.erase(key);
     return Status::Ok();
   }
   const json::object& job = *job_ptr;

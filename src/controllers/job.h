@@ -28,6 +28,7 @@
 
 #include <atomic>
 #include <map>
+#include <set>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -86,6 +87,9 @@ class JobController {
   Expectations expectations_;
   std::mutex written_mu_;
   std::map<std::string, int64_t> written_;  // guarded; key → resourceVersion we wrote
+  // Pods whose tracking finalizer we removed (and counted) but the pod cache may still show
+  // with it: job key → pod uids. Guarded by written_mu_. Such a pod must not be counted again.
+  std::map<std::string, std::set<std::string>> released_;
   std::vector<std::thread> workers_;
   std::atomic<bool> running_{false};
 };
