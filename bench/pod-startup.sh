@@ -7,7 +7,9 @@
 #   bench/pod-startup.sh [SAMPAN_BIN]       (root)
 #
 # Environment: PODS (default 100), RATE (pods/s in the paced run, default 10), RUNS ("serial,paced,burst"),
-# BENCH_OUT (results file, default bench/results/pod-startup-<date>.txt).
+# BENCH_OUT (results file, default bench/results/pod-startup-<date>.txt), POD_STARTUP_ARGS (more
+# pod_startup.py arguments, e.g. "--server-arg=--debug" with SAMPAN_E2E_KEEP=1 to keep the server log
+# with the agent's per-pod timings).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export SAMPAN_BIN="$(readlink -f "${1:-${SAMPAN_BIN:-$ROOT/build/sampan}}")"
@@ -33,5 +35,7 @@ git -C "$ROOT" diff --quiet 2>/dev/null || rev="$rev-dirty"
   echo "client = request sent -> watch saw Running (client clock); api = creationTimestamp -> watch saw"
   echo "Running; started = creationTimestamp -> last container startedAt (server timestamps);"
   echo "to_bound / bound_to_running = client split at the moment the watch shows spec.nodeName"
-  /usr/bin/python3 "$ROOT/bench/pod_startup.py" --pods "$PODS" --rate "$RATE" --runs "$RUNS"
+  # shellcheck disable=SC2086  # POD_STARTUP_ARGS is a list of words
+  /usr/bin/python3 "$ROOT/bench/pod_startup.py" --pods "$PODS" --rate "$RATE" --runs "$RUNS" \
+    ${POD_STARTUP_ARGS:-}
 } 2>&1 | tee "$OUT"

@@ -118,8 +118,8 @@ def pod_body(name):
                 "imagePullPolicy": "IfNotPresent", "command": ["sleep", "3600"]}]}}
 
 
-def one_run(images_dir, label, pods, rate, out, serial=False):
-    c = cl.Cluster(f"bench-{label}", images_dir)
+def one_run(images_dir, label, pods, rate, out, serial=False, server_args=()):
+    c = cl.Cluster(f"bench-{label}", images_dir, extra_args=tuple(server_args))
     try:
         c.start()
         rest = c.server.rest
@@ -186,6 +186,8 @@ def one_run(images_dir, label, pods, rate, out, serial=False):
               f"{verdict(s['p99_ms'] <= TARGET_P99_MS)}; Kubernetes SLO <= {SLO_P99_MS}: "
               f"{verdict(s['p99_ms'] <= SLO_P99_MS)}]"
               + (f"; {len(missing)} pods never Running" if missing else ""), file=out, flush=True)
+        if os.environ.get("SAMPAN_E2E_KEEP"):
+            print(f"   server log: {c.server.log_path}", file=out, flush=True)
         if missing:
             print(f"   server log tail:\n{c.server.log_tail(30)}", file=out, flush=True)
         return result
@@ -200,6 +202,9 @@ def main():
     ap.add_argument("--pods", type=int, default=100)
     ap.add_argument("--rate", type=float, default=10.0, help="pods/s in the paced run")
     ap.add_argument("--runs", default="serial,paced,burst")
+    ap.add_argument("--server-arg", action="append", default=[],
+                    help="extra `sampan server` argument (repeatable), e.g. --server-arg=--debug; "
+                         "SAMPAN_E2E_KEEP=1 keeps the work directory with the server log")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("pod_startup.py needs root (network namespaces, containers)")
@@ -213,7 +218,8 @@ def main():
             if run not in ("serial", "paced", "burst"):
                 sys.exit(f"unknown run {run!r} (serial, paced, burst)")
             rate = args.rate if run == "paced" else 0
-            one_run(images_dir, run, args.pods, rate, out, serial=run == "serial")
+            one_run(images_dir, run, args.pods, rate, out, serial=run == "serial",
+                    server_args=args.server_arg)
 
 
 if __name__ == "__main__":

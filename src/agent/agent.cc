@@ -92,6 +92,10 @@ class AgentImpl final : public Agent {
 
  private:
   void OnPod(const client::ObjectPtr& pod, bool deleted);
+  // The kubelet's admission, pod count only (its other checks — resources, ports, node
+  // affinity — are the scheduler's here): true if `pod` may run on this node; otherwise
+  // `rejection` says why, the first time only (the pod is remembered as rejected).
+  bool AdmitLocked(const json::object& pod, std::string* rejection);
   void Housekeeping();
   void CleanupOrphans();
   void WakeAll();
@@ -99,6 +103,7 @@ class AgentImpl final : public Agent {
   AgentOptions opts_;
   std::unique_ptr<client::RestClient> client_;
   std::unique_ptr<client::EventRecorder> recorder_;
+  std::unique_ptr<TaskQueue> events_;  // pod workers' Events, posted off their threads
   std::unique_ptr<runtime::Runtime> runtime_;
   std::unique_ptr<image::ImageStore> images_;
   std::unique_ptr<volume::VolumeManager> volumes_;
@@ -112,6 +117,7 @@ class AgentImpl final : public Agent {
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<PodWorker>> workers_;  // by pod uid; guarded
   std::map<std::string, AdoptedPod> adopted_;                  // not yet claimed; guarded
+  std::set<std::string> rejected_;                             // pod uids refused; guarded
   bool stopped_ = false;                                       // guarded
   std::condition_variable cv_;
   std::thread housekeeping_;
@@ -135,6 +141,8 @@ Status AgentImpl::Init() {
   std::string client_ca = cc.ca_pem;
   ASSIGN_OR_RETURN(client_, client::RestClient::New(cc));
   recorder_ = std::make_unique<client::EventRecorder>(client_.get(), "kubelet", opts_.node_name);
+  events_ = std::make_unique<TaskQueue>("pod events", 1000);
+  ctx_.events = events_.get();
 
   for (const char* d : {"", "/pods", "/containers", "/pause", "/network", "/tls"})
     RETURN_IF_ERROR(fs::MakeDirs(agent_dir + d, 0750));
@@ -251,20 +259,72 @@ Status AgentImpl::Init() {
 void AgentImpl::OnPod(const client::ObjectPtr& pod, bool deleted) {
   std::string uid = client::MetaString(*pod, "uid");
   if (uid.empty()) return;
-  std::lock_guard<std::mutex> l(mu_);
-  if (stopped_) return;
-  auto it = workers_.find(uid);
-  if (it == workers_.end()) {
-    if (deleted) return;
-    AdoptedPod adopted;
-    if (auto a = adopted_.find(uid); a != adopted_.end()) {
-      adopted = std::move(a->second);
-      adopted_.erase(a);
+  std::string rejection;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stopped_) return;
+    auto it = workers_.find(uid);
+    if (it == workers_.end()) {
+      if (deleted) {
+        rejected_.erase(uid);
+        return;
+      }
+      AdoptedPod adopted;
+      if (auto a = adopted_.find(uid); a != adopted_.end()) {
+        adopted = std::move(a->second);
+        adopted_.erase(a);
+      } else if (!AdmitLocked(*pod, &rejection)) {
+        if (rejection.empty()) return;  // rejected before
+      }
+      if (rejection.empty()) {
+        it = workers_.emplace(uid, std::make_shared<PodWorker>(&ctx_, uid, std::move(adopted)))
+                 .first;
+      }
     }
-    it = workers_.emplace(uid, std::make_shared<PodWorker>(&ctx_, uid, std::move(adopted))).first;
+    if (rejection.empty()) {
+      it->second->Update(pod);
+      if (deleted) it->second->MarkDeleted();
+      return;
+    }
   }
-  it->second->Update(pod);
-  if (deleted) it->second->MarkDeleted();
+  // As the kubelet's rejectPod: a Warning event with the reason, and the pod Failed.
+  LOG(INFO) << "pod " << client::KeyOf(*pod) << " rejected: " << rejection;
+  recorder_->Record(*pod, "Warning", "OutOfpods", rejection);
+  json::object patch{{"status", json::object{{"phase", "Failed"},
+                                             {"reason", "OutOfpods"},
+                                             {"message", "Pod was rejected: " + rejection}}}};
+  auto r =
+      client_->Patch(client::resources::kPods, client::MetaString(*pod, "namespace"),
+                     client::MetaString(*pod, "name"), client::PatchType::kMerge, patch, "status");
+  if (!r.ok() && r.status().code() != Code::kNotFound)
+    LOG(WARNING) << "pod " << client::KeyOf(*pod) << ": " << r.status().ToString();
+}
+
+bool AgentImpl::AdmitLocked(const json::object& pod, std::string* rejection) {
+  std::string uid = client::MetaString(pod, "uid");
+  if (rejected_.count(uid)) return false;
+  const json::object* status = pod.if_contains("status") ? pod.at("status").if_object() : nullptr;
+  std::string phase;
+  if (status && status->contains("phase") && status->at("phase").is_string())
+    phase = status->at("phase").as_string().c_str();
+  // Finished pods and pods being deleted are not run, so they take no room.
+  if (phase == "Succeeded" || phase == "Failed") return true;
+  if (!client::MetaString(pod, "deletionTimestamp").empty()) return true;
+  // The pods already admitted here that are still active (the kubelet's activePods).
+  int64_t used = 0;
+  for (const auto& p : pods_->List()) {
+    if (!workers_.count(client::MetaString(*p, "uid"))) continue;
+    const json::value* st = p->if_contains("status");
+    const json::value* ph = st && st->is_object() ? st->as_object().if_contains("phase") : nullptr;
+    std::string other = ph && ph->is_string() ? std::string(ph->as_string()) : "";
+    if (other != "Succeeded" && other != "Failed") ++used;
+  }
+  if (used + 1 <= opts_.max_pods) return true;
+  rejected_.insert(uid);
+  *rejection =
+      "Node didn't have enough resource: pods, requested: 1, used: " + std::to_string(used) +
+      ", capacity: " + std::to_string(opts_.max_pods);
+  return false;
 }
 
 std::shared_ptr<PodWorker> AgentImpl::FindPod(const std::string& ns, const std::string& name) {
@@ -359,6 +419,7 @@ void AgentImpl::Stop() {
     workers.swap(workers_);
   }
   for (auto& [uid, w] : workers) w->Stop();
+  if (events_) events_->Stop(std::chrono::seconds(2));  // what the workers said last
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 
+#include "agent/task_queue.h"
 #include "client/events.h"
 #include "client/rest_client.h"
 #include "image/image_store.h"
@@ -21,6 +22,9 @@ namespace sampan::agent {
 struct NodeContext {
   client::RestClient* client = nullptr;
   client::EventRecorder* recorder = nullptr;
+  // Where pod workers post their Events (recorded in order on the queue's thread);
+  // nullptr: recorded synchronously.
+  TaskQueue* events = nullptr;
   runtime::Runtime* runtime = nullptr;
   image::ImageStore* images = nullptr;
   image::RegistryConfig registries;

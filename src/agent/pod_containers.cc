@@ -110,12 +110,17 @@ void PodWorker::SyncContainers(const json::object& pod) {
                         "s restarting failed container=" + c.name +
                         " pod=" + client::MetaString(pod, "name") + "_" +
                         client::MetaString(pod, "namespace") + "(" + uid_ + ")";
+      // The kubelet repeats the event at each pod sync while the back-off lasts (its pod
+      // worker retries every ~10 s); the recorder folds the repeats into one counted event.
+      double& last_event = backoff_event_at_[c.name];
       if (c.view.state != ContainerView::State::kWaiting ||
-          c.view.waiting_reason != "CrashLoopBackOff") {
+          c.view.waiting_reason != "CrashLoopBackOff" || now - last_event >= 10) {
+        last_event = now;
         Event(pod, "Warning", "BackOff",
               "Back-off restarting failed container " + c.name + " in pod " +
                   client::MetaString(pod, "name") + "_" + client::MetaString(pod, "namespace") +
-                  "(" + uid_ + ")");
+                  "(" + uid_ + ")",
+              FieldPath(c));
       }
       if (c.view.state == ContainerView::State::kTerminated) c.view.last = c.view.terminated;
       c.view.state = ContainerView::State::kWaiting;
@@ -228,7 +233,7 @@ bool PodWorker::EnsureImage(const json::object& pod, const json::object& spec, C
     std::string msg = "Failed to apply default image tag " + Quoted(image) +
                       ": couldn't parse image name " + Quoted(image) + ": " +
                       ref.status().message();
-    Event(pod, "Warning", "InspectFailed", msg);
+    Event(pod, "Warning", "InspectFailed", msg, FieldPath(c));
     return waiting("InvalidImageName", msg);
   }
   std::string policy = api::GetString(spec_v, "imagePullPolicy");
@@ -237,12 +242,12 @@ bool PodWorker::EnsureImage(const json::object& pod, const json::object& spec, C
   if (policy == "Never" && !present.ok()) {
     std::string msg =
         "Container image " + Quoted(image) + " is not present with pull policy of Never";
-    Event(pod, "Warning", "ErrImageNeverPull", msg);
+    Event(pod, "Warning", "ErrImageNeverPull", msg, FieldPath(c));
     return waiting("ErrImageNeverPull", msg);
   }
   if (policy != "Always" && present.ok()) {
     Event(pod, "Normal", "Pulled",
-          "Container image " + Quoted(image) + " already present on machine");
+          "Container image " + Quoted(image) + " already present on machine", FieldPath(c));
   } else {
     std::string key = "pull/" + c.name;
     double now = Now();
@@ -250,12 +255,12 @@ bool PodWorker::EnsureImage(const json::object& pod, const json::object& spec, C
     if (failed != pull_failed_at_.end() && backoff_.InBackoffSince(key, failed->second, now)) {
       std::string msg = "Back-off pulling image " + Quoted(image);
       if (c.view.waiting_reason != "ImagePullBackOff") {
-        Event(pod, "Normal", "BackOff", msg);
-        Event(pod, "Warning", "Failed", "Error: ImagePullBackOff");
+        Event(pod, "Normal", "BackOff", msg, FieldPath(c));
+        Event(pod, "Warning", "Failed", "Error: ImagePullBackOff", FieldPath(c));
       }
       return waiting("ImagePullBackOff", msg);
     }
-    Event(pod, "Normal", "Pulling", "Pulling image " + Quoted(image));
+    Event(pod, "Normal", "Pulling", "Pulling image " + Quoted(image), FieldPath(c));
     auto t0 = std::chrono::steady_clock::now();
     auto pulled = ctx_->images->Pull(ref->String(), ctx_->registries);
     double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -263,8 +268,8 @@ bool PodWorker::EnsureImage(const json::object& pod, const json::object& spec, C
       backoff_.Next(key, now);
       pull_failed_at_[c.name] = now;
       std::string msg = "Failed to pull image " + Quoted(image) + ": " + pulled.status().message();
-      Event(pod, "Warning", "Failed", msg);
-      Event(pod, "Warning", "Failed", "Error: ErrImagePull");
+      Event(pod, "Warning", "Failed", msg, FieldPath(c));
+      Event(pod, "Warning", "Failed", "Error: ErrImagePull", FieldPath(c));
       return waiting("ErrImagePull", msg);
     }
     pull_failed_at_.erase(c.name);
@@ -272,13 +277,14 @@ bool PodWorker::EnsureImage(const json::object& pod, const json::object& spec, C
     Event(pod, "Normal", "Pulled",
           "Successfully pulled image " + Quoted(image) + " in " + Seconds(took) + " (" +
               Seconds(took) + " including waiting). Image size: " + std::to_string(pulled->size) +
-              " bytes.");
+              " bytes.",
+          FieldPath(c));
   }
   auto inspected = ctx_->images->Inspect(ref->String());
   if (!inspected.ok()) {
     std::string msg =
         "Failed to inspect image " + Quoted(image) + ": " + inspected.status().message();
-    Event(pod, "Warning", "InspectFailed", msg);
+    Event(pod, "Warning", "InspectFailed", msg, FieldPath(c));
     return waiting("ImageInspectError", msg);
   }
   *info = std::move(*inspected);
@@ -303,7 +309,7 @@ void PodWorker::StartContainer(const json::object& api_pod, const json::object& 
     c.view.state = ContainerView::State::kWaiting;
     c.view.waiting_reason = reason;
     c.view.waiting_message = msg;
-    Event(pod, "Warning", "Failed", "Error: " + msg);
+    Event(pod, "Warning", "Failed", "Error: " + msg, FieldPath(c));
   };
   auto t0 = std::chrono::steady_clock::now();
   auto ms = [](auto a, auto b) {
@@ -332,11 +338,13 @@ void PodWorker::StartContainer(const json::object& api_pod, const json::object& 
   };
   if (Status st = fs::MakeDirs(rootfs, 0755); !st.ok())
     return config_error("CreateContainerError", st.message());
+  auto t_env = std::chrono::steady_clock::now();
   auto mount = ctx_->images->PrepareRootfs(c.image_ref, id);
   if (!mount.ok()) {
     cleanup();
     return config_error("CreateContainerError", mount.status().message());
   }
+  auto t_prepared = std::chrono::steady_clock::now();
   if (Status st = image::ImageStore::MountRootfs(*mount, rootfs); !st.ok()) {
     cleanup();
     return config_error("CreateContainerError", st.message());
@@ -417,9 +425,9 @@ void PodWorker::StartContainer(const json::object& api_pod, const json::object& 
   c.started_probe_done = !spec.contains("startupProbe");
   c.probers_started = false;
   auto t_create = std::chrono::steady_clock::now();
-  Event(pod, "Normal", "Created", "Created container: " + c.name);
+  Event(pod, "Normal", "Created", "Created container: " + c.name, FieldPath(c));
   if (Status st = ctx_->runtime->Start(id); !st.ok()) {
-    Event(pod, "Warning", "Failed", "Error: " + st.message());
+    Event(pod, "Warning", "Failed", "Error: " + st.message(), FieldPath(c));
     (void)ctx_->runtime->Delete(id, true);
     c.running = false;
     c.exited = true;
@@ -441,20 +449,23 @@ void PodWorker::StartContainer(const json::object& api_pod, const json::object& 
   }
   c.view.state = ContainerView::State::kRunning;
   c.view.started_at = static_cast<int64_t>(Now());
-  c.view.ready = false;
   c.view.started = c.started_probe_done;
+  // Without startup and readiness probes a running container is ready at once (as in the
+  // kubelet): the first status write then says so, instead of a second write one sync later.
+  c.view.ready = c.view.started && !spec.contains("readinessProbe");
   auto t_start = std::chrono::steady_clock::now();
-  Event(pod, "Normal", "Started", "Started container " + c.name);
+  Event(pod, "Normal", "Started", "Started container " + c.name, FieldPath(c));
   PublishInfo(c);
   LOG(DEBUG) << "pod " << client::KeyOf(pod) << ": container " << c.name << " started in "
              << ms(t0, t_start) << " ms (image " << ms(t0, t_image) << ", rootfs+config "
-             << ms(t_image, t_config) << ", create " << ms(t_config, t_create) << ", start "
+             << ms(t_image, t_config) << " [env+mounts " << ms(t_image, t_env) << ", snapshot "
+             << ms(t_env, t_prepared) << "], create " << ms(t_config, t_create) << ", start "
              << ms(t_create, t_start) << ")";
 
   if (const json::value* post = api::GetPath(spec_v, "lifecycle.postStart")) {
     std::string msg;
     if (!RunHandler(pod, c, *post, 30, &msg)) {
-      Event(pod, "Warning", "FailedPostStartHook", msg);
+      Event(pod, "Warning", "FailedPostStartHook", msg, FieldPath(c));
       KillContainer(pod, c, api::GetInt(json::value(pod), "spec.terminationGracePeriodSeconds", 30),
                     "FailedPostStartHook", false);
     }
@@ -464,7 +475,7 @@ void PodWorker::StartContainer(const json::object& api_pod, const json::object& 
 void PodWorker::KillContainer(const json::object& pod, Container& c, int64_t grace_s,
                               const std::string& message, bool run_pre_stop) {
   if (c.id.empty() || !c.running) return;
-  Event(pod, "Normal", "Killing", message);
+  Event(pod, "Normal", "Killing", message, FieldPath(c));
   StopProbers(c);
   auto deadline =
       std::chrono::steady_clock::now() + std::chrono::seconds(std::max<int64_t>(grace_s, 0));
@@ -478,7 +489,7 @@ void PodWorker::KillContainer(const json::object& pod, Container& c, int64_t gra
         if (const json::value* pre = api::GetPath(s, "lifecycle.preStop")) {
           std::string msg;
           if (!RunHandler(pod, c, *pre, static_cast<int>(grace_s), &msg))
-            Event(pod, "Warning", "FailedPreStopHook", msg);
+            Event(pod, "Warning", "FailedPreStopHook", msg, FieldPath(c));
         }
       }
     }
@@ -640,7 +651,8 @@ void PodWorker::OnProbe(const std::string& name, podspec::ProbeKind kind, podspe
                                                                 : "Startup";
     std::string msg = last.message;
     if (msg.rfind(what, 0) != 0) msg = std::string(what) + " probe failed: " + msg;
-    Event(*pod, "Warning", "Unhealthy", msg);
+    // Probes run for app containers only.
+    Event(*pod, "Warning", "Unhealthy", msg, client::EventRecorder::ContainerFieldPath(name));
   }
 }
 

@@ -131,14 +131,22 @@ PodWorker::Container* PodWorker::Find(const std::string& name) {
 }
 
 void PodWorker::Event(const json::object& pod, const std::string& type, const std::string& reason,
-                      const std::string& message, const std::string& container) {
+                      const std::string& message, const std::string& field_path) {
   json::object involved{
       {"kind", "Pod"},
       {"apiVersion", "v1"},
       {"metadata", json::object{{"name", client::MetaString(pod, "name")},
                                 {"namespace", client::MetaString(pod, "namespace")},
                                 {"uid", uid_}}}};
-  ctx_->recorder->Record(involved, type, reason, message);
+  if (ctx_->events) {
+    client::EventRecorder* recorder = ctx_->recorder;
+    ctx_->events->Post(
+        [recorder, involved = std::move(involved), type, reason, message, field_path] {
+          recorder->Record(involved, type, reason, message, field_path);
+        });
+    return;
+  }
+  ctx_->recorder->Record(involved, type, reason, message, field_path);
 }
 
 void PodWorker::Loop() {
@@ -304,11 +312,20 @@ void PodWorker::Sync() {
     return;
   }
 
+  auto t0 = std::chrono::steady_clock::now();
   if (EnsureSandbox(pod) && EnsureVolumes(pod)) {
     pod_error_.clear();
     SyncContainers(pod);
   }
+  auto t1 = std::chrono::steady_clock::now();
   WriteStatus(pod);
+  auto t2 = std::chrono::steady_clock::now();
+  auto ms = [](auto a, auto b) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
+  };
+  if (ms(t0, t2) > 5)
+    LOG(DEBUG) << "pod " << client::KeyOf(pod) << ": sync " << ms(t0, t2) << " ms (status write "
+               << ms(t1, t2) << ")";
 
   // A pod that reached Succeeded/Failed releases its sandbox and network at once.
   std::string phase = api::GetString(json::value(last_status_), "phase");

@@ -115,8 +115,12 @@ class PodWorker {
   std::string TerminationPath(const std::string& name, const std::string& id) const;
   std::string TerminationMessage(const Container& c, int exit_code);
   void PublishInfo(const Container& c);
+  // `field_path`: the part of the pod the event is about, e.g. FieldPath(c) for a container.
   void Event(const boost::json::object& pod, const std::string& type, const std::string& reason,
-             const std::string& message, const std::string& container = "");
+             const std::string& message, const std::string& field_path = "");
+  static std::string FieldPath(const Container& c) {
+    return client::EventRecorder::ContainerFieldPath(c.name, c.init);
+  }
   Container* Find(const std::string& name);
   std::string LogPath(const std::string& name, int restart) const;
   std::string PodDir() const;
@@ -144,7 +148,8 @@ class PodWorker {
   std::map<std::string, volume::HostVolume> volume_map_;
   std::vector<std::unique_ptr<Container>> containers_;  // init first, then app, spec order
   Backoff backoff_;
-  std::map<std::string, double> pull_failed_at_;  // by container name
+  std::map<std::string, double> pull_failed_at_;    // by container name
+  std::map<std::string, double> backoff_event_at_;  // last BackOff event, by container name
   int64_t start_time_ = 0;
   std::string failed_reason_, failed_message_;
   bool terminated_ = false;  // containers killed and sandbox gone (terminal or deleting)

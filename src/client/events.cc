@@ -1,5 +1,6 @@
 #include "client/events.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "client/informer.h"
@@ -10,14 +11,24 @@ namespace json = boost::json;
 
 namespace {
 constexpr size_t kMaxSeen = 4096;
-}
+// client-go's EventAggregator: 10 distinct messages within 10 minutes are combined.
+constexpr size_t kMaxSimilarMessages = 10;
+constexpr int64_t kSimilarWindowNs = 600LL * 1000000000;
+constexpr char kCombinedPrefix[] = "(combined from similar events): ";
+}  // namespace
 
 EventRecorder::EventRecorder(RestClient* client, std::string component, std::string host,
                              const Clock* clock)
     : client_(client), component_(std::move(component)), host_(std::move(host)), clock_(clock) {}
 
+std::string EventRecorder::ContainerFieldPath(std::string_view container, bool init) {
+  return std::string(init ? "spec.initContainers{" : "spec.containers{") + std::string(container) +
+         "}";
+}
+
 void EventRecorder::Record(const json::object& involved, std::string_view type,
-                           std::string_view reason, std::string message) {
+                           std::string_view reason, std::string message,
+                           std::string_view field_path) {
   std::string ns = MetaString(involved, "namespace");
   if (ns.empty()) ns = "default";  // events about cluster-scoped objects go to default
   std::string name = MetaString(involved, "name");
@@ -28,17 +39,39 @@ void EventRecorder::Record(const json::object& involved, std::string_view type,
     api_version = a->as_string().c_str();
   int64_t now_ns = clock_->NowUnixNanos();
   std::string now = FormatRfc3339(now_ns / 1000000000);
-  std::string dedup = kind + "\x1f" + ns + "\x1f" + name + "\x1f" + uid + "\x1f" +
-                      std::string(type) + "\x1f" + std::string(reason) + "\x1f" + message;
+  // Similar events: same object (any part of it), type and reason.
+  std::string aggregate = kind + "\x1f" + ns + "\x1f" + name + "\x1f" + uid + "\x1f" + api_version +
+                          "\x1f" + std::string(type) + "\x1f" + std::string(reason);
+  std::string dedup = aggregate + "\x1f" + std::string(field_path) + "\x1f" + message;
 
   std::unique_lock<std::mutex> lock(mu_);
+  {
+    auto [sim, inserted] = similar_.try_emplace(aggregate);
+    if (inserted) {
+      if (similar_order_.size() >= kMaxSeen) {
+        similar_.erase(similar_order_.front());
+        similar_order_.pop_front();
+      }
+      similar_order_.push_back(aggregate);
+    }
+    Similar& rec = sim->second;
+    if (now_ns - rec.last_ns > kSimilarWindowNs) rec.messages.clear();
+    rec.last_ns = now_ns;
+    if (std::find(rec.messages.begin(), rec.messages.end(), message) == rec.messages.end())
+      rec.messages.push_back(message);
+    if (rec.messages.size() >= kMaxSimilarMessages) {
+      rec.messages.pop_front();  // the set never grows past the limit
+      message = kCombinedPrefix + message;
+      dedup = aggregate;  // every combined event lands on one Event object
+    }
+  }
   auto it = seen_.find(dedup);
   if (it != seen_.end()) {
     Seen s = it->second;
     s.count++;
     it->second.count = s.count;
     lock.unlock();
-    json::object patch{{"count", s.count}, {"lastTimestamp", now}};
+    json::object patch{{"count", s.count}, {"lastTimestamp", now}, {"message", message}};
     auto r = client_->Patch(resources::kEvents, s.ns, s.name, PatchType::kMerge, patch);
     if (r.ok()) return;
     if (r.status().code() != Code::kNotFound) {
@@ -48,14 +81,17 @@ void EventRecorder::Record(const json::object& involved, std::string_view type,
     lock.lock();
     seen_.erase(dedup);  // expired on the server: record afresh
   }
+  int64_t name_nanos = std::max(now_ns, last_name_nanos_ + 1);
+  last_name_nanos_ = name_nanos;
   lock.unlock();
 
   char suffix[32];
-  std::snprintf(suffix, sizeof suffix, ".%llx", static_cast<unsigned long long>(now_ns));
+  std::snprintf(suffix, sizeof suffix, ".%llx", static_cast<unsigned long long>(name_nanos));
   std::string ev_name = name + suffix;
   json::object involved_ref{{"kind", kind}, {"name", name}, {"apiVersion", api_version}};
   if (!MetaString(involved, "namespace").empty()) involved_ref["namespace"] = ns;
   if (!uid.empty()) involved_ref["uid"] = uid;
+  if (!field_path.empty()) involved_ref["fieldPath"] = field_path;
   if (auto rv = MetaString(involved, "resourceVersion"); !rv.empty())
     involved_ref["resourceVersion"] = rv;
   json::object source{{"component", component_}};

@@ -43,6 +43,8 @@ void Usage(FILE* out) {
                "  --cluster-cidr CIDR         the pods' range; each node gets a block of it as its\n"
                "                              podCIDR (default 10.244.0.0/16)\n"
                "  --node-cidr-mask-size N     prefix length of each node's block (default 24)\n"
+               "  --terminated-pod-gc-threshold N  finished pods kept before the oldest are\n"
+               "                              deleted (default 12500; <= 0: keep all)\n"
                "  --threads N                 API worker threads (default 2)\n"
                "  --debug                     verbose logging\n"
                "Node agent flags (for the in-process agent):\n");
@@ -61,6 +63,7 @@ int ServerMain(int argc, char** argv) {
   double node_eviction_rate = 0;
   std::string cluster_cidr = "10.244.0.0/16";
   int node_cidr_mask_size = 24;
+  int terminated_pod_gc_threshold = 12500;
   FlagCursor flags("sampan server", argc, argv);
   while (flags.Next()) {
     const std::string& a = flags.name();
@@ -140,6 +143,8 @@ int ServerMain(int argc, char** argv) {
                      a.c_str());
         return 2;
       }
+    } else if (a == "--terminated-pod-gc-threshold") {
+      if (!flags.Int(&terminated_pod_gc_threshold)) return 2;
     } else if (a == "--threads") {
       if (!need_int(&opt.threads) || opt.threads < 1) return 2;
     } else if (a == "--debug") {
@@ -178,6 +183,7 @@ int ServerMain(int argc, char** argv) {
     cp.node_eviction_rate = node_eviction_rate;
     cp.cluster_cidr = cluster_cidr;
     cp.node_cidr_mask_size = node_cidr_mask_size;
+    cp.terminated_pod_gc_threshold = terminated_pod_gc_threshold;
     auto started = controllers::StartControlPlane(cp);
     if (!started.ok()) {
       std::fprintf(stderr, "sampan server: starting the scheduler and controllers: %s\n",

@@ -15,6 +15,7 @@
 #include "controllers/job.h"
 #include "controllers/node_lifecycle.h"
 #include "controllers/node_ipam.h"
+#include "controllers/podgc.h"
 #include "controllers/replicaset.h"
 #include "controllers/serviceaccounts.h"
 #include "controllers/statefulset.h"
@@ -37,6 +38,12 @@ NodeLifecycleOptions NodeLifecycleFrom(const ControlPlaneOptions& o) {
   if (o.node_monitor_period.count() > 0) n.monitor_period = o.node_monitor_period;
   if (o.node_eviction_rate > 0) n.eviction_rate = o.node_eviction_rate;
   return n;
+}
+
+PodGcOptions PodGcFrom(const ControlPlaneOptions& o) {
+  PodGcOptions p;
+  p.terminated_pod_threshold = o.terminated_pod_gc_threshold;
+  return p;
 }
 
 // The controller set that runs while this process leads "kube-controller-manager".
@@ -63,7 +70,8 @@ class Controllers {
         recorder_node_(c, "node-controller", host),
         node_lifecycle_(&informers_, &recorder_node_, NodeLifecycleFrom(o)),
         opts_(o),
-        recorder_ipam_(c, "node-ipam-controller", host) {
+        recorder_ipam_(c, "node-ipam-controller", host),
+        podgc_(&informers_, PodGcFrom(o)) {
     if (o.allocate_node_cidrs) {
       // The options were checked by StartControlPlane, so this cannot fail.
       auto ipam = NodeIpamController::New(&informers_, &recorder_ipam_,
@@ -85,6 +93,7 @@ class Controllers {
     gc_.Run(opts_.gc_workers);
     node_lifecycle_.Run(2);
     if (node_ipam_) node_ipam_->Run(1);
+    podgc_.Run();
   }
   void Stop() {
     rs_.Stop();
@@ -98,6 +107,7 @@ class Controllers {
     gc_.Stop();
     node_lifecycle_.Stop();
     if (node_ipam_) node_ipam_->Stop();
+    podgc_.Stop();
     informers_.Stop();
   }
 
@@ -118,6 +128,7 @@ class Controllers {
   ControlPlaneOptions opts_;
   client::EventRecorder recorder_ipam_;
   std::unique_ptr<NodeIpamController> node_ipam_;
+  PodGcController podgc_;
 };
 
 class ControlPlaneImpl final : public ControlPlane {
@@ -199,9 +210,10 @@ class ControlPlaneImpl final : public ControlPlane {
     if (controllers_) return;
     controllers_ = std::make_unique<Controllers>(client_.get(), opts_, host_);
     controllers_->Start();
-    LOG(INFO) << "controllers started (replicaset, replicationcontroller, deployment, daemonset, job, "
-                 "cronjob, statefulset, "
-                 "serviceaccount, root-ca, garbage collector)";
+    LOG(INFO)
+        << "controllers started (replicaset, replicationcontroller, deployment, daemonset, job, "
+           "cronjob, statefulset, "
+           "serviceaccount, root-ca, garbage collector, pod gc)";
   }
   void StopControllers() {
     std::unique_ptr<Controllers> c;

@@ -44,6 +44,10 @@ struct ControlPlaneOptions {
   bool allocate_node_cidrs = true;
   std::string cluster_cidr = "10.244.0.0/16";
   int node_cidr_mask_size = 24;
+  // Pod GC: terminated pods beyond this many are deleted, oldest first (kube-controller-
+  // manager's --terminated-pod-gc-threshold); <= 0 keeps them all. Orphaned pods and
+  // unscheduled terminating pods are collected regardless.
+  int terminated_pod_gc_threshold = 12500;
 };
 
 class ControlPlane {

@@ -20,7 +20,7 @@
 //    TaintManagerEviction event, DELETE) at once when it does not tolerate one of
 //    them, otherwise after the smallest tolerationSeconds of the tolerations used,
 //    counted from when the taint was added; never when they have no seconds.
-// Not done: force-deleting pods of nodes that are gone (pod GC).
+// Pods bound to nodes that are gone are force-deleted by the pod GC (podgc.h).
 //
 // Threading as the other controllers: informer handlers enqueue "node/<name>" or
 // "pod/<ns>/<name>" keys; workers sync them; a monitor thread enqueues every node

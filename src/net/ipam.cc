@@ -1,6 +1,7 @@
 #include "net/ipam.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,16 @@
 namespace sampan::net {
 namespace {
 constexpr const char* kLastReserved = "last_reserved_ip";
+
+Status WriteHint(const std::string& path, const std::string& text) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoStatus("open " + path, errno);
+  ssize_t n = ::write(fd, text.data(), text.size());
+  int e = errno;
+  ::close(fd);
+  if (n != static_cast<ssize_t>(text.size())) return ErrnoStatus("write " + path, n < 0 ? e : EIO);
+  return Status::Ok();
+}
 
 std::string FirstLine(const std::string& s) {
   std::string line = s.substr(0, s.find_first_of("\r\n"));
@@ -88,8 +99,10 @@ Result<uint32_t> IpPool::Allocate(const std::string& pod_uid) {
     by_ip_.emplace(ip, pod_uid);
     by_pod_[pod_uid] = ip;
     last_reserved_ = ip;
-    // Only a hint for the next search: losing it costs nothing but round-robin order.
-    Status st = fs::WriteFileAtomic(dir_ + "/" + kLastReserved, FormatIpv4(ip) + "\n", 0600);
+    // Only a hint for the next search: losing it costs nothing but round-robin order, so it
+    // is overwritten in place (no new inode, no fsync per pod). A torn hint fails to parse
+    // and is ignored.
+    Status st = WriteHint(dir_ + "/" + kLastReserved, FormatIpv4(ip) + "\n");
     if (!st.ok()) LOG(WARNING) << "pod network: " << st.ToString();
     return ip;
   }

@@ -1,7 +1,8 @@
-// PodNetwork: bridge + veths + IpPool + the nftables table. Node-side work goes through a
-// netlink socket opened in the node's namespace; pod-side work through a socket opened in
-// the pod's namespace; sysctls and nft run on a short-lived thread inside the node's
-// namespace. No thread ever stays in a foreign namespace.
+// PodNetwork: bridge + veths + IpPool + the nftables table. Node-side work goes through
+// netlink sockets opened in the node's namespace (one per concurrent attach, pooled);
+// pod-side work through a socket opened in the pod's namespace; sysctls and nft run on a
+// short-lived thread inside the node's namespace. No thread ever stays in a foreign
+// namespace.
 #include "net/pod_network.h"
 
 #include <fcntl.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -141,7 +143,23 @@ class PodNetworkImpl final : public PodNetwork {
  private:
   PodAddress AddressFor(const std::string& pod_uid, uint32_t ip) const;
   Status ConfigurePodSide(Netlink& pod, const std::string& ifname, uint32_t ip);
-  Status ConfigureHostSide(const std::string& host_veth);
+  Status ConfigureHostSide(Netlink& node, const std::string& host_veth);
+  // A netlink socket in the node's namespace for one call (from a small pool).
+  Result<std::unique_ptr<Netlink>> TakeNodeSocket();
+  void GiveBackNodeSocket(std::unique_ptr<Netlink> nl);
+  // Serialises the calls for one pod (calls for different pods run side by side).
+  class PodGuard {
+   public:
+    PodGuard(PodNetworkImpl* net, std::string uid);
+    ~PodGuard();
+    PodGuard(const PodGuard&) = delete;
+    PodGuard& operator=(const PodGuard&) = delete;
+
+   private:
+    PodNetworkImpl* net_;
+    std::string uid_;
+  };
+  static constexpr size_t kMaxSpareNodeSockets = 8;
   Status ApplyNat();
   std::string HostPortsPath(const std::string& uid) const {
     return config_.state_dir + "/hostports/" + Hex(Fnv1a64(uid), 16);
@@ -151,9 +169,12 @@ class PodNetworkImpl final : public PodNetwork {
   const Ipv4Cidr pod_cidr_, cluster_cidr_;
   const NetnsFd node_ns_;
   mutable std::mutex mu_;
-  std::unique_ptr<Netlink> node_;                            // guarded by mu_
-  std::unique_ptr<IpPool> pool_;                             // guarded by mu_
-  std::map<std::string, std::vector<HostPort>> host_ports_;  // guarded by mu_
+  std::unique_ptr<Netlink> node_;                             // guarded by mu_
+  std::unique_ptr<IpPool> pool_;                              // guarded by mu_
+  std::map<std::string, std::vector<HostPort>> host_ports_;   // guarded by mu_
+  std::set<std::string> busy_pods_;                           // guarded by mu_
+  std::condition_variable busy_cv_;                           // busy_pods_ shrank
+  std::vector<std::unique_ptr<Netlink>> spare_node_sockets_;  // guarded by mu_
   int lock_fd_;
 };
 
@@ -264,26 +285,40 @@ Status PodNetworkImpl::ConfigurePodSide(Netlink& pod, const std::string& ifname,
   return pod.ReplaceRoute(Ipv4Cidr{0, 0}, pool_->gateway(), ifname);
 }
 
-Status PodNetworkImpl::ConfigureHostSide(const std::string& host_veth) {
-  RETURN_IF_ERROR(node_->SetMaster(host_veth, config_.bridge));
-  RETURN_IF_ERROR(node_->SetHairpin(host_veth, true));
-  return node_->SetUp(host_veth);
+Status PodNetworkImpl::ConfigureHostSide(Netlink& node, const std::string& host_veth) {
+  RETURN_IF_ERROR(node.SetMaster(host_veth, config_.bridge));
+  RETURN_IF_ERROR(node.SetHairpin(host_veth, true));
+  return node.SetUp(host_veth);
 }
 
 Result<PodAddress> PodNetworkImpl::Attach(const std::string& pod_uid, const std::string& netns_path,
                                           const std::string& ifname) {
   if (pod_uid.empty()) return Invalid("pod network: empty pod UID");
   if (!ValidLinkName(ifname)) return Invalid("pod network: invalid interface name " + ifname);
-  std::lock_guard<std::mutex> lock(mu_);
+  PodGuard guard(this, pod_uid);
   ASSIGN_OR_RETURN(NetnsFd pod_ns, OpenNetns(netns_path));
-  const bool had_ip = pool_->Lookup(pod_uid).has_value();
-  ASSIGN_OR_RETURN(uint32_t ip, pool_->Allocate(pod_uid));
+  bool had_ip;
+  uint32_t ip;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    had_ip = pool_->Lookup(pod_uid).has_value();
+    ASSIGN_OR_RETURN(ip, pool_->Allocate(pod_uid));
+  }
   const std::string host = HostVethName(pod_uid);
   const std::string tmp = TempPeerName(pod_uid);
+  // The links are made outside mu_, on a node socket of this call's own: attaches of
+  // different pods overlap (the kernel still serialises each request under its RTNL lock).
+  auto node_or = TakeNodeSocket();
+  if (!node_or.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!had_ip) (void)pool_->Release(pod_uid);
+    return node_or.status().WithContext("pod network: attach pod " + pod_uid);
+  }
+  std::unique_ptr<Netlink> node = std::move(*node_or);
 
   auto attach = [&]() -> Status {
     ASSIGN_OR_RETURN(auto pod, Netlink::OpenInNetns(pod_ns.get()));
-    auto host_link = node_->GetLink(host);
+    auto host_link = node->GetLink(host);
     if (!host_link.ok() && !IsNotFound(host_link.status())) return host_link.status();
     auto pod_link = pod->GetLink(ifname);
     if (!pod_link.ok() && !IsNotFound(pod_link.status())) return pod_link.status();
@@ -291,34 +326,71 @@ Result<PodAddress> PodNetworkImpl::Attach(const std::string& pod_uid, const std:
     if (host_link.ok() && pod_link.ok() && pod_link->kind == "veth") {
       // Attached before (an agent restart, or a retry): adopt, making sure it is complete.
       RETURN_IF_ERROR(ConfigurePodSide(*pod, ifname, ip));
-      return ConfigureHostSide(host);
+      return ConfigureHostSide(*node, host);
     }
     if (host_link.ok()) {
       // A leftover of an earlier attempt whose pod end is elsewhere (or gone): start over.
-      RETURN_IF_ERROR(node_->DeleteLink(host));
+      RETURN_IF_ERROR(node->DeleteLink(host));
       pod_link = pod->GetLink(ifname);  // deleting one end of a veth deletes both
     }
     if (pod_link.ok()) {
       return Status(Code::kAlreadyExists, "pod network: the pod's namespace " + netns_path +
                                               " already has an interface " + ifname);
     }
-    if (auto stale = node_->GetLink(tmp); stale.ok()) RETURN_IF_ERROR(node_->DeleteLink(tmp));
+    // Earlier agents made the pod's end under a temporary name in the node's namespace.
+    if (auto stale = node->GetLink(tmp); stale.ok()) RETURN_IF_ERROR(node->DeleteLink(tmp));
 
-    RETURN_IF_ERROR(node_->CreateVeth(host, tmp, config_.mtu));
-    RETURN_IF_ERROR(node_->SetNetns(tmp, pod_ns.get()));
-    RETURN_IF_ERROR(pod->Rename(tmp, ifname));
+    // The pod's end is created inside its namespace under its final name: moving a link
+    // between namespaces waits for an RCU grace period under the RTNL lock (~15 ms on a busy
+    // machine, while every other netlink request of the machine waits).
+    RETURN_IF_ERROR(node->CreateVeth(host, ifname, config_.mtu, pod_ns.get()));
     RETURN_IF_ERROR(ConfigurePodSide(*pod, ifname, ip));
-    return ConfigureHostSide(host);
+    return ConfigureHostSide(*node, host);
   };
   Status st = attach();
   if (!st.ok()) {
     // Leave nothing half-made: the veth pair goes (with its pod end), a new IP is freed.
-    if (auto l = node_->GetLink(host); l.ok()) (void)node_->DeleteLink(host);
-    if (auto l = node_->GetLink(tmp); l.ok()) (void)node_->DeleteLink(tmp);
+    if (auto l = node->GetLink(host); l.ok()) (void)node->DeleteLink(host);
+    if (auto l = node->GetLink(tmp); l.ok()) (void)node->DeleteLink(tmp);
+    GiveBackNodeSocket(std::move(node));
+    std::lock_guard<std::mutex> lock(mu_);
     if (!had_ip) (void)pool_->Release(pod_uid);
     return st.WithContext("pod network: attach pod " + pod_uid);
   }
+  GiveBackNodeSocket(std::move(node));
+  std::lock_guard<std::mutex> lock(mu_);
   return AddressFor(pod_uid, ip);
+}
+
+Result<std::unique_ptr<Netlink>> PodNetworkImpl::TakeNodeSocket() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!spare_node_sockets_.empty()) {
+      auto nl = std::move(spare_node_sockets_.back());
+      spare_node_sockets_.pop_back();
+      return nl;
+    }
+  }
+  return Netlink::OpenInNetns(node_ns_.get());
+}
+
+void PodNetworkImpl::GiveBackNodeSocket(std::unique_ptr<Netlink> nl) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (spare_node_sockets_.size() < kMaxSpareNodeSockets)
+    spare_node_sockets_.push_back(std::move(nl));
+}
+
+PodNetworkImpl::PodGuard::PodGuard(PodNetworkImpl* net, std::string uid)
+    : net_(net), uid_(std::move(uid)) {
+  std::unique_lock<std::mutex> lock(net_->mu_);
+  net_->busy_cv_.wait(lock, [&] { return net_->busy_pods_.count(uid_) == 0; });
+  net_->busy_pods_.insert(uid_);
+}
+
+PodNetworkImpl::PodGuard::~PodGuard() {
+  std::lock_guard<std::mutex> lock(net_->mu_);
+  net_->busy_pods_.erase(uid_);
+  net_->busy_cv_.notify_all();
 }
 
 Status PodNetworkImpl::SetHostPorts(const std::string& pod_uid,
@@ -329,6 +401,7 @@ Status PodNetworkImpl::SetHostPorts(const std::string& pod_uid,
     RETURN_IF_ERROR(ValidateHostPort(p));
     wanted.push_back(p);
   }
+  PodGuard guard(this, pod_uid);
   std::lock_guard<std::mutex> lock(mu_);
   if (!pool_->Lookup(pod_uid)) {
     if (wanted.empty()) return Status::Ok();
@@ -384,6 +457,7 @@ Status PodNetworkImpl::SetHostPorts(const std::string& pod_uid,
 }
 
 Status PodNetworkImpl::Detach(const std::string& pod_uid) {
+  PodGuard guard(this, pod_uid);
   std::lock_guard<std::mutex> lock(mu_);
   const std::string host = HostVethName(pod_uid);
   // Deleting the host end deletes the pod end too; if the pod's namespace is already gone,

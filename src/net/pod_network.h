@@ -6,7 +6,8 @@
 // agent finds the same addresses and the same veths and adopts them.
 //
 // Needs CAP_NET_ADMIN (and CAP_SYS_ADMIN to enter a pod's network namespace). Safe to call
-// from any thread; calls are serialised internally.
+// from any thread: calls for one pod are serialised, calls for different pods run side by
+// side (only the address allocation and the nftables table are shared).
 #pragma once
 
 #include <sys/types.h>
