@@ -65,57 +65,27 @@ class ServerError(Exception):
     pass
 
 
-class Server:
-    """A `sampan server` process. `start()` waits until /readyz answers 200."""
+class ManagedProcess:
+    """A long-running sampan process with its own log file, in its own session (so a kill reaches
+    its children). Subclasses set `registry`: the list of running instances whose logs test
+    reports show."""
 
-    def __init__(self, workdir, name="server", extra_args=()):
-        self.workdir = workdir
-        self.name = name
-        self.data_dir = os.path.join(workdir, "data")
-        self.kubeconfig = os.path.join(workdir, "kubeconfig.yaml")
-        self.log_path = os.path.join(workdir, f"{name}.log")
-        self.extra_args = list(extra_args)
+    registry = None
+
+    def __init__(self, log_path):
+        self.log_path = log_path
         self.proc = None
         self._log = None
-        self.rest = None
         self.starts = 0
-        os.makedirs(self.data_dir, exist_ok=True)
 
-    # ---- lifecycle -------------------------------------------------------------------------------
-    def start(self, timeout=60):
-        binary = sampan_bin()
-        if not os.access(binary, os.X_OK):
-            raise ServerError(f"sampan binary not found at {binary} (set SAMPAN_BIN)")
-        if os.path.exists(self.kubeconfig):
-            os.unlink(self.kubeconfig)  # a restart must write a fresh one (the port may change)
+    def _launch(self, argv):
         self._log = open(self.log_path, "ab")
         self._log.write(f"\n===== start #{self.starts + 1} =====\n".encode())
         self._log.flush()
-        args = [binary, "server", "--data-dir", self.data_dir, "--https-listen-port", "0",
-                "--write-kubeconfig", self.kubeconfig, "--disable-agent",
-                "--bind-address", "127.0.0.1", *self.extra_args]
-        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         self.starts += 1
-        RUNNING_SERVERS.append(self)
-        deadline = time.monotonic() + timeout
-        last_err = "kubeconfig not written"
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise ServerError(f"sampan server exited with {self.proc.returncode} during "
-                                  f"startup\n{self.log_tail()}")
-            if os.path.exists(self.kubeconfig):
-                try:
-                    self.rest = RestClient.from_kubeconfig(self.kubeconfig, self.workdir)
-                    status, body, _ = self.rest.request("GET", "/readyz", timeout=5)
-                    if status == 200:
-                        return self
-                    last_err = f"/readyz answered {status}: {body[:200]!r}"
-                except (OSError, ValueError, KeyError, yaml.YAMLError, http.client.HTTPException) as e:
-                    last_err = f"{type(e).__name__}: {e}"
-            time.sleep(0.1)
-        self.stop()
-        raise ServerError(f"sampan server not ready after {timeout}s ({last_err})\n{self.log_tail()}")
+        self.registry.append(self)
 
     def stop(self, timeout=30):
         """SIGTERM, then SIGKILL after `timeout`. Returns the exit code (None if it had to be killed)."""
@@ -154,13 +124,12 @@ class Server:
             pass
 
     def _forget(self):
-        if self in RUNNING_SERVERS:
-            RUNNING_SERVERS.remove(self)
+        if self in self.registry:
+            self.registry.remove(self)
         if self._log is not None:
             self._log.close()
             self._log = None
 
-    # ---- diagnostics -----------------------------------------------------------------------------
     def log_size(self):
         try:
             return os.path.getsize(self.log_path)
@@ -175,6 +144,51 @@ class Server:
         except OSError:
             return "(no server log)"
         return "\n".join(text.splitlines()[-lines:])
+
+
+class Server(ManagedProcess):
+    """A `sampan server` process. `start()` waits until /readyz answers 200."""
+
+    registry = RUNNING_SERVERS
+
+    def __init__(self, workdir, name="server", extra_args=()):
+        super().__init__(os.path.join(workdir, f"{name}.log"))
+        self.workdir = workdir
+        self.name = name
+        self.data_dir = os.path.join(workdir, "data")
+        self.kubeconfig = os.path.join(workdir, "kubeconfig.yaml")
+        self.extra_args = list(extra_args)
+        self.rest = None
+        os.makedirs(self.data_dir, exist_ok=True)
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+    def start(self, timeout=60):
+        binary = sampan_bin()
+        if not os.access(binary, os.X_OK):
+            raise ServerError(f"sampan binary not found at {binary} (set SAMPAN_BIN)")
+        if os.path.exists(self.kubeconfig):
+            os.unlink(self.kubeconfig)  # a restart must write a fresh one (the port may change)
+        self._launch([binary, "server", "--data-dir", self.data_dir, "--https-listen-port", "0",
+                      "--write-kubeconfig", self.kubeconfig, "--disable-agent",
+                      "--bind-address", "127.0.0.1", *self.extra_args])
+        deadline = time.monotonic() + timeout
+        last_err = "kubeconfig not written"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise ServerError(f"sampan server exited with {self.proc.returncode} during "
+                                  f"startup\n{self.log_tail()}")
+            if os.path.exists(self.kubeconfig):
+                try:
+                    self.rest = RestClient.from_kubeconfig(self.kubeconfig, self.workdir)
+                    status, body, _ = self.rest.request("GET", "/readyz", timeout=5)
+                    if status == 200:
+                        return self
+                    last_err = f"/readyz answered {status}: {body[:200]!r}"
+                except (OSError, ValueError, KeyError, yaml.YAMLError, http.client.HTTPException) as e:
+                    last_err = f"{type(e).__name__}: {e}"
+            time.sleep(0.1)
+        self.stop()
+        raise ServerError(f"sampan server not ready after {timeout}s ({last_err})\n{self.log_tail()}")
 
     # ---- clients ---------------------------------------------------------------------------------
     def kubectl(self, binary=None):

@@ -14,7 +14,6 @@ import http.client
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -172,24 +171,23 @@ class PodRecorder:
         self._thread.join(5)
 
 
-class NodeServer:
+class NodeServer(harness.ManagedProcess):
     """`sampan server` (with its node agent) in a node namespace. `start()` waits for /readyz and for
     the Node object to be Ready."""
 
+    registry = RUNNING
+
     def __init__(self, workdir, node, images_dir, name="server", extra_args=()):
+        super().__init__(os.path.join(workdir, f"{name}.log"))
         self.workdir = workdir
         self.node = node
         self.images_dir = images_dir
         self.name = name
         self.data_dir = os.path.join(workdir, "data")
         self.kubeconfig = os.path.join(workdir, "kubeconfig.yaml")
-        self.log_path = os.path.join(workdir, f"{name}.log")
         self.extra_args = list(extra_args)
-        self.proc = None
         self.rest = None
-        self.starts = 0
         self.node_name = None
-        self._log = None
         os.makedirs(self.data_dir, exist_ok=True)
 
     def import_images(self):
@@ -212,14 +210,7 @@ class NodeServer:
     def start(self, timeout=60, wait_node=True):
         if os.path.exists(self.kubeconfig):
             os.unlink(self.kubeconfig)
-        self._log = open(self.log_path, "ab")
-        self._log.write(f"\n===== start #{self.starts + 1} =====\n".encode())
-        self._log.flush()
-        self.proc = subprocess.Popen(self.node.nsenter(self.args()), stdout=self._log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
-        self.starts += 1
-        RUNNING.append(self)
+        self._launch(self.node.nsenter(self.args()))
         deadline = time.monotonic() + timeout
         last_err = "kubeconfig not written"
         while time.monotonic() < deadline:
@@ -266,66 +257,18 @@ class NodeServer:
                     return True
         return False
 
-    def stop(self, timeout=30):
-        if self.proc is None:
-            return None
-        rc = None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                rc = self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self._kill_group()
-                self.proc.wait()
-        else:
-            rc = self.proc.returncode
-        self._forget()
-        return rc
-
-    def _kill_group(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-    def _forget(self):
-        if self in RUNNING:
-            RUNNING.remove(self)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def restart(self):
-        self.stop()
-        return self.start()
-
-    def log_size(self):
-        try:
-            return os.path.getsize(self.log_path)
-        except OSError:
-            return 0
-
-    def log_tail(self, lines=60, since=0):
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(since)
-                text = f.read().decode(errors="replace")
-        except OSError:
-            return "(no server log)"
-        return "\n".join(text.splitlines()[-lines:])
-
     def kubectl(self, binary=None):
         return NetnsKubectl(self.kubeconfig, os.path.join(self.workdir, "kubectl-cache"),
                             self.node.path, binary=binary)
 
 
-class AgentNode:
+class AgentNode(harness.ManagedProcess):
     """`sampan agent` in another node namespace, joining the server through the node address."""
 
+    registry = RUNNING
+
     def __init__(self, workdir, node, images_dir, server, name):
+        super().__init__(os.path.join(workdir, "agent.log"))
         self.workdir = workdir
         self.node = node
         self.images_dir = images_dir
@@ -333,9 +276,6 @@ class AgentNode:
         self.name = name  # the Node's name
         self.data_dir = os.path.join(workdir, "data")
         self.kubeconfig = os.path.join(workdir, "kubeconfig.yaml")
-        self.log_path = os.path.join(workdir, "agent.log")
-        self.proc = None
-        self._log = None
         os.makedirs(self.data_dir, exist_ok=True)
 
     def start(self, timeout=60):
@@ -348,13 +288,10 @@ class AgentNode:
         with open(self.kubeconfig, "w") as f:
             f.write(text.replace(local, f"https://{self.server.node.address}:{API_PORT}"))
         NodeServer.import_images(self)
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.node.nsenter([
+        self._launch(self.node.nsenter([
             harness.sampan_bin(), "agent", "--kubeconfig", self.kubeconfig, "--data-dir",
             self.data_dir, "--node-name", self.name, "--node-ip", self.node.address,
-            "--kubelet-port", str(KUBELET_PORT)]), stdout=self._log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True)
-        RUNNING.append(self)
+            "--kubelet-port", str(KUBELET_PORT)]))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -369,12 +306,6 @@ class AgentNode:
             time.sleep(0.2)
         raise harness.ServerError(f"node {self.name} not Ready after {timeout}s\n{self.log_tail()}")
 
-    stop = NodeServer.stop
-    _kill_group = NodeServer._kill_group
-    _forget = NodeServer._forget
-    alive = NodeServer.alive
-    log_size = NodeServer.log_size
-    log_tail = NodeServer.log_tail
 
 
 class Cluster:
