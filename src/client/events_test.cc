@@ -13,15 +13,6 @@ namespace sampan::client {
 namespace {
 namespace json = boost::json;
 
-class ManualClock final : public Clock {
- public:
-  int64_t NowUnixNanos() const override { return nanos_.load(); }
-  void Advance(int64_t seconds) { nanos_ += seconds * 1000000000; }
-
- private:
-  std::atomic<int64_t> nanos_{1700000000LL * 1000000000};
-};
-
 class EventRecorderTest : public ::testing::Test {
  protected:
   void SetUp() override {

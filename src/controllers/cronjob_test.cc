@@ -12,17 +12,6 @@ namespace {
 namespace json = boost::json;
 using sampan::client::testing::Eventually;
 
-class FakeClock final : public Clock {
- public:
-  explicit FakeClock(int64_t unix) : nanos_(unix * 1000000000) {}
-  int64_t NowUnixNanos() const override { return nanos_.load(); }
-  void Set(int64_t unix) { nanos_ = unix * 1000000000; }
-  void Advance(int64_t seconds) { nanos_ += seconds * 1000000000; }
-
- private:
-  std::atomic<int64_t> nanos_;
-};
-
 TEST(CronJobNameTest, MinutesSinceEpoch) {
   EXPECT_EQ(CronJobName("hello", 1800000000), "hello-30000000");
   EXPECT_EQ(CronJobName("hello", 1800000059), "hello-30000000");
@@ -133,7 +122,7 @@ class CronJobTest : public ::testing::Test {
     return out;
   }
 
-  FakeClock clock_{0};
+  ManualClock clock_{0};
   client::testing::TestApiServer server_;
   std::unique_ptr<client::RestClient> client_;
   std::unique_ptr<client::SharedInformers> informers_;

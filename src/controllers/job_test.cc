@@ -13,16 +13,6 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 using sampan::client::testing::Eventually;
 
-class FakeClock final : public Clock {
- public:
-  explicit FakeClock(int64_t unix) : nanos_(unix * 1000000000) {}
-  int64_t NowUnixNanos() const override { return nanos_.load(); }
-  void Advance(int64_t seconds) { nanos_ += seconds * 1000000000; }
-
- private:
-  std::atomic<int64_t> nanos_;
-};
-
 TEST(JobIndexesTest, FormatAndParse) {
   EXPECT_EQ(FormatIndexes({}), "");
   EXPECT_EQ(FormatIndexes({0, 1, 2, 4, 6, 7}), "0-2,4,6-7");
@@ -119,7 +109,7 @@ class JobTest : public ::testing::Test {
   }
 
   int kicks_ = 0;
-  FakeClock clock_{1800000000};
+  ManualClock clock_{1800000000};
   client::testing::TestApiServer server_;
   std::unique_ptr<client::RestClient> client_;
   std::unique_ptr<client::SharedInformers> informers_;

@@ -1,6 +1,7 @@
 // Time and identifiers: an injectable clock, RFC 3339 formatting, UUIDs.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -13,6 +14,19 @@ class Clock {
   virtual int64_t NowUnixNanos() const = 0;
   int64_t NowUnix() const { return NowUnixNanos() / 1000000000; }
   static const Clock& Real();
+};
+
+// A clock that moves only when told (tests of timed behaviour: back-offs, deadlines, schedules).
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(int64_t unix_seconds = 1700000000) : nanos_(unix_seconds * kNanos) {}
+  int64_t NowUnixNanos() const override { return nanos_.load(); }
+  void Set(int64_t unix_seconds) { nanos_ = unix_seconds * kNanos; }
+  void Advance(int64_t seconds) { nanos_ += seconds * kNanos; }
+
+ private:
+  static constexpr int64_t kNanos = 1000000000;
+  std::atomic<int64_t> nanos_;
 };
 
 // "2026-11-25T13:44:45Z" (UTC, whole seconds) as Kubernetes' metav1.Time prints.
