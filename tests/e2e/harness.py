@@ -449,6 +449,30 @@ class RestClient:
         return obj if status == 200 else None
 
 
+def guard_server(request, log_lines=20):
+    """The body of an autouse fixture (`yield from harness.guard_server(request)`): restarts a
+    crashed module server before a test, so one crash does not fail the rest of the module, and
+    fails the test during which the server died, with its exit status and log."""
+    import pytest
+    if "server" not in request.fixturenames:
+        yield
+        return
+    srv = request.getfixturevalue("server")
+    if not srv.alive():
+        srv.stop()
+        try:
+            srv.start()
+        except ServerError as e:
+            pytest.fail(f"could not restart sampan server after a crash: {e}", pytrace=False)
+        request.node._sampan_log_offsets[id(srv)] = srv.log_size()
+    yield
+    if not srv.alive():
+        code = srv.proc.returncode if srv.proc is not None else None
+        since = request.node._sampan_log_offsets.get(id(srv), 0)
+        pytest.fail(f"sampan server died during this test (exit status {code}); log:\n"
+                    f"{srv.log_tail(log_lines, since=since)}", pytrace=False)
+
+
 def wait_until(predicate, timeout=30, interval=0.2, what="condition"):
     deadline = time.monotonic() + timeout
     while True:

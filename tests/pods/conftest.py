@@ -105,24 +105,7 @@ def node(cluster):
 
 @pytest.fixture(autouse=True)
 def _server_health(request):
-    """Restarts a crashed module server before a test and fails the test during which it died."""
-    if "server" not in request.fixturenames:
-        yield
-        return
-    srv = request.getfixturevalue("server")
-    if not srv.alive():
-        srv.stop()
-        try:
-            srv.start()
-        except harness.ServerError as e:
-            pytest.fail(f"could not restart sampan server after a crash: {e}", pytrace=False)
-        request.node._sampan_log_offsets[id(srv)] = srv.log_size()
-    yield
-    if not srv.alive():
-        code = srv.proc.returncode if srv.proc is not None else None
-        pytest.fail(f"sampan server died during this test (exit status {code}); log:\n"
-                    f"{srv.log_tail(20, since=request.node._sampan_log_offsets.get(id(srv), 0))}",
-                    pytrace=False)
+    yield from harness.guard_server(request)
 
 
 @pytest.fixture(scope="module")
