@@ -11,9 +11,7 @@ to the report. Run with /usr/bin/python3 -m pytest (Debian's pytest and python3-
 """
 
 import os
-import re
 import shutil
-import uuid
 
 import pytest
 
@@ -82,15 +80,6 @@ def api(server):
     return server.rest
 
 
-def _ns_name(nodename):
-    base = re.sub(r"[^a-z0-9-]+", "-", nodename.lower().replace("test_", "")).strip("-")
-    return f"{base[:50].strip('-')}-{uuid.uuid4().hex[:6]}"
-
-
 @pytest.fixture
 def ns(request, server):
-    name = _ns_name(request.node.name)
-    server.rest.create_namespace(name)
-    yield name
-    if server.alive():
-        server.rest.delete_namespace(name)
+    yield from harness.fresh_namespace(request, server)

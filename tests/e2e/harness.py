@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 import urllib.parse
 from dataclasses import dataclass
 
@@ -447,6 +448,22 @@ class RestClient:
         """Returns the object, or None on 404."""
         status, obj = self.json("GET", path, expect=(200, 404))
         return obj if status == 200 else None
+
+
+def namespace_name(test_name):
+    """A fresh, valid namespace name derived from a test's name ("test_foo[x]" -> "foo-x-1a2b3c")."""
+    base = re.sub(r"[^a-z0-9-]+", "-", test_name.lower().replace("test_", "")).strip("-")
+    return f"{base[:40].strip('-')}-{uuid.uuid4().hex[:6]}"
+
+
+def fresh_namespace(request, server):
+    """The body of an `ns` fixture (`yield from harness.fresh_namespace(request, server)`): a
+    namespace per test, created over REST (so a kubectl bug cannot break setup), deleted after."""
+    name = namespace_name(request.node.name)
+    server.rest.create_namespace(name)
+    yield name
+    if server.alive():
+        server.rest.delete_namespace(name)
 
 
 def guard_server(request, log_lines=20):

@@ -21,7 +21,6 @@ import re
 import shutil
 import sys
 import tempfile
-import uuid
 
 import pytest
 
@@ -118,24 +117,15 @@ def api(server):
     return server.rest
 
 
-def ns_name(base):
-    base = re.sub(r"[^a-z0-9-]+", "-", base.lower().replace("test_", "")).strip("-")
-    return f"{base[:40].strip('-')}-{uuid.uuid4().hex[:6]}"
-
-
 @pytest.fixture
 def ns(request, server):
-    name = ns_name(request.node.name)
-    server.rest.create_namespace(name)
-    yield name
-    if server.alive():
-        server.rest.delete_namespace(name)
+    yield from harness.fresh_namespace(request, server)
 
 
 @pytest.fixture(scope="module")
 def module_ns(request, server):
     """One namespace for a module whose pods are created together up front."""
-    name = ns_name(request.module.__name__.split(".")[-1])
+    name = harness.namespace_name(request.module.__name__.split(".")[-1])
     server.rest.create_namespace(name)
     yield name
     if server.alive():
