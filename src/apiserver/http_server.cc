@@ -147,16 +147,33 @@ class StreamResponder final : public Responder {
   bool failed() const { return failed_; }
 
   void WatchForClose(std::function<void()> on_close) override {
+    close_ = std::make_shared<CloseState>(s_.get_executor());
     close_->on_close = std::move(on_close);
     auto state = close_;
     s_.async_read_some(asio::buffer(state->byte, 1),
                        [state](beast::error_code, std::size_t) {
                          state->closed = true;
+                         state->read_done = true;
+                         state->done.cancel();
                          if (state->on_close) state->on_close();
                        });
     reading_ = true;
   }
-  bool client_closed() const override { return close_->closed; }
+  bool client_closed() const override { return close_ && close_->closed; }
+
+  // Ends the read WatchForClose started and waits for its handler. The stream must outlive
+  // that read: a TLS read still pending when the stream is destroyed completes into freed
+  // memory (the server crashed that way when a watch hit its timeoutSeconds).
+  asio::awaitable<void> StopReading() {
+    if (!reading_ || close_->read_done) co_return;
+    close_->on_close = nullptr;
+    beast::get_lowest_layer(s_).cancel();
+    while (!close_->read_done) {
+      close_->done.expires_at(asio::steady_timer::time_point::max());
+      beast::error_code ec;
+      co_await close_->done.async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+  }
 
   asio::awaitable<Status> WriteRaw(std::string bytes) override {
     sent_ = true;
@@ -198,12 +215,15 @@ class StreamResponder final : public Responder {
 
  private:
   struct CloseState {
+    explicit CloseState(asio::any_io_executor ex) : done(std::move(ex)) {}
     char byte[1];
-    bool closed = false;
+    bool closed = false;     // the client hung up (or sent bytes, which a watch does not expect)
+    bool read_done = false;  // the read's handler has run
+    asio::steady_timer done;
     std::function<void()> on_close;
   };
   Stream& s_;
-  std::shared_ptr<CloseState> close_ = std::make_shared<CloseState>();
+  std::shared_ptr<CloseState> close_;
   bool reading_ = false;
   bool keep_alive_;
   beast::flat_buffer* read_ahead_;
@@ -378,7 +398,10 @@ class ServerImpl final : public HttpServer {
         none.body = PlainStatus(500, "InternalError", "handler sent no response");
         co_await responder.Send(std::move(none));
       }
-      if (responder.reading()) co_return false;
+      if (responder.reading()) {
+        co_await responder.StopReading();
+        co_return false;
+      }
       if (responder.raw()) co_return true;
       if (responder.failed() || !msg.keep_alive()) co_return true;
     }

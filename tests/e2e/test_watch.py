@@ -2,6 +2,7 @@
 
 import json
 import re
+import threading
 
 import pytest
 
@@ -109,3 +110,39 @@ def test_watch_stream_raw(api, ns):
     assert names == [("ADDED", "b"), ("ADDED", "c")], names
     rvs = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
     assert rvs == sorted(rvs) and rvs[0] > int(rv)
+
+
+def test_watches_ending_on_timeout_over_tls(server, api, ns):
+    """Many watches that the server ends (timeoutSeconds) while it still listens for the client
+    hanging up; the server once crashed here, freeing a TLS stream with that read pending."""
+    import threading
+    api.create_configmap(ns, "a")
+    ended = []
+    errors = []
+
+    def one_watcher():
+        for _ in range(3):
+            try:
+                status, body, _ = api.request(
+                    "GET", f"/api/v1/namespaces/{ns}/configmaps?watch=true&timeoutSeconds=1",
+                    timeout=20)
+                assert status == 200, body
+                ended.append(body)
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(repr(e))
+
+    threads = [threading.Thread(target=one_watcher) for _ in range(30)]
+    for t in threads:
+        t.start()
+    # Writes keep the allocator busy, so freed memory is reused while the watches end.
+    i = 0
+    while any(t.is_alive() for t in threads):
+        api.create_configmap(ns, f"w{i}")
+        i += 1
+    for t in threads:
+        t.join()
+    assert server.alive()
+    assert not errors, errors[:3]
+    assert len(ended) == 90
+    status, _, _ = api.request("GET", "/readyz")
+    assert status == 200
