@@ -315,19 +315,24 @@ void DefaultObject(const KindInfo& kind, json::object& obj) {
   if (!kind.group.empty()) return;
   if (kind.kind == "Secret") {
     // stringData is write-only: merged into data (base64), stringData winning on a clash.
-    if (const json::value* sd = obj.if_contains("stringData"); sd && sd->is_object()) {
+    // Moved out first: adding "data" may rehash `obj` and move what a pointer into it saw.
+    json::value sd;
+    if (json::value* p = obj.if_contains("stringData")) sd = std::move(*p);
+    obj.erase("stringData");
+    if (sd.is_object()) {
       json::object& data = EnsureObj(obj, "data");
-      for (const auto& [k, v] : sd->as_object()) {
+      for (const auto& [k, v] : sd.as_object()) {
         if (v.is_string()) data[k] = Base64Encode(std::string_view(v.as_string()));
       }
     }
-    obj.erase("stringData");
   } else if (kind.kind == "Namespace") {
     // Every namespace carries its own name as a label, so selectors can pick namespaces.
+    // A copy: adding "labels" may rehash metadata and free the member a pointer would see.
     const json::object* meta = Obj(obj, "metadata");
     const json::value* name = meta ? meta->if_contains("name") : nullptr;
     if (name && name->is_string()) {
-      EnsureObj(EnsureObj(obj, "metadata"), "labels")["kubernetes.io/metadata.name"] = *name;
+      json::string copy = name->as_string();
+      EnsureObj(EnsureObj(obj, "metadata"), "labels")["kubernetes.io/metadata.name"] = copy;
     }
   }
 }

@@ -77,7 +77,9 @@ bool WorkQueue::Get(std::string* key) {
     if (waiting_.empty()) {
       cv_.wait(lock);
     } else {
-      cv_.wait_until(lock, waiting_.begin()->first);
+      // A copy: wait_until keeps reading its deadline while another thread may erase the entry.
+      const Clock::time_point next = waiting_.begin()->first;
+      cv_.wait_until(lock, next);
     }
   }
 }
