@@ -96,6 +96,9 @@ void ValidateLabelSelector(const json::value* selector, const std::string& path,
 // `selector` is required, non-empty and matches the labels of `tmpl` (a PodTemplateSpec).
 void ValidateSelectorMatchesTemplate(const json::object& spec, const std::string& path,
                                      std::string_view kind_lower, Errors& errors);
+// A Job spec's backoffLimitPerIndex, maxFailedIndexes, successPolicy and FailIndex rules
+// (strategy_job.cc); `path` is the spec's path ("spec", "spec.jobTemplate.spec").
+void ValidateJobIndexPolicies(const json::object& spec, const std::string& path, Errors& errors);
 // Errors if old[key] != obj[key] ("field is immutable").
 void Immutable(const json::object& obj, const json::object& old, std::string_view key,
                const std::string& path, Errors& errors);

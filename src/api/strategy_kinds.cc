@@ -196,6 +196,7 @@ void ValidateJobSpec(const json::object& spec, const std::string& path, bool gen
   if (Str(spec, "completionMode") == "Indexed" && !Has(spec, "completions")) {
     errors.Required(Child(path, "completions"), "when completion mode is Indexed");
   }
+  ValidateJobIndexPolicies(spec, path, errors);
   if (generated_selector) {
     ValidateSelectorMatchesTemplate(spec, path, "job", errors);
   } else {

@@ -120,6 +120,7 @@ void ValidateKindUpdate(const KindInfo& kind, const json::object& obj, const jso
     Immutable(spec, old_spec, "completionMode", "spec.completionMode", errors);
     Immutable(spec, old_spec, "podFailurePolicy", "spec.podFailurePolicy", errors);
     Immutable(spec, old_spec, "backoffLimitPerIndex", "spec.backoffLimitPerIndex", errors);
+    Immutable(spec, old_spec, "successPolicy", "spec.successPolicy", errors);
     // Indexed jobs may scale completions with parallelism (elastic); others may not.
     if (!(Str(spec, "completionMode") == "Indexed" &&
           Int(spec, "completions") == Int(spec, "parallelism"))) {

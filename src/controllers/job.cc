@@ -158,6 +158,77 @@ void AddIndexEnv(json::object& pod_spec) {
   }
 }
 
+// A pod the Job counts as failed: Failed, or deleted before it finished (unless only Failed
+// pods are replaced).
+bool PodFailed(const json::object& pod, bool only_failed) {
+  std::string phase = Phase(pod);
+  if (phase == "Failed") return true;
+  if (only_failed) return false;
+  return IsDeleting(pod) && phase != "Succeeded";
+}
+
+int64_t AnnotationCount(const json::object& pod, const char* key) {
+  std::string v = Str(client::MetaObject(pod, "annotations"), key);
+  if (v.empty() || v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos) return 0;
+  return std::stoll(v);
+}
+
+// The failures recorded for the pod's index before it (counted and ignored).
+int64_t AbsoluteFailureCount(const json::object& pod) {
+  return AnnotationCount(pod, kJobIndexFailureCount) +
+         AnnotationCount(pod, kJobIndexIgnoredFailureCount);
+}
+
+// 10 s · 2^(failures−1), at most 10 min; 0 without failures.
+int64_t BackoffSeconds(int64_t failures) {
+  if (failures <= 0) return 0;
+  int64_t delay = kBackoffBase;
+  for (int64_t i = 1; i < failures && delay < kBackoffMax; ++i) delay *= 2;
+  return std::min(delay, kBackoffMax);
+}
+
+}  // namespace
+
+// backoffLimitPerIndex bookkeeping, computed from the pods at the start of a sync.
+struct JobController::PerIndex {
+  bool enabled = false;
+  int64_t limit = 0;
+  std::set<int64_t> failed;  // status.failedIndexes and the indexes that failed since
+  // Index (not succeeded, failed or running) → its latest failed pod, which holds the count.
+  std::map<int64_t, ObjectPtr> last_failed;
+  std::set<std::string> held;  // uids of failed pods kept (finalizer) until replaced
+
+  // The failure-count annotations a new pod of `index` gets: {counted, ignored}.
+  std::pair<int64_t, int64_t> CountsFor(const json::object& job, int64_t index) const {
+    auto it = last_failed.find(index);
+    if (it == last_failed.end()) return {0, 0};
+    const json::object& prev = *it->second;
+    int64_t counted = AnnotationCount(prev, kJobIndexFailureCount);
+    int64_t ignored = AnnotationCount(prev, kJobIndexIgnoredFailureCount);
+    if (Phase(prev) == "Failed" && MatchPodFailurePolicy(job, prev).action == "Ignore") {
+      ++ignored;
+    } else {
+      ++counted;
+    }
+    return {counted, ignored};
+  }
+};
+
+namespace {
+
+// Whether the pod's failure exhausts its index: the FailIndex action, or a counted failure
+// when the index already failed `limit` times before.
+bool IndexFailed(const json::object& job, const json::object& pod, int64_t limit,
+                 bool only_failed) {
+  if (!PodFailed(pod, only_failed)) return false;
+  if (Phase(pod) == "Failed") {
+    std::string action = MatchPodFailurePolicy(job, pod).action;
+    if (action == "FailIndex") return true;
+    if (action == "Ignore") return false;
+  }
+  return AnnotationCount(pod, kJobIndexFailureCount) >= limit;
+}
+
 }  // namespace
 
 JobController::JobController(client::SharedInformers* informers, client::EventRecorder* recorder,
@@ -173,6 +244,10 @@ JobController::JobController(client::SharedInformers* informers, client::EventRe
     if (!ref || Str(ref, "kind") != "Job") return {};
     return {Str(ref, "uid")};
   });
+  AddOrphanIndex(pods_);
+  jobs_->AddIndex("namespace", [](const json::object& j) -> std::vector<std::string> {
+    return {MetaString(j, "namespace")};
+  });
   auto enqueue = [this](const ObjectPtr& j) { queue_.Add(client::KeyOf(*j)); };
   jobs_->AddEventHandler(client::EventHandlers{
       enqueue, [enqueue](const ObjectPtr&, const ObjectPtr& j) { enqueue(j); },
@@ -180,32 +255,35 @@ JobController::JobController(client::SharedInformers* informers, client::EventRe
         expectations_.Forget(client::KeyOf(*j));
         queue_.Add(client::KeyOf(*j));
       }});
-  pods_->AddEventHandler(
-      client::EventHandlers{[this](const ObjectPtr& p) {
-                              if (std::string owner = OwnerKey(*p); !owner.empty()) {
-                                expectations_.CreationObserved(owner);
-                                queue_.Add(owner);
-                              } else {
-                                OnPod(p, false);
-                              }
-                            },
-                            [this](const ObjectPtr& old_pod, const ObjectPtr& p) {
-                              if (old_pod == p) return;
-                              std::string owner = OwnerKey(*p);
-                              if (!owner.empty()) {
-                                if (!IsDeleting(*old_pod) && IsDeleting(*p))
-                                  expectations_.DeletionObserved(owner);
-                                queue_.Add(owner);
-                              } else {
-                                OnPod(p, false);
-                              }
-                            },
-                            [this](const ObjectPtr& p) {
-                              if (std::string owner = OwnerKey(*p); !owner.empty()) {
-                                if (!IsDeleting(*p)) expectations_.DeletionObserved(owner);
-                                queue_.Add(owner);
-                              }
-                            }});
+  pods_->AddEventHandler(client::EventHandlers{
+      [this](const ObjectPtr& p) {
+        if (std::string owner = OwnerKey(*p); !owner.empty()) {
+          expectations_.CreationObserved(owner);
+          queue_.Add(owner);
+        } else {
+          OnPod(p, false);
+          EnqueueAdopters(*p);
+        }
+      },
+      [this](const ObjectPtr& old_pod, const ObjectPtr& p) {
+        if (old_pod == p) return;
+        std::string owner = OwnerKey(*p);
+        // Released (or taken) by someone else: the old owner looks again.
+        if (std::string was = OwnerKey(*old_pod); !was.empty() && was != owner) queue_.Add(was);
+        if (!owner.empty()) {
+          if (!IsDeleting(*old_pod) && IsDeleting(*p)) expectations_.DeletionObserved(owner);
+          queue_.Add(owner);
+        } else {
+          OnPod(p, false);
+          EnqueueAdopters(*p);
+        }
+      },
+      [this](const ObjectPtr& p) {
+        if (std::string owner = OwnerKey(*p); !owner.empty()) {
+          if (!IsDeleting(*p)) expectations_.DeletionObserved(owner);
+          queue_.Add(owner);
+        }
+      }});
 }
 
 JobController::~JobController() { Stop(); }
@@ -217,6 +295,17 @@ std::string JobController::OwnerKey(const json::object& pod) const {
   ObjectPtr job = jobs_->Get(key);
   if (!job || MetaString(*job, "uid") != Str(ref, "uid")) return "";
   return key;
+}
+
+void JobController::EnqueueAdopters(const json::object& pod) {
+  if (ControllerRef(pod) || IsDeleting(pod)) return;
+  for (const ObjectPtr& job : jobs_->ByIndex("namespace", MetaString(pod, "namespace"))) {
+    const json::value* sel =
+        Obj(job.get(), "spec") ? Obj(job.get(), "spec")->if_contains("selector") : nullptr;
+    if (!sel || !sel->is_object() || sel->as_object().empty()) continue;
+    auto selector = api::LabelSelector::FromJson(*sel);
+    if (selector.ok() && IsAdoptable(pod, *selector)) queue_.Add(client::KeyOf(*job));
+  }
 }
 
 void JobController::OnPod(const ObjectPtr& pod, bool) {
@@ -335,7 +424,8 @@ Status JobController::HandleFinished(const json::object& job, const std::string&
 }
 
 Status JobController::CreatePods(const json::object& job, const std::string& key,
-                                 const std::vector<int64_t>& indexes, int count) {
+                                 const std::vector<int64_t>& indexes, int count,
+                                 const PerIndex* per_index) {
   auto [ns, name] = client::SplitKey(key);
   const json::object* tmpl = Obj(Obj(&job, "spec"), "template");
   const bool indexed = !indexes.empty();
@@ -369,6 +459,12 @@ Status JobController::CreatePods(const json::object& job, const std::string& key
               meta.contains(k) && meta[k].is_object() ? meta[k].as_object() : json::object();
           m[kJobCompletionIndex] = ix;
           meta[k] = m;
+        }
+        if (per_index && per_index->enabled) {
+          auto [counted, ignored] = per_index->CountsFor(job, indexes[created]);
+          json::object& ann = meta["annotations"].as_object();
+          ann[kJobIndexFailureCount] = std::to_string(counted);
+          if (ignored > 0) ann[kJobIndexIgnoredFailureCount] = std::to_string(ignored);
         }
         if (Str(&spec, "hostname").empty()) spec["hostname"] = std::string(name) + "-" + ix;
         AddIndexEnv(spec);
@@ -430,7 +526,7 @@ Status JobController::DeletePods(const json::object& job, const std::string& key
 // `fail_message` is set when a podFailurePolicy FailJob rule matched.
 Status JobController::TrackFinishedPods(const json::object& job, json::object& status,
                                         const std::vector<ObjectPtr>& pods, json::object* base,
-                                        std::string* fail_message) {
+                                        std::string* fail_message, PerIndex* per_index) {
   const json::object* spec = Obj(&job, "spec");
   const bool indexed = Str(spec, "completionMode") == "Indexed";
   const int64_t completions = Int(spec, "completions", -1);
@@ -444,6 +540,49 @@ Status JobController::TrackFinishedPods(const json::object& job, json::object& s
   bool record = false;
   std::vector<ObjectPtr> to_release;
   const std::string job_key = client::KeyOf(job);
+  // Pods whose finish is not counted yet: they carry the finalizer and we did not release them.
+  auto tracked = [&](const json::object& p) {
+    if (!HasFinalizer(p, kJobTrackingFinalizer)) return false;
+    std::lock_guard<std::mutex> lock(written_mu_);
+    auto it = released_.find(job_key);
+    return it == released_.end() || !it->second.count(MetaString(p, "uid"));
+  };
+  const json::value* per_index_limit = spec ? spec->if_contains("backoffLimitPerIndex") : nullptr;
+  per_index->enabled = indexed && per_index_limit && per_index_limit->is_int64();
+  if (per_index->enabled) {
+    per_index->limit = per_index_limit->as_int64();
+    for (int64_t ix : ParseIndexes(Str(&status, "failedIndexes")))
+      if (ix < completions) per_index->failed.insert(ix);
+    const size_t failed_before = per_index->failed.size();
+    std::set<int64_t> succeeded = done, running;
+    for (const auto& p : pods) {
+      int64_t ix = CompletionIndex(*p);
+      if (ix < 0 || ix >= completions) continue;
+      if (Phase(*p) == "Succeeded") succeeded.insert(ix);
+      if (!IsTerminal(*p) && !IsDeleting(*p)) running.insert(ix);
+      if (tracked(*p) && IndexFailed(job, *p, per_index->limit, only_failed))
+        per_index->failed.insert(ix);
+    }
+    for (const auto& p : pods) {
+      int64_t ix = CompletionIndex(*p);
+      if (ix < 0 || ix >= completions || !PodFailed(*p, only_failed)) continue;
+      if (succeeded.count(ix) || per_index->failed.count(ix) || running.count(ix)) continue;
+      ObjectPtr& best = per_index->last_failed[ix];
+      if (!best || AbsoluteFailureCount(*p) > AbsoluteFailureCount(*best) ||
+          (AbsoluteFailureCount(*p) == AbsoluteFailureCount(*best) &&
+           FinishTime(*p) >= FinishTime(*best)))
+        best = p;
+    }
+    // Until the Job is finishing, the latest failed pod of an index to retry keeps its finalizer
+    // (and is not counted yet), so its replacement can take over its failure count.
+    const bool finishing = ConditionTrue(status, "FailureTarget") ||
+                           ConditionTrue(status, "SuccessCriteriaMet") || IsDeleting(job);
+    if (!finishing)
+      for (const auto& [ix, p] : per_index->last_failed)
+        if (tracked(*p)) per_index->held.insert(MetaString(*p, "uid"));
+    // A new failed index is written before the pod that shows it loses its finalizer.
+    if (per_index->failed.size() != failed_before) record = true;
+  }
   for (const auto& p : pods) {
     std::string phase = Phase(*p), uid = MetaString(*p, "uid");
     {
@@ -456,7 +595,7 @@ Status JobController::TrackFinishedPods(const json::object& job, json::object& s
       if (mine.count(uid)) continue;  // released and counted; the cache is behind
     }
     bool finished = IsTerminal(*p) || IsDeleting(*p);
-    if (!finished) continue;
+    if (!finished || per_index->held.count(uid)) continue;
     to_release.push_back(p);
     if (unc_s.count(uid) || unc_f.count(uid)) continue;
     if (phase == "Succeeded") {
@@ -494,6 +633,8 @@ Status JobController::TrackFinishedPods(const json::object& job, json::object& s
       status["completedIndexes"] = text;
       status["succeeded"] = static_cast<int64_t>(done.size());
     }
+    if (per_index->enabled)
+      status["failedIndexes"] = FormatIndexes({per_index->failed.begin(), per_index->failed.end()});
   };
   if (record) {
     put();
@@ -564,6 +705,19 @@ Status JobController::Sync(const std::string& key) {
   if (ConditionTrue(status, "Complete") || ConditionTrue(status, "Failed") || IsDeleting(job))
     return HandleFinished(job, key, pods);
 
+  // Adopt matching orphans, release pods that stopped matching.
+  if (const json::value* sel =
+          Obj(&job, "spec") ? Obj(&job, "spec")->if_contains("selector") : nullptr;
+      sel && sel->is_object() && !sel->as_object().empty()) {
+    auto selector = api::LabelSelector::FromJson(*sel);
+    if (selector.ok()) {
+      ClaimOptions claim;
+      claim.owner_resource = &client::resources::kJobs;
+      claim.finalizer = kJobTrackingFinalizer;
+      ASSIGN_OR_RETURN(pods, ClaimPods(client_, pods_, pods, job, *selector, claim));
+    }
+  }
+
   const json::object* spec = Obj(&job, "spec");
   const int64_t now = clock_->NowUnix();
   const bool satisfied = expectations_.Satisfied(key);
@@ -577,7 +731,8 @@ Status JobController::Sync(const std::string& key) {
 
   json::object base = job;     // the object the final status write goes against
   std::string policy_failure;  // a podFailurePolicy FailJob rule matched a pod
-  RETURN_IF_ERROR(TrackFinishedPods(job, status, pods, &base, &policy_failure));
+  PerIndex per_index;
+  RETURN_IF_ERROR(TrackFinishedPods(job, status, pods, &base, &policy_failure, &per_index));
 
   std::vector<ObjectPtr> active;
   int64_t terminating = 0, ready = 0, restarts = 0;
@@ -624,22 +779,40 @@ Status JobController::Sync(const std::string& key) {
     } else {
       complete = succeeded > 0 && active.empty() && satisfied;
     }
-    if (!policy_failure.empty()) {
-      SetCondition(status, "FailureTarget", "True", "PodFailurePolicy", policy_failure, now);
+    // Kubernetes' order: FailJob, the backoff limit, the deadline, the failed indexes, the
+    // success policy, and last the completions.
+    const int64_t failed_indexes = static_cast<int64_t>(per_index.failed.size());
+    const json::value* max_failed = spec ? spec->if_contains("maxFailedIndexes") : nullptr;
+    std::string policy_success;
+    if (indexed) {
+      std::vector<int64_t> done = ParseIndexes(Str(&status, "completedIndexes"));
+      policy_success = MatchSuccessPolicy(job, done);
+    }
+    auto fail = [&](const char* reason, const std::string& message) {
+      SetCondition(status, "FailureTarget", "True", reason, message, now);
       failing = true;
+    };
+    if (!policy_failure.empty()) {
+      fail("PodFailurePolicy", policy_failure);
+    } else if (failed > backoff_limit ||
+               (on_failure && (backoff_limit == 0 ? restarts > 0 : restarts >= backoff_limit))) {
+      fail("BackoffLimitExceeded", "Job has reached the specified backoff limit");
+    } else if (deadline >= 0 && start > 0 && now >= start + deadline) {
+      fail("DeadlineExceeded", "Job was active longer than specified deadline");
+    } else if (per_index.enabled && max_failed && max_failed->is_int64() &&
+               failed_indexes > max_failed->as_int64()) {
+      fail("MaxFailedIndexesExceeded",
+           "Job has exceeded the specified maximal number of failed indexes");
+    } else if (per_index.enabled && failed_indexes > 0 &&
+               failed_indexes + succeeded >= completions) {
+      fail("FailedIndexes", "Job has failed indexes");
+    } else if (!policy_success.empty()) {
+      SetCondition(status, "SuccessCriteriaMet", "True", "SuccessPolicy", policy_success, now);
+      succeeding = true;
     } else if (complete) {
       SetCondition(status, "SuccessCriteriaMet", "True", "CompletionsReached",
                    "Reached expected number of succeeded pods", now);
       succeeding = true;
-    } else if (failed > backoff_limit ||
-               (on_failure && (backoff_limit == 0 ? restarts > 0 : restarts >= backoff_limit))) {
-      SetCondition(status, "FailureTarget", "True", "BackoffLimitExceeded",
-                   "Job has reached the specified backoff limit", now);
-      failing = true;
-    } else if (deadline >= 0 && start > 0 && now >= start + deadline) {
-      SetCondition(status, "FailureTarget", "True", "DeadlineExceeded",
-                   "Job was active longer than specified deadline", now);
-      failing = true;
     }
   }
 
@@ -649,7 +822,8 @@ Status JobController::Sync(const std::string& key) {
     if (satisfied && !active.empty()) manage = DeletePods(job, key, active, suspended);
     // Terminal only once every pod we created or deleted has been seen (expectations), none
     // is left running or terminating, and every finished one is counted.
-    if ((failing || succeeding) && satisfied && active.empty() && terminating == 0 && all_counted) {
+    if ((failing || succeeding) && satisfied && active.empty() && terminating == 0 && all_counted &&
+        per_index.held.empty()) {
       const json::object* target =
           FindCondition(status, failing ? "FailureTarget" : "SuccessCriteriaMet");
       std::string reason = Str(target, "reason"), message = Str(target, "message");
@@ -670,8 +844,14 @@ Status JobController::Sync(const std::string& key) {
     int64_t want = std::max<int64_t>(0, std::min(parallelism, remaining));
     // With podReplacementPolicy Failed a terminating pod is replaced only once it has failed.
     int64_t running = static_cast<int64_t>(active.size());
-    if (Str(spec, "podReplacementPolicy") == "Failed") running += terminating;
+    const bool only_failed_replaced = Str(spec, "podReplacementPolicy") == "Failed";
+    if (only_failed_replaced) running += terminating;
     int64_t diff = want - running;
+    if (indexed && per_index.enabled) {
+      // Failed indexes are not run again; they count toward the work that is done.
+      diff = std::min(
+          diff, completions - succeeded - static_cast<int64_t>(per_index.failed.size()) - running);
+    }
     if (diff > 0) {
       // Back-off after failures: 10 s · 2^(n−1) since the last failure, n = failures since
       // the last success.
@@ -690,23 +870,40 @@ Status JobController::Sync(const std::string& key) {
         ++streak;
         last_failure = std::max(last_failure, t);
       }
-      int64_t delay = 0;
-      if (streak > 0) {
-        delay = kBackoffBase;
-        for (int64_t i = 1; i < streak && delay < kBackoffMax; ++i) delay *= 2;
-        delay = std::min(delay, kBackoffMax);
-      }
+      // With backoffLimitPerIndex each index has its own back-off instead (below).
+      int64_t delay = per_index.enabled ? 0 : BackoffSeconds(streak);
       if (delay > 0 && now < last_failure + delay) {
         requeue = std::chrono::seconds(last_failure + delay - now);
       } else if (indexed) {
         std::vector<int64_t> done_v = ParseIndexes(Str(&status, "completedIndexes"));
         std::set<int64_t> busy(done_v.begin(), done_v.end());
+        busy.insert(per_index.failed.begin(), per_index.failed.end());
         for (const auto& p : pods)
-          if (!IsTerminal(*p)) busy.insert(CompletionIndex(*p));
+          if (!IsTerminal(*p) && (!IsDeleting(*p) || only_failed_replaced))
+            busy.insert(CompletionIndex(*p));
         std::vector<int64_t> todo;
         for (int64_t i = 0; i < completions && static_cast<int64_t>(todo.size()) < diff; ++i)
           if (!busy.count(i)) todo.push_back(i);
-        manage = CreatePods(job, key, todo, 0);
+        if (per_index.enabled) {
+          // An index whose last pod failed waits 10 s · 2^(failures−1) from that failure.
+          std::vector<int64_t> ready_now;
+          int64_t wait = 0;
+          for (int64_t ix : todo) {
+            auto it = per_index.last_failed.find(ix);
+            int64_t left = 0;
+            if (it != per_index.last_failed.end())
+              left = FinishTime(*it->second) +
+                     BackoffSeconds(AbsoluteFailureCount(*it->second) + 1) - now;
+            if (left <= 0) {
+              ready_now.push_back(ix);
+            } else if (wait == 0 || left < wait) {
+              wait = left;
+            }
+          }
+          if (wait > 0) requeue = std::chrono::seconds(wait);
+          todo = std::move(ready_now);
+        }
+        manage = CreatePods(job, key, todo, 0, &per_index);
       } else {
         manage = CreatePods(job, key, {}, static_cast<int>(diff));
       }

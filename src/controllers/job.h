@@ -17,19 +17,37 @@
 // terminating; Suspended while suspended.
 //
 // podFailurePolicy: FailJob (FailureTarget reason PodFailurePolicy), Ignore (the failure is
-// not counted), Count; podReplacementPolicy Failed (a terminating pod is replaced, and
-// counted, only once Failed).
+// not counted), Count, FailIndex; podReplacementPolicy Failed (a terminating pod is replaced,
+// and counted, only once Failed).
 //
-// Not done: successPolicy, backoffLimitPerIndex/maxFailedIndexes (and so the FailIndex
-// action, which is counted like Count), adoption of orphan pods.
+// successPolicy (Indexed): once the succeeded indexes meet a rule (all of succeededIndexes,
+// or succeededCount of them, or succeededCount indexes at all), SuccessCriteriaMet (reason
+// SuccessPolicy, "Matched rules at index N") is written, the remaining pods are deleted, and
+// Complete follows with the same reason once they are gone.
+//
+// backoffLimitPerIndex (Indexed): each pod carries the failures of its index so far in the
+// annotation batch.kubernetes.io/job-index-failure-count (ignored ones in
+// ...-ignored-failure-count); a failed pod is retried after a per-index back-off until its
+// count reaches the limit, then the index is listed in status.failedIndexes (at once with the
+// FailIndex action). A failed pod keeps its tracking finalizer until its replacement exists,
+// so the count is never lost. More than maxFailedIndexes failed indexes fail the Job
+// (MaxFailedIndexesExceeded); otherwise it fails with FailedIndexes once every index has
+// succeeded or failed.
+//
+// Orphan pods matching the Job's selector are adopted (with the tracking finalizer); pods it
+// controls whose labels stop matching are released (claim.h).
+//
+// Not done: managedBy (Jobs of other controllers are synced too); podFailurePolicy rules are
+// matched against Failed pods only; the TooManySucceededPods event; the MaxUncountedPods cap
+// on one status write.
 //
 // Threading as ReplicaSetController. `clock` gives "now" (tests inject a fake one).
 #pragma once
 
 #include <atomic>
 #include <map>
-#include <set>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,6 +55,7 @@
 #include "client/events.h"
 #include "client/shared_informers.h"
 #include "client/workqueue.h"
+#include "controllers/claim.h"
 #include "controllers/util.h"
 #include "util/clock.h"
 
@@ -44,6 +63,9 @@ namespace sampan::controllers {
 
 inline constexpr const char* kJobTrackingFinalizer = "batch.kubernetes.io/job-tracking";
 inline constexpr const char* kJobCompletionIndex = "batch.kubernetes.io/job-completion-index";
+inline constexpr const char* kJobIndexFailureCount = "batch.kubernetes.io/job-index-failure-count";
+inline constexpr const char* kJobIndexIgnoredFailureCount =
+    "batch.kubernetes.io/job-index-ignored-failure-count";
 
 class JobController {
  public:
@@ -56,16 +78,20 @@ class JobController {
   Status Sync(const std::string& key);
 
  private:
-  struct Counts;
+  struct PerIndex;  // backoffLimitPerIndex bookkeeping of one sync (job.cc)
   void OnPod(const client::ObjectPtr& pod, bool deleted);
+  // Enqueues the Jobs of the pod's namespace that could adopt it.
+  void EnqueueAdopters(const boost::json::object& pod);
   std::string OwnerKey(const boost::json::object& pod) const;
   Status SyncOrphanPod(const std::string& key);
   Status RemoveTrackingFinalizer(const boost::json::object& pod);
   Status TrackFinishedPods(const boost::json::object& job, boost::json::object& status,
                            const std::vector<client::ObjectPtr>& pods, boost::json::object* base,
-                           std::string* fail_message);
+                           std::string* fail_message, PerIndex* per_index);
+  // `per_index`: with backoffLimitPerIndex, the failure-count annotations come from it.
   Status CreatePods(const boost::json::object& job, const std::string& key,
-                    const std::vector<int64_t>& indexes, int count);
+                    const std::vector<int64_t>& indexes, int count,
+                    const PerIndex* per_index = nullptr);
   // `uncounted`: drop the tracking finalizer first, so the pods do not count as failed
   // (suspension, lower parallelism); otherwise they count once gone (failure, deadline).
   Status DeletePods(const boost::json::object& job, const std::string& key,
@@ -102,7 +128,13 @@ struct PodFailureAction {
 PodFailureAction MatchPodFailurePolicy(const boost::json::object& job,
                                        const boost::json::object& pod);
 
-// "1,3-5,7" for the sorted, distinct indexes; and back (invalid parts are skipped).
+// The message of the first spec.successPolicy rule the succeeded indexes (sorted) meet,
+// "Matched rules at index N"; empty if none does (or there is no policy).
+std::string MatchSuccessPolicy(const boost::json::object& job,
+                               const std::vector<int64_t>& succeeded);
+
+// "1,3-5,7" for the sorted, distinct indexes (two neighbours are written "1,2", as
+// Kubernetes does); and back (invalid parts are skipped).
 std::string FormatIndexes(const std::vector<int64_t>& sorted);
 std::vector<int64_t> ParseIndexes(std::string_view text);
 

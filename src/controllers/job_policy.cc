@@ -1,4 +1,4 @@
-// The free functions of job.h: podFailurePolicy matching and completed-index lists.
+// The free functions of job.h: podFailurePolicy and successPolicy matching, index lists.
 #include <set>
 
 #include "controllers/job.h"
@@ -58,6 +58,36 @@ PodFailureAction MatchPodFailurePolicy(const json::object& job, const json::obje
   return {};
 }
 
+std::string MatchSuccessPolicy(const json::object& job, const std::vector<int64_t>& succeeded) {
+  const json::object* spec = Obj(&job, "spec");
+  const json::array* rules = Arr(Obj(spec, "successPolicy"), "rules");
+  if (!rules || succeeded.empty()) return "";
+  const int64_t completions = Int(spec, "completions", 0);
+  const std::set<int64_t> have(succeeded.begin(), succeeded.end());
+  for (size_t i = 0; i < rules->size(); ++i) {
+    if (!(*rules)[i].is_object()) continue;
+    const json::object& rule = (*rules)[i].as_object();
+    const json::value* count_v = rule.if_contains("succeededCount");
+    const bool has_count = count_v && count_v->is_int64();
+    const int64_t count = has_count ? count_v->as_int64() : 0;
+    bool met = false;
+    if (const json::value* ix = rule.if_contains("succeededIndexes"); ix && ix->is_string()) {
+      int64_t wanted = 0, contained = 0;
+      for (int64_t x : ParseIndexes(ix->as_string())) {
+        if (x < 0 || x >= completions) continue;
+        ++wanted;
+        if (have.count(x)) ++contained;
+      }
+      if (wanted == 0) continue;  // an unusable list never matches
+      met = contained == wanted || (has_count && contained >= count);
+    } else if (has_count) {
+      met = static_cast<int64_t>(have.size()) >= count;
+    }
+    if (met) return "Matched rules at index " + std::to_string(i);
+  }
+  return "";
+}
+
 std::string FormatIndexes(const std::vector<int64_t>& sorted) {
   std::string out;
   size_t i = 0;
@@ -66,7 +96,7 @@ std::string FormatIndexes(const std::vector<int64_t>& sorted) {
     while (j + 1 < sorted.size() && sorted[j + 1] == sorted[j] + 1) ++j;
     if (!out.empty()) out += ",";
     out += std::to_string(sorted[i]);
-    if (j > i) out += "-" + std::to_string(sorted[j]);
+    if (j > i) out += (j == i + 1 ? "," : "-") + std::to_string(sorted[j]);
     i = j + 1;
   }
   return out;

@@ -15,10 +15,38 @@ using sampan::client::testing::Eventually;
 
 TEST(JobIndexesTest, FormatAndParse) {
   EXPECT_EQ(FormatIndexes({}), "");
-  EXPECT_EQ(FormatIndexes({0, 1, 2, 4, 6, 7}), "0-2,4,6-7");
+  EXPECT_EQ(FormatIndexes({0, 1, 2, 4, 6, 7}), "0-2,4,6,7");
+  EXPECT_EQ(FormatIndexes({3, 4, 5, 6}), "3-6");
   EXPECT_EQ(ParseIndexes("0-2,4,6-7"), (std::vector<int64_t>{0, 1, 2, 4, 6, 7}));
   EXPECT_EQ(ParseIndexes(""), std::vector<int64_t>{});
   EXPECT_EQ(ParseIndexes("3,x,1"), (std::vector<int64_t>{1, 3}));
+}
+
+TEST(JobPolicyTest, MatchSuccessPolicy) {
+  auto job = [](const std::string& rules) {
+    return json::parse(R"({"spec":{"completions":6,"completionMode":"Indexed","successPolicy":
+        {"rules":)" + rules +
+                       "}}}")
+        .as_object();
+  };
+  // All of succeededIndexes.
+  EXPECT_EQ(MatchSuccessPolicy(job(R"([{"succeededIndexes":"0,2-3"}])"), {0, 2}), "");
+  EXPECT_EQ(MatchSuccessPolicy(job(R"([{"succeededIndexes":"0,2-3"}])"), {0, 2, 3, 5}),
+            "Matched rules at index 0");
+  // succeededCount within succeededIndexes only (Kubernetes' example: 1-4, count 3, {1,3,5}).
+  EXPECT_EQ(
+      MatchSuccessPolicy(job(R"([{"succeededIndexes":"1-4","succeededCount":3}])"), {1, 3, 5}), "");
+  EXPECT_EQ(
+      MatchSuccessPolicy(job(R"([{"succeededIndexes":"1-4","succeededCount":3}])"), {1, 3, 4}),
+      "Matched rules at index 0");
+  // succeededCount alone; the first matching rule wins.
+  EXPECT_EQ(MatchSuccessPolicy(job(R"([{"succeededIndexes":"5"},{"succeededCount":2}])"), {0, 1}),
+            "Matched rules at index 1");
+  EXPECT_EQ(MatchSuccessPolicy(job(R"([{"succeededCount":2}])"), {4}), "");
+  // Nothing succeeded, or no policy: no match.
+  EXPECT_EQ(MatchSuccessPolicy(job(R"([{"succeededCount":0}])"), {}), "");
+  EXPECT_EQ(MatchSuccessPolicy(json::parse(R"({"spec":{"completions":2}})").as_object(), {0, 1}),
+            "");
 }
 
 class JobTest : public ::testing::Test {
@@ -330,6 +358,165 @@ TEST_F(JobTest, PodFailurePolicyIgnoresAndFailsByExitCode) {
   EXPECT_NE(message.find("failed with exit code 42 matching FailJob rule at index 1"),
             std::string::npos)
       << message;
+}
+
+std::string Annotation(const json::object& pod, const char* key) {
+  return Str(client::MetaObject(pod, "annotations"), key);
+}
+std::string IndexOf(const json::object& pod) { return Annotation(pod, kJobCompletionIndex); }
+
+TEST_F(JobTest, SuccessPolicyEndsTheJobEarly) {
+  CreateJob(R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"sp"},
+      "spec":{"completions":3,"parallelism":3,"completionMode":"Indexed",
+      "successPolicy":{"rules":[{"succeededIndexes":"0"}]},"template":{"spec":{
+      "restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}}}})");
+  ASSERT_TRUE(Eventually([&] { return Pods(false).size() == 3; })) << Dump();
+  for (const auto& p : Pods(false))
+    if (IndexOf(p) == "1") Finish(p, "Succeeded");  // not enough for the rule
+  ASSERT_TRUE(Eventually([&] { return StatusStr("sp", "completedIndexes") == "1"; })) << Dump();
+  EXPECT_FALSE(HasCondition(GetJob("sp"), "SuccessCriteriaMet"));
+  for (const auto& p : Pods(false))
+    if (IndexOf(p) == "0") Finish(p, "Succeeded");
+  ASSERT_TRUE(Eventually([&] {
+    return HasCondition(GetJob("sp"), "SuccessCriteriaMet", "SuccessPolicy");
+  })) << Dump();
+  // The lingering pod of index 2 is removed, then the Job completes with the same reason.
+  ASSERT_TRUE(Eventually([&] { return HasCondition(GetJob("sp"), "Complete", "SuccessPolicy"); }))
+      << Dump();
+  json::object job = GetJob("sp");
+  for (const auto& c : *Arr(Obj(&job, "status"), "conditions"))
+    if (Str(&c.as_object(), "type") == "Complete")
+      EXPECT_EQ(Str(&c.as_object(), "message"), "Matched rules at index 0");
+  EXPECT_EQ(Str(Obj(&job, "status"), "completedIndexes"), "0,1");
+  EXPECT_EQ(Int(Obj(&job, "status"), "succeeded"), 2);
+  EXPECT_EQ(Int(Obj(&job, "status"), "active"), 0);
+  EXPECT_FALSE(Str(Obj(&job, "status"), "completionTime").empty());
+  ASSERT_TRUE(Eventually([&] { return Pods(false).empty(); })) << Dump();
+}
+
+TEST_F(JobTest, BackoffLimitPerIndexRetriesThenFailsTheIndex) {
+  CreateJob(R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"pi"},
+      "spec":{"completions":2,"parallelism":2,"completionMode":"Indexed","backoffLimitPerIndex":1,
+      "template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}}}})");
+  ASSERT_TRUE(Eventually([&] { return Pods(false).size() == 2; })) << Dump();
+  for (const auto& p : Pods(false)) EXPECT_EQ(Annotation(p, kJobIndexFailureCount), "0");
+  std::string first_failed;
+  for (const auto& p : Pods(false))
+    if (IndexOf(p) == "0") {
+      first_failed = client::MetaString(p, "name");
+      Finish(p, "Failed");
+    }
+  // The index waits 10 s; its failed pod keeps the finalizer (not counted) until replaced.
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(Pods(false).size(), 1u) << Dump();
+  EXPECT_EQ(StatusInt("pi", "failed"), 0);
+  EXPECT_EQ(StatusStr("pi", "failedIndexes"), "");
+  clock_.Advance(11);
+  Kick("default/pi");
+  ASSERT_TRUE(Eventually([&] { return Pods(false).size() == 2; })) << Dump();
+  json::object retry;
+  for (const auto& p : Pods(false))
+    if (IndexOf(p) == "0") retry = p;
+  ASSERT_FALSE(retry.empty()) << Dump();
+  EXPECT_EQ(Annotation(retry, kJobIndexFailureCount), "1");
+  // Now replaced, the first failure is counted and its pod released.
+  ASSERT_TRUE(Eventually([&] {
+    auto p = client_->Get(client::resources::kPods, "default", first_failed);
+    return StatusInt("pi", "failed") == 1 && p.ok() && !Arr(Obj(&*p, "metadata"), "finalizers");
+  })) << Dump();
+  // The retry fails too: index 0 has used its one retry.
+  Finish(retry, "Failed");
+  ASSERT_TRUE(Eventually([&] { return StatusStr("pi", "failedIndexes") == "0"; })) << Dump();
+  clock_.Advance(100);
+  Kick("default/pi");
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(Pods(false).size(), 1u) << Dump();  // index 0 is not run again
+  EXPECT_FALSE(HasCondition(GetJob("pi"), "FailureTarget"));
+  for (const auto& p : Pods(false)) Finish(p, "Succeeded");  // index 1
+  ASSERT_TRUE(Eventually([&] { return HasCondition(GetJob("pi"), "Failed", "FailedIndexes"); }))
+      << Dump();
+  json::object job = GetJob("pi");
+  EXPECT_TRUE(HasCondition(job, "FailureTarget", "FailedIndexes"));
+  EXPECT_EQ(Str(Obj(&job, "status"), "completedIndexes"), "1");
+  EXPECT_EQ(Str(Obj(&job, "status"), "failedIndexes"), "0");
+  EXPECT_EQ(Int(Obj(&job, "status"), "failed"), 2);
+  EXPECT_EQ(Int(Obj(&job, "status"), "succeeded"), 1);
+}
+
+TEST_F(JobTest, MaxFailedIndexesAndFailIndexAction) {
+  CreateJob(R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"mf"},
+      "spec":{"completions":4,"parallelism":4,"completionMode":"Indexed","backoffLimitPerIndex":3,
+      "maxFailedIndexes":1,"podFailurePolicy":{"rules":[
+        {"action":"FailIndex","onExitCodes":{"operator":"In","values":[5]}}]},
+      "template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}}}})");
+  ASSERT_TRUE(Eventually([&] { return Pods(false).size() == 4; })) << Dump();
+  auto fail_index = [&](const std::string& ix) {
+    for (const auto& p : Pods(false)) {
+      if (IndexOf(p) != ix) continue;
+      json::object patch = json::parse(R"({"status":{"phase":"Failed","containerStatuses":[
+          {"name":"c","state":{"terminated":{"exitCode":5,"finishedAt":")" +
+                                       FormatRfc3339(clock_.NowUnix()) + R"("}}}]}})")
+                               .as_object();
+      ASSERT_TRUE(client_
+                      ->Patch(client::resources::kPods, "default", client::MetaString(p, "name"),
+                              client::PatchType::kMerge, patch, "status")
+                      .ok());
+    }
+  };
+  // FailIndex: the index fails at once despite backoffLimitPerIndex 3, and is not retried.
+  fail_index("2");
+  ASSERT_TRUE(Eventually([&] { return StatusStr("mf", "failedIndexes") == "2"; })) << Dump();
+  clock_.Advance(100);
+  Kick("default/mf");
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(Pods(false).size(), 3u) << Dump();
+  EXPECT_FALSE(HasCondition(GetJob("mf"), "FailureTarget"));
+  // A second failed index exceeds maxFailedIndexes 1: the Job fails and its pods go.
+  fail_index("0");
+  ASSERT_TRUE(Eventually([&] {
+    return HasCondition(GetJob("mf"), "Failed", "MaxFailedIndexesExceeded");
+  })) << Dump();
+  json::object job = GetJob("mf");
+  EXPECT_EQ(Str(Obj(&job, "status"), "failedIndexes"), "0,2");
+  ASSERT_TRUE(Eventually([&] { return Pods(false).empty(); })) << Dump();
+}
+
+TEST_F(JobTest, AdoptsMatchingOrphansAndReleasesStrays) {
+  auto orphan = json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"stray",
+      "labels":{"app":"adopt"}},"spec":{"containers":[{"name":"c","image":"busybox"}]}})")
+                    .as_object();
+  ASSERT_TRUE(client_->Create(client::resources::kPods, "default", orphan).ok());
+  CreateJob(R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"ad"},
+      "spec":{"manualSelector":true,"selector":{"matchLabels":{"app":"adopt"}},
+      "parallelism":2,"completions":2,"template":{"metadata":{"labels":{"app":"adopt"}},
+      "spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}}}})");
+  json::object job = GetJob("ad");
+  ASSERT_TRUE(Eventually([&] {
+    auto p = client_->Get(client::resources::kPods, "default", "stray");
+    const json::object* ref = p.ok() ? ControllerRef(*p) : nullptr;
+    return ref && Str(ref, "uid") == client::MetaString(job, "uid");
+  })) << Dump();
+  auto stray = client_->Get(client::resources::kPods, "default", "stray");
+  const json::array* fins = Arr(Obj(&*stray, "metadata"), "finalizers");
+  ASSERT_TRUE(fins && fins->size() == 1) << json::serialize(*stray);
+  EXPECT_EQ((*fins)[0], kJobTrackingFinalizer);
+  // The adopted pod counts: one more is created, not two.
+  ASSERT_TRUE(Eventually([&] { return Pods(false).size() == 2; })) << Dump();
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(Pods(false).size(), 2u) << Dump();
+  EXPECT_EQ(StatusInt("ad", "active"), 2);
+  // Relabelled, it is released (reference and finalizer dropped) and replaced.
+  ASSERT_TRUE(client_
+                  ->Patch(client::resources::kPods, "default", "stray", client::PatchType::kMerge,
+                          json::parse(R"({"metadata":{"labels":{"app":"other"}}})"))
+                  .ok());
+  ASSERT_TRUE(Eventually([&] {
+    auto p = client_->Get(client::resources::kPods, "default", "stray");
+    return p.ok() && !ControllerRef(*p) && !Arr(Obj(&*p, "metadata"), "finalizers");
+  })) << Dump();
+  ASSERT_TRUE(Eventually([&] { return Pods(false).size() == 3; })) << Dump();
+  EXPECT_EQ(StatusInt("ad", "active"), 2);
+  EXPECT_EQ(StatusInt("ad", "failed"), 0);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "controllers/claim.h"
 #include "controllers/daemonset_history.h"
 #include "controllers/deployment.h"
 #include "controllers/util.h"
@@ -110,17 +111,43 @@ StatefulSetController::StatefulSetController(client::SharedInformers* informers,
     if (!ref || Str(ref, "kind") != "StatefulSet") return {};
     return {Str(ref, "uid")};
   });
+  AddOrphanIndex(pods_);
+  sets_->AddIndex("namespace", [](const json::object& o) -> std::vector<std::string> {
+    return {MetaString(o, "namespace")};
+  });
   auto enqueue = [this](const ObjectPtr& o) { queue_.Add(client::KeyOf(*o)); };
   sets_->AddEventHandler(client::EventHandlers{
       enqueue, [enqueue](const ObjectPtr&, const ObjectPtr& o) { enqueue(o); }, enqueue});
+  // The owner of a pod, or for an orphan every set of its namespace that could adopt it.
   auto owner = [this](const ObjectPtr& p) {
     const json::object* ref = ControllerRef(*p);
-    if (ref && Str(ref, "kind") == "StatefulSet")
-      queue_.Add(MetaString(*p, "namespace") + "/" + Str(ref, "name"));
+    if (ref) {
+      if (Str(ref, "kind") == "StatefulSet")
+        queue_.Add(MetaString(*p, "namespace") + "/" + Str(ref, "name"));
+      return;
+    }
+    if (IsDeleting(*p)) return;
+    for (const ObjectPtr& set : sets_->ByIndex("namespace", MetaString(*p, "namespace"))) {
+      const json::object* spec = Obj(set.get(), "spec");
+      const json::value* sel = spec ? spec->if_contains("selector") : nullptr;
+      if (!sel || !sel->is_object() || sel->as_object().empty()) continue;
+      auto selector = api::LabelSelector::FromJson(*sel);
+      if (selector.ok() && IsAdoptable(*p, *selector) &&
+          StatefulPodOrdinal(MetaString(*set, "name"), MetaString(*p, "name")) >= 0)
+        queue_.Add(client::KeyOf(*set));
+    }
   };
   pods_->AddEventHandler(client::EventHandlers{owner,
                                                [owner](const ObjectPtr& a, const ObjectPtr& b) {
-                                                 if (a != b) owner(b);
+                                                 if (a == b) return;
+                                                 owner(b);
+                                                 // A pod released or taken elsewhere: the old
+                                                 // owner looks again.
+                                                 const json::object* was = ControllerRef(*a);
+                                                 const json::object* now = ControllerRef(*b);
+                                                 if (was &&
+                                                     (!now || Str(was, "uid") != Str(now, "uid")))
+                                                   owner(a);
                                                },
                                                owner});
 }
@@ -193,7 +220,12 @@ Status StatefulSetController::CreatePod(const json::object& set, const json::obj
   std::string name = MetaString(pod, "name"), set_name = MetaString(set, "name");
   auto r = client_->Create(client::resources::kPods, MetaString(set, "namespace"), pod);
   if (!r.ok()) {
-    if (r.status().code() == Code::kAlreadyExists) return Status::Ok();  // cache behind
+    if (r.status().code() == Code::kAlreadyExists) {
+      // Ours and the cache is behind, or a pod of that name that is not ours (e.g. one we
+      // released): look again later, as the name may be free by then.
+      queue_.AddAfter(client::KeyOf(set), std::chrono::seconds(1));
+      return Status::Ok();
+    }
     recorder_->Record(set, "Warning", "FailedCreate",
                       "create Pod " + name + " in StatefulSet " + set_name +
                           " failed error: " + r.status().message());
@@ -359,7 +391,22 @@ Status StatefulSetController::Sync(const std::string& key) {
   plan.now = clock_->NowUnix();
   plan.min_ready = Int(spec, "minReadySeconds");
   const std::string set_name = MetaString(set, "name");
-  for (const auto& p : pods_->ByIndex("sts-uid", MetaString(set, "uid"))) {
+  // Adopt orphans named "<set>-<ordinal>" that match the selector; release pods that stopped
+  // matching.
+  auto selector = api::LabelSelector::FromJson(*sel);
+  if (!selector.ok()) {
+    recorder_->Record(set, "Warning", "InvalidSelector", selector.status().message());
+    return Status::Ok();
+  }
+  ClaimOptions claim;
+  claim.owner_resource = &client::resources::kStatefulSets;
+  claim.filter = [&set_name](const json::object& pod) {
+    return StatefulPodOrdinal(set_name, MetaString(pod, "name")) >= 0;
+  };
+  ASSIGN_OR_RETURN(std::vector<ObjectPtr> owned,
+                   ClaimPods(client_, pods_, pods_->ByIndex("sts-uid", MetaString(set, "uid")), set,
+                             *selector, claim));
+  for (const auto& p : owned) {
     int64_t ord = StatefulPodOrdinal(set_name, MetaString(*p, "name"));
     if (ord >= 0) plan.pods[ord] = p;
   }

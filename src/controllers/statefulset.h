@@ -17,9 +17,12 @@
 // currentReplicas, updatedReplicas, currentRevision, updateRevision,
 // observedGeneration, collisionCount.
 //
-// Not done: adoption of orphan pods, fixing the identity/storage of an existing
-// pod, PVC deletion by the retention policy beyond setting ownerReferences (the
-// garbage collector does the deleting).
+// Orphan pods named "<set>-<ordinal>" that match the selector are adopted; pods it
+// controls whose labels stop matching are released (claim.h).
+//
+// Not done: adoption of orphan ControllerRevisions, fixing the identity/storage of an
+// existing pod, PVC deletion by the retention policy beyond setting ownerReferences
+// (the garbage collector does the deleting).
 //
 // Threading as ReplicaSetController.
 #pragma once

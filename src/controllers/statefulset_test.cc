@@ -197,6 +197,50 @@ TEST_F(StatefulSetTest, ParallelCreatesAllAtOnce) {
   ASSERT_TRUE(Eventually([&] { return AllReady(3); })) << Dump();
 }
 
+TEST_F(StatefulSetTest, AdoptsOrphansByNameAndSelectorAndReleasesStrays) {
+  auto orphan = [&](const std::string& name) {
+    json::object pod = json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":")" +
+                                   name + R"(","labels":{"app":"web"}},
+        "spec":{"containers":[{"name":"c","image":"web:1"}]}})")
+                           .as_object();
+    ASSERT_TRUE(client_->Create(client::resources::kPods, "default", pod).ok());
+  };
+  orphan("web-1");  // a member by name: adopted, not created again
+  orphan("web-x");  // matches the selector but is no member: left alone
+  orphan("other-0");
+  CreateSet(R"("podManagementPolicy":"Parallel",)", 2);
+  auto set = client_->Get(client::resources::kStatefulSets, "default", "web");
+  ASSERT_TRUE(set.ok());
+  std::string uid = client::MetaString(*set, "uid");
+  auto owner = [&](const std::string& name) -> std::string {
+    auto p = client_->Get(client::resources::kPods, "default", name);
+    const json::object* ref = p.ok() ? ControllerRef(*p) : nullptr;
+    return ref ? Str(ref, "uid") : "";
+  };
+  ASSERT_TRUE(Eventually([&] { return owner("web-1") == uid && owner("web-0") == uid; })) << Dump();
+  // (The adopted web-1 carries no revision label, so the rolling update replaces it.)
+  ASSERT_TRUE(Eventually([&] {
+    json::object s = Status();
+    return Int(&s, "readyReplicas") == 2 && Int(&s, "updatedReplicas") == 2;
+  })) << Dump();
+  EXPECT_EQ(Pods().size(), 4u) << Dump();  // nothing else was created
+  EXPECT_EQ(owner("web-x"), "");
+  EXPECT_EQ(owner("other-0"), "");
+  // Relabelled, web-1 is released; the set makes a new web-1 only once the name is free.
+  ASSERT_TRUE(client_
+                  ->Patch(client::resources::kPods, "default", "web-1", client::PatchType::kMerge,
+                          json::parse(R"({"metadata":{"labels":{"app":"gone"}}})"))
+                  .ok());
+  ASSERT_TRUE(Eventually([&] { return owner("web-1").empty(); })) << Dump();
+  client::DeleteOptions now;
+  now.grace_period_seconds = 0;
+  ASSERT_TRUE(client_->Delete(client::resources::kPods, "default", "web-1", now).ok());
+  ASSERT_TRUE(Eventually([&] { return owner("web-1") == uid; })) << Dump();
+  auto fresh = client_->Get(client::resources::kPods, "default", "web-1");
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(Str(client::MetaObject(*fresh, "labels"), "app"), "web");
+}
+
 TEST_F(StatefulSetTest, RollingUpdateFromTheHighestOrdinalWithPartition) {
   CreateSet(R"("updateStrategy":{"type":"RollingUpdate","rollingUpdate":{"partition":1}},)");
   ASSERT_TRUE(Eventually([&] { return AllReady(3); })) << Dump();

@@ -40,6 +40,7 @@ void Cache::AddPodLocked(const ObjectPtr& pod, bool assumed) {
   std::string key = client::KeyOf(*pod);
   std::string node = Str(Obj(pod.get(), "spec"), "nodeName");
   RemovePodLocked(key);
+  nominated_.erase(key);  // bound (or assumed): it holds its room as a pod of the node now
   auto info = std::make_shared<const PodInfo>(pod);
   if (info->HasAffinity()) ++pods_with_affinity_;
   NodeLocked(node).AddPod(std::move(info));
@@ -86,6 +87,44 @@ bool Cache::IsAssumed(const std::string& key) const {
   return it != pods_.end() && it->second.assumed;
 }
 
+void Cache::UpdateNomination(const ObjectPtr& pod) {
+  std::string key = client::KeyOf(*pod);
+  std::string node = Str(Obj(pod.get(), "status"), "nominatedNodeName");
+  bool bound = !Str(Obj(pod.get(), "spec"), "nodeName").empty();
+  std::lock_guard<std::mutex> lock(mu_);
+  // An informer event older than the nomination we wrote must not undo it.
+  auto rv = [](const ObjectPtr& p) {
+    std::string v = client::MetaString(*p, "resourceVersion");
+    return v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos
+               ? int64_t{-1}
+               : std::stoll(v);
+  };
+  if (auto it = nominated_.find(key);
+      it != nominated_.end() && rv(pod) >= 0 && rv(pod) < rv(it->second->pod))
+    return;
+  if (node.empty() || bound) {
+    nominated_.erase(key);
+  } else {
+    nominated_[key] = std::make_shared<const PodInfo>(pod);
+  }
+}
+
+void Cache::RemoveNomination(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  nominated_.erase(key);
+}
+
+std::vector<std::string> Cache::LowerPriorityNominated(const std::string& node,
+                                                       int64_t priority) const {
+  std::vector<std::string> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [key, info] : nominated_)
+    if (Str(Obj(info->pod.get(), "status"), "nominatedNodeName") == node &&
+        PodPriority(*info) < priority)
+      out.push_back(key);
+  return out;
+}
+
 void Cache::UpsertNamespace(const ObjectPtr& ns) {
   std::lock_guard<std::mutex> lock(mu_);
   namespaces_[client::MetaString(*ns, "name")] = ns;
@@ -113,9 +152,13 @@ ScheduleResult Cache::Schedule(Framework& fw, const PodInfo& pod, PreemptionResu
     const boost::json::object* m = Obj(it->second.get(), "metadata");
     return m ? m->if_contains("labels") : nullptr;
   };
-  ScheduleResult result = fw.Schedule(pod, list_, labels, pods_with_affinity_);
+  NominatedPods by_node;
+  for (const auto& [key, info] : nominated_)
+    by_node[Str(Obj(info->pod.get(), "status"), "nominatedNodeName")].push_back(info);
+  const NominatedPods* nominated = by_node.empty() ? nullptr : &by_node;
+  ScheduleResult result = fw.Schedule(pod, list_, labels, pods_with_affinity_, nominated);
   if (result.node.empty() && preemption && !list_.empty())
-    *preemption = Preempt(fw, pod, list_, result, std::move(labels));
+    *preemption = Preempt(fw, pod, list_, result, std::move(labels), nominated);
   return result;
 }
 

@@ -36,6 +36,14 @@ class Cache {
   void ForgetPod(const std::string& key);
   bool IsAssumed(const std::string& key) const;
 
+  // Nominations (status.nominatedNodeName of pods not bound yet): `pod` with a nominated node
+  // holds room there for the filters of other pods of its priority or lower; without one (or
+  // bound) it holds none.
+  void UpdateNomination(const ObjectPtr& pod);
+  void RemoveNomination(const std::string& key);
+  // Keys of the pods nominated to `node` whose priority is below `priority`.
+  std::vector<std::string> LowerPriorityNominated(const std::string& node, int64_t priority) const;
+
   void UpsertNamespace(const ObjectPtr& ns);
   void RemoveNamespace(const std::string& name);
 
@@ -63,6 +71,7 @@ class Cache {
   bool list_dirty_ = true;                                            // guarded
   std::unordered_map<std::string, PodEntry> pods_;                    // guarded
   std::unordered_map<std::string, ObjectPtr> namespaces_;             // guarded
+  std::unordered_map<std::string, PodInfoPtr> nominated_;             // guarded; by pod key
   int64_t pods_with_affinity_ = 0;                                    // guarded
 };
 

@@ -1,6 +1,7 @@
 #include "scheduler/framework.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "api/quantity.h"
 #include "scheduler/json_view.h"
@@ -291,8 +292,41 @@ int Framework::NumFeasibleNodesToFind(int n) const {
   return std::max(kMinFeasible, n * pct / 100);
 }
 
+int64_t PodPriority(const PodInfo& pod) { return Int(Obj(pod.pod.get(), "spec"), "priority", 0); }
+
+std::vector<std::string> Framework::RunFilters(const PodInfo& pod, const NodeInfo& node,
+                                               const CycleState& state,
+                                               const NominatedPods* nominated) const {
+  auto run = [&](const NodeInfo& n) -> std::vector<std::string> {
+    for (const auto& f : filters_) {
+      auto why = f->Filter(pod, n, state);
+      if (!why.empty()) return why;
+    }
+    return {};
+  };
+  if (nominated && !nominated->empty()) {
+    auto it = nominated->find(node.name);
+    if (it != nominated->end()) {
+      const int64_t priority = PodPriority(pod);
+      std::optional<NodeInfo> with;
+      for (const PodInfoPtr& other : it->second) {
+        if (other->key == pod.key || PodPriority(*other) < priority) continue;
+        if (node.pods.count(other->key)) continue;  // already bound there
+        if (!with) with.emplace(node);
+        with->AddPod(other);
+      }
+      if (with) {
+        auto why = run(*with);
+        if (!why.empty()) return why;
+      }
+    }
+  }
+  return run(node);
+}
+
 ScheduleResult Framework::Schedule(const PodInfo& pod, const std::vector<const NodeInfo*>& nodes,
-                                   NamespaceLabels namespace_labels, int64_t pods_with_affinity) {
+                                   NamespaceLabels namespace_labels, int64_t pods_with_affinity,
+                                   const NominatedPods* nominated) {
   ScheduleResult result;
   const int n = static_cast<int>(nodes.size());
   if (n == 0) {
@@ -310,6 +344,20 @@ ScheduleResult Framework::Schedule(const PodInfo& pod, const std::vector<const N
       return result;
     }
   }
+  // A preemptor goes to the node it was nominated for when it fits there now.
+  if (const std::string nominated_node = Str(Obj(pod.pod.get(), "status"), "nominatedNodeName");
+      !nominated_node.empty()) {
+    for (const NodeInfo* node : nodes) {
+      if (node->name != nominated_node) continue;
+      if (RunFilters(pod, *node, state, nominated).empty()) {
+        result.node = node->name;
+        result.evaluated = 1;
+        result.feasible = 1;
+        return result;
+      }
+      break;
+    }
+  }
   std::map<std::string, int> reasons;
   std::vector<const NodeInfo*> feasible;
   const int want = NumFeasibleNodesToFind(n);
@@ -319,17 +367,13 @@ ScheduleResult Framework::Schedule(const PodInfo& pod, const std::vector<const N
   for (int i = 0; i < n && static_cast<int>(feasible.size()) < want; ++i) {
     const NodeInfo* node = nodes[(start + i) % nodes.size()];
     ++processed;
-    bool ok = true;
-    for (const auto& f : filters_) {
-      auto why = f->Filter(pod, *node, state);
-      if (!why.empty()) {
-        for (auto& w : why) reasons[w]++;
-        result.failures.emplace_back(node, why.front());
-        ok = false;
-        break;
-      }
+    auto why = RunFilters(pod, *node, state, nominated);
+    if (!why.empty()) {
+      for (auto& w : why) reasons[w]++;
+      result.failures.emplace_back(node, why.front());
+      continue;
     }
-    if (ok) feasible.push_back(node);
+    feasible.push_back(node);
   }
   next_start_ = (start + processed) % nodes.size();
   result.evaluated = processed;

@@ -115,6 +115,15 @@ struct NodeInfo {
   const boost::json::string* LabelValue(std::string_view key) const;
 };
 
+// Pods nominated to a node by preemption (status.nominatedNodeName) and not bound yet, by node
+// name. Filters count those of the scheduled pod's priority or higher as if they ran there, so
+// the room a preemptor waits for is not given to another pod (Kubernetes'
+// RunFilterPluginsWithNominatedPods).
+using NominatedPods = std::unordered_map<std::string, std::vector<PodInfoPtr>>;
+
+// The pod's priority (spec.priority, 0 when unset).
+int64_t PodPriority(const PodInfo& pod);
+
 // Namespace labels for namespaceSelector terms: namespace → metadata.labels (may be null).
 using NamespaceLabels = std::function<const boost::json::value*(const std::string& ns)>;
 
@@ -192,8 +201,16 @@ class Framework {
   // start until enough feasible nodes are found (Kubernetes' adaptive
   // percentageOfNodesToScore: all below 100 nodes, else max(100, n·max(5, 50 − n/125)%)),
   // scores the feasible ones (Σ weight·score), ties broken at random. Not thread-safe.
+  // A pod with status.nominatedNodeName is tried on that node first and placed there if it
+  // fits (no scoring), as kube-scheduler does. `nominated` (may be null): see NominatedPods.
   ScheduleResult Schedule(const PodInfo& pod, const std::vector<const NodeInfo*>& nodes,
-                          NamespaceLabels namespace_labels = {}, int64_t pods_with_affinity = -1);
+                          NamespaceLabels namespace_labels = {}, int64_t pods_with_affinity = -1,
+                          const NominatedPods* nominated = nullptr);
+  // The filters' reasons for `node` (empty = fits), run once with the nominated pods of the
+  // pod's priority or higher added to the node (if any) and once without, as Kubernetes does.
+  std::vector<std::string> RunFilters(const PodInfo& pod, const NodeInfo& node,
+                                      const CycleState& state,
+                                      const NominatedPods* nominated) const;
   const std::vector<std::unique_ptr<FilterPlugin>>& filters() const { return filters_; }
   const std::vector<std::unique_ptr<ScorePlugin>>& scores() const { return scores_; }
   // 0 = adaptive (the default); 100 = every node.

@@ -72,6 +72,55 @@ TEST(FrameworkTest, PicksLeastAllocatedNode) {
   }
 }
 
+ObjectPtr WithPriority(ObjectPtr pod, int64_t priority, const std::string& nominated = "") {
+  json::object p = *pod;
+  p["spec"].as_object()["priority"] = priority;
+  if (!nominated.empty()) p["status"] = json::object{{"nominatedNodeName", nominated}};
+  return std::make_shared<const json::object>(std::move(p));
+}
+
+TEST(FrameworkTest, NominatedPodsHoldTheirRoomAgainstLowerOrEqualPriority) {
+  auto fw = DefaultFramework();
+  std::vector<NodeInfo> nodes{NodeInfo(Node("a", "4", "8Gi")), NodeInfo(Node("b", "1", "8Gi"))};
+  auto preemptor = std::make_shared<const PodInfo>(WithPriority(Pod("vip", "3", ""), 100, "a"));
+  NominatedPods nominated{{"a", {preemptor}}};
+  // Lower and equal priority: "a" has only 1 CPU left for them, "b" has 1 CPU.
+  for (int64_t prio : {0, 100}) {
+    auto r = fw->Schedule(PodInfo(WithPriority(Pod("p", "2", ""), prio)), Ptrs(nodes), {}, -1,
+                          &nominated);
+    EXPECT_EQ(r.node, "") << prio;
+    EXPECT_EQ(r.message, "0/2 nodes are available: 2 Insufficient cpu.") << prio;
+  }
+  auto small =
+      fw->Schedule(PodInfo(WithPriority(Pod("s", "500m", ""), 0)), Ptrs(nodes), {}, -1, &nominated);
+  EXPECT_FALSE(small.node.empty());
+  // Higher priority ignores the nomination.
+  auto higher =
+      fw->Schedule(PodInfo(WithPriority(Pod("h", "2", ""), 200)), Ptrs(nodes), {}, -1, &nominated);
+  EXPECT_EQ(higher.node, "a");
+  // The preemptor itself is not held out by its own nomination, and goes to its node first.
+  for (int i = 0; i < 10; ++i) {
+    auto self = fw->Schedule(*preemptor, Ptrs(nodes), {}, -1, &nominated);
+    EXPECT_EQ(self.node, "a");
+  }
+  // Without nominations the 2-CPU pod fits on "a".
+  EXPECT_EQ(fw->Schedule(PodInfo(WithPriority(Pod("p", "2", ""), 0)), Ptrs(nodes)).node, "a");
+}
+
+TEST(FrameworkTest, NominatedNodeIsTriedFirst) {
+  auto fw = DefaultFramework();
+  std::vector<NodeInfo> nodes{NodeInfo(Node("busy", "4", "8Gi")),
+                              NodeInfo(Node("idle", "4", "8Gi"))};
+  nodes[0].AddPod(Pod("existing", "2", ""));
+  // Scoring prefers "idle"; the nomination wins while the pod fits there.
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(fw->Schedule(PodInfo(WithPriority(Pod("p", "1", ""), 0, "busy")), Ptrs(nodes)).node,
+              "busy");
+  // It does not fit there any more: the others are searched.
+  EXPECT_EQ(fw->Schedule(PodInfo(WithPriority(Pod("p", "3", ""), 0, "busy")), Ptrs(nodes)).node,
+            "idle");
+}
+
 TEST(FrameworkTest, FailureMessageCountsReasonsPerNode) {
   auto fw = DefaultFramework();
   json::array taint{json::object{{"key", "k"}, {"value", "v"}, {"effect", "NoSchedule"}}};

@@ -26,10 +26,9 @@ bool Unresolvable(const std::string& reason) {
   return false;
 }
 
-bool Fits(const Framework& fw, const PodInfo& pod, const NodeInfo& node, const CycleState& state) {
-  for (const auto& f : fw.filters())
-    if (!f->Filter(pod, node, state).empty()) return false;
-  return true;
+bool Fits(const Framework& fw, const PodInfo& pod, const NodeInfo& node, const CycleState& state,
+          const NominatedPods* nominated) {
+  return fw.RunFilters(pod, node, state, nominated).empty();
 }
 
 struct Candidate {
@@ -41,27 +40,27 @@ struct Candidate {
 
 }  // namespace
 
-int64_t PodPriority(const PodInfo& pod) { return Int(Obj(pod.pod.get(), "spec"), "priority", 0); }
-
 PreemptionResult Preempt(const Framework& fw, const PodInfo& pod,
                          const std::vector<const NodeInfo*>& nodes, const ScheduleResult& failure,
-                         NamespaceLabels namespace_labels) {
+                         NamespaceLabels namespace_labels, const NominatedPods* nominated) {
   PreemptionResult out;
   const int n = static_cast<int>(nodes.size());
   if (Str(Obj(pod.pod.get(), "spec"), "preemptionPolicy") == "Never") {
     out.message = "preemption: not eligible due to preemptionPolicy=Never.";
+    out.eligible = false;
     return out;
   }
   const int64_t priority = PodPriority(pod);
   // Already nominated and victims still going away there: wait for them.
-  std::string nominated = Str(Obj(pod.pod.get(), "status"), "nominatedNodeName");
-  if (!nominated.empty()) {
+  std::string nominated_node = Str(Obj(pod.pod.get(), "status"), "nominatedNodeName");
+  if (!nominated_node.empty()) {
     for (const NodeInfo* node : nodes) {
-      if (node->name != nominated) continue;
+      if (node->name != nominated_node) continue;
       for (const auto& [key, p] : node->pods) {
         if (PodPriority(*p) < priority &&
             !client::MetaString(*p->pod, "deletionTimestamp").empty()) {
           out.message = "preemption: not eligible due to a terminating pod on the nominated node.";
+          out.eligible = false;
           return out;
         }
       }
@@ -91,7 +90,7 @@ PreemptionResult Preempt(const Framework& fw, const PodInfo& pod,
     if (!lower.empty()) {
       NodeInfo sim = *node;
       for (const auto& v : lower) sim.RemovePod(v->key);
-      if (Fits(fw, pod, sim, state)) {
+      if (Fits(fw, pod, sim, state, nominated)) {
         // Reprieve the most important victims first, as long as the pod still fits.
         std::sort(lower.begin(), lower.end(), [](const PodInfoPtr& a, const PodInfoPtr& b) {
           int64_t pa = PodPriority(*a), pb = PodPriority(*b);
@@ -101,7 +100,7 @@ PreemptionResult Preempt(const Framework& fw, const PodInfo& pod,
         c.node = node;
         for (const auto& v : lower) {
           sim.AddPod(v);
-          if (!Fits(fw, pod, sim, state)) {
+          if (!Fits(fw, pod, sim, state, nominated)) {
             sim.RemovePod(v->key);
             c.victims.push_back(v);
             c.max_priority = std::max(c.max_priority, PodPriority(*v));

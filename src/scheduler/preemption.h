@@ -28,13 +28,17 @@ struct PreemptionResult {
   // are available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found
   // for incoming pod."
   std::string message;
+  // False when the pod may not preempt now (preemptionPolicy Never, or victims still leaving
+  // its nominated node): its nomination stays. When eligible but without a candidate, a
+  // nomination it had is cleared.
+  bool eligible = true;
 };
 
-// The pod's priority (spec.priority, 0 when unset).
-int64_t PodPriority(const PodInfo& pod);
-
+// `nominated`: pods nominated to nodes (framework.h); the simulated evictions are checked with
+// those of the pod's priority or higher counted on their node.
 PreemptionResult Preempt(const Framework& fw, const PodInfo& pod,
                          const std::vector<const NodeInfo*>& nodes, const ScheduleResult& failure,
-                         NamespaceLabels namespace_labels = {});
+                         NamespaceLabels namespace_labels = {},
+                         const NominatedPods* nominated = nullptr);
 
 }  // namespace sampan::scheduler

@@ -80,6 +80,11 @@ bool Scheduler::Responsible(const json::object& pod) const {
 void Scheduler::OnPodEvent(const ObjectPtr& old_pod, const ObjectPtr& pod, bool deleted) {
   std::string key = client::KeyOf(*pod);
   bool assigned = !NodeNameOf(*pod).empty();
+  if (deleted || assigned || !MetaString(*pod, "deletionTimestamp").empty()) {
+    cache_.RemoveNomination(key);
+  } else {
+    cache_.UpdateNomination(pod);
+  }
   if (deleted || assigned) {
     bool freed = false;
     if (deleted || Terminal(*pod)) {
@@ -244,11 +249,41 @@ Status Scheduler::RecordFailure(const json::object& pod, const std::string& reas
   return Status::Ok();
 }
 
-Status Scheduler::Nominate(const json::object& pod, const PreemptionResult& preemption) {
-  json::object patch{{"status", json::object{{"nominatedNodeName", preemption.node}}}};
+Status Scheduler::SetNominatedNode(const json::object& pod, const std::string& node) {
+  json::value value = node.empty() ? json::value(nullptr) : json::value(node);
+  json::object patch{{"status", json::object{{"nominatedNodeName", value}}}};
   auto r = client_->Patch(client::resources::kPods, MetaString(pod, "namespace"),
                           MetaString(pod, "name"), client::PatchType::kMerge, patch, "status");
-  if (!r.ok() && r.status().code() != Code::kNotFound) return r.status();
+  if (!r.ok()) {
+    if (r.status().code() == Code::kNotFound) {
+      cache_.RemoveNomination(client::KeyOf(pod));
+      return Status::Ok();
+    }
+    return r.status();
+  }
+  // Held at once, not when the informer shows it: the next cycle must already see it.
+  cache_.UpdateNomination(std::make_shared<const json::object>(std::move(*r)));
+  return Status::Ok();
+}
+
+Status Scheduler::Nominate(const json::object& pod, const PreemptionResult& preemption) {
+  RETURN_IF_ERROR(SetNominatedNode(pod, preemption.node));
+  // Pods of lower priority nominated to the same node may no longer fit there: they lose the
+  // nomination and are tried again.
+  const int64_t priority = Int(Obj(&pod, "spec"), "priority", 0);
+  for (const std::string& other : cache_.LowerPriorityNominated(preemption.node, priority)) {
+    ObjectPtr p = pods_.Get(other);
+    if (!p) {
+      cache_.RemoveNomination(other);
+      continue;
+    }
+    RETURN_IF_ERROR(SetNominatedNode(*p, ""));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      unschedulable_.erase(other);
+    }
+    queue_.Add(other);
+  }
   const std::string now = FormatRfc3339(Clock::Real().NowUnix());
   for (const auto& v : preemption.victims) {
     const json::object& victim = *v->pod;
@@ -305,6 +340,9 @@ Status Scheduler::ScheduleOneImpl(const std::string& key, BindTask* task) {
     }
     std::string message = result.message;
     if (!preemption.message.empty()) message += " " + preemption.message + ".";
+    // Preemption found nothing for a pod that could preempt: a nomination it had is void.
+    if (preemption.eligible && !Str(Obj(pod.get(), "status"), "nominatedNodeName").empty())
+      RETURN_IF_ERROR(SetNominatedNode(*pod, ""));
     return RecordFailure(*pod, "Unschedulable", message);
   }
   // Assume first, so the next pod already sees this one's resources.

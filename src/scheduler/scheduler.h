@@ -13,7 +13,12 @@
 // or an assigned pod goes away (or unschedulable_flush passes).
 // A pod that fits nowhere may preempt lower-priority pods (preemption.h): it is
 // nominated (status.nominatedNodeName), the victims are evicted, and it is retried
-// when they are gone. Not done: holding the nominated room against other pods.
+// when they are gone. Until it is bound, the room it waits for is held: the filters count
+// nominated pods of equal or higher priority on their node (framework.h NominatedPods), and
+// it goes to its nominated node first when it fits there. Nominations of lower-priority pods
+// on that node are cleared; a nomination is cleared too when preemption later finds nothing.
+// Approximation: the held pods count in the resource, port and per-node filters; pod
+// (anti-)affinity and topology-spread pre-computations do not see them.
 #pragma once
 
 #include <atomic>
@@ -80,6 +85,8 @@ class Scheduler {
                        const std::string& message);
   // Nominates the node for the pod and evicts the victims.
   Status Nominate(const boost::json::object& pod, const PreemptionResult& preemption);
+  // Writes status.nominatedNodeName ("" clears it) and records it in the cache.
+  Status SetNominatedNode(const boost::json::object& pod, const std::string& node);
 
   client::RestClient* client_;
   const SchedulerOptions opts_;

@@ -165,5 +165,71 @@ TEST_F(SchedulerTest, HigherPriorityPodPreemptsLowerPriorityOne) {
   sched.Stop();
 }
 
+// The room a preemptor was nominated for is held while its victim terminates: a pod of lower
+// priority that is retried first (its key sorts first) does not take it.
+TEST_F(SchedulerTest, NominatedRoomIsHeldForThePreemptor) {
+  AddNode("only", "1");
+  Scheduler sched(client_.get());
+  sched.Start();
+  AddPod("low", "800m");
+  ASSERT_TRUE(Eventually([&] { return NodeOf("low") == "only"; }));
+  AddPod("aaa-waiting", "800m");  // priority 0: cannot preempt "low" (same priority)
+  ASSERT_TRUE(Eventually([&] { return !EventsFor("aaa-waiting", "FailedScheduling").empty(); }));
+  json::object vip = json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"vip"},
+      "spec":{"priority":1000,"containers":[{"name":"c","image":"busybox",
+      "resources":{"requests":{"cpu":"800m"}}}]}})")
+                         .as_object();
+  ASSERT_TRUE(client_->Create(client::resources::kPods, "default", vip).ok());
+  ASSERT_TRUE(Eventually([&] {
+    auto v = client_->Get(client::resources::kPods, "default", "vip");
+    auto* st = v.ok() ? v->if_contains("status") : nullptr;
+    auto* nn = st ? st->as_object().if_contains("nominatedNodeName") : nullptr;
+    return nn && *nn == "only";
+  }));
+  size_t waiting_failures = EventsFor("aaa-waiting", "FailedScheduling").size();
+  // The victim goes; both pending pods are retried, "aaa-waiting" first.
+  client::DeleteOptions now;
+  now.grace_period_seconds = 0;
+  ASSERT_TRUE(client_->Delete(client::resources::kPods, "default", "low", now).ok());
+  ASSERT_TRUE(Eventually([&] { return NodeOf("vip") == "only"; }));
+  EXPECT_EQ(NodeOf("aaa-waiting"), "");
+  EXPECT_TRUE(EventsFor("aaa-waiting", "Scheduled").empty());
+  // It was tried again and told why (the held room, then the bound preemptor).
+  ASSERT_TRUE(Eventually([&] {
+    return EventsFor("aaa-waiting", "FailedScheduling").size() > waiting_failures || [&] {
+      for (auto& e : EventsFor("aaa-waiting", "FailedScheduling"))
+        if (e.contains("count") && e.at("count").as_int64() > 1) return true;
+      return false;
+    }();
+  }));
+  EXPECT_EQ(NodeOf("aaa-waiting"), "");
+  sched.Stop();
+}
+
+// When preemption later finds nothing for a nominated pod, its nomination is cleared.
+TEST_F(SchedulerTest, NominationIsClearedWhenPreemptionFindsNothing) {
+  AddNode("only", "1");
+  json::object pod = json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"stale"},
+      "spec":{"priority":10,"containers":[{"name":"c","image":"busybox",
+      "resources":{"requests":{"cpu":"2"}}}]}})")
+                         .as_object();
+  auto created = client_->Create(client::resources::kPods, "default", pod);
+  ASSERT_TRUE(created.ok());
+  ASSERT_TRUE(client_
+                  ->Patch(client::resources::kPods, "default", "stale", client::PatchType::kMerge,
+                          json::parse(R"({"status":{"nominatedNodeName":"only"}})"), "status")
+                  .ok());
+  Scheduler sched(client_.get());
+  sched.Start();
+  ASSERT_TRUE(Eventually([&] {
+    auto v = client_->Get(client::resources::kPods, "default", "stale");
+    if (!v.ok()) return false;
+    auto* st = v->if_contains("status");
+    return !EventsFor("stale", "FailedScheduling").empty() && st &&
+           !st->as_object().contains("nominatedNodeName");
+  }));
+  sched.Stop();
+}
+
 }  // namespace
 }  // namespace sampan::scheduler

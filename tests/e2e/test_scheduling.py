@@ -194,3 +194,55 @@ spec:
                timeout=60, what=f"preemption, have {placement(kubectl, ns, 'app=prio')}")
     events = kubectl.ok("get", "events", "-n", ns, "--field-selector", "reason=Preempted").stdout
     assert "Preempted by pod" in events and "on node gpu-0" in events, events
+
+
+def test_preemptor_room_is_held_while_its_victim_terminates(kubectl, ns, tmp_path, cluster):
+    # gpu-0 has 4 CPUs. "low" (priority 1, 3 CPUs) holds it and, through a finalizer of ours,
+    # stays terminating after it is preempted; "aaa-waiting" (priority 0, 3 CPUs) waits for
+    # gpu-0 too. When the victim goes both are retried, "aaa-waiting" first (its key sorts
+    # first), yet the room stays held for the nominated "high".
+    hold = "e2e.sampan.io/hold"
+    wait_until(lambda: not kubectl.json("get", "pods", "-A", "--field-selector",
+                                        "spec.nodeName=gpu-0")["items"],
+               timeout=60, what="gpu-0 free of earlier tests' pods")
+
+    def pod(name, prio, extra_meta=""):
+        return f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, labels: {{app: hold}}{extra_meta}}}
+spec:
+  priority: {prio}
+  nodeSelector: {{accel: gpu}}
+  tolerations: [{{key: gpu, operator: Exists, effect: NoSchedule}}]
+  containers: [{{name: main, image: nginx:1.27, resources: {{requests: {{cpu: "3"}}}}}}]
+"""
+    assert apply_manifest(kubectl, tmp_path, pod("low", 1, f", finalizers: [{hold}]"), "-n", ns,
+                          name="low.yaml").rc == 0
+    try:
+        wait_running(kubectl, ns, "app=hold", 1)
+        assert apply_manifest(kubectl, tmp_path, pod("aaa-waiting", 0), "-n", ns,
+                              name="waiting.yaml").rc == 0
+        wait_until(lambda: "FailedScheduling" in kubectl.ok(
+            "get", "events", "-n", ns, "--field-selector",
+            "involvedObject.name=aaa-waiting").stdout, timeout=30, what="aaa-waiting pending")
+        assert apply_manifest(kubectl, tmp_path, pod("high", 100), "-n", ns,
+                              name="high.yaml").rc == 0
+        wait_until(lambda: kubectl.json("get", "pod", "high", "-n", ns)["status"].get(
+            "nominatedNodeName") == "gpu-0", timeout=30, what="high nominated to gpu-0")
+        low = kubectl.json("get", "pod", "low", "-n", ns)
+        assert low["metadata"].get("deletionTimestamp"), low["metadata"]
+    finally:
+        kubectl("patch", "pod", "low", "-n", ns, "--type=json",
+                "-p", '[{"op":"remove","path":"/metadata/finalizers"}]')
+    wait_until(lambda: placement(kubectl, ns, "app=hold").get("high", ("", ""))
+               == ("Running", "gpu-0"), timeout=60,
+               what=f"high running on gpu-0, have {placement(kubectl, ns, 'app=hold')}")
+    p = placement(kubectl, ns, "app=hold")
+    assert p.get("aaa-waiting") == ("Pending", "<none>"), p
+    assert "low" not in p, p
+    events = kubectl.ok("get", "events", "-n", ns, "--field-selector",
+                        "involvedObject.name=aaa-waiting").stdout
+    assert "Scheduled" not in events.replace("FailedScheduling", ""), events
+    assert "Preempted" not in events, events
+    kubectl.ok("delete", "pod", "high", "aaa-waiting", "-n", ns, "--wait=true")

@@ -156,3 +156,46 @@ def test_rollout_status_history_and_undo(kubectl, ns, nodes, tmp_path):
     sts = wait_status(kubectl, ns, "sts", "web",
                       lambda s: s.get("currentRevision") == first and s.get("updateRevision") == first)
     assert sorted(revisions(kubectl, ns, uid)) == [2, 3]
+
+
+def test_adopts_orphans_by_name_and_releases_relabelled_pods(kubectl, ns, nodes, tmp_path):
+    # An orphan named like a member (web-0) and one that only matches the selector (web-extra).
+    for name in ("web-0", "web-extra"):
+        create(kubectl, tmp_path, ns, f"""
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+  labels: {{app: web}}
+spec:
+  containers: [{{name: c, image: nginx:1.25}}]
+""", name=f"{name}.yaml")
+    wait_until(lambda: len(pods(kubectl, ns, "app=web")) == 2, timeout=30, what="the orphans")
+    orphan_uid = get(kubectl, ns, "pod", "web-0")["metadata"]["uid"]
+    # OnDelete keeps the adopted pod as it is (a rolling update would replace it: it has no
+    # revision label).
+    create(kubectl, tmp_path, ns, STS.format(replicas=2, policy="OrderedReady", ready="true")
+           .replace("  podManagementPolicy", "  updateStrategy: {type: OnDelete}\n"
+                    "  podManagementPolicy"), name="sts.yaml")
+    set_uid = get(kubectl, ns, "sts", "web")["metadata"]["uid"]
+
+    def controller(name):
+        p = kubectl.json("get", "pod", name, "-n", ns)
+        refs = [r for r in p["metadata"].get("ownerReferences", []) if r.get("controller")]
+        return p["metadata"]["uid"], (refs[0]["uid"] if refs else None)
+
+    wait_until(lambda: controller("web-0") == (orphan_uid, set_uid), timeout=30,
+               what="web-0 adopted by the set")
+    wait_status(kubectl, ns, "sts", "web", lambda s: s.get("readyReplicas") == 2,
+                what="2 ready replicas")
+    assert controller("web-0")[0] == orphan_uid  # the same pod, not a new one
+    assert controller("web-extra")[1] is None
+    assert sorted(pods(kubectl, ns, "app=web")) == ["web-0", "web-1", "web-extra"]
+    # Relabelled, web-0 is released; once it is gone the set makes its own web-0.
+    kubectl.ok("label", "pod", "web-0", "-n", ns, "app=retired", "--overwrite")
+    wait_until(lambda: controller("web-0") == (orphan_uid, None), timeout=30,
+               what="web-0 released")
+    kubectl.ok("delete", "pod", "web-0", "-n", ns, "--wait=true")
+    wait_until(lambda: kubectl("get", "pod", "web-0", "-n", ns).rc == 0 and
+               controller("web-0")[1] == set_uid and controller("web-0")[0] != orphan_uid,
+               timeout=30, what="a new web-0 made by the set")
