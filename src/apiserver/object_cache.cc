@@ -127,6 +127,11 @@ std::vector<CacheEvent> CacheWatcher::Take(bool* closed) {
   return out;
 }
 
+bool CacheWatcher::Wants(const CacheEvent& ev) const {
+  if (ev.obj->key.compare(0, prefix_.size(), prefix_) != 0) return false;
+  return !accept_ || accept_(ev);
+}
+
 void CacheWatcher::Push(const CacheEvent& ev) {
   bool was_empty = false;
   {
@@ -280,7 +285,7 @@ void ObjectCache::OnEvents(std::vector<store::Event> events) {
         window_.pop_front();
       }
       for (auto& w : watchers_) {
-        if (ce.obj->key.compare(0, w->prefix().size(), w->prefix()) == 0) w->Push(ce);
+        if (w->Wants(ce)) w->Push(ce);
       }
     }
     // Drop watchers the cache closed for being too slow.
@@ -320,12 +325,10 @@ size_t ObjectCache::watcher_count() const {
   return watchers_.size();
 }
 
-Result<std::shared_ptr<CacheWatcher>> ObjectCache::Watch(const std::string& prefix,
-                                                         int64_t after_revision,
-                                                         std::function<void()> notify,
-                                                         std::vector<ObjectPtr>* initial,
-                                                         int64_t* initial_revision) {
-  auto w = std::make_shared<CacheWatcher>(prefix, std::move(notify));
+Result<std::shared_ptr<CacheWatcher>> ObjectCache::Watch(
+    const std::string& prefix, int64_t after_revision, std::function<void()> notify,
+    std::vector<ObjectPtr>* initial, int64_t* initial_revision, CacheEventFilter accept) {
+  auto w = std::make_shared<CacheWatcher>(prefix, std::move(notify), std::move(accept));
   std::lock_guard lk(mu_);
   if (initial) {
     for (auto it = objects_.lower_bound(prefix);
@@ -339,8 +342,7 @@ Result<std::shared_ptr<CacheWatcher>> ObjectCache::Watch(const std::string& pref
                   std::to_string(window_start_ + 1) + ")");
     }
     for (auto& ev : window_) {
-      if (ev.revision > after_revision &&
-          ev.obj->key.compare(0, prefix.size(), prefix) == 0) {
+      if (ev.revision > after_revision && w->Wants(ev)) {
         std::lock_guard wl(w->mu_);
         w->queue_.push_back(ev);
       }

@@ -76,13 +76,19 @@ struct CacheEvent {
   int64_t revision = 0;
 };
 
+// Which events a watcher wants, decided by the cache before queueing (so a watch with a selector
+// is not woken for objects it would drop). Runs on the cache's thread under its lock: it must be
+// quick, thread-safe and must not call into the cache. It may accept more than the watcher
+// sends (the handler filters exactly); it must not reject an event the watcher would send.
+using CacheEventFilter = std::function<bool(const CacheEvent& ev)>;
+
 // One client watch. Events are queued by the cache and taken by the handler.
 // `notify` runs when the queue turns non-empty (once per batch, not per event) and when the
 // watcher is closed, so the handler must Take() until the queue is empty before it waits.
 class CacheWatcher {
  public:
-  CacheWatcher(std::string prefix, std::function<void()> notify)
-      : prefix_(std::move(prefix)), notify_(std::move(notify)) {}
+  CacheWatcher(std::string prefix, std::function<void()> notify, CacheEventFilter accept = nullptr)
+      : prefix_(std::move(prefix)), notify_(std::move(notify)), accept_(std::move(accept)) {}
   const std::string& prefix() const { return prefix_; }
   // Takes everything queued. `closed` is set when the cache dropped this watcher
   // (too slow, or the cache stopped).
@@ -90,10 +96,13 @@ class CacheWatcher {
 
  private:
   friend class ObjectCache;
+  // Under the prefix, and accepted by the filter if there is one.
+  bool Wants(const CacheEvent& ev) const;
   void Push(const CacheEvent& ev);
   void Close();
   std::string prefix_;
   std::function<void()> notify_;
+  CacheEventFilter accept_;
   std::mutex mu_;
   std::vector<CacheEvent> queue_;
   bool closed_ = false;
@@ -116,10 +125,12 @@ class ObjectCache {
   // revision > `after_revision`. Gone if that is older than the event window.
   // When `initial` is non-null, it receives the current objects under `prefix`
   // (taken atomically with the registration) and events start after them.
+  // `accept` (optional) drops events before they are queued; `initial` is not filtered.
   Result<std::shared_ptr<CacheWatcher>> Watch(const std::string& prefix, int64_t after_revision,
                                               std::function<void()> notify,
                                               std::vector<ObjectPtr>* initial,
-                                              int64_t* initial_revision);
+                                              int64_t* initial_revision,
+                                              CacheEventFilter accept = nullptr);
   void Unwatch(const std::shared_ptr<CacheWatcher>& w);
 
   // Completes once the cache has applied `revision` (or after 10 s).

@@ -59,6 +59,40 @@ TEST_F(ObjectCacheTest, LoadsExistingObjectsAndFollowsWrites) {
   EXPECT_FALSE(cache.Get("/registry/configmaps/default/a"));
 }
 
+TEST_F(ObjectCacheTest, WatchFilterDropsEventsBeforeQueueingThem) {
+  ObjectCache cache(*backend_);
+  ASSERT_TRUE(cache.Start().ok());
+  int64_t r1 = Put("/registry/configmaps/ns1/other", 1);
+  int64_t r2 = Put("/registry/configmaps/ns1/wanted", 1);
+  WaitApplied(cache, r2);
+  std::atomic<int> notified{0};
+  auto only_wanted = [](const CacheEvent& ev) {
+    return ev.obj->obj.at("metadata").at("name").as_string() == "/registry/configmaps/ns1/wanted";
+  };
+  // Replayed from the window: the filter applies there too.
+  auto w = cache.Watch(
+      "/registry/configmaps/", r1 - 1, [&] { ++notified; }, nullptr, nullptr, only_wanted);
+  ASSERT_TRUE(w.ok());
+  bool closed = false;
+  auto evs = (*w)->Take(&closed);
+  ASSERT_EQ(evs.size(), 1u);
+  EXPECT_EQ(evs[0].revision, r2);
+  // Live: events of other objects neither queue nor wake the watcher.
+  int64_t r3 = Put("/registry/configmaps/ns1/other", 2);
+  int64_t r4 = Put("/registry/configmaps/ns2/other", 1);
+  WaitApplied(cache, r4);
+  EXPECT_EQ(notified.load(), 0);
+  EXPECT_TRUE((*w)->Take(&closed).empty());
+  int64_t r5 = Put("/registry/configmaps/ns1/wanted", 2);
+  WaitApplied(cache, r5);
+  EXPECT_EQ(notified.load(), 1);
+  evs = (*w)->Take(&closed);
+  ASSERT_EQ(evs.size(), 1u);
+  EXPECT_EQ(evs[0].revision, r5);
+  EXPECT_GT(r5, r3);
+  cache.Unwatch(*w);
+}
+
 TEST_F(ObjectCacheTest, WatchFromRevisionReplaysOnlyLaterEventsUnderPrefix) {
   ObjectCache cache(*backend_);
   ASSERT_TRUE(cache.Start().ok());

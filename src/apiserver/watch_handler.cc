@@ -79,8 +79,17 @@ asio::awaitable<void> ApiHandler::Watch(Request& req, Responder& res, const Requ
   std::string prefix = ListPrefix(kind, info.ns);
   std::vector<ObjectPtr> initial;
   int64_t initial_rev = 0;
+  // With a selector, the cache drops events of objects that neither match now nor matched before
+  // (the loop below sends exactly those two kinds), so this watch is not woken for the rest.
+  CacheEventFilter accept;
+  if (!filter->labels.empty() || !filter->fields.terms().empty()) {
+    auto shared = std::make_shared<const internal::Filter>(*filter);
+    accept = [shared](const CacheEvent& ev) {
+      return shared->Matches(ev.obj->obj) || (ev.prev && shared->Matches(ev.prev->obj));
+    };
+  }
   auto watcher = rest_.cache().Watch(prefix, after, notify, from_now ? &initial : nullptr,
-                                     &initial_rev);
+                                     &initial_rev, std::move(accept));
   if (Status st = co_await res.BeginStream(200, "application/json"); !st.ok()) {
     if (watcher.ok()) rest_.cache().Unwatch(*watcher);
     co_return;

@@ -10,15 +10,21 @@ using client::ObjectPtr;
 
 namespace {
 constexpr const char* kRootCa = "kube-root-ca.crt";
+
+client::ListOptions RootCaOnly() {
+  client::ListOptions o;
+  o.field_selector = std::string("metadata.name=") + kRootCa;
+  return o;
 }
+
+}  // namespace
 
 ServiceAccountsController::ServiceAccountsController(client::SharedInformers* informers,
                                                      std::string root_ca_pem)
     : client_(informers->client()),
       root_ca_pem_(std::move(root_ca_pem)),
       namespaces_(informers->For(client::resources::kNamespaces)),
-      accounts_(informers->For(client::resources::kServiceAccounts)),
-      configmaps_(informers->For(client::resources::kConfigMaps)) {
+      accounts_(informers->For(client::resources::kServiceAccounts)) {
   namespaces_->AddEventHandler(client::EventHandlers{
       [this](const ObjectPtr& n) { queue_.Add(MetaString(*n, "name")); },
       [this](const ObjectPtr&, const ObjectPtr& n) { queue_.Add(MetaString(*n, "name")); },
@@ -27,6 +33,10 @@ ServiceAccountsController::ServiceAccountsController(client::SharedInformers* in
                                                      if (MetaString(*sa, "name") == "default")
                                                        queue_.Add(MetaString(*sa, "namespace"));
                                                    }});
+  if (root_ca_pem_.empty()) return;
+  configmaps_ =
+      std::make_unique<client::Informer>(client_, client::resources::kConfigMaps, "", RootCaOnly());
+  // The selector makes every event one of ours; the name check keeps that true for any server.
   auto cm_changed = [this](const ObjectPtr& cm) {
     if (MetaString(*cm, "name") == kRootCa) queue_.Add(MetaString(*cm, "namespace"));
   };
@@ -42,11 +52,12 @@ ServiceAccountsController::~ServiceAccountsController() { Stop(); }
 
 void ServiceAccountsController::Run(int workers) {
   if (running_.exchange(true)) return;
+  if (configmaps_) configmaps_->Start();
   for (int i = 0; i < workers; ++i) {
     workers_.emplace_back([this] {
       namespaces_->WaitForSync(std::chrono::seconds(60));
       accounts_->WaitForSync(std::chrono::seconds(60));
-      configmaps_->WaitForSync(std::chrono::seconds(60));
+      if (configmaps_) configmaps_->WaitForSync(std::chrono::seconds(60));
       queue_.Process("serviceaccounts", [this](const std::string& ns) { return Sync(ns); });
     });
   }
@@ -57,6 +68,7 @@ void ServiceAccountsController::Stop() {
   for (auto& t : workers_)
     if (t.joinable()) t.join();
   workers_.clear();
+  if (configmaps_) configmaps_->Stop();
 }
 
 Status ServiceAccountsController::Sync(const std::string& ns) {
