@@ -8,7 +8,9 @@
 #
 # Environment: NODES (5000), PODS (10000), CLIENT_THREADS (creating clients, 16), STORE (memory |
 # sqlite; default memory: the scheduler is measured, not the disk), SERVER_THREADS (API worker
-# threads, default = nproc), BENCH_DIR (/var/tmp), BENCH_OUT (results file).
+# threads, default = nproc), BENCH_DIR (/var/tmp), BENCH_OUT (results file), PENDING_FIRST (1: the
+# server runs no scheduler while the pods are created; then `sampan scheduler` starts and the
+# bind window is measured, as kube-scheduler's scheduler_perf does; default 0).
 # Writes bench/results/scheduler-<date>.txt with the machine's description. Only 127.0.0.1 is used.
 set -euo pipefail
 
@@ -20,6 +22,7 @@ PODS="${PODS:-10000}"
 CLIENT_THREADS="${CLIENT_THREADS:-16}"
 STORE="${STORE:-memory}"
 SERVER_THREADS="${SERVER_THREADS:-$(nproc)}"
+PENDING_FIRST="${PENDING_FIRST:-0}"
 STAMP="$(date -u +%Y-%m-%d)"
 OUT="${BENCH_OUT:-$ROOT/bench/results/scheduler-$STAMP.txt}"
 
@@ -49,7 +52,8 @@ esac
 KUBECONFIG_FILE="$WORK/kubeconfig.yaml"
 "$SAMPAN_BIN" server --data-dir "$WORK/data" --https-listen-port 0 --bind-address 127.0.0.1 \
   --write-kubeconfig "$KUBECONFIG_FILE" --disable-agent --datastore-endpoint "$ENDPOINT" \
-  --threads "$SERVER_THREADS" >"$WORK/server.log" 2>&1 &
+  --threads "$SERVER_THREADS" $([[ "$PENDING_FIRST" = 1 ]] && echo --disable-scheduler) \
+  >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 300); do
   [[ -s "$KUBECONFIG_FILE" ]] && break
@@ -71,8 +75,13 @@ REGISTER_S=$(echo "$T1 - $T0" | bc)
 # Let the scheduler's node informer catch up with every node before the pods come.
 sleep 3
 
-RESULT="$("$BENCH_BIN" --kubeconfig "$KUBECONFIG_FILE" --pods "$PODS" --threads "$CLIENT_THREADS" 2>&1)" || true
-CYCLES="$(grep "scheduling cycles" "$WORK/server.log" || true)"
+SCHED_ARGS=()
+if [[ "$PENDING_FIRST" = 1 ]]; then
+  SCHED_ARGS=(--scheduler-cmd "exec '$SAMPAN_BIN' scheduler --kubeconfig '$KUBECONFIG_FILE' >'$WORK/scheduler.log' 2>&1")
+fi
+RESULT="$("$BENCH_BIN" --kubeconfig "$KUBECONFIG_FILE" --pods "$PODS" --threads "$CLIENT_THREADS" \
+  "${SCHED_ARGS[@]}" 2>&1)" || true
+CYCLES="$(grep -h "scheduling cycles" "$WORK/server.log" "$WORK/scheduler.log" 2>/dev/null || true)"
 # The scheduling cycle alone (5,000 nodes, no API): src/scheduler/plugins_test.cc CycleCostTest.
 UNIT="$(dirname "$SAMPAN_BIN")/scheduler_test"
 ALONE=""
@@ -84,6 +93,7 @@ fi
   echo "# sampan scheduler benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "# $NODES hollow nodes (4 CPU, 16Gi, 110 pods each), $PODS pods (100m CPU, 100Mi) created by"
   echo "# $CLIENT_THREADS client threads; store: $STORE; API server threads: $SERVER_THREADS"
+  [[ "$PENDING_FIRST" = 1 ]] && echo "# pending first: pods created with no scheduler running, then \`sampan scheduler\` started"
   echo "# sampan $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') (+ working tree)"
   echo
   echo "hollow nodes registered in ${REGISTER_S} s"

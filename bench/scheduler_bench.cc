@@ -4,7 +4,14 @@
 // scheduler_perf floor of 680 pods/s (5,000 nodes / 10,000 pods).
 //
 //   scheduler_bench --kubeconfig FILE [--pods 10000] [--threads 16] [--namespace bench]
-//                   [--timeout 600]
+//                   [--timeout 600] [--scheduler-cmd "sampan scheduler --kubeconfig FILE"]
+//
+// With --scheduler-cmd the pods are all created first (the server runs no scheduler), then
+// the command starts one and the throughput is the bind window's, as scheduler_perf measures.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -39,6 +46,9 @@ std::string Str(const json::object& o, std::string_view a, std::string_view b) {
 int main(int argc, char** argv) {
   std::string kubeconfig, ns = "bench";
   int pods = 10000, threads = 16, timeout = 600;
+  // Pending first (scheduler_perf's way): every pod is created while no scheduler runs, then
+  // this command starts one, and the throughput is taken over the bind window.
+  std::string scheduler_cmd;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i], v = argv[i + 1];
     if (a == "--kubeconfig")
@@ -51,6 +61,8 @@ int main(int argc, char** argv) {
       ns = v;
     else if (a == "--timeout")
       timeout = std::stoi(v);
+    else if (a == "--scheduler-cmd")
+      scheduler_cmd = v;
     else {
       std::fprintf(stderr, "unknown flag %s\n", a.c_str());
       return 2;
@@ -127,6 +139,16 @@ int main(int argc, char** argv) {
   for (auto& t : creators) t.join();
   const auto created = Clock::now();
   const int ok_pods = pods - failed.load();
+  pid_t scheduler_pid = -1;
+  if (!scheduler_cmd.empty()) {
+    std::printf("pending first: %d pods bound before the scheduler started\n", bound.load());
+    const char* sh_argv[] = {"/bin/sh", "-c", scheduler_cmd.c_str(), nullptr};
+    if (posix_spawn(&scheduler_pid, "/bin/sh", nullptr, nullptr, const_cast<char**>(sh_argv),
+                    environ) != 0) {
+      std::fprintf(stderr, "could not start: %s\n", scheduler_cmd.c_str());
+      return 1;
+    }
+  }
   while (bound.load() < ok_pods && Clock::now() - start < std::chrono::seconds(timeout))
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   const auto all_bound = Clock::now();
@@ -135,6 +157,10 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   (*watch)->Cancel();
   watcher.join();
+  if (scheduler_pid > 0) {
+    kill(scheduler_pid, SIGTERM);
+    waitpid(scheduler_pid, nullptr, 0);
+  }
 
   std::lock_guard<std::mutex> lock(mu);
   std::vector<double> latency;
@@ -153,20 +179,22 @@ int main(int argc, char** argv) {
   const double create_s = Secs(created - start);
   const double e2e_s = Secs(last_bind - start);
   const double bind_window_s = bound_at.size() > 1 ? Secs(last_bind - first_bind) : 0;
-  const double rate = e2e_s > 0 ? bound_at.size() / e2e_s : 0;
+  const double window_rate = bind_window_s > 0 ? bound_at.size() / bind_window_s : 0.0;
+  // With the pods pending first, the creates are not part of what is measured.
+  const double e2e_rate = e2e_s > 0 ? bound_at.size() / e2e_s : 0;
+  const double rate = !scheduler_cmd.empty() ? window_rate : e2e_rate;
   std::printf(
       "pods created:            %d (%d failed) in %.2f s = %.0f creates/s (%d client threads)\n",
       ok_pods, failed.load(), create_s, ok_pods / create_s, threads);
   std::printf("pods bound:              %zu of %d\n", bound_at.size(), ok_pods);
   std::printf("first create → last bind: %.2f s\n", e2e_s);
   std::printf("first bind → last bind:   %.2f s\n", bind_window_s);
-  std::printf("throughput (end to end): %.0f pods/s bound\n", rate);
-  std::printf("throughput (bind window): %.0f pods/s\n",
-              bind_window_s > 0 ? bound_at.size() / bind_window_s : 0.0);
+  std::printf("throughput (end to end): %.0f pods/s bound\n", e2e_rate);
+  std::printf("throughput (bind window): %.0f pods/s\n", window_rate);
   std::printf("create→bound latency ms: p50 %.0f  p90 %.0f  p99 %.0f  max %.0f\n", pct(0.5),
               pct(0.9), pct(0.99), latency.empty() ? 0.0 : latency.back());
   std::printf("pods Running (hollow):   %d\n", running.load());
-  std::printf("ratio to 680 pods/s (scheduler_perf floor): %.2f  (target 3,400 = 5.00)\n",
-              rate / 680.0);
+  std::printf("ratio to 680 pods/s (scheduler_perf floor): %.2f  (target 3,400 = 5.00; %s)\n",
+              rate / 680.0, scheduler_cmd.empty() ? "end to end" : "bind window, pods pending first");
   return bound_at.size() == static_cast<size_t>(ok_pods) ? 0 : 1;
 }

@@ -9,6 +9,8 @@ int RuntimeMain(int argc, char** argv);  // cmd/runtime.cc: runc-compatible OCI 
 int ImageMain(int argc, char** argv);    // cmd/image.cc: the node's image store
 int AgentMain(int argc, char** argv);    // cmd/agent.cc: node agent (kubelet)
 int HollowNodesMain(int argc, char** argv);  // cmd/hollow.cc: simulated nodes
+int SchedulerMain(int argc, char** argv);    // cmd/control.cc: the scheduler on its own
+int ControllerManagerMain(int argc, char** argv);  // cmd/control.cc: the controllers on their own
 int StreamingTestNodeMain(int argc, char** argv);  // cmd/stream_test_node.cc: test fixture
 
 }  // namespace sampan::cmd

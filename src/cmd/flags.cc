@@ -54,4 +54,18 @@ bool FlagCursor::Int(int* out, int min, int max, const char* why) {
   return true;
 }
 
+bool FlagCursor::Bool(bool* out) {
+  if (!has_inline_ || inline_value_ == "true" || inline_value_ == "1") {
+    *out = true;
+    return true;
+  }
+  if (inline_value_ == "false" || inline_value_ == "0") {
+    *out = false;
+    return true;
+  }
+  std::fprintf(stderr, "%s: invalid value \"%s\" for %s: want true or false\n", command_.c_str(),
+               inline_value_.c_str(), name_.c_str());
+  return false;
+}
+
 }  // namespace sampan::cmd

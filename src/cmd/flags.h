@@ -28,6 +28,9 @@ class FlagCursor {
   bool Value(std::string* out);
   // An int value in [min, max]; prints "<command>: invalid value "v" for X[: why]" otherwise.
   bool Int(int* out, int min = INT_MIN, int max = INT_MAX, const char* why = nullptr);
+  // A boolean flag: "--x" or "--x=true" sets true, "--x=false" false (never takes the next
+  // argument); prints "<command>: invalid value ..." for anything else.
+  bool Bool(bool* out);
 
  private:
   std::string command_;

@@ -18,6 +18,9 @@ constexpr Subcommand kSubcommands[] = {
     {"runtime", sampan::cmd::RuntimeMain, "OCI container runtime with runc's command line"},
     {"image", sampan::cmd::ImageMain, "import, pull, list and remove images on this node"},
     {"agent", sampan::cmd::AgentMain, "node agent: register this machine and run its pods"},
+    {"scheduler", sampan::cmd::SchedulerMain, "the scheduler alone, against any API server"},
+    {"controller-manager", sampan::cmd::ControllerManagerMain,
+     "the controllers alone, against any API server"},
     {"hollow-nodes", sampan::cmd::HollowNodesMain, "simulated nodes that run pods without containers"},
     {"streaming-test-node", sampan::cmd::StreamingTestNodeMain,
      "test fixture: the kubelet API over pods that are host processes"},
@@ -27,8 +30,8 @@ void Usage(FILE* out) {
   std::fprintf(out,
                "sampan: a Kubernetes-compatible container orchestrator in one binary\n\n"
                "Usage: sampan <command> [flags]\n\nCommands:\n");
-  for (const auto& s : kSubcommands) std::fprintf(out, "  %-12s %s\n", s.name, s.help);
-  std::fprintf(out, "  %-12s %s\n", "version", "print the version");
+  for (const auto& s : kSubcommands) std::fprintf(out, "  %-19s %s\n", s.name, s.help);
+  std::fprintf(out, "  %-19s %s\n", "version", "print the version");
   std::fprintf(out, "\nRun 'sampan <command> --help' for a command's flags.\n");
 }
 

@@ -144,7 +144,8 @@ class ControlPlaneImpl final : public ControlPlane {
     if (opts_.enable_scheduler) {
       if (opts_.leader_elect) {
         sched_elector_ = MakeElector(
-            "kube-scheduler", [this] { StartScheduler(); }, [this] { StopScheduler(); });
+            opts_.scheduler_name == "default-scheduler" ? "kube-scheduler" : opts_.scheduler_name,
+            [this] { StartScheduler(); }, [this] { StopScheduler(); });
         sched_elector_->Start();
       } else {
         StartScheduler();
@@ -193,7 +194,9 @@ class ControlPlaneImpl final : public ControlPlane {
   void StartScheduler() {
     std::lock_guard<std::mutex> lock(mu_);
     if (scheduler_) return;
-    scheduler_ = std::make_unique<scheduler::Scheduler>(client_.get());
+    scheduler::SchedulerOptions so;
+    so.scheduler_name = opts_.scheduler_name;
+    scheduler_ = std::make_unique<scheduler::Scheduler>(client_.get(), so);
     scheduler_->Start();
     LOG(INFO) << "scheduler started";
   }

@@ -26,6 +26,9 @@ struct ControlPlaneOptions {
   bool leader_elect = true;
   std::string identity;  // leader-election identity; "" = hostname + random suffix
   bool enable_scheduler = true;
+  // The schedulerName whose pods the scheduler binds; its Lease is "kube-scheduler" for the
+  // default one, else this name (so several schedulers each elect their own leader).
+  std::string scheduler_name = "default-scheduler";
   bool enable_controllers = true;
   int replicaset_workers = 5;
   int deployment_workers = 5;

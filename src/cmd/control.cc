@@ -1,0 +1,146 @@
+// `sampan scheduler` and `sampan controller-manager`: the components that `sampan server`
+// runs in-process, as separate clients of any API server (kube-scheduler and
+// kube-controller-manager). Each elects one active instance through its Lease, so several
+// copies (and the servers' own) can run side by side; a scheduler with its own
+// --scheduler-name binds only the pods that ask for it.
+#include <signal.h>
+
+#include <cstdio>
+#include <string>
+
+#include "cmd/commands.h"
+#include "cmd/flags.h"
+#include "controllers/controller_manager.h"
+#include "util/log.h"
+
+namespace sampan::cmd {
+namespace {
+
+void SchedulerUsage(FILE* out) {
+  std::fprintf(out,
+               "Usage: sampan scheduler --kubeconfig FILE [flags]\n\n"
+               "Binds pending pods to nodes, like kube-scheduler, as a client of the cluster's\n"
+               "API server (start that server with --disable-scheduler, or give this one its\n"
+               "own --scheduler-name). SIGTERM/SIGINT stops it and hands its Lease back.\n\n"
+               "Flags:\n"
+               "  --kubeconfig FILE        kubeconfig of the cluster (required)\n"
+               "  --scheduler-name NAME    binds pods whose spec.schedulerName is NAME\n"
+               "                           (default default-scheduler; its Lease is\n"
+               "                           kube-system/kube-scheduler, else kube-system/NAME)\n"
+               "  --leader-elect[=false]   elect one active instance through the Lease (default true)\n"
+               "  --debug                  verbose logging\n");
+}
+
+void ControllerManagerUsage(FILE* out) {
+  std::fprintf(out,
+               "Usage: sampan controller-manager --kubeconfig FILE [flags]\n\n"
+               "Runs the controllers (workloads, garbage collector, namespaces' service accounts,\n"
+               "node lifecycle and IPAM, pod GC), like kube-controller-manager, as a client of\n"
+               "the cluster's API server (start that server with --disable-controller-manager).\n"
+               "SIGTERM/SIGINT stops them and hands the Lease back.\n\n"
+               "Flags:\n"
+               "  --kubeconfig FILE        kubeconfig of the cluster (required)\n"
+               "  --leader-elect[=false]   elect one active instance through the Lease\n"
+               "                           kube-system/kube-controller-manager (default true)\n"
+               "  --cluster-cidr CIDR      pod network of the cluster (default 10.244.0.0/16)\n"
+               "  --node-cidr-mask-size N  prefix length of each node's block (default 24)\n"
+               "  --allocate-node-cidrs[=false]  give each Node a spec.podCIDR (default true)\n"
+               "  --terminated-pod-gc-threshold N  finished pods kept before the oldest are\n"
+               "                           deleted (default 12500; <= 0: keep all)\n"
+               "  --debug                  verbose logging\n");
+}
+
+// Starts the control plane with `opts` and serves until SIGTERM/SIGINT.
+int RunUntilSignal(const char* command, const controllers::ControlPlaneOptions& opts) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  auto plane = controllers::StartControlPlane(opts);
+  if (!plane.ok()) {
+    std::fprintf(stderr, "%s: %s\n", command, plane.status().message().c_str());
+    return 1;
+  }
+  LOG(INFO) << command << ": started, waiting for leadership";
+  int signo = 0;
+  sigwait(&set, &signo);
+  LOG(INFO) << command << ": signal " << signo << ", stopping";
+  (*plane)->Stop();
+  return 0;
+}
+
+}  // namespace
+
+int SchedulerMain(int argc, char** argv) {
+  const char* kCommand = "sampan scheduler";
+  controllers::ControlPlaneOptions opts;
+  opts.enable_controllers = false;
+  FlagCursor flags(kCommand, argc, argv);
+  while (flags.Next()) {
+    const std::string& a = flags.name();
+    if (a == "-h" || a == "--help") {
+      SchedulerUsage(stdout);
+      return 0;
+    } else if (a == "--kubeconfig") {
+      if (!flags.Value(&opts.kubeconfig)) return 2;
+    } else if (a == "--scheduler-name") {
+      if (!flags.Value(&opts.scheduler_name)) return 2;
+      if (opts.scheduler_name.empty()) {
+        std::fprintf(stderr, "%s: --scheduler-name must not be empty\n", kCommand);
+        return 2;
+      }
+    } else if (a == "--leader-elect") {
+      if (!flags.Bool(&opts.leader_elect)) return 2;
+    } else if (a == "--debug") {
+      log::SetLevel(log::DEBUG);
+    } else {
+      std::fprintf(stderr, "%s: unknown flag \"%s\" (see --help)\n", kCommand, a.c_str());
+      return 2;
+    }
+  }
+  if (opts.kubeconfig.empty()) {
+    std::fprintf(stderr, "%s: --kubeconfig is required\n", kCommand);
+    return 2;
+  }
+  return RunUntilSignal(kCommand, opts);
+}
+
+int ControllerManagerMain(int argc, char** argv) {
+  const char* kCommand = "sampan controller-manager";
+  controllers::ControlPlaneOptions opts;
+  opts.enable_scheduler = false;
+  FlagCursor flags(kCommand, argc, argv);
+  while (flags.Next()) {
+    const std::string& a = flags.name();
+    if (a == "-h" || a == "--help") {
+      ControllerManagerUsage(stdout);
+      return 0;
+    } else if (a == "--kubeconfig") {
+      if (!flags.Value(&opts.kubeconfig)) return 2;
+    } else if (a == "--leader-elect") {
+      if (!flags.Bool(&opts.leader_elect)) return 2;
+    } else if (a == "--cluster-cidr") {
+      if (!flags.Value(&opts.cluster_cidr)) return 2;
+    } else if (a == "--node-cidr-mask-size") {
+      if (!flags.Int(&opts.node_cidr_mask_size, 1, 32)) return 2;
+    } else if (a == "--allocate-node-cidrs") {
+      if (!flags.Bool(&opts.allocate_node_cidrs)) return 2;
+    } else if (a == "--terminated-pod-gc-threshold") {
+      if (!flags.Int(&opts.terminated_pod_gc_threshold)) return 2;
+    } else if (a == "--debug") {
+      log::SetLevel(log::DEBUG);
+    } else {
+      std::fprintf(stderr, "%s: unknown flag \"%s\" (see --help)\n", kCommand, a.c_str());
+      return 2;
+    }
+  }
+  if (opts.kubeconfig.empty()) {
+    std::fprintf(stderr, "%s: --kubeconfig is required\n", kCommand);
+    return 2;
+  }
+  return RunUntilSignal(kCommand, opts);
+}
+
+}  // namespace sampan::cmd
