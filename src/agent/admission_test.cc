@@ -1,6 +1,7 @@
 // The agent's admission of pods beyond --max-pods, against an in-process API server and
 // without root (pods wait for the network, which is enough to hold their place).
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 
 #include <filesystem>
 
@@ -31,6 +32,7 @@ class AdmissionTest : public ::testing::Test {
   }
   void TearDown() override {
     if (agent_) agent_->Stop();
+    ::umount2((dir_ + "/run").c_str(), MNT_DETACH);  // the agent's tmpfs (when root)
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
@@ -38,6 +40,7 @@ class AdmissionTest : public ::testing::Test {
     AgentOptions o;
     o.kubeconfig = server_.kubeconfig();
     o.data_dir = dir_ + "/data";
+    o.run_dir = dir_ + "/run";
     o.node_name = "node-a";
     o.node_ip = "10.1.2.3";
     o.serve_kubelet_api = false;

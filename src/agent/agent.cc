@@ -16,10 +16,14 @@
 #include <set>
 
 #include "agent/adoption.h"
+#include "agent/container_logs.h"
+#include "agent/image_gc.h"
 #include "agent/node.h"
 #include "agent/node_status.h"
 #include "agent/pod_worker.h"
+#include "agent/run_dir.h"
 #include "agent/serving_cert.h"
+#include "agent/static_pods.h"
 #include "agent/streaming_backend.h"
 #include "client/informer.h"
 #include "streaming/kubelet_server.h"
@@ -121,6 +125,18 @@ class AgentImpl final : public Agent {
   bool stopped_ = false;                                       // guarded
   std::condition_variable cv_;
   std::thread housekeeping_;
+  RunLayout layout_;  // runtime state and bundles (run_dir.h)
+  // Kubelet managers (container_logs.h, static_pods.h, image_gc.h); started last, stopped
+  // first.
+  std::unique_ptr<ContainerLogManager> log_manager_;
+  std::unique_ptr<StaticPods> static_pods_;
+  std::unique_ptr<ImageGcLoop> image_gc_;
+  // Static pods: run, or stop with a deletion view (static_pods.h Hooks).
+  void RunStaticPod(const std::string& uid, client::ObjectPtr view);
+  void StopStaticPod(const std::string& uid, client::ObjectPtr view);
+  std::vector<std::string> RunningContainerLogs();
+  Result<ImagesInUse> ImagesUsed();
+  Status StartManagers();
 };
 
 Status AgentImpl::Init() {
@@ -130,7 +146,6 @@ Status AgentImpl::Init() {
   if (opts_.node_name.empty()) return Invalid("cannot tell the node name: pass --node-name");
   if (opts_.node_ip.empty()) opts_.node_ip = DetectNodeIp(opts_.bridge);
   std::string agent_dir = opts_.data_dir + "/agent";
-  if (opts_.runtime_root.empty()) opts_.runtime_root = agent_dir + "/runtime";
   if (opts_.pause_binary.empty()) opts_.pause_binary = DefaultPauseBinary(opts_.self_exe);
 
   client::ClientConfig cc = opts_.client;
@@ -144,9 +159,11 @@ Status AgentImpl::Init() {
   events_ = std::make_unique<TaskQueue>("pod events", 1000);
   ctx_.events = events_.get();
 
-  for (const char* d : {"", "/pods", "/containers", "/pause", "/network", "/tls"})
+  for (const char* d : {"", "/pods", "/pause", "/network", "/tls"})
     RETURN_IF_ERROR(fs::MakeDirs(agent_dir + d, 0750));
-  RETURN_IF_ERROR(fs::MakeDirs(opts_.runtime_root, 0700));
+  // Runtime state and bundles on a tmpfs (run_dir.h).
+  ASSIGN_OR_RETURN(layout_, PrepareRunLayout(opts_.data_dir, opts_.run_dir, opts_.runtime_root));
+  opts_.runtime_root = layout_.runtime_root;
   ::chmod((agent_dir + "/pause").c_str(), 0755);
   RETURN_IF_ERROR(PreparePauseRootfs(opts_.pause_binary, agent_dir + "/pause/rootfs"));
 
@@ -166,7 +183,7 @@ Status AgentImpl::Init() {
   ctx_.node_hostname = machine.hostname.empty() ? opts_.node_name : machine.hostname;
   ctx_.agent_dir = agent_dir;
   ctx_.pods_dir = agent_dir + "/pods";
-  ctx_.bundles_dir = agent_dir + "/containers";
+  ctx_.bundles_dir = layout_.bundles_dir;
   ctx_.pause_rootfs = agent_dir + "/pause/rootfs";
   ctx_.cluster_dns = opts_.cluster_dns;
   ctx_.cluster_domain = opts_.cluster_domain;
@@ -196,6 +213,10 @@ Status AgentImpl::Init() {
       if (FromRuntimeState(s, &c)) mine.push_back(std::move(c));
     }
     adopted_ = GroupByPod(mine);
+    // After a reboot the runtime state is gone: the containers' bundles and rootfs dirs go too.
+    std::vector<std::string> live;
+    for (const auto& s : *list) live.push_back(s.id);
+    RemoveStaleContainerFiles(live, ctx_.bundles_dir, images_.get());
     if (!adopted_.empty())
       LOG(INFO) << "found containers of " << adopted_.size() << " pod(s) from an earlier agent";
   } else {
@@ -249,6 +270,7 @@ Status AgentImpl::Init() {
   h.on_update = [this](const client::ObjectPtr&, const client::ObjectPtr& p) { OnPod(p, false); };
   h.on_delete = [this](const client::ObjectPtr& p) { OnPod(p, true); };
   pods_->AddEventHandler(std::move(h));
+  RETURN_IF_ERROR(StartManagers());
   pods_->Start();
   housekeeping_ = std::thread([this] { Housekeeping(); });
   LOG(INFO) << "node agent " << opts_.node_name << " started (node IP " << opts_.node_ip
@@ -259,6 +281,10 @@ Status AgentImpl::Init() {
 void AgentImpl::OnPod(const client::ObjectPtr& pod, bool deleted) {
   std::string uid = client::MetaString(*pod, "uid");
   if (uid.empty()) return;
+  if (IsMirrorPod(*pod)) {  // never run: its static pod runs from a file
+    if (static_pods_) static_pods_->Wake();
+    return;
+  }
   std::string rejection;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -410,6 +436,9 @@ void AgentImpl::Stop() {
     cv_.notify_all();
   }
   if (housekeeping_.joinable()) housekeeping_.join();
+  if (static_pods_) static_pods_->Stop();
+  if (log_manager_) log_manager_->Stop();
+  if (image_gc_) image_gc_->Stop();
   if (pods_) pods_->Stop();
   if (node_loop_) node_loop_->Stop();
   if (server_) server_->Stop();
@@ -420,6 +449,106 @@ void AgentImpl::Stop() {
   }
   for (auto& [uid, w] : workers) w->Stop();
   if (events_) events_->Stop(std::chrono::seconds(2));  // what the workers said last
+  ReleaseRunLayout(layout_);  // only when no container is left in it
+}
+
+// --- kubelet managers: container log rotation, static pods, image GC ---
+
+Status AgentImpl::StartManagers() {
+  RETURN_IF_ERROR(ValidateContainerLogOptions(opts_.container_logs));
+  RETURN_IF_ERROR(ValidateImageGcOptions(opts_.image_gc));
+  if (opts_.file_check_frequency.count() <= 0)
+    return Invalid("--file-check-frequency must be greater than 0");
+
+  log_manager_ = std::make_unique<ContainerLogManager>(opts_.container_logs,
+                                                       [this] { return RunningContainerLogs(); });
+  log_manager_->Start();
+
+  StaticPodOptions so;
+  so.dir = opts_.pod_manifest_path;
+  so.period = opts_.file_check_frequency;
+  so.node_name = opts_.node_name;
+  StaticPods::Hooks hooks;
+  hooks.run = [this](const std::string& uid, client::ObjectPtr v) { RunStaticPod(uid, v); };
+  hooks.stop = [this](const std::string& uid, client::ObjectPtr v) { StopStaticPod(uid, v); };
+  hooks.get_pod = [this](const std::string& key) { return pods_->Get(key); };
+  hooks.list_pods = [this] { return pods_->List(); };
+  static_pods_ = std::make_unique<StaticPods>(so, client_.get(), std::move(hooks));
+  static_pods_->Start();  // claims the static pods' adopted containers before cleanup
+
+  auto gc =
+      std::make_unique<ImageGc>(opts_.image_gc, images_.get(), [this] { return ImagesUsed(); });
+  client::EventRecorder* recorder = recorder_.get();
+  std::string node = opts_.node_name;
+  NodeLoop* node_loop = node_loop_.get();
+  image_gc_ = std::make_unique<ImageGcLoop>(
+      std::move(gc), opts_.image_gc.period,
+      [recorder, node, node_loop](const Result<ImageGcResult>& r) {
+        json::object ref{{"kind", "Node"},
+                         {"apiVersion", "v1"},
+                         {"metadata", json::object{{"name", node}, {"uid", node}}}};
+        if (!r.ok()) {
+          recorder->Record(ref, "Warning", "ImageGCFailed", r.status().message());
+          return;
+        }
+        if (!r->removed.empty() && node_loop) node_loop->RequestStatus();
+        if (r->ran && r->bytes_freed < r->bytes_to_free)
+          recorder->Record(ref, "Warning", "FreeDiskSpaceFailed",
+                           "Failed to garbage collect required amount of images. Attempted to "
+                           "free " +
+                               std::to_string(r->bytes_to_free) + " bytes, but only found " +
+                               std::to_string(r->bytes_freed) + " bytes eligible to free.");
+      });
+  image_gc_->Start();
+  return Status::Ok();
+}
+
+void AgentImpl::RunStaticPod(const std::string& uid, client::ObjectPtr view) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (stopped_) return;
+  auto it = workers_.find(uid);
+  if (it == workers_.end()) {
+    AdoptedPod adopted;
+    if (auto a = adopted_.find(uid); a != adopted_.end()) {
+      adopted = std::move(a->second);
+      adopted_.erase(a);
+    }
+    it = workers_.emplace(uid, std::make_shared<PodWorker>(&ctx_, uid, std::move(adopted))).first;
+  }
+  it->second->Update(std::move(view));
+}
+
+void AgentImpl::StopStaticPod(const std::string& uid, client::ObjectPtr view) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (auto it = workers_.find(uid); it != workers_.end()) it->second->Update(std::move(view));
+}
+
+// The current log of each running container (the layout of PodWorker::LogPath).
+std::vector<std::string> AgentImpl::RunningContainerLogs() {
+  std::vector<std::string> out;
+  auto list = runtime_->List();
+  if (!list.ok()) return out;
+  for (const auto& s : *list) {
+    RuntimeContainer c;
+    if (!FromRuntimeState(s, &c) || c.sandbox || c.exited || s.status != "running") continue;
+    out.push_back(ctx_.pods_dir + "/" + c.pod_uid + "/logs/" + c.container_name + "/" +
+                  std::to_string(c.restart_count) + ".log");
+  }
+  return out;
+}
+
+// Images of every container the runtime knows here, running or exited (as the kubelet).
+Result<ImagesInUse> AgentImpl::ImagesUsed() {
+  ASSIGN_OR_RETURN(auto list, runtime_->List());
+  ImagesInUse used;
+  for (const auto& s : list) {
+    RuntimeContainer c;
+    if (!FromRuntimeState(s, &c) || c.sandbox) continue;
+    if (!c.image.empty()) used.names.insert(c.image);
+    if (auto at = c.image_id.find('@'); at != std::string::npos)
+      used.manifest_digests.insert(c.image_id.substr(at + 1));
+  }
+  return used;
 }
 
 }  // namespace

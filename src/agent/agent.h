@@ -18,6 +18,8 @@
 #include <memory>
 #include <string>
 
+#include "agent/container_logs.h"
+#include "agent/image_gc.h"
 #include "client/config.h"
 #include "util/status.h"
 
@@ -36,7 +38,10 @@ struct AgentOptions {
   std::string cluster_cidr = "10.244.0.0/16";  // all pods (routes, masquerade)
   int max_pods = 110;
   std::string registries = "/etc/sampan/registries.yaml";
-  std::string runtime_root;  // default DATA_DIR/agent/runtime
+  // Runtime state and container bundles, on a tmpfs (see run_dir.h); default
+  // /run/sampan-agent/<hash of data_dir>.
+  std::string run_dir;
+  std::string runtime_root;  // default RUN_DIR/runtime
   std::string pause_binary;  // default: sampan-pause beside the running binary
   std::string self_exe;      // the sampan binary (runtime helpers); default /proc/self/exe
   // Serving certificate of the kubelet API; empty: a self-signed one is made in
@@ -44,6 +49,13 @@ struct AgentOptions {
   std::string tls_cert_file, tls_key_file, client_ca_file;
   bool serve_kubelet_api = true;
   std::string bridge = "sampan0";
+  // Rotation of container logs (container_logs.h).
+  ContainerLogOptions container_logs;
+  // Static pods from the manifest files of this directory (static_pods.h); "" = none.
+  std::string pod_manifest_path;
+  std::chrono::milliseconds file_check_frequency{20000};
+  // Image garbage collection (image_gc.h).
+  ImageGcOptions image_gc;
 };
 
 class Agent {

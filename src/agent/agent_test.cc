@@ -4,6 +4,7 @@
 #include "agent/agent.h"
 
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 
 #include <filesystem>
 
@@ -34,6 +35,7 @@ class AgentTest : public ::testing::Test {
   }
   void TearDown() override {
     if (agent_) agent_->Stop();
+    ::umount2((dir_ + "/run").c_str(), MNT_DETACH);  // the agent's tmpfs (when root)
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
@@ -41,6 +43,7 @@ class AgentTest : public ::testing::Test {
     AgentOptions o;
     o.kubeconfig = server_.kubeconfig();
     o.data_dir = dir_ + "/data";
+    o.run_dir = dir_ + "/run";
     o.node_name = "node-a";
     o.node_ip = "10.1.2.3";
     o.kubelet_port = 10250;

@@ -32,9 +32,17 @@ void NodeLoop::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void NodeLoop::RequestStatus() {
+  std::lock_guard<std::mutex> l(mu_);
+  status_requested_ = true;
+  cv_.notify_all();
+}
+
 bool NodeLoop::SleepFor(std::chrono::milliseconds d) {
   std::unique_lock<std::mutex> l(mu_);
-  return !cv_.wait_for(l, d, [this] { return stop_; });
+  cv_.wait_for(l, d, [this] { return stop_ || status_requested_; });
+  status_requested_ = false;
+  return !stop_;
 }
 
 void NodeLoop::Run() {

@@ -30,6 +30,8 @@ class NodeLoop {
   ~NodeLoop();
   void Start();
   void Stop();
+  // Posts the status soon (e.g. after images were removed) instead of at the next tick.
+  void RequestStatus();
 
  private:
   void Run();
@@ -50,6 +52,7 @@ class NodeLoop {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  bool status_requested_ = false;  // guarded by mu_
   std::thread thread_;
 };
 

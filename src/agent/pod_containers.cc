@@ -80,7 +80,7 @@ void PodWorker::PublishInfo(const Container& c) {
   info.log_path = LogPath(c.name, c.view.restart_count);
   if (c.view.restart_count > 0) info.previous_log_path = LogPath(c.name, c.view.restart_count - 1);
   std::lock_guard<std::mutex> l(mu_);
-  infos_[(c.init ? "init:" : "") + c.name] = std::move(info);
+  infos_[(c.init ? "init:" : c.ephemeral ? "ephemeral:" : "") + c.name] = std::move(info);
 }
 
 void PodWorker::SyncContainers(const json::object& pod) {
@@ -88,8 +88,9 @@ void PodWorker::SyncContainers(const json::object& pod) {
   std::string policy = api::GetString(pod_v, "spec.restartPolicy", "Always");
   double now = Now();
   auto spec_of = [&](const Container& c) -> const json::object* {
-    const json::value* list =
-        api::GetPath(pod_v, c.init ? "spec.initContainers" : "spec.containers");
+    const json::value* list = api::GetPath(pod_v, c.init        ? "spec.initContainers"
+                                                   : c.ephemeral ? "spec.ephemeralContainers"
+                                                                 : "spec.containers");
     if (!list || !list->is_array()) return nullptr;
     for (const auto& s : list->as_array())
       if (s.is_object() && api::GetString(s, "name") == c.name) return &s.as_object();
@@ -132,6 +133,10 @@ void PodWorker::SyncContainers(const json::object& pod) {
     StartContainer(pod, spec, c);
   };
 
+  // Ephemeral containers run whatever the state of the others (as the kubelet starts them
+  // before init containers, so that a pod stuck in initialization can be debugged).
+  SyncEphemeralContainers(pod);
+
   bool init_done = true;
   for (auto& cp : containers_) {
     Container& c = *cp;
@@ -154,7 +159,7 @@ void PodWorker::SyncContainers(const json::object& pod) {
   }
   for (auto& cp : containers_) {
     Container& c = *cp;
-    if (c.init) continue;
+    if (c.init || c.ephemeral) continue;
     if (!init_done) {
       if (c.id.empty() && !c.exited) {
         c.view.state = ContainerView::State::kWaiting;
@@ -215,6 +220,37 @@ void PodWorker::SyncContainers(const json::object& pod) {
       continue;
     }
     StartContainer(pod, *spec, c);
+  }
+}
+
+void PodWorker::SyncEphemeralContainers(const json::object& pod) {
+  json::value pod_v(pod);
+  const json::value* list = api::GetPath(pod_v, "spec.ephemeralContainers");
+  if (!list || !list->is_array()) return;
+  for (const auto& s : list->as_array()) {
+    if (!s.is_object()) continue;
+    std::string name = api::GetString(s, "name");
+    Container* c = Find(name);
+    if (!c) {  // added through pods/ephemeralcontainers since the worker started
+      auto fresh = std::make_unique<Container>();
+      fresh->name = name;
+      fresh->ephemeral = true;
+      fresh->view.name = name;
+      fresh->view.image = api::GetString(s, "image");
+      c = fresh.get();
+      containers_.push_back(std::move(fresh));
+      PublishInfo(*c);
+    }
+    if (!c->ephemeral) continue;
+    if (c->running) {
+      PublishInfo(*c);
+      continue;
+    }
+    // Started once: an instance that ended stays ended. One that never started (image or
+    // configuration trouble) is tried again.
+    if (c->exited || !c->id.empty()) continue;
+    StartContainer(pod, s.as_object(), *c);
+    c->view.ready = false;  // ephemeral containers are never ready (no probes)
   }
 }
 
@@ -375,13 +411,33 @@ void PodWorker::StartContainer(const json::object& api_pod, const json::object& 
     cleanup();
     return config_error("CreateContainerError", "bad container configuration");
   }
+  // An ephemeral container with a target shares the target's process namespace.
+  if (std::string target = api::GetString(spec_v, "targetContainerName");
+      c.ephemeral && !target.empty()) {
+    Container* t = Find(target);
+    auto st = t && t->running && !t->id.empty() ? ctx_->runtime->State(t->id)
+                                                : Result<runtime::ContainerState>(NotFound(""));
+    if (!st.ok() || st->pid <= 0) {
+      cleanup();
+      return config_error("CreateContainerConfigError",
+                          "target container \"" + target + "\" is not running");
+    }
+    if (auto* linux = cfg.as_object().if_contains("linux"); linux && linux->is_object()) {
+      if (auto* nss = linux->as_object().if_contains("namespaces"); nss && nss->is_array()) {
+        for (auto& n : nss->as_array()) {
+          if (n.is_object() && api::GetString(n, "type") == "pid")
+            n.as_object()["path"] = "/proc/" + std::to_string(st->pid) + "/ns/pid";
+        }
+      }
+    }
+  }
   json::object& anno = cfg.as_object()["annotations"].emplace_object();
   anno[kAnnoPodUid] = uid_;
   anno[kAnnoPodName] = client::MetaString(pod, "name");
   anno[kAnnoPodNamespace] = client::MetaString(pod, "namespace");
   anno[kAnnoContainerName] = c.name;
   anno[kAnnoRestartCount] = std::to_string(restart);
-  anno[kAnnoContainerType] = "container";
+  anno[kAnnoContainerType] = c.ephemeral ? "ephemeral" : "container";
   if (c.init) anno[kAnnoInit] = "true";
   anno[kAnnoImage] = c.view.image;
   anno[kAnnoImageId] = c.view.image_id;
@@ -400,8 +456,9 @@ void PodWorker::StartContainer(const json::object& api_pod, const json::object& 
   co.id = id;
   co.bundle = bundle;
   co.log_path = log;
-  // Non-tty containers can be attached to (the monitor serves their stdio).
-  co.attach = !c.tty;
+  // Containers can be attached to: the monitor serves their stdio, or with `tty: true` keeps
+  // their terminal's master (output logged as stdout, input and resizes from attach clients).
+  co.attach = true;
   if (Status st = ctx_->runtime->Create(co); !st.ok()) {
     cleanup();
     return config_error("CreateContainerError", st.message());

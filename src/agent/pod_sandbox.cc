@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "agent/pod_worker.h"
+#include "agent/static_pods.h"
 #include "api/json_util.h"
 #include "podspec/container_spec.h"
 #include "util/fs.h"
@@ -451,7 +452,8 @@ void PodWorker::WriteStatus(const json::object& pod) {
     PodStatusInputs in;
     in.pod = &base;
     for (const auto& c : containers_)
-      (c->init ? in.init_containers : in.containers).push_back(c->view);
+      (c->init ? in.init_containers : c->ephemeral ? in.ephemeral_containers : in.containers)
+          .push_back(c->view);
     in.sandbox_ready = sandbox_ready_;
     in.host_ip = ctx_->node_ip;
     in.pod_ip = pod_ip_;
@@ -466,6 +468,10 @@ void PodWorker::WriteStatus(const json::object& pod) {
     auto it = p.find("status");
     return it != p.end() && it->value().is_object() ? it->value().as_object() : json::object();
   };
+  // The API object whose status this is: the pod, or a static pod's mirror (static_pods.h),
+  // whose uid the view carries; a static pod without a mirror has nowhere to write it.
+  const std::string api_uid = client::MetaString(pod, "uid");
+  if (IsStaticPodView(pod, uid_) && api_uid == uid_) return;
   json::object st = compute(pod);
   if (SameStatus(st, status_of(pod)) || SameStatus(st, last_status_)) {
     last_status_ = st;
@@ -475,7 +481,7 @@ void PodWorker::WriteStatus(const json::object& pod) {
   // uid and resourceVersion tests), so conditions others set meanwhile are never lost.
   std::string ns = client::MetaString(pod, "namespace"), name = client::MetaString(pod, "name");
   auto patch_over = [&](const json::object& base, const json::object& status) {
-    json::array patch{json::object{{"op", "test"}, {"path", "/metadata/uid"}, {"value", uid_}},
+    json::array patch{json::object{{"op", "test"}, {"path", "/metadata/uid"}, {"value", api_uid}},
                       json::object{{"op", "test"},
                                    {"path", "/metadata/resourceVersion"},
                                    {"value", client::MetaString(base, "resourceVersion")}},
@@ -487,7 +493,7 @@ void PodWorker::WriteStatus(const json::object& pod) {
   if (!r.ok() && r.status().code() != Code::kNotFound) {
     // A stale copy: compute again over the current object, once.
     auto fresh = ctx_->client->Get(client::resources::kPods, ns, name);
-    if (fresh.ok() && client::MetaString(*fresh, "uid") == uid_) {
+    if (fresh.ok() && client::MetaString(*fresh, "uid") == api_uid) {
       st = compute(*fresh);
       if (SameStatus(st, status_of(*fresh)))
         r = std::move(fresh);

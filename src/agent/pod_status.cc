@@ -288,6 +288,11 @@ json::object ComputePodStatus(const PodStatusInputs& in) {
   json::array a;
   for (const auto* c : sorted) a.push_back(ContainerStatusJson(*c));
   st["containerStatuses"] = std::move(a);
+  if (!in.ephemeral_containers.empty()) {
+    json::array e;
+    for (const auto& c : in.ephemeral_containers) e.push_back(ContainerStatusJson(c));
+    st["ephemeralContainerStatuses"] = std::move(e);
+  }
   if (!in.qos_class.empty()) st["qosClass"] = in.qos_class;
   // Fields others own that the kubelet leaves alone.
   if (old.contains("nominatedNodeName")) st["nominatedNodeName"] = old["nominatedNodeName"];

@@ -42,6 +42,8 @@ struct PodStatusInputs {
   const boost::json::object* pod = nullptr;    // spec and the current (old) status are read
   std::vector<ContainerView> init_containers;  // in spec order
   std::vector<ContainerView> containers;       // in spec order
+  // spec.ephemeralContainers (in spec order): reported, but no part of phase or conditions.
+  std::vector<ContainerView> ephemeral_containers;
   bool sandbox_ready = false;                  // sandbox up with its network
   std::string host_ip, pod_ip;
   int64_t start_time = 0;  // when the agent first saw the pod (kept if status has one)
@@ -56,7 +58,7 @@ struct PodStatusInputs {
 std::string ComputePhase(const PodStatusInputs& in);
 
 // The full status object (phase, conditions, hostIP(s), podIP(s), startTime, qosClass,
-// initContainerStatuses, containerStatuses sorted by name), keeping conditions of other
+// initContainerStatuses, containerStatuses sorted by name, ephemeralContainerStatuses), keeping conditions of other
 // types (PodScheduled, DisruptionTarget, readiness gates) and lastTransitionTimes of
 // conditions whose status did not change.
 boost::json::object ComputePodStatus(const PodStatusInputs& in);

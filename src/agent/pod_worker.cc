@@ -5,8 +5,10 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <map>
 #include <thread>
 
+#include "agent/static_pods.h"
 #include "api/json_util.h"
 #include "podspec/container_spec.h"
 #include "util/clock.h"
@@ -97,6 +99,7 @@ std::optional<ContainerInfo> PodWorker::FindContainer(const std::string& name) c
   std::lock_guard<std::mutex> l(mu_);
   auto it = infos_.find(name);
   if (it == infos_.end()) it = infos_.find("init:" + name);
+  if (it == infos_.end()) it = infos_.find("ephemeral:" + name);
   if (it == infos_.end()) return std::nullopt;
   return it->second;
 }
@@ -104,8 +107,8 @@ std::optional<ContainerInfo> PodWorker::FindContainer(const std::string& name) c
 std::vector<std::string> PodWorker::ContainerNames() const {
   std::lock_guard<std::mutex> l(mu_);
   std::vector<std::string> out;
-  for (const auto& [n, info] : infos_)
-    if (n.rfind("init:", 0) != 0) out.push_back(info.name);
+  for (const auto& [n, info] : infos_)  // app containers (not "init:" or "ephemeral:" ones)
+    if (n.find(':') == std::string::npos) out.push_back(info.name);
   return out;
 }
 
@@ -188,15 +191,20 @@ void PodWorker::Sync() {
       start_time_ = *r;
     // One Container per spec entry, seeded from the status already in the API (restart
     // counts, last states, completed init containers) and from the runtime (adoption).
-    for (const char* list : {"initContainers", "containers"}) {
+    // container name -> (containerID, running.startedAt) as the status in the API has them.
+    std::map<std::string, std::pair<std::string, int64_t>> published_started;
+    for (const char* list : {"initContainers", "containers", "ephemeralContainers"}) {
       const json::array* specs = Array(pod_v, std::string("spec.") + list);
-      const json::array* statuses = Array(
-          pod_v, list[0] == 'i' ? "status.initContainerStatuses" : "status.containerStatuses");
+      const json::array* statuses =
+          Array(pod_v, list[0] == 'i'   ? "status.initContainerStatuses"
+                       : list[0] == 'e' ? "status.ephemeralContainerStatuses"
+                                        : "status.containerStatuses");
       if (!specs) continue;
       for (const auto& s : *specs) {
         auto c = std::make_unique<Container>();
         c->name = api::GetString(s, "name");
         c->init = list[0] == 'i';
+        c->ephemeral = list[0] == 'e';
         c->view.name = c->name;
         c->view.image = api::GetString(s, "image");
         c->view.waiting_reason = c->init ? "PodInitializing" : "ContainerCreating";
@@ -213,6 +221,10 @@ void PodWorker::Sync() {
             }
             c->view.image = api::GetString(st, "image", c->view.image);
             c->view.image_id = api::GetString(st, "imageID");
+            if (auto r = api::ParseRfc3339(api::GetString(st, "state.running.startedAt"));
+                r.ok()) {
+              published_started[c->name] = {api::GetString(st, "containerID"), *r};
+            }
           }
         }
         if (auto it = adopted_.containers.find(c->name); it != adopted_.containers.end()) {
@@ -224,7 +236,13 @@ void PodWorker::Sync() {
           if (!rc.image_id.empty()) c->view.image_id = rc.image_id;
           c->stop_signal = rc.stop_signal;
           c->spec_image = api::GetString(s, "image");
-          c->view.started_at = rc.created_at;
+          // The start time already published for this very container, so a restarted agent
+          // reports what it reported before; else the runtime's record.
+          auto pub = published_started.find(c->name);
+          c->view.started_at = pub != published_started.end() &&
+                                       pub->second.first == c->view.container_id
+                                   ? pub->second.second
+                                   : rc.created_at;
           c->running = !rc.exited;
           c->exited = rc.exited;
           if (c->running) {
@@ -267,6 +285,14 @@ void PodWorker::Sync() {
       TearDownSandbox();
       terminated_ = true;
       WriteStatus(pod);
+    }
+    if (!deleting_done_ && IsStaticPodView(pod, uid_)) {
+      // A static pod whose file is gone: nothing to delete in the API (its mirror pod is
+      // static_pods.cc's), the worker is done.
+      TearDownAll();
+      deleting_done_ = true;
+      std::lock_guard<std::mutex> l(mu_);
+      finished_ = true;
     }
     if (!deleting_done_) {
       TearDownAll();

@@ -62,7 +62,8 @@ class PodWorker {
   struct Container {
     std::string name;
     bool init = false;
-    ContainerView view;  // status as reported
+    bool ephemeral = false;  // spec.ephemeralContainers: started once, never restarted
+    ContainerView view;      // status as reported
     std::string id;      // runtime id of the current instance
     bool running = false, exited = false;
     int64_t finished_at = 0;
@@ -90,6 +91,8 @@ class PodWorker {
   void SyncContainers(const boost::json::object& pod);
   void StartContainer(const boost::json::object& pod, const boost::json::object& spec,
                       Container& c);
+  // Adds the ephemeral containers new in the spec and starts those not started yet.
+  void SyncEphemeralContainers(const boost::json::object& pod);
   bool EnsureImage(const boost::json::object& pod, const boost::json::object& spec, Container& c,
                    image::ImageInfo* info);
   void KillContainer(const boost::json::object& pod, Container& c, int64_t grace_s,
@@ -119,6 +122,7 @@ class PodWorker {
   void Event(const boost::json::object& pod, const std::string& type, const std::string& reason,
              const std::string& message, const std::string& field_path = "");
   static std::string FieldPath(const Container& c) {
+    if (c.ephemeral) return "spec.ephemeralContainers{" + c.name + "}";
     return client::EventRecorder::ContainerFieldPath(c.name, c.init);
   }
   Container* Find(const std::string& name);

@@ -212,18 +212,6 @@ Result<streaming::ProcessHandle> ContainerBackend::Exec(const streaming::ExecReq
 
 namespace {
 
-// One attach session: the runtime's framed attach socket bridged to plain pipes.
-struct AttachSession {
-  int sock = -1;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  int exit_code = -1;  // from the exit frame, if the container ended
-  ~AttachSession() {
-    if (sock >= 0) ::close(sock);
-  }
-};
-
 bool ReadFull(int fd, char* buf, size_t n) {
   while (n > 0) {
     ssize_t r = ::read(fd, buf, n);
@@ -237,7 +225,8 @@ bool ReadFull(int fd, char* buf, size_t n) {
 
 bool WriteFull(int fd, const char* buf, size_t n) {
   while (n > 0) {
-    ssize_t r = ::write(fd, buf, n);
+    ssize_t r = ::send(fd, buf, n, MSG_NOSIGNAL);
+    if (r < 0 && errno == ENOTSOCK) r = ::write(fd, buf, n);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) return false;
     buf += r;
@@ -246,35 +235,46 @@ bool WriteFull(int fd, const char* buf, size_t n) {
   return true;
 }
 
-bool WriteFrame(int sock, char stream, const char* data, uint32_t len) {
-  char hdr[5] = {stream, static_cast<char>(len >> 24), static_cast<char>(len >> 16),
-                 static_cast<char>(len >> 8), static_cast<char>(len)};
-  return WriteFull(sock, hdr, 5) && (len == 0 || WriteFull(sock, data, len));
-}
+constexpr char kStdinFrame = 0, kResizeFrame = 4;
 
 }  // namespace
 
-Result<streaming::ProcessHandle> ContainerBackend::Attach(const streaming::ExecRequest& req) {
-  ASSIGN_OR_RETURN(ContainerInfo info, Resolve(req.ref));
-  if (!info.running || info.id.empty())
-    return Conflict("container " + info.name + " is not running");
-  if (info.tty)
-    return BadRequest(
-        "attaching to a container with tty: true is not supported by this node agent");
-  ASSIGN_OR_RETURN(int sock, ctx_->runtime->ConnectAttach(info.id));
-  auto session = std::make_shared<AttachSession>();
-  session->sock = sock;
-  int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
-  bool want_stdin = req.stdin && info.stdin;
-  if ((want_stdin && ::pipe2(in, O_CLOEXEC) != 0) || (req.stdout && ::pipe2(out, O_CLOEXEC) != 0) ||
-      (req.stderr && ::pipe2(err, O_CLOEXEC) != 0)) {
-    int e = errno;
-    for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]})
-      if (fd >= 0) ::close(fd);
-    return ErrnoStatus("pipe", e);
+// One attach session: the runtime's framed attach socket (see Runtime::ConnectAttach) bridged
+// to the client's pipes, or to one socket end standing for the terminal.
+struct ContainerBackend::AttachSession {
+  int sock = -1;   // the monitor's attach socket
+  int local = -1;  // terminal: the agent's end of the client's socket pair
+  std::mutex mu;   // guards writes to `sock` and the fields below
+  std::condition_variable cv;
+  bool done = false;
+  int exit_code = -1;  // from the exit frame, if the container ended
+  ~AttachSession() {
+    if (sock >= 0) ::close(sock);
+    if (local >= 0) ::close(local);
   }
-  // Container output → the client's pipes, until the container ends or the client leaves.
-  int out_w = out[1], err_w = err[1];
+  bool Send(char stream, const char* data, uint32_t len) {
+    char hdr[5] = {stream, static_cast<char>(len >> 24), static_cast<char>(len >> 16),
+                   static_cast<char>(len >> 8), static_cast<char>(len)};
+    std::lock_guard<std::mutex> l(mu);
+    return WriteFull(sock, hdr, 5) && (len == 0 || WriteFull(sock, data, len));
+  }
+  // The client went away: with stdinOnce the container's stdin closes now (before the
+  // monitor sees this client leave), then output stops; the threads end as their fds close.
+  void Detach(bool close_stdin) {
+    if (close_stdin) (void)Send(kStdinFrame, nullptr, 0);
+    ::shutdown(sock, SHUT_RD);
+  }
+  Result<int> Wait() {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return done; });
+    return exit_code < 0 ? 0 : exit_code;
+  }
+};
+
+void ContainerBackend::StartOutputPump(std::shared_ptr<AttachSession> session, int out_w,
+                                       int err_w) {
+  // Container output → the client, until the container ends or the client leaves. A
+  // terminal's end (`session->local`) is only shut down for writing: the session owns it.
   std::thread([session, out_w, err_w] {
     char hdr[5];
     std::string payload;
@@ -290,25 +290,52 @@ Result<streaming::ProcessHandle> ContainerBackend::Attach(const streaming::ExecR
         session->exit_code = std::atoi(payload.c_str());
       }
     }
-    if (out_w >= 0) ::close(out_w);
+    if (out_w >= 0 && out_w == session->local) {
+      ::shutdown(out_w, SHUT_WR);
+    } else if (out_w >= 0) {
+      ::close(out_w);
+    }
     if (err_w >= 0) ::close(err_w);
     std::lock_guard<std::mutex> l(session->mu);
     session->done = true;
     session->cv.notify_all();
   }).detach();
+}
+
+Result<streaming::ProcessHandle> ContainerBackend::Attach(const streaming::ExecRequest& req) {
+  ASSIGN_OR_RETURN(ContainerInfo info, Resolve(req.ref));
+  if (!info.running || info.id.empty())
+    return Conflict("container " + info.name + " is not running");
+  if (req.tty && !info.tty)
+    return BadRequest("Unable to use a TTY - container " + info.name + " did not allocate one");
+  ASSIGN_OR_RETURN(int sock, ctx_->runtime->ConnectAttach(info.id));
+  auto session = std::make_shared<AttachSession>();
+  session->sock = sock;
+  bool want_stdin = req.stdin && info.stdin;
+  bool once = info.stdin_once;
+  if (info.tty) return AttachTerminal(session, want_stdin, once);
+  int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+  if ((want_stdin && ::pipe2(in, O_CLOEXEC) != 0) || (req.stdout && ::pipe2(out, O_CLOEXEC) != 0) ||
+      (req.stderr && ::pipe2(err, O_CLOEXEC) != 0)) {
+    int e = errno;
+    for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]})
+      if (fd >= 0) ::close(fd);
+    return ErrnoStatus("pipe", e);
+  }
+  // Container output → the client's pipes, until the container ends or the client leaves.
+  StartOutputPump(session, out[1], err[1]);
   if (want_stdin) {
     int in_r = in[0];
-    bool once = info.stdin_once;
     std::thread([session, in_r, once] {
       char buf[32768];
       while (true) {
         ssize_t n = ::read(in_r, buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
-        if (!WriteFrame(session->sock, 0, buf, static_cast<uint32_t>(n))) break;
+        if (!session->Send(kStdinFrame, buf, static_cast<uint32_t>(n))) break;
       }
       // The client closed its stdin: with stdinOnce the container's stdin closes too.
-      if (once) (void)WriteFrame(session->sock, 0, nullptr, 0);
+      if (once) (void)session->Send(kStdinFrame, nullptr, 0);
       ::close(in_r);
     }).detach();
   }
@@ -316,12 +343,41 @@ Result<streaming::ProcessHandle> ContainerBackend::Attach(const streaming::ExecR
   h.stdin_fd = in[1];
   h.stdout_fd = out[0];
   h.stderr_fd = err[0];
-  h.wait = [session]() -> Result<int> {
-    std::unique_lock<std::mutex> l(session->mu);
-    session->cv.wait(l, [&] { return session->done; });
-    return session->exit_code < 0 ? 0 : session->exit_code;
+  h.wait = [session]() -> Result<int> { return session->Wait(); };
+  h.cancel = [session, want_stdin, once] { session->Detach(want_stdin && once); };
+  return h;
+}
+
+Result<streaming::ProcessHandle> ContainerBackend::AttachTerminal(
+    std::shared_ptr<AttachSession> session, bool want_stdin, bool stdin_once) {
+  // The client's side of the terminal is one socket end (`tty` of the handle); the other end
+  // is bridged to the monitor's framed attach socket, which owns the pty master.
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
+    return ErrnoStatus("socketpair", errno);
+  int local = pair[1];
+  session->local = local;
+  StartOutputPump(session, local, -1);
+  std::thread([session, local, want_stdin, stdin_once] {
+    char buf[32768];
+    while (true) {
+      ssize_t n = ::read(local, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      if (want_stdin && !session->Send(kStdinFrame, buf, static_cast<uint32_t>(n))) break;
+    }
+    // The client left (or closed its side): with stdinOnce its stdin ends for good.
+    if (want_stdin && stdin_once) (void)session->Send(kStdinFrame, nullptr, 0);
+  }).detach();
+  streaming::ProcessHandle h;
+  h.tty = pair[0];
+  h.wait = [session]() -> Result<int> { return session->Wait(); };
+  h.resize = [session](uint16_t width, uint16_t height) {
+    char size[4] = {static_cast<char>(width >> 8), static_cast<char>(width),
+                    static_cast<char>(height >> 8), static_cast<char>(height)};
+    (void)session->Send(kResizeFrame, size, 4);
   };
-  h.cancel = [session] { ::shutdown(session->sock, SHUT_RDWR); };
+  h.cancel = [session, want_stdin, stdin_once] { session->Detach(want_stdin && stdin_once); };
   return h;
 }
 

@@ -1,6 +1,7 @@
 // streaming::Backend over the agent's containers: exec (a `sampan runtime exec` helper with
-// the client's stdio as pipes or a pty), attach, port-forward (a socket connected inside
-// the pod's network namespace) and the CRI log files.
+// the client's stdio as pipes or a pty), attach (framed through the container monitor's attach
+// socket; a tty container's terminal stays with its monitor), port-forward (a socket connected
+// inside the pod's network namespace) and the CRI log files.
 #pragma once
 
 #include <functional>
@@ -27,8 +28,12 @@ class ContainerBackend final : public streaming::Backend {
   bool StillRunning(const streaming::LogRequest& req) override;
 
  private:
+  struct AttachSession;
   Result<ContainerInfo> Resolve(const streaming::ContainerRef& ref,
                                 std::shared_ptr<PodWorker>* worker = nullptr);
+  static void StartOutputPump(std::shared_ptr<AttachSession> session, int out_w, int err_w);
+  static Result<streaming::ProcessHandle> AttachTerminal(std::shared_ptr<AttachSession> session,
+                                                         bool want_stdin, bool stdin_once);
   NodeContext* ctx_;
   Lookup lookup_;
 };

@@ -65,6 +65,13 @@ Status ValidateCreate(const KindInfo& kind, const boost::json::object& obj);
 Status ValidateUpdate(const KindInfo& kind, const boost::json::object& obj,
                       const boost::json::object& old);
 
+// A write of pods/ephemeralcontainers: `pod` is `old` with a new spec.ephemeralContainers
+// (defaults applied). The pod is valid as a whole (ephemeral containers' own rules, names
+// unique among all containers), each targetContainerName names a container or init container,
+// and existing ephemeral containers are neither changed nor removed (Invalid otherwise).
+Status ValidateEphemeralContainersUpdate(const KindInfo& kind, const boost::json::object& pod,
+                                         const boost::json::object& old);
+
 // Whether metadata.generation counts changes of the desired state (spec) for this kind:
 // workloads, Job, CronJob, HorizontalPodAutoscaler, PodDisruptionBudget.
 bool TracksGeneration(const KindInfo& kind);

@@ -1,8 +1,10 @@
-// Subresources: status, scale, binding, eviction, finalize, and the node-agent
-// streams (log, exec, attach, portforward, proxy).
+// Subresources: status, scale, binding, eviction, finalize, ephemeralcontainers, and the
+// node-agent streams (log, exec, attach, portforward, proxy).
 #include <boost/json.hpp>
 
 #include "api/codec.h"
+#include "api/patch.h"
+#include "api/strategy.h"
 #include "apiserver/api_handler.h"
 #include "apiserver/rest_internal.h"
 #include "util/clock.h"
@@ -78,6 +80,78 @@ asio::awaitable<void> ApiHandler::HandleSubresource(Request& req, Responder& res
     return Status(Code::kUnsupportedMedia, "unsupported patch type \"" + mt + "\"");
   };
 
+  if (kind.kind == "Pod" && sub == "ephemeralcontainers") {
+    // The Pod itself; a write may change spec.ephemeralContainers only (add entries).
+    if (info.verb == "get") {
+      {
+        Response reply = Json(200, (*current)->obj);
+        co_await res.Send(std::move(reply));
+      }
+      co_return;
+    }
+    if (info.verb == "update" || info.verb == "patch") {
+      bool is_patch = info.verb == "patch";
+      Result<PatchType> pt = PatchType::kMerge;
+      if (is_patch) pt = patch_type(req.Header("content-type"));
+      auto input = api::DecodeJson(req.body);
+      if (!pt.ok() || !input.ok() || !input->is_object()) {
+        Status bad = !pt.ok()      ? pt.status()
+                     : !input.ok() ? input.status()
+                                   : BadRequest("the body must be an object");
+        RETURN_REPLY(ErrorResponse(bad, &info));
+      }
+      if (!is_patch) {
+        std::string want_rv(internal::MetaString(input->as_object(), "resourceVersion"));
+        if (!want_rv.empty() && want_rv != std::to_string((*current)->mod_revision)) {
+          RETURN_REPLY(ErrorResponse(
+              Conflict("Operation cannot be fulfilled on " + QualifiedResource(kind) + " \"" +
+                       info.name +
+                       "\": the object has been modified; please apply your changes to the "
+                       "latest version and try again"),
+              &info));
+        }
+      }
+      std::function<Status(json::object&)> set_ephemeral = [&](json::object& next) -> Status {
+        json::object old = next;
+        Result<json::value> wanted = *input;
+        if (is_patch) {
+          json::value base(old);
+          switch (*pt) {
+            case PatchType::kJson: wanted = api::ApplyJsonPatch(base, *input); break;
+            case PatchType::kMerge: wanted = api::ApplyMergePatch(base, *input); break;
+            case PatchType::kStrategic:
+              wanted = api::ApplyStrategicMergePatch(base, *input, kind.schema);
+              break;
+            case PatchType::kApply:
+              return Status(Code::kUnsupportedMedia,
+                            "server-side apply (application/apply-patch+yaml) is not supported");
+          }
+          if (!wanted.ok()) return wanted.status();
+        }
+        const json::value* list = nullptr;
+        if (wanted->is_object()) {
+          if (auto* spec = wanted->as_object().if_contains("spec"); spec && spec->is_object())
+            list = spec->as_object().if_contains("ephemeralContainers");
+        }
+        json::value& spec = next["spec"];
+        if (!spec.is_object()) spec.emplace_object();
+        if (list && list->is_array() && !list->as_array().empty()) {
+          spec.as_object()["ephemeralContainers"] = *list;
+        } else {
+          spec.as_object().erase("ephemeralContainers");
+        }
+        internal::ApplyDefaults(kind, next);
+        Status valid = api::ValidateEphemeralContainersUpdate(kind, next, old);
+        if (valid.code() == Code::kInvalid) return rest_.InvalidError(kind, name, valid.causes());
+        return valid;
+      };
+      WriteOptions eopts = opts;
+      eopts.skip_update_validation = true;  // checked above: the pod's own update rules forbid it
+      Result<ObjectPtr> out = co_await rest_.Mutate(kind, ns, name, set_ephemeral, eopts);
+      co_await send_result(out, false);
+      co_return;
+    }
+  }
   if (sub == "status" || sub == "scale") {
     bool scale = sub == "scale";
     if (info.verb == "get") {

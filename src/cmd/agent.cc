@@ -46,11 +46,15 @@ void PrintAgentFlags(FILE* out) {
       "  --cluster-domain DOMAIN     cluster DNS domain (default cluster.local)\n"
       "  --max-pods N                pods this node accepts (default 110)\n"
       "  --registries FILE           registry mirrors and credentials\n"
-      "                              (default /etc/sampan/registries.yaml)\n");
+      "                              (default /etc/sampan/registries.yaml)\n"
+      "  --run-dir DIR               runtime state and container bundles, on a tmpfs\n"
+      "                              (default /run/sampan-agent/<hash of the data dir>)\n");
+  PrintAgentManagerFlags(out);
 }
 
 bool ParseAgentFlag(const std::string& a, const std::function<bool(std::string*)>& need,
                     agent::AgentOptions* o, bool* ok) {
+  if (ParseAgentManagerFlag(a, need, o, ok)) return true;
   *ok = true;
   std::string v;
   if (a == "--node-name") {
@@ -63,6 +67,8 @@ bool ParseAgentFlag(const std::string& a, const std::function<bool(std::string*)
     *ok = need(&o->cluster_domain);
   } else if (a == "--registries") {
     *ok = need(&o->registries);
+  } else if (a == "--run-dir") {
+    *ok = need(&o->run_dir);
   } else if (a == "--kubelet-port" || a == "--max-pods") {
     if (!need(&v)) {
       *ok = false;

@@ -18,4 +18,10 @@ bool ParseAgentFlag(const std::string& flag, const std::function<bool(std::strin
 // The help lines of those flags.
 void PrintAgentFlags(FILE* out);
 
+// The same for the flags of container log rotation, static pods and image GC
+// (agent_manager_flags.cc); ParseAgentFlag and PrintAgentFlags include them.
+bool ParseAgentManagerFlag(const std::string& flag, const std::function<bool(std::string*)>& need,
+                           agent::AgentOptions* o, bool* ok);
+void PrintAgentManagerFlags(FILE* out);
+
 }  // namespace sampan::cmd

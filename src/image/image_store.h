@@ -110,6 +110,8 @@ class ImageStore {
   static Status MountRootfs(const Mount& m, const std::string& target);
   // Deletes the container's upper/work dirs (unmount first). OK if absent.
   Status RemoveRootfs(const std::string& container_id);
+  // The IDs of the containers that have a rootfs (to find those whose container is gone).
+  std::vector<std::string> ContainerRootfsIds() const;
 
   const std::string& root() const { return root_; }
   ContentStore& content() { return *content_; }

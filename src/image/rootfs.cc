@@ -1,4 +1,5 @@
 // Container rootfs: an overlay of the image's snapshots under a per-container upper dir.
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,6 +31,25 @@ bool ValidContainerId(const std::string& id) {
       return false;
   }
   return true;
+}
+
+// Creates `path` (0600) with `data`.
+Status WriteNewFile(const std::string& path, std::string_view data) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoStatus("create " + path, errno);
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      ::close(fd);
+      return ErrnoStatus("write " + path, e);
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0) return ErrnoStatus("close " + path, errno);
+  return Status::Ok();
 }
 
 }  // namespace
@@ -66,8 +86,11 @@ Result<Mount> ImageStore::PrepareRootfs(std::string_view image_ref,
     lower += SnapshotPath(*it) + "/fs";
     list += *it + "\n";
   }
-  Status st = fs::WriteFileAtomic(tmp + "/snapshots", list, 0600);
-  if (st.ok()) st = fs::WriteFileAtomic(tmp + "/image", info.record.name + "\n", 0600);
+  // Plain writes, no fsync: the files appear with the directory's rename, and what they guard
+  // (the container's rootfs) does not outlive a power loss in any useful way (the container is
+  // gone and the agent removes its rootfs). Creating containers is serialised by the lock.
+  Status st = WriteNewFile(tmp + "/snapshots", list);
+  if (st.ok()) st = WriteNewFile(tmp + "/image", info.record.name + "\n");
   if (st.ok() && ::rename(tmp.c_str(), dir.c_str()) != 0) st = ErrnoStatus("rename " + dir, errno);
   if (!st.ok()) {
     (void)RemoveTree(tmp);
@@ -96,6 +119,14 @@ Status ImageStore::RemoveRootfs(const std::string& container_id) {
   }
   ASSIGN_OR_RETURN(Lock lock, Lock::Take(root_, true));
   return RemoveTree(root_ + "/containers/" + container_id);
+}
+
+std::vector<std::string> ImageStore::ContainerRootfsIds() const {
+  std::vector<std::string> ids;
+  for (auto& name : ListDir(root_ + "/containers")) {
+    if (ValidContainerId(name) && name.rfind(".tmp-", 0) != 0) ids.push_back(std::move(name));
+  }
+  return ids;
 }
 
 }  // namespace sampan::image

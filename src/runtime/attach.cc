@@ -1,6 +1,7 @@
 #include "runtime/attach.h"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -46,9 +47,11 @@ Result<std::string> ShortSocketPath(const std::string& dir, const std::string& n
   return "/proc/self/fd/" + std::to_string(fd) + "/" + name;
 }
 
-Result<std::unique_ptr<AttachServer>> AttachServer::Listen(const std::string& dir, int stdin_fd) {
+Result<std::unique_ptr<AttachServer>> AttachServer::Listen(const std::string& dir, int stdin_fd,
+                                                           int terminal_fd) {
   std::unique_ptr<AttachServer> s(new AttachServer());
   s->stdin_fd_ = stdin_fd;
+  if (terminal_fd >= 0) s->terminal_fd_ = ::fcntl(terminal_fd, F_DUPFD_CLOEXEC, 0);
   s->path_ = dir + "/attach";
   int dfd = -1;
   ASSIGN_OR_RETURN(std::string path, ShortSocketPath(dir, "attach", &dfd));
@@ -75,6 +78,7 @@ AttachServer::~AttachServer() {
     ::unlink(path_.c_str());
   }
   if (stdin_fd_ >= 0) ::close(stdin_fd_);
+  if (terminal_fd_ >= 0) ::close(terminal_fd_);
 }
 
 void AttachServer::AddPollFds(std::vector<pollfd>& fds) {
@@ -138,13 +142,20 @@ void AttachServer::ReadClient(Client& c) {
   while (c.in.size() - pos >= 5) {
     const unsigned char* h = reinterpret_cast<const unsigned char*>(c.in.data() + pos);
     uint32_t len = (uint32_t{h[1]} << 24) | (uint32_t{h[2]} << 16) | (uint32_t{h[3]} << 8) | h[4];
-    if (h[0] != kAttachStdin || len > kMaxFrame) {  // a client that does not speak the protocol
+    bool resize = h[0] == kAttachResize && len == 4;
+    if ((h[0] != kAttachStdin && !resize) || len > kMaxFrame) {  // not our protocol
       ::close(c.fd);
       c.fd = -1;
       return;
     }
     if (c.in.size() - pos - 5 < len) break;
-    if (len == 0) {
+    if (resize) {
+      struct winsize ws = {};
+      ws.ws_col = static_cast<unsigned short>((h[5] << 8) | h[6]);
+      ws.ws_row = static_cast<unsigned short>((h[7] << 8) | h[8]);
+      // The kernel signals the terminal's foreground process group (SIGWINCH).
+      if (terminal_fd_ >= 0) (void)::ioctl(terminal_fd_, TIOCSWINSZ, &ws);
+    } else if (len == 0) {
       stdin_close_requested_ = true;
     } else if (stdin_fd_ >= 0 && !stdin_close_requested_) {
       stdin_pending_.append(c.in, pos + 5, len);

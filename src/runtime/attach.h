@@ -18,7 +18,8 @@ enum AttachStream : unsigned char {
   kAttachStdin = 0,
   kAttachStdout = 1,
   kAttachStderr = 2,
-  kAttachExit = 3
+  kAttachExit = 3,
+  kAttachResize = 4,  // client → monitor, terminal only: columns and rows, 2 bytes BE each
 };
 
 // "<stream><len:4 BE><payload>".
@@ -31,9 +32,11 @@ Result<std::string> ShortSocketPath(const std::string& dir, const std::string& n
 
 class AttachServer {
  public:
-  // Listens on <dir>/attach. `stdin_fd` is the write end of the container's stdin pipe
-  // (owned from now on).
-  static Result<std::unique_ptr<AttachServer>> Listen(const std::string& dir, int stdin_fd);
+  // Listens on <dir>/attach. `stdin_fd` is the write end of the container's stdin pipe, or a
+  // descriptor of its terminal's master (owned from now on). `terminal_fd` (borrowed; -1
+  // without a terminal) is the pty master that resize frames apply to.
+  static Result<std::unique_ptr<AttachServer>> Listen(const std::string& dir, int stdin_fd,
+                                                      int terminal_fd = -1);
   ~AttachServer();
 
   // Appends the descriptors to poll to `fds`; Handle then reads their revents from `first`.
@@ -61,6 +64,7 @@ class AttachServer {
   int listen_fd_ = -1;
   std::string path_;
   int stdin_fd_ = -1;
+  int terminal_fd_ = -1;  // own duplicate of the pty master (resize), -1 without a terminal
   std::string stdin_pending_;
   bool stdin_close_requested_ = false;
   std::vector<Client> clients_;

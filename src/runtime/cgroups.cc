@@ -2,11 +2,13 @@
 #include "runtime/cgroups.h"
 
 #include <dirent.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <map>
 #include <sstream>
@@ -23,40 +25,73 @@ namespace {
 
 const char kCgroupRoot[] = "/sys/fs/cgroup";
 
-// controller -> mount point of its v1 hierarchy (from /proc/self/mountinfo).
-const std::map<std::string, std::string>& V1Mounts() {
-  static const std::map<std::string, std::string> mounts = [] {
-    std::map<std::string, std::string> m;
-    auto text = ReadWholeFile("/proc/self/mountinfo");
-    if (!text.ok()) return m;
-    std::istringstream in(*text);
-    std::string line;
-    while (std::getline(in, line)) {
-      // ... mountpoint(5th) ... " - " fstype source superopts
-      size_t dash = line.find(" - ");
-      if (dash == std::string::npos) continue;
-      std::istringstream tail(line.substr(dash + 3));
-      std::string fstype, source, opts;
-      tail >> fstype >> source >> opts;
-      if (fstype != "cgroup") continue;
-      std::istringstream head(line.substr(0, dash));
-      std::string f1, f2, f3, root, mnt;
-      head >> f1 >> f2 >> f3 >> root >> mnt;
-      std::istringstream os(opts);
-      std::string opt;
-      while (std::getline(os, opt, ',')) {
-        if (opt == "rw" || opt == "ro" || opt.rfind("name=", 0) == 0 ||
-            opt.find('=') != std::string::npos)
-          continue;
-        if (opt == "relatime" || opt == "noexec" || opt == "nosuid" || opt == "nodev" ||
-            opt == "clone_children" || opt == "noprefix" || opt == "xattr" ||
-            opt == "cpuset_v2_mode")
-          continue;
-        m.emplace(opt, mnt);
-      }
+// controller -> mount point of its v1 hierarchy, from the whole mount table.
+std::map<std::string, std::string> V1MountsFromMountinfo() {
+  std::map<std::string, std::string> m;
+  auto text = ReadWholeFile("/proc/self/mountinfo");
+  if (!text.ok()) return m;
+  std::istringstream in(*text);
+  std::string line;
+  while (std::getline(in, line)) {
+    // ... mountpoint(5th) ... " - " fstype source superopts
+    size_t dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    std::istringstream tail(line.substr(dash + 3));
+    std::string fstype, source, opts;
+    tail >> fstype >> source >> opts;
+    if (fstype != "cgroup") continue;
+    std::istringstream head(line.substr(0, dash));
+    std::string f1, f2, f3, root, mnt;
+    head >> f1 >> f2 >> f3 >> root >> mnt;
+    std::istringstream os(opts);
+    std::string opt;
+    while (std::getline(os, opt, ',')) {
+      if (opt == "rw" || opt == "ro" || opt.rfind("name=", 0) == 0 ||
+          opt.find('=') != std::string::npos)
+        continue;
+      if (opt == "relatime" || opt == "noexec" || opt == "nosuid" || opt == "nodev" ||
+          opt == "clone_children" || opt == "noprefix" || opt == "xattr" ||
+          opt == "cpuset_v2_mode")
+        continue;
+      m.emplace(opt, mnt);
     }
-    return m;
-  }();
+  }
+  return m;
+}
+
+bool IsV1CgroupMount(const std::string& path) {
+  struct statfs fs;
+  return ::statfs(path.c_str(), &fs) == 0 && fs.f_type == CGROUP_SUPER_MAGIC;
+}
+
+// The same from /proc/self/cgroup (one short line per hierarchy): each hierarchy is looked for
+// at its usual place, /sys/fs/cgroup/<its controllers>. The mount table grows with every
+// container on the node and was read once per container create; it is read only when a
+// hierarchy is not where expected.
+std::map<std::string, std::string> V1MountsFast() {
+  auto text = ReadWholeFile("/proc/self/cgroup");
+  if (!text.ok()) return V1MountsFromMountinfo();
+  std::map<std::string, std::string> m;
+  std::istringstream in(*text);
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t a = line.find(':');
+    size_t b = a == std::string::npos ? a : line.find(':', a + 1);
+    if (b == std::string::npos) continue;
+    std::string ctrls = line.substr(a + 1, b - a - 1);
+    if (ctrls.empty() || ctrls.rfind("name=", 0) == 0) continue;  // v2, or named only
+    if (ctrls.find('=') != std::string::npos) return V1MountsFromMountinfo();
+    std::string mnt = std::string(kCgroupRoot) + "/" + ctrls;
+    if (!IsV1CgroupMount(mnt)) return V1MountsFromMountinfo();
+    std::istringstream cs(ctrls);
+    std::string c;
+    while (std::getline(cs, c, ',')) m.emplace(c, mnt);
+  }
+  return m;
+}
+
+const std::map<std::string, std::string>& V1Mounts() {
+  static const std::map<std::string, std::string> mounts = V1MountsFast();
   return mounts;
 }
 
@@ -122,6 +157,41 @@ uint64_t KeyedValue(const std::string& path, std::string_view key) {
 }
 
 }  // namespace
+
+std::vector<std::string> V1HierarchyMountPoints() {
+  std::vector<std::string> out;
+  DIR* d = IsV1CgroupMount(kCgroupRoot) ? nullptr : ::opendir(kCgroupRoot);
+  if (d != nullptr) {
+    while (struct dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      std::string path = std::string(kCgroupRoot) + "/" + name;
+      struct stat st;
+      // Symlinks (cpu -> cpu,cpuacct) are not mounts.
+      if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+      if (IsV1CgroupMount(path)) out.push_back(path);
+    }
+    ::closedir(d);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  auto text = ReadWholeFile("/proc/self/mountinfo");
+  if (!text.ok()) return out;
+  std::istringstream in(*text);
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t dash = line.find(" - cgroup ");
+    if (dash == std::string::npos) continue;
+    std::istringstream head(line.substr(0, dash));
+    std::string f1, f2, f3, root, mnt;
+    head >> f1 >> f2 >> f3 >> root >> mnt;
+    if (mnt.rfind("/sys/fs/cgroup/", 0) != 0) continue;
+    std::string name = mnt.substr(15);
+    if (name.empty() || name.find('/') != std::string::npos) continue;
+    if (std::find(out.begin(), out.end(), mnt) == out.end()) out.push_back(mnt);
+  }
+  return out;
+}
 
 CgroupMode DetectCgroupMode(const std::string& root) {
   struct statfs fs;

@@ -1,6 +1,8 @@
 // Runtime::Create (detached, with a monitor) and Runtime::RunForeground.
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -42,10 +44,10 @@ Result<Prepared> Prepare(const CreateOptions& opts, const RuntimeOptions& ro) {
   p.config_text = std::move(*text);
   ASSIGN_OR_RETURN(p.spec, ParseSpec(p.config_text));
   RETURN_IF_ERROR(ValidateSpec(p.spec, p.bundle));
-  if (p.spec.process.terminal && opts.console_socket.empty())
-    return Invalid("process.terminal: a terminal needs --console-socket");
-  if (p.spec.process.terminal && opts.attach)
-    return Invalid("process.terminal: attach needs a container without a terminal");
+  if (p.spec.process.terminal && opts.console_socket.empty() && !opts.attach)
+    return Invalid("process.terminal: a terminal needs --console-socket (or --attach)");
+  if (p.spec.process.terminal && opts.attach && !opts.console_socket.empty())
+    return Invalid("process.terminal: --attach keeps the terminal in the monitor: no --console-socket");
   p.rootfs = p.spec.root_path[0] == '/' ? p.spec.root_path : CleanJoin(p.bundle, p.spec.root_path);
   ASSIGN_OR_RETURN(p.cgroup_path,
                    CgroupRelativePath(p.spec.linux.cgroups_path, opts.id, ro.systemd_cgroup));
@@ -91,7 +93,16 @@ Status WritePidFile(const std::string& path, pid_t pid) {
   auto cg = Cgroup::Create(p.mode, p.cgroup_path, p.spec.linux);
   if (!cg.ok()) fail(cg.status().WithContext("cgroup " + p.cgroup_path));
   int out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1};
-  if (!opts.log_path.empty() || opts.attach) {
+  // A terminal kept by the monitor (attach): the init sends the pty master over a socket pair.
+  int console_pair[2] = {-1, -1};
+  bool own_terminal = p.spec.process.terminal && opts.attach;
+  if (own_terminal) {
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console_pair) != 0) {
+      (void)cg->Destroy();
+      fail(ErrnoStatus("socketpair", errno));
+    }
+    console_fd = console_pair[1];
+  } else if (!opts.log_path.empty() || opts.attach) {
     if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 ||
         (opts.attach && ::pipe2(in, O_CLOEXEC) != 0)) {
       (void)cg->Destroy();
@@ -117,15 +128,31 @@ Status WritePidFile(const std::string& path, pid_t pid) {
   if (in[0] >= 0) ::close(in[0]);
   if (console_fd >= 0) ::close(console_fd);
   if (!launched.ok()) {
+    if (console_pair[0] >= 0) ::close(console_pair[0]);
     (void)cg->Destroy();
     fail(launched.status());
   }
   StoredState s = MakeStored(p, opts, launched->pid, ::getpid(), *cg);
   Status st = dir.Save(s);
   if (st.ok()) st = WritePidFile(opts.pid_file, launched->pid);
+  int master = -1;
+  if (st.ok() && own_terminal) {
+    // The init has set its terminal up by now (Launch returned): the master is waiting.
+    pollfd pfd = {console_pair[0], POLLIN, 0};
+    if (::poll(&pfd, 1, 10000) != 1) {
+      st = Internal("the container's init did not send its terminal");
+    } else if (auto m = RecvFd(console_pair[0], nullptr); m.ok()) {
+      master = *m;
+      out[0] = master;  // the terminal's output is the container's stdout
+      in[1] = ::fcntl(master, F_DUPFD_CLOEXEC, 0);
+    } else {
+      st = m.status();
+    }
+  }
+  if (console_pair[0] >= 0) ::close(console_pair[0]);
   std::unique_ptr<AttachServer> attach;
   if (st.ok() && opts.attach) {
-    auto server = AttachServer::Listen(dir.Dir(opts.id), in[1]);
+    auto server = AttachServer::Listen(dir.Dir(opts.id), in[1], own_terminal ? master : -1);
     in[1] = -1;  // the server owns it (also on failure)
     if (server.ok()) {
       attach = std::move(*server);
@@ -182,7 +209,7 @@ Status Runtime::Create(const CreateOptions& opts) {
       ::chmod(dir.FifoPath(opts.id).c_str(), 0622) != 0)
     return cleanup(ErrnoStatus("mkfifo " + dir.FifoPath(opts.id), errno));
   UniqueFd console;
-  if (p.spec.process.terminal) {
+  if (p.spec.process.terminal && !opts.attach) {  // with attach the monitor keeps the terminal
     auto c = ConnectConsoleSocket(opts.console_socket);
     if (!c.ok()) return cleanup(c.status());
     console.Reset(*c);

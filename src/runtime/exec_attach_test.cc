@@ -72,7 +72,7 @@ class ExecAttachTest : public ::testing::Test {
     for (const char* d : {"bin", "proc", "sys", "dev", "tmp", "etc"})
       fs::create_directories(root + "/" + d);
     fs::copy_file("/bin/busybox", root + "/bin/busybox");
-    for (const char* a : {"sh", "sleep", "echo", "cat", "read"})
+    for (const char* a : {"sh", "sleep", "echo", "cat", "read", "stty"})
       fs::create_symlink("busybox", root + "/bin/" + a);
     RuntimeOptions ro;
     ro.root = dir_ + "/state";
@@ -94,10 +94,10 @@ class ExecAttachTest : public ::testing::Test {
 
   // Creates (and starts) a container running `args`.
   void MakeContainer(const std::string& id, const std::vector<std::string>& args, bool attach,
-                     bool start = true) {
+                     bool start = true, bool terminal = false) {
     json::value spec = json::parse(DefaultSpecJson());
     auto& o = spec.as_object();
-    o["process"].as_object()["terminal"] = false;
+    o["process"].as_object()["terminal"] = terminal;
     json::array a;
     for (const auto& s : args) a.emplace_back(s);
     o["process"].as_object()["args"] = std::move(a);
@@ -330,6 +330,68 @@ TEST_F(ExecAttachTest, AttachForwardsOutputAndInput) {
   EXPECT_NE(ls.str().find(" stdout F got:abc"), std::string::npos) << ls.str();
   EXPECT_NE(ls.str().find(" stderr F e:def"), std::string::npos);
   EXPECT_EQ(rt_->ConnectAttach(id).status().code(), Code::kNotFound);
+}
+
+TEST_F(ExecAttachTest, AttachToTerminalKeptByTheMonitor) {
+  std::string id = "attach-tty-" + std::to_string(::getpid());
+  MakeContainer(id,
+                {"sh", "-c",
+                 "echo ready; while read l; do echo got:$l; stty size; done; echo bye; exit 4"},
+                true, false, true);
+  auto fd = rt_->ConnectAttach(id);
+  ASSERT_TRUE(fd.ok()) << fd.status().message();
+  struct timeval tv = {10, 0};
+  ::setsockopt(*fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ASSERT_TRUE(rt_->Start(id).ok());
+  std::string out, exit_code;
+  auto read_until = [&](const std::string& want) {
+    unsigned char s;
+    std::string p;
+    while (out.find(want) == std::string::npos) {
+      if (!ReadFrame(*fd, &s, &p)) return false;
+      EXPECT_NE(s, kAttachStderr);  // a terminal has one output stream
+      if (s == kAttachStdout) out += p;
+      if (s == kAttachExit) exit_code = p;
+    }
+    return true;
+  };
+  ASSERT_TRUE(read_until("ready\r\n")) << out;  // the terminal turns \n into \r\n
+  // 100 columns, 30 rows, then a line: the terminal echoes it and the shell sees the size.
+  std::string size = {0, 100, 0, 30};
+  std::string frame = AttachFrame(kAttachResize, size) + AttachFrame(kAttachStdin, "abc\n");
+  ASSERT_EQ(::write(*fd, frame.data(), frame.size()), static_cast<ssize_t>(frame.size()));
+  ASSERT_TRUE(read_until("30 100\r\n")) << out;
+  EXPECT_NE(out.find("abc\r\ngot:abc\r\n30 100\r\n"), std::string::npos) << out;
+  // Ctrl-D at the start of a line: end of input for `read` on a terminal.
+  frame = AttachFrame(kAttachStdin, "\x04");
+  ASSERT_EQ(::write(*fd, frame.data(), frame.size()), static_cast<ssize_t>(frame.size()));
+  unsigned char s;
+  std::string p;
+  while (ReadFrame(*fd, &s, &p)) {
+    if (s == kAttachStdout) out += p;
+    if (s == kAttachExit) exit_code = p;
+  }
+  ::close(*fd);
+  EXPECT_NE(out.find("bye"), std::string::npos) << out;
+  EXPECT_EQ(exit_code, "4");
+  auto st = rt_->State(id);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->exit_code, 4);
+  // The log has the terminal's output as stdout.
+  std::ifstream log(dir_ + "/" + id + ".log");
+  std::stringstream ls;
+  ls << log.rdbuf();
+  EXPECT_NE(ls.str().find(" stdout F got:abc"), std::string::npos) << ls.str();
+}
+
+TEST_F(ExecAttachTest, TerminalWithoutAttachNeedsAConsoleSocket) {
+  json::value spec = json::parse(DefaultSpecJson());
+  spec.as_object()["process"].as_object()["terminal"] = true;
+  std::ofstream(dir_ + "/bundle/config.json") << json::serialize(spec);
+  CreateOptions c;
+  c.id = "tty-noattach-" + std::to_string(::getpid());
+  c.bundle = dir_ + "/bundle";
+  EXPECT_EQ(rt_->Create(c).code(), Code::kInvalid);
 }
 
 TEST_F(ExecAttachTest, AttachRefusedWithTerminalAndWithout) {

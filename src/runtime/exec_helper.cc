@@ -11,6 +11,7 @@
 #include "runtime/exe_seal.h"
 #include "runtime/helper.h"
 #include "runtime/runtime.h"
+#include "runtime/spawn.h"
 #include "runtime/state.h"
 #include "runtime/sys.h"
 
@@ -54,9 +55,6 @@ Result<ExecProcess> StartExecViaHelper(const RuntimeOptions& ro, const ExecOptio
   if (opts.preserve_fds)
     full.insert(full.end(), {"--preserve-fds", std::to_string(opts.preserve_fds)});
   full.push_back(opts.id);
-  std::vector<char*> argv;
-  for (auto& a : full) argv.push_back(a.data());
-  argv.push_back(nullptr);
   // Helpers enter containers: run them from a protected copy straight away.
   int exe_fd = -1;
   if (ro.self_exe.empty()) {
@@ -74,35 +72,24 @@ Result<ExecProcess> StartExecViaHelper(const RuntimeOptions& ro, const ExecOptio
   UniqueFd devnull_owner(devnull);
   int rep[2];
   if (::pipe2(rep, O_CLOEXEC) != 0) return cleanup(ErrnoStatus("pipe", errno));
-  pid_t pid = ::fork();
-  if (pid < 0) {
+  // The helper's descriptors: its stdio, the caller's preserved fds 3..report-1 as they are,
+  // the report pipe; nothing else of the caller's (other threads' pipes and sockets).
+  SpawnRequest req;
+  req.exe_fd = exe_fd;
+  req.exe_path = exe_path;
+  req.argv = std::move(full);
+  req.fds = {opts.stdin_fd >= 0 ? opts.stdin_fd : devnull,
+             opts.stdout_fd >= 0 ? opts.stdout_fd : devnull,
+             opts.stderr_fd >= 0 ? opts.stderr_fd : devnull};
+  for (int fd = 3; fd < report_target; ++fd) req.fds.push_back(fd);
+  req.fds.push_back(rep[1]);
+  auto spawned = SpawnExe(req);
+  if (!spawned.ok()) {
     ::close(rep[0]);
     ::close(rep[1]);
-    return cleanup(ErrnoStatus("fork", errno));
+    return cleanup(spawned.status());
   }
-  if (pid == 0) {
-    // Only async-signal-safe calls between fork and exec (the parent has threads).
-    // The protected binary's fd goes above the report fd first, so no dup2 below hits it.
-    int exe = exe_fd >= 0 ? ::fcntl(exe_fd, F_DUPFD_CLOEXEC, report_target + 1) : -1;
-    InstallStdio(opts.stdin_fd >= 0 ? opts.stdin_fd : devnull,
-                 opts.stdout_fd >= 0 ? opts.stdout_fd : devnull,
-                 opts.stderr_fd >= 0 ? opts.stderr_fd : devnull);
-    if (rep[1] == report_target) {
-      ::fcntl(rep[1], F_SETFD, 0);
-    } else {
-      ::dup2(rep[1], report_target);
-    }
-    // Nothing else of the caller's (other threads' pipes and sockets) leaks into the helper.
-    if (exe >= 0) {
-      if (exe > report_target + 1) ::syscall(SYS_close_range, report_target + 1, exe - 1, 0);
-      ::syscall(SYS_close_range, exe + 1, ~0U, 0);
-      ::fexecve(exe, argv.data(), environ);
-    } else {
-      ::syscall(SYS_close_range, report_target + 1, ~0U, 0);
-    }
-    ::execv(exe_path.c_str(), argv.data());
-    ::_exit(127);
-  }
+  pid_t pid = *spawned;
   ::close(rep[1]);
   // One line: "P<pid>" once the process runs, or "E<message>".
   std::string line;

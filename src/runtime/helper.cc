@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "runtime/exe_seal.h"
+#include "runtime/spawn.h"
 #include "runtime/sys.h"
 
 extern char** environ;
@@ -47,9 +48,6 @@ Result<HelperResult> RunHelperStatus(const RuntimeOptions& opts,
   std::vector<std::string> full = {"sampan", "runtime", "--root", opts.root};
   if (opts.systemd_cgroup) full.push_back("--systemd-cgroup");
   full.insert(full.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : full) argv.push_back(a.data());
-  argv.push_back(nullptr);
   int out[2], err[2];
   if (::pipe2(out, O_CLOEXEC) != 0) return ErrnoStatus("pipe", errno);
   if (::pipe2(err, O_CLOEXEC) != 0) {
@@ -57,26 +55,21 @@ Result<HelperResult> RunHelperStatus(const RuntimeOptions& opts,
     ::close(out[1]);
     return ErrnoStatus("pipe", errno);
   }
-  pid_t pid = ::fork();
-  if (pid < 0) return ErrnoStatus("fork", errno);
-  if (pid == 0) {
-    // Only async-signal-safe calls between fork and exec (the parent has threads).
-    int devnull = ::open("/dev/null", O_RDONLY);
-    ::dup2(devnull, 0);
-    ::dup2(out[1], 1);
-    ::dup2(err[1], 2);
-    // Nothing else of the caller's may reach the helper, or the container monitors it leaves
-    // behind (e.g. the API server's listening socket would outlive the server).
-    if (exe_fd >= 0) {
-      if (exe_fd > 3) ::syscall(SYS_close_range, 3u, static_cast<unsigned>(exe_fd - 1), 0u);
-      ::syscall(SYS_close_range, static_cast<unsigned>(exe_fd + 1), ~0U, 0u);
-      ::fexecve(exe_fd, argv.data(), environ);
-    } else {
-      ::syscall(SYS_close_range, 3u, ~0U, 0u);
-    }
-    ::execv(exe.c_str(), argv.data());
-    ::_exit(127);
+  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  UniqueFd devnull_owner(devnull);
+  // Nothing else of the caller's may reach the helper, or the container monitors it leaves
+  // behind (e.g. the API server's listening socket would outlive the server).
+  SpawnRequest req;
+  req.exe_fd = exe_fd;
+  req.exe_path = exe;
+  req.argv = std::move(full);
+  req.fds = {devnull, out[1], err[1]};
+  auto spawned = SpawnExe(req);
+  if (!spawned.ok()) {
+    for (int fd : {out[0], out[1], err[0], err[1]}) ::close(fd);
+    return spawned.status();
   }
+  pid_t pid = *spawned;
   ::close(out[1]);
   ::close(err[1]);
   std::string sout, serr;

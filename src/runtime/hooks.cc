@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "runtime/spawn.h"
 #include "runtime/sys.h"
 
 namespace sampan::runtime {
@@ -19,24 +20,19 @@ namespace {
 Status RunOne(const Hook& h, std::string_view state, const std::string& field) {
   int in[2];
   if (::pipe2(in, O_CLOEXEC) != 0) return ErrnoStatus(field + ": pipe", errno);
-  std::vector<std::string> args = h.args.empty() ? std::vector<std::string>{h.path} : h.args;
-  std::vector<char*> argv, envp;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env = h.env;
-  for (auto& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid < 0) {
+  // The hook gets the state on stdin and our stdout/stderr; no other descriptor of ours.
+  SpawnRequest req;
+  req.exe_path = h.path;
+  req.argv = h.args.empty() ? std::vector<std::string>{h.path} : h.args;
+  req.env = &h.env;
+  req.fds = {in[0], 1, 2};
+  auto spawned = SpawnExe(req);
+  if (!spawned.ok()) {
     ::close(in[0]);
     ::close(in[1]);
-    return ErrnoStatus(field + ": fork", errno);
+    return Internal(field + ": cannot execute " + h.path + ": " + spawned.status().message());
   }
-  if (pid == 0) {
-    ::dup2(in[0], 0);
-    ::execve(h.path.c_str(), argv.data(), envp.data());
-    ::_exit(127);
-  }
+  pid_t pid = *spawned;
   ::close(in[0]);
   // The hook may not read its stdin; a closed pipe must not kill us.
   signal(SIGPIPE, SIG_IGN);

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,6 +32,29 @@ namespace {
 
 constexpr size_t kMaxLine = 16 * 1024;
 
+// The container's log file. The agent rotates it by renaming it away (and creating an empty
+// file in its place): before each write the path is checked, and a new file is opened when
+// it no longer names the open one, so nothing is written into a rotated file for long.
+struct LogFile {
+  std::string path;
+  int fd = -1;
+  dev_t dev = 0;
+  ino_t ino = 0;
+
+  void Open() {
+    if (fd >= 0) ::close(fd);
+    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    struct stat st;
+    if (fd >= 0 && ::fstat(fd, &st) == 0) dev = st.st_dev, ino = st.st_ino;
+  }
+  void Write(const std::string& data) {
+    if (path.empty() || data.empty()) return;
+    struct stat st;
+    if (fd < 0 || ::stat(path.c_str(), &st) != 0 || st.st_ino != ino || st.st_dev != dev) Open();
+    if (fd >= 0) (void)WriteAll(fd, data.data(), data.size());
+  }
+};
+
 struct LogStream {
   int fd = -1;
   const char* name;
@@ -39,7 +63,7 @@ struct LogStream {
 };
 
 // Appends complete lines (and over-long partial chunks) to the log.
-void Emit(int log_fd, LogStream& s, bool flush) {
+void Emit(LogFile& log, LogStream& s, bool flush) {
   std::string out;
   std::string ts = NowRfc3339Nano();
   size_t start = 0;
@@ -58,22 +82,22 @@ void Emit(int log_fd, LogStream& s, bool flush) {
     out += CriLogLine(ts, s.name, false, s.pending);
     s.pending.clear();
   }
-  if (log_fd >= 0 && !out.empty()) (void)WriteAll(log_fd, out.data(), out.size());
+  log.Write(out);
 }
 
-bool Pump(int log_fd, LogStream& s, AttachServer* attach) {
+bool Pump(LogFile& log, LogStream& s, AttachServer* attach) {
   char buf[65536];
   ssize_t n = ::read(s.fd, buf, sizeof buf);
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
   if (n <= 0) {
-    Emit(log_fd, s, true);
+    Emit(log, s, true);
     ::close(s.fd);
     s.fd = -1;
     return false;
   }
   if (attach) attach->Output(s.stream, buf, static_cast<size_t>(n));
   s.pending.append(buf, static_cast<size_t>(n));
-  Emit(log_fd, s, false);
+  Emit(log, s, false);
   return true;
 }
 
@@ -82,10 +106,9 @@ bool Pump(int log_fd, LogStream& s, AttachServer* attach) {
 int MonitorContainer(pid_t pid, int out_fd, int err_fd, const std::string& log_path,
                      const Cgroup& cgroup, const StateDir& dir, const std::string& id,
                      AttachServer* attach) {
-  int log_fd = -1;
-  if (!log_path.empty()) {
-    log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  }
+  LogFile log;
+  log.path = log_path;
+  if (!log_path.empty()) log.Open();
   LogStream streams[2];
   streams[0].fd = out_fd;
   streams[0].name = "stdout";
@@ -111,7 +134,7 @@ int MonitorContainer(pid_t pid, int out_fd, int err_fd, const std::string& log_p
     if (attach) attach->Handle(p, attach_first);
     for (int i = 0; i < 2; ++i)
       if (idx[i] >= 0 && (p[idx[i]].revents & (POLLIN | POLLHUP | POLLERR)))
-        Pump(log_fd, streams[i], attach);
+        Pump(log, streams[i], attach);
     // Reap the init and any orphan handed to us as subreaper.
     for (;;) {
       int st = 0;
@@ -131,14 +154,14 @@ int MonitorContainer(pid_t pid, int out_fd, int err_fd, const std::string& log_p
       char buf[65536];
       ssize_t n = ::read(s.fd, buf, sizeof buf);
       if (n <= 0) {
-        Emit(log_fd, s, true);
+        Emit(log, s, true);
         ::close(s.fd);
         s.fd = -1;
         break;
       }
       if (attach) attach->Output(s.stream, buf, static_cast<size_t>(n));
       s.pending.append(buf, static_cast<size_t>(n));
-      Emit(log_fd, s, false);
+      Emit(log, s, false);
     }
   }
   ExitInfo e;
@@ -153,7 +176,7 @@ int MonitorContainer(pid_t pid, int out_fd, int err_fd, const std::string& log_p
   e.oom_killed = cgroup.OomKills() > 0;
   (void)dir.SaveExit(id, e);
   if (attach) attach->Finish(e.exit_code);
-  if (log_fd >= 0) ::close(log_fd);
+  if (log.fd >= 0) ::close(log.fd);
   if (pidfd >= 0) ::close(pidfd);
   return status;
 }

@@ -132,23 +132,9 @@ Status MountCgroup(const Mount& m, const RootfsContext& ctx, int rootfd) {
     return ErrnoStatus("mount tmpfs on " + m.destination, errno);
   // Re-open: the fd points below the new tmpfs.
   ASSIGN_OR_RETURN(UniqueFd base, MkdirInRoot(rootfd, m.destination, 0755));
-  auto text = ReadWholeFile("/proc/self/mountinfo");
-  if (!text.ok()) return text.status();
   // One bind per v1 hierarchy mounted on the host under /sys/fs/cgroup.
-  size_t pos = 0;
-  while (pos < text->size()) {
-    size_t eol = text->find('\n', pos);
-    if (eol == std::string::npos) eol = text->size();
-    std::string line = text->substr(pos, eol - pos);
-    pos = eol + 1;
-    size_t dash = line.find(" - cgroup ");
-    if (dash == std::string::npos) continue;
-    char root[4096], mnt[4096];
-    if (std::sscanf(line.c_str(), "%*d %*d %*s %4095s %4095s", root, mnt) != 2) continue;
-    std::string mp = mnt;
-    if (mp.rfind("/sys/fs/cgroup/", 0) != 0) continue;
+  for (const std::string& mp : V1HierarchyMountPoints()) {
     std::string name = mp.substr(15);
-    if (name.empty() || name.find('/') != std::string::npos) continue;
     ASSIGN_OR_RETURN(UniqueFd sub, MkdirInRoot(rootfd, m.destination + "/" + name, 0755));
     std::string src = mp + ctx.cgroup_rel_path;
     if (!IsDirectory(src)) src = mp;

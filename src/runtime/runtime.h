@@ -41,7 +41,10 @@ struct CreateOptions {
   bool no_pivot = false;
   // The monitor keeps the write end of the container's stdin pipe and serves
   // <root>/<id>/attach (ConnectAttach): output goes to every attached client (and to the log),
-  // input from clients goes to the container's stdin. Needs process.terminal = false.
+  // input from clients goes to the container's stdin. With process.terminal (and no
+  // console_socket) the monitor keeps the pty master itself: the terminal's output is the
+  // container's stdout (log and clients), client input goes to the terminal and clients may
+  // set its size.
   bool attach = false;
 };
 
@@ -116,9 +119,10 @@ class Runtime {
   // it still runs then (kill p.pid and wait again).
   Result<int> WaitExec(const ExecProcess& p, int timeout_ms = -1);
   // Connects to the attach socket of a container created with CreateOptions::attach.
-  // Frames both ways: 1 byte stream (0 stdin, 1 stdout, 2 stderr, 3 exit), 4 bytes
+  // Frames both ways: 1 byte stream (0 stdin, 1 stdout, 2 stderr, 3 exit, 4 resize), 4 bytes
   // big-endian length, payload. A client sends stdin frames; an empty stdin frame closes the
-  // container's stdin (stdinOnce). It receives stdout/stderr frames and, when the container
+  // container's stdin (stdinOnce; with a terminal no further input is taken). With a
+  // terminal a client may send resize frames: 4 bytes, columns and rows (16-bit big-endian). It receives stdout/stderr frames and, when the container
   // has exited, one exit frame whose payload is the exit code in decimal, then EOF.
   // NotFound when the container has no attach socket or has exited.
   Result<int> ConnectAttach(const std::string& id) const;

@@ -170,6 +170,7 @@ Status StreamCriLog(const std::string& path, const LogReadOptions& opts,
   std::string pending;  // a line read without its newline yet
   char buf[65536];
   bool quiet_after_exit = false;
+  bool drained_rotated = false;  // read the renamed file to its end once more
   Status result;
   for (;;) {
     ssize_t n = pread(fd, buf, sizeof buf, pos);
@@ -209,6 +210,24 @@ Status StreamCriLog(const std::string& path, const LogReadOptions& opts,
     // At the end of what is written so far.
     if (!opts.follow) break;
     if (stop && stop()) break;
+    // The agent rotated the log (renamed it away and put a new file at `path`): finish the
+    // old file, whose writer may have added a last line since, then go on with the new one.
+    if (struct stat now, open_st; stat(path.c_str(), &now) == 0 && fstat(fd, &open_st) == 0 &&
+                                  (now.st_ino != open_st.st_ino || now.st_dev != open_st.st_dev)) {
+      if (!drained_rotated) {
+        drained_rotated = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a write under way
+        continue;
+      }
+      if (int next = open(path.c_str(), O_RDONLY | O_CLOEXEC); next >= 0) {
+        close(fd);
+        fd = next;
+        pos = 0;
+        pending.clear();
+        drained_rotated = false;
+        continue;
+      }
+    }
     if (quiet_after_exit) break;
     if (!still_running()) {
       quiet_after_exit = true;  // one more read catches the last lines, then end

@@ -29,6 +29,8 @@ import harness  # noqa: E402  (tests/e2e/harness.py, reused as is)
 import netns  # noqa: E402
 
 CLUSTER_CIDR = "10.244.0.0/16"
+# The kubelet default (85%) would delete the suites' images whenever the host disk fills up.
+NO_IMAGE_GC = ["--image-gc-high-threshold=100"]
 API_PORT = 6443
 KUBELET_PORT = 10250
 NOT_READY_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
@@ -205,7 +207,8 @@ class NodeServer(harness.ManagedProcess):
                 # what other nodes use (hence --tls-san).
                 "--tls-san", self.node.address, "--node-ip", self.node.address,
                 "--kubelet-port", str(KUBELET_PORT), "--cluster-cidr", CLUSTER_CIDR,
-                *self.extra_args]
+                # Image GC follows the host disk's fill level; off unless a test asks for it.
+                *NO_IMAGE_GC, *self.extra_args]
 
     def start(self, timeout=60, wait_node=True):
         if os.path.exists(self.kubeconfig):
@@ -291,7 +294,7 @@ class AgentNode(harness.ManagedProcess):
         self._launch(self.node.nsenter([
             harness.sampan_bin(), "agent", "--kubeconfig", self.kubeconfig, "--data-dir",
             self.data_dir, "--node-name", self.name, "--node-ip", self.node.address,
-            "--kubelet-port", str(KUBELET_PORT)]))
+            "--kubelet-port", str(KUBELET_PORT), *NO_IMAGE_GC]))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -354,6 +357,19 @@ class Cluster:
         self.agents.append(agent)
         return agent.start()
 
+    def _run_dirs(self):
+        """The run dirs (tmpfs) of the server's agent and of every agent node."""
+        found = []
+        for data in [os.path.join(self.workdir, "data")] + [a.data_dir for a in self.agents]:
+            try:
+                with open(os.path.join(data, "agent", "run-dir")) as f:
+                    d = f.read().strip()
+            except OSError:
+                continue
+            if d.startswith("/run/sampan-agent/") and d not in found:
+                found.append(d)
+        return found
+
     def teardown(self):
         """Takes everything down; returns a list of problems found (leaks into the host)."""
         problems = []
@@ -364,12 +380,23 @@ class Cluster:
             agent.stop(timeout=20)
         if self.server:
             self.server.stop(timeout=20)
+        # Each agent keeps its runtime state and bundles (the containers' rootfs mount points) on a
+        # tmpfs outside the work dir; DATA_DIR/agent/run-dir names it.
+        run_dirs = self._run_dirs()
         # Containers outlive the agent on purpose; take them down here.
         netns.kill_until_gone(lambda: netns.processes_of_pods(uids) +
-                              netns.processes_rooted_under(self.workdir))
+                              netns.processes_rooted_under(self.workdir) +
+                              sum((netns.processes_rooted_under(d) for d in run_dirs), []))
         if self.fabric:
             self.fabric.destroy()
         netns.unmount_under(self.workdir)
+        for d in run_dirs:
+            netns.unmount_under(d)
+            left = netns.mounts_under(d)
+            if left:
+                problems.append(f"mounts left under {d}: {left}")
+            else:
+                shutil.rmtree(d, ignore_errors=True)
         # Only the pods' own cgroups: kubepods/{burstable,besteffort} are shared by every agent on
         # this machine (other test runs may be using them right now).
         netns.remove_pod_cgroups(uids)

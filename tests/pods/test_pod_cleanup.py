@@ -156,3 +156,35 @@ def test_deleting_an_adopted_pod_cleans_up(server, kubectl, api, ns, node):
             break
         assert time.monotonic() < deadline, "after the delete: " + "; ".join(left)
         time.sleep(0.5)
+
+
+def test_agent_copes_with_a_reboot(server, kubectl, api, ns, node):
+    """The runtime state and bundles are on a tmpfs (DATA_DIR/agent/run-dir): a reboot takes them and
+    every container away. The restarted agent starts the pod afresh and removes what the old containers
+    left on disk (their rootfs dirs in the image store)."""
+    pu.create(kubectl, ns, KUBIA.format(name="rebooted"))
+    pod = pu.wait_pod(api, ns, "rebooted", lambda p: pu.is_running(p) and pu.is_ready(p), timeout=60,
+                      what="Running and Ready")
+    uid = pod["metadata"]["uid"]
+    old_ids = [pu.container_id(pod, c) for c in ("kubia", "side")]
+    with open(os.path.join(server.data_dir, "agent", "run-dir")) as f:
+        run_dir = f.read().strip()
+    assert os.path.isdir(os.path.join(run_dir, "runtime", old_ids[0])), os.listdir(run_dir)
+    rootfs_dirs = os.path.join(server.data_dir, "images", "containers")
+    assert set(old_ids) <= set(os.listdir(rootfs_dirs))
+    # "Reboot": the agent and every container process go, the tmpfs and the pod cgroups with them.
+    assert server.stop() == 0, server.log_tail(20)
+    assert netns.kill_until_gone(lambda: netns.processes_of_pods([uid]))
+    netns.unmount_under(run_dir)
+    assert not netns.mounts_under(run_dir)
+    netns.remove_pod_cgroups([uid])
+    server.start()
+    pod = pu.wait_pod(api, ns, "rebooted",
+                      lambda p: pu.is_running(p) and pu.is_ready(p) and
+                      pu.container_id(p, "kubia") not in old_ids, timeout=90,
+                      what="Running and Ready with new containers after the reboot")
+    assert cl.http_get(node.path, pod["status"]["podIP"], 8080)[0] == 200
+    left = set(old_ids) & set(os.listdir(rootfs_dirs))
+    assert not left, f"rootfs dirs of the containers from before the reboot: {left}"
+    assert not any(os.path.exists(os.path.join(run_dir, "containers", i)) for i in old_ids)
+    kubectl.ok("delete", "pod", "rebooted", "-n", ns, "--wait=true", timeout=60)
