@@ -71,76 +71,57 @@ int RunUntilSignal(const char* command, const controllers::ControlPlaneOptions& 
   return 0;
 }
 
-}  // namespace
-
-int SchedulerMain(int argc, char** argv) {
-  const char* kCommand = "sampan scheduler";
+// Parses the flags of `sampan scheduler` (scheduler = true) or `sampan controller-manager`,
+// then runs that component until a signal.
+int ComponentMain(bool scheduler, int argc, char** argv) {
+  const char* command = scheduler ? "sampan scheduler" : "sampan controller-manager";
   controllers::ControlPlaneOptions opts;
-  opts.enable_controllers = false;
-  FlagCursor flags(kCommand, argc, argv);
+  opts.enable_scheduler = scheduler;
+  opts.enable_controllers = !scheduler;
+  FlagCursor flags(command, argc, argv);
   while (flags.Next()) {
     const std::string& a = flags.name();
+    bool ok = true;
     if (a == "-h" || a == "--help") {
-      SchedulerUsage(stdout);
+      (scheduler ? SchedulerUsage : ControllerManagerUsage)(stdout);
       return 0;
     } else if (a == "--kubeconfig") {
-      if (!flags.Value(&opts.kubeconfig)) return 2;
-    } else if (a == "--scheduler-name") {
-      if (!flags.Value(&opts.scheduler_name)) return 2;
-      if (opts.scheduler_name.empty()) {
-        std::fprintf(stderr, "%s: --scheduler-name must not be empty\n", kCommand);
+      ok = flags.Value(&opts.kubeconfig);
+    } else if (a == "--leader-elect") {
+      ok = flags.Bool(&opts.leader_elect);
+    } else if (a == "--debug") {
+      log::SetLevel(log::DEBUG);
+    } else if (scheduler && a == "--scheduler-name") {
+      ok = flags.Value(&opts.scheduler_name);
+      if (ok && opts.scheduler_name.empty()) {
+        std::fprintf(stderr, "%s: --scheduler-name must not be empty\n", command);
         return 2;
       }
-    } else if (a == "--leader-elect") {
-      if (!flags.Bool(&opts.leader_elect)) return 2;
-    } else if (a == "--debug") {
-      log::SetLevel(log::DEBUG);
+    } else if (!scheduler && a == "--cluster-cidr") {
+      ok = flags.Value(&opts.cluster_cidr);
+    } else if (!scheduler && a == "--node-cidr-mask-size") {
+      ok = flags.Int(&opts.node_cidr_mask_size, 1, 32);
+    } else if (!scheduler && a == "--allocate-node-cidrs") {
+      ok = flags.Bool(&opts.allocate_node_cidrs);
+    } else if (!scheduler && a == "--terminated-pod-gc-threshold") {
+      ok = flags.Int(&opts.terminated_pod_gc_threshold);
     } else {
-      std::fprintf(stderr, "%s: unknown flag \"%s\" (see --help)\n", kCommand, a.c_str());
+      std::fprintf(stderr, "%s: unknown flag \"%s\" (see --help)\n", command, a.c_str());
       return 2;
     }
+    if (!ok) return 2;
   }
   if (opts.kubeconfig.empty()) {
-    std::fprintf(stderr, "%s: --kubeconfig is required\n", kCommand);
+    std::fprintf(stderr, "%s: --kubeconfig is required\n", command);
     return 2;
   }
-  return RunUntilSignal(kCommand, opts);
+  return RunUntilSignal(command, opts);
 }
 
-int ControllerManagerMain(int argc, char** argv) {
-  const char* kCommand = "sampan controller-manager";
-  controllers::ControlPlaneOptions opts;
-  opts.enable_scheduler = false;
-  FlagCursor flags(kCommand, argc, argv);
-  while (flags.Next()) {
-    const std::string& a = flags.name();
-    if (a == "-h" || a == "--help") {
-      ControllerManagerUsage(stdout);
-      return 0;
-    } else if (a == "--kubeconfig") {
-      if (!flags.Value(&opts.kubeconfig)) return 2;
-    } else if (a == "--leader-elect") {
-      if (!flags.Bool(&opts.leader_elect)) return 2;
-    } else if (a == "--cluster-cidr") {
-      if (!flags.Value(&opts.cluster_cidr)) return 2;
-    } else if (a == "--node-cidr-mask-size") {
-      if (!flags.Int(&opts.node_cidr_mask_size, 1, 32)) return 2;
-    } else if (a == "--allocate-node-cidrs") {
-      if (!flags.Bool(&opts.allocate_node_cidrs)) return 2;
-    } else if (a == "--terminated-pod-gc-threshold") {
-      if (!flags.Int(&opts.terminated_pod_gc_threshold)) return 2;
-    } else if (a == "--debug") {
-      log::SetLevel(log::DEBUG);
-    } else {
-      std::fprintf(stderr, "%s: unknown flag \"%s\" (see --help)\n", kCommand, a.c_str());
-      return 2;
-    }
-  }
-  if (opts.kubeconfig.empty()) {
-    std::fprintf(stderr, "%s: --kubeconfig is required\n", kCommand);
-    return 2;
-  }
-  return RunUntilSignal(kCommand, opts);
-}
+}  // namespace
+
+int SchedulerMain(int argc, char** argv) { return ComponentMain(true, argc, argv); }
+
+int ControllerManagerMain(int argc, char** argv) { return ComponentMain(false, argc, argv); }
 
 }  // namespace sampan::cmd

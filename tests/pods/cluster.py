@@ -421,3 +421,20 @@ class Cluster:
         if not os.environ.get("SAMPAN_E2E_KEEP"):
             shutil.rmtree(self.workdir, ignore_errors=True)
         return problems
+
+
+def serve(c):
+    """The body of a module-scoped cluster fixture (`yield from cluster.serve(c)`): starts `c`,
+    yields it, tears it down; the module fails if the start fails or the cleanup finds leaks."""
+    import pytest
+    problems = []
+    try:
+        try:
+            c.start()
+        except harness.ServerError as e:
+            pytest.fail(f"could not start sampan server in the node namespace: {e}", pytrace=False)
+        yield c
+    finally:
+        problems = c.teardown()
+    if problems:
+        pytest.fail("cleanup found leaks: " + "; ".join(problems), pytrace=False)

@@ -79,17 +79,7 @@ def images_dir():
 def cluster(request, images_dir):
     label = re.sub(r"[^a-z0-9]+", "-", request.module.__name__.lower()).strip("-")[-30:]
     c = cluster_mod.Cluster(label, images_dir)
-    problems = []
-    try:
-        try:
-            c.start()
-        except harness.ServerError as e:
-            pytest.fail(f"could not start sampan server in the node namespace: {e}", pytrace=False)
-        yield c
-    finally:
-        problems = c.teardown()
-    if problems:
-        pytest.fail("cleanup found leaks: " + "; ".join(problems), pytrace=False)
+    yield from cluster_mod.serve(c)
 
 
 @pytest.fixture(scope="module")

@@ -38,17 +38,7 @@ KUBIA = "docker.io/luksa/kubia:latest"
 @pytest.fixture(scope="module")
 def cluster(request, images_dir):
     c = cl.Cluster("image-gc", images_dir, extra_args=SERVER_ARGS)
-    problems = []
-    try:
-        try:
-            c.start()
-        except harness.ServerError as e:
-            pytest.fail(f"could not start sampan server in the node namespace: {e}", pytrace=False)
-        yield c
-    finally:
-        problems = c.teardown()
-    if problems:
-        pytest.fail("cleanup found leaks: " + "; ".join(problems), pytrace=False)
+    yield from cl.serve(c)
 
 
 def store_names(server):

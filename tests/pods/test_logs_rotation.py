@@ -70,17 +70,7 @@ ROTATED = re.compile(r"^0\.log\.\d{8}-\d{6}(\.gz)?$")
 @pytest.fixture(scope="module")
 def cluster(request, images_dir):
     c = cl.Cluster("logs-rotation", images_dir, extra_args=SERVER_ARGS)
-    problems = []
-    try:
-        try:
-            c.start()
-        except harness.ServerError as e:
-            pytest.fail(f"could not start sampan server in the node namespace: {e}", pytrace=False)
-        yield c
-    finally:
-        problems = c.teardown()
-    if problems:
-        pytest.fail("cleanup found leaks: " + "; ".join(problems), pytrace=False)
+    yield from cl.serve(c)
 
 
 @pytest.fixture(scope="module")

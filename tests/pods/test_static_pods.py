@@ -10,7 +10,6 @@ import time
 import pytest
 
 import cluster as cl
-import harness
 import podutil as pu
 
 MANIFEST = """apiVersion: v1
@@ -35,17 +34,7 @@ def cluster(request, images_dir):
     c.manifests = os.path.join(c.workdir, "manifests")
     os.makedirs(c.manifests)
     c.extra_args = ["--pod-manifest-path", c.manifests, "--file-check-frequency=1s"]
-    problems = []
-    try:
-        try:
-            c.start()
-        except harness.ServerError as e:
-            pytest.fail(f"could not start sampan server in the node namespace: {e}", pytrace=False)
-        yield c
-    finally:
-        problems = c.teardown()
-    if problems:
-        pytest.fail("cleanup found leaks: " + "; ".join(problems), pytrace=False)
+    yield from cl.serve(c)
 
 
 def write_atomic(path, text):
