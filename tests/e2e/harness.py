@@ -521,6 +521,8 @@ def table(stdout):
 
 def rows_by_name(stdout, key="NAME"):
     names, rows = table(stdout)
+    if not names:  # kubectl printed no table ("No resources found" goes to stderr)
+        return {}
     idx = names.index(key)
     return {r[idx]: dict(zip(names, r)) for r in rows}
 
