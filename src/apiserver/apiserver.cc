@@ -16,6 +16,7 @@
 #include "apiserver/api_handler.h"
 #include "apiserver/certs.h"
 #include "apiserver/http.h"
+#include "apiserver/loopback.h"
 #include "apiserver/namespace_controller.h"
 #include "apiserver/object_cache.h"
 #include "apiserver/rest.h"
@@ -34,6 +35,7 @@ class ApiServerImpl final : public ApiServer {
   explicit ApiServerImpl(Options o) : opt_(std::move(o)) {}
 
   ~ApiServerImpl() override {
+    loopback_gate_->Close();
     io_.stop();
     for (auto& t : threads_) t.join();
   }
@@ -61,8 +63,8 @@ class ApiServerImpl final : public ApiServer {
     so.client_ca_file = tls.ca_cert;
     handler_->SetKubeletClient(tls.kubelet_client_cert, tls.kubelet_client_key);
     ApiHandler* h = handler_.get();
-    http_ = NewHttpServer(
-        io_, so, [h](Request& req, Responder& res) { return h->Handle(req, res); }, nullptr);
+    handle_ = [h](Request& req, Responder& res) { return h->Handle(req, res); };
+    http_ = NewHttpServer(io_, so, handle_, nullptr);
     ASSIGN_OR_RETURN(port_, http_->Start());
     handler_->SetAdvertiseAddress("127.0.0.1:" + std::to_string(port_));
     std::string kubeconfig = opt_.write_kubeconfig.empty() ? opt_.data_dir + "/kubeconfig.yaml"
@@ -103,6 +105,12 @@ class ApiServerImpl final : public ApiServer {
 
   int https_port() const override { return port_; }
 
+  std::shared_ptr<client::LoopbackServer> Loopback(std::string user,
+                                                   std::vector<std::string> groups) override {
+    Identity id{std::move(user), std::move(groups), true};
+    return NewLoopbackServer(io_, handle_, std::move(id), loopback_gate_);
+  }
+
  private:
   // Kubernetes compacts the store every five minutes, to the revision seen at the previous tick.
   asio::awaitable<void> CompactLoop() {
@@ -130,7 +138,9 @@ class ApiServerImpl final : public ApiServer {
   const api::Registry* registry_ = nullptr;
   std::unique_ptr<Rest> rest_;
   std::unique_ptr<ApiHandler> handler_;
+  Handler handle_;  // the request path every transport shares
   std::unique_ptr<HttpServer> http_;
+  std::shared_ptr<LoopbackGate> loopback_gate_ = NewLoopbackGate();
   std::unique_ptr<NamespaceController> ns_controller_;
   int port_ = 0;
   std::mutex mu_;

@@ -9,6 +9,10 @@
 
 #include "util/status.h"
 
+namespace sampan::client {
+class LoopbackServer;  // client/loopback.h
+}
+
 namespace sampan::apiserver {
 
 struct Options {
@@ -31,6 +35,12 @@ class ApiServer {
   virtual void Run() = 0;
   virtual void Stop() = 0;
   virtual int https_port() const = 0;
+  // For components in this process: set as client::ClientConfig::loopback, their requests
+  // reach this server's request handler directly (no TLS, sockets or HTTP text), as `user`
+  // in `groups` (plus system:authenticated). Call after Start(); the server must outlive
+  // the clients' use of it (requests made after it is destroyed fail as Unavailable).
+  virtual std::shared_ptr<client::LoopbackServer> Loopback(
+      std::string user, std::vector<std::string> groups) = 0;
 };
 
 std::unique_ptr<ApiServer> NewApiServer(Options options);

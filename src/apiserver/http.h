@@ -78,6 +78,11 @@ class Responder {
 };
 
 using Handler = std::function<asio::awaitable<void>(Request&, Responder&)>;
+
+// What every transport does with a parsed request whose identity is set (HTTPS and plain
+// connections in http_server.cc, the in-process loopback in loopback.cc): runs `handler`,
+// and answers 500 if it sent nothing.
+asio::awaitable<void> ServeRequest(const Handler& handler, Request& req, Responder& res);
 // Maps a bearer token to an identity; false if the token is unknown.
 using TokenAuthenticator = std::function<bool(std::string_view token, Identity* out)>;
 

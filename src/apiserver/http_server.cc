@@ -391,13 +391,7 @@ class ServerImpl final : public HttpServer {
       req.identity = conn_id;
       if (!req.identity.authenticated) Authenticate(req);
       StreamResponder<Stream> responder(stream, msg.keep_alive(), &buf);
-      co_await handler_(req, responder);
-      if (!responder.sent()) {
-        Response none;
-        none.status = 500;
-        none.body = PlainStatus(500, "InternalError", "handler sent no response");
-        co_await responder.Send(std::move(none));
-      }
+      co_await ServeRequest(handler_, req, responder);
       if (responder.reading()) {
         co_await responder.StopReading();
         co_return false;
@@ -437,6 +431,16 @@ class ServerImpl final : public HttpServer {
 };
 
 }  // namespace
+
+asio::awaitable<void> ServeRequest(const Handler& handler, Request& req, Responder& res) {
+  co_await handler(req, res);
+  if (!res.sent()) {
+    Response none;
+    none.status = 500;
+    none.body = PlainStatus(500, "InternalError", "handler sent no response");
+    co_await res.Send(std::move(none));
+  }
+}
 
 std::unique_ptr<HttpServer> NewHttpServer(asio::io_context& io, ServerOptions options,
                                           Handler handler, TokenAuthenticator tokens) {

@@ -2,11 +2,14 @@
 // PEM credentials, or the current context of a kubeconfig file.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "util/status.h"
 
 namespace sampan::client {
+
+class LoopbackServer;  // client/loopback.h
 
 struct ClientConfig {
   // "https://127.0.0.1:6443" or "http://127.0.0.1:8080" (plain HTTP: loopback tests only).
@@ -18,6 +21,10 @@ struct ClientConfig {
   bool insecure_skip_verify = false;
   std::string user_agent = "sampan";
   int request_timeout_seconds = 30;  // per non-watch request
+  // In-process loopback (client/loopback.h): when set, requests go straight to this API
+  // server object in the same process (no TLS, TCP or HTTP text) as the identity it was made
+  // for; `server` and the credentials above are then not used for requests.
+  std::shared_ptr<LoopbackServer> loopback;
 };
 
 // Reads the current context of a kubeconfig file (YAML). Understands

@@ -59,6 +59,17 @@ class TestApiServer {
     ASSIGN_OR_RETURN(ClientConfig cfg, Config());
     return RestClient::New(std::move(cfg));
   }
+  // The in-process loopback (client/loopback.h) to this server, as system:admin.
+  std::shared_ptr<LoopbackServer> Loopback() const {
+    return server_->Loopback("system:admin", {"system:masters"});
+  }
+  // A client on that loopback instead of HTTPS.
+  Result<std::unique_ptr<RestClient>> NewLoopbackClient(
+      std::shared_ptr<LoopbackServer> loopback = nullptr) const {
+    ASSIGN_OR_RETURN(ClientConfig cfg, Config());
+    cfg.loopback = loopback ? std::move(loopback) : Loopback();
+    return RestClient::New(std::move(cfg));
+  }
 
  private:
   std::string dir_;

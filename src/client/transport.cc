@@ -221,6 +221,7 @@ class DialerImpl final : public Dialer {
 }  // namespace
 
 Result<std::unique_ptr<Dialer>> Dialer::New(const ClientConfig& cfg) {
+  if (cfg.loopback) return NewLoopbackDialer(cfg.loopback);
   ASSIGN_OR_RETURN(Endpoint ep, ParseServerUrl(cfg.server));
   auto d = std::make_unique<DialerImpl>(std::move(ep));
   RETURN_IF_ERROR(d->Init(cfg));

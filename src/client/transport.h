@@ -50,4 +50,10 @@ class Dialer {
   virtual const Endpoint& endpoint() const = 0;
 };
 
+// Connections to an API server in this process (client/loopback.h): requests go to
+// `server` directly, without TLS, TCP or HTTP text. Dialer::New returns one when
+// ClientConfig::loopback is set. Upgrading requests (exec, attach, port-forward) are
+// answered with an error on these connections.
+std::unique_ptr<Dialer> NewLoopbackDialer(std::shared_ptr<LoopbackServer> server);
+
 }  // namespace sampan::client::internal

@@ -2,6 +2,7 @@
 #include <malloc.h>
 #include <sched.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -10,6 +11,7 @@
 
 #include "agent/agent.h"
 #include "apiserver/apiserver.h"
+#include "client/config.h"
 #include "cmd/agent_flags.h"
 #include "controllers/controller_manager.h"
 #include "net/ipv4.h"
@@ -73,6 +75,9 @@ void Usage(FILE* out) {
                "                              deleted (default 12500; <= 0: keep all)\n"
                "  --threads N                 API worker threads (default 1 on a machine with\n"
                "                              at most 2 CPUs, else 2)\n"
+               "  --disable-loopback-client   the in-process scheduler, controllers and agent\n"
+               "                              talk to the API over HTTPS (through the admin\n"
+               "                              kubeconfig) instead of calling it in-process\n"
                "  --debug                     verbose logging\n"
                "Node agent flags (for the in-process agent):\n");
   PrintAgentFlags(out);
@@ -92,6 +97,7 @@ int ServerMain(int argc, char** argv) {
   std::string cluster_cidr = "10.244.0.0/16";
   int node_cidr_mask_size = 24;
   int terminated_pod_gc_threshold = 12500;
+  bool loopback_client = true;
   FlagCursor flags("sampan server", argc, argv);
   while (flags.Next()) {
     const std::string& a = flags.name();
@@ -175,6 +181,8 @@ int ServerMain(int argc, char** argv) {
       if (!flags.Int(&terminated_pod_gc_threshold)) return 2;
     } else if (a == "--threads") {
       if (!need_int(&opt.threads) || opt.threads < 1) return 2;
+    } else if (a == "--disable-loopback-client") {
+      loopback_client = false;
     } else if (a == "--debug") {
       log::SetLevel(log::DEBUG);
     } else {
@@ -198,13 +206,28 @@ int ServerMain(int argc, char** argv) {
     std::fprintf(stderr, "sampan server: %s\n", st.message().c_str());
     return 1;
   }
-  // The scheduler and controllers are clients of the API like any other, through the
-  // admin kubeconfig the server just wrote.
+  // The scheduler, controllers and agent are clients of the API like any other, with the
+  // admin kubeconfig the server just wrote (its CA and address). By default their requests
+  // then take the in-process loopback (client/loopback.h): straight into the server's request
+  // handler, no TLS or sockets. They act in system:masters, as with the admin certificate;
+  // there is no authorization beyond authentication yet.
+  const std::string kubeconfig =
+      opt.write_kubeconfig.empty() ? opt.data_dir + "/kubeconfig.yaml" : opt.write_kubeconfig;
+  auto component_client = [&](std::string user,
+                              std::vector<std::string> groups) -> Result<client::ClientConfig> {
+    ASSIGN_OR_RETURN(client::ClientConfig cfg, client::LoadKubeconfig(kubeconfig));
+    if (loopback_client) cfg.loopback = server->Loopback(std::move(user), std::move(groups));
+    return cfg;
+  };
   std::unique_ptr<controllers::ControlPlane> plane;
   if (!disable_scheduler || !disable_controllers) {
     controllers::ControlPlaneOptions cp;
-    cp.kubeconfig = opt.write_kubeconfig.empty() ? opt.data_dir + "/kubeconfig.yaml"
-                                                 : opt.write_kubeconfig;
+    auto cfg = component_client("system:kube-controller-manager", {"system:masters"});
+    if (!cfg.ok()) {
+      std::fprintf(stderr, "sampan server: %s\n", cfg.status().message().c_str());
+      return 1;
+    }
+    cp.client = std::move(*cfg);
     cp.enable_scheduler = !disable_scheduler;
     cp.enable_controllers = !disable_controllers;
     cp.node_monitor_grace_period = node_grace;
@@ -221,11 +244,22 @@ int ServerMain(int argc, char** argv) {
     }
     plane = std::move(*started);
   }
-  // The node agent for this machine, through the same admin kubeconfig.
+  // The node agent for this machine, as system:node:NAME.
   std::unique_ptr<agent::Agent> node_agent;
   if (!disable_agent) {
-    agent_opts.kubeconfig = opt.write_kubeconfig.empty() ? opt.data_dir + "/kubeconfig.yaml"
-                                                         : opt.write_kubeconfig;
+    std::string node = agent_opts.node_name;
+    if (node.empty()) {
+      char host[256] = {};
+      if (gethostname(host, sizeof host - 1) == 0) node = host;
+    }
+    auto cfg = component_client("system:node:" + node, {"system:nodes", "system:masters"});
+    if (!cfg.ok()) {
+      std::fprintf(stderr, "sampan server: %s\n", cfg.status().message().c_str());
+      if (plane) plane->Stop();
+      return 1;
+    }
+    agent_opts.kubeconfig.clear();  // the config above replaces it
+    agent_opts.client = std::move(*cfg);
     agent_opts.data_dir = opt.data_dir;
     agent_opts.cluster_cidr = cluster_cidr;  // the same range the node IPAM cuts up
     auto started = agent::Agent::Start(agent_opts);
