@@ -36,9 +36,19 @@ def test_exit_codes_propagate(rt, bundle):
     assert rt.cmd("run", "-b", bundle.path, rt.new_id()).returncode == 137
 
 
+def wait_trapped(rt, cid):
+    """Waits for the container's shell to create /tmp/trapped, right after it set its traps:
+    a container runs once its shell does, maybe before the trap (the signal would then kill it)."""
+    for _ in range(250):
+        if rt.cmd("exec", cid, "test", "-e", "/tmp/trapped").returncode == 0:
+            return
+        time.sleep(0.02)
+    pytest.fail("the shell never set its trap")
+
+
 def test_create_start_state_kill_delete(rt, bundle):
     bundle.config["annotations"] = {"io.sampan/test": "yes"}
-    bundle.set_args("sh", "-c", "trap 'exit 42' USR1; while :; do sleep 0.05; done")
+    bundle.set_args("sh", "-c", "trap 'exit 42' USR1; touch /tmp/trapped; while :; do sleep 0.05; done")
     cid = rt.new_id()
     p = rt.cmd("create", "--bundle", bundle.path, "--pid-file", os.path.join(bundle.path, "pid"), cid)
     assert p.returncode == 0, p.stderr
@@ -57,6 +67,7 @@ def test_create_start_state_kill_delete(rt, bundle):
     assert p.returncode != 0 and "running" in p.stderr
     p = rt.cmd("delete", cid)
     assert p.returncode != 0 and "running" in p.stderr
+    wait_trapped(rt, cid)
     assert rt.cmd("kill", cid, "USR1").returncode == 0
     s = rt.wait_status(cid, "stopped")
     assert s["exitCode"] == 42 and s["oomKilled"] is False
@@ -66,9 +77,12 @@ def test_create_start_state_kill_delete(rt, bundle):
 
 
 def test_kill_signals(rt, bundle):
-    bundle.set_args("sh", "-c", "trap 'echo got-hup > /tmp/sig' HUP; while :; do sleep 0.05; done")
+    bundle.set_args("sh", "-c",
+                    "trap 'echo got-hup > /tmp/sig' HUP; touch /tmp/trapped; "
+                    "while :; do sleep 0.05; done")
     cid = rt.new_id()
     rt.cmd("run", "-d", "-b", bundle.path, cid, check=True)
+    wait_trapped(rt, cid)
     rt.cmd("kill", cid, "SIGHUP", check=True)
     for _ in range(100):
         if rt.cmd("exec", cid, "cat", "/tmp/sig").stdout.strip() == "got-hup":
