@@ -184,6 +184,7 @@ Result<ExecProcess> Runtime::StartExec(const ExecOptions& opts) {
     std::vector<std::string> env = ProcessEnv(proc);
     auto exe = FindExecutable(proc.args[0], env);
     if (!exe.ok()) ExecFail(errp[1], exe.status());
+    ResetSignalsForExec();  // before seccomp, which might refuse rt_sigaction
     if (Status st = ApplyNoNewPrivileges(proc); !st.ok()) ExecFail(errp[1], st);
     if (spec.linux.seccomp && !proc.no_new_privileges)
       if (Status st = LoadSeccomp(*spec.linux.seccomp); !st.ok()) ExecFail(errp[1], st);

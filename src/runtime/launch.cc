@@ -179,6 +179,7 @@ struct NsFd {
   Result<std::string> exe = std::string();
   if (spec.has_process) exe = FindExecutable(proc.args[0], env);
   if (!exe.ok()) InitFail(sock, exe.status());
+  ResetSignalsForExec();  // before seccomp, which might refuse rt_sigaction
   INIT_CHECK(sock, ApplyNoNewPrivileges(proc));
   if (spec.linux.seccomp && !proc.no_new_privileges)
     INIT_CHECK(sock, LoadSeccomp(*spec.linux.seccomp));

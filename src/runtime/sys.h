@@ -62,6 +62,12 @@ bool ProcessAlive(pid_t pid);
 int PidfdOpen(pid_t pid);
 int PidfdSendSignal(int pidfd, int sig);
 
+// Every signal back to its default action and none blocked, for a process about to exec a
+// container's program: it starts clean whatever the runtime's caller ignored or blocked
+// (`nohup` ignores SIGHUP, and a shell cannot trap a signal ignored on entry; the server blocks
+// SIGTERM/SIGINT for its signal thread). Async-signal-safe.
+void ResetSignalsForExec();
+
 // Writes all bytes, retrying on EINTR/short writes.
 bool WriteAll(int fd, const void* buf, size_t len);
 // Reads exactly len bytes; false on EOF or error.

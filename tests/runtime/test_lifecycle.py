@@ -220,3 +220,35 @@ def test_id_in_use(rt, bundle):
     rt.cmd("delete", "--force", cid, check=True)
     assert not cgroup_dirs(bundle.cgroup_path)
     assert rt.cmd("delete", "--force", "never-existed").returncode == 0
+
+
+def test_signals_start_clean_whatever_the_caller_ignored(rt, bundle):
+    """A runtime started under `nohup` (SIGHUP ignored) with signals blocked still gives the
+    container's processes default signal actions and an empty mask, for run and exec alike."""
+    import signal
+    import subprocess
+
+    from conftest import sampan_bin
+
+    def unkind_parent():
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGUSR1})
+
+    def masks(text):
+        return {k: int(v, 16) for k, v in (l.split(":\t") for l in text.splitlines()
+                                           if l.startswith(("SigIgn", "SigBlk")))}
+
+    bundle.set_args("sleep", "30")
+    cid = rt.new_id()
+    subprocess.run([sampan_bin(), "runtime", "--root", rt.root, "run", "-d", "-b", bundle.path,
+                    cid], check=True, preexec_fn=unkind_parent, timeout=30,
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    for proc in ("1", "self"):  # the container's init (run), then the exec'd process
+        p = subprocess.run([sampan_bin(), "runtime", "--root", rt.root, "exec", cid, "grep", "-E",
+                            "^Sig(Ign|Blk)", f"/proc/{proc}/status"], preexec_fn=unkind_parent,
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, p.stderr
+        assert masks(p.stdout) == {"SigIgn": 0, "SigBlk": 0}, (proc, p.stdout)
+    rt.cmd("kill", cid, "9", check=True)
+    rt.wait_status(cid, "stopped")
+    rt.cmd("delete", cid, check=True)
