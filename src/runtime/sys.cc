@@ -148,8 +148,20 @@ int PidfdSendSignal(int pidfd, int sig) {
 void ResetSignalsForExec() {
   struct sigaction dfl = {};
   dfl.sa_handler = SIG_DFL;
+  // The kernel's struct sigaction (handler, flags, restorer, mask; zeros past the handler),
+  // for the signals glibc keeps for itself (32 and 33) and refuses to touch: an ignored one
+  // would be inherited through exec like any other.
+  struct {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)();
+    uint64_t mask;
+  } kernel_dfl = {SIG_DFL, 0, nullptr, 0};
   for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) (void)::sigaction(sig, &dfl, nullptr);
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    if (::sigaction(sig, &dfl, nullptr) != 0 && errno == EINVAL) {
+      (void)::syscall(SYS_rt_sigaction, sig, &kernel_dfl, nullptr, sizeof(uint64_t));
+    }
   }
   sigset_t none;
   sigemptyset(&none);
