@@ -19,17 +19,11 @@ namespace asio = boost::asio;
 
 namespace {
 
-constexpr size_t kWindowSize = 20000;        // events kept for watches from the past
+constexpr size_t kWindowSize = 20000;         // events kept for watches from the past
 constexpr size_t kMaxWatcherBacklog = 50000;  // a watcher further behind is dropped
 
 ObjectPtr Parse(const store::KeyValue& kv, int64_t revision) {
-  boost::system::error_code ec;
-  json::value v = json::parse(kv.value, ec);
-  if (ec || !v.is_object()) {
-    LOG(ERROR) << "store holds an unreadable object at " << kv.key << ": " << ec.message();
-    return nullptr;
-  }
-  return MakeStoredFromText(kv.key, std::move(v.as_object()), kv.value, revision);
+  return ParseStored(kv.key, kv.value, revision);
 }
 
 // The offset of the closing brace of the top-level "metadata" object in `text`, the JSON text of
@@ -117,6 +111,16 @@ ObjectPtr MakeStoredFromText(std::string key, json::object obj, std::string_view
   out->json += '"';
   out->json.append(text.substr(end));
   return out;
+}
+
+ObjectPtr ParseStored(const std::string& key, std::string_view text, int64_t revision) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) {
+    LOG(ERROR) << "store holds an unreadable object at " << key << ": " << ec.message();
+    return nullptr;
+  }
+  return MakeStoredFromText(key, std::move(v.as_object()), text, revision);
 }
 
 std::vector<CacheEvent> CacheWatcher::Take(bool* closed) {
@@ -262,11 +266,16 @@ void ObjectCache::OnEvents(std::vector<store::Event> events) {
         } else {
           ce.obj = Parse(last, rev);
         }
-        if (ce.obj && ce.obj->mod_revision != rev) ce.obj = MakeStored(ce.obj->key, ce.obj->obj, rev);
+        if (ce.obj && ce.obj->mod_revision != rev)
+          ce.obj = MakeStored(ce.obj->key, ce.obj->obj, rev);
         if (it != objects_.end()) objects_.erase(it);
       } else {
         ce.type = ce.prev ? CacheEvent::Type::kModified : CacheEvent::Type::kAdded;
-        ce.obj = Parse(ev.kv, rev);
+        if (auto offered = TakeOffered(ev.kv.key, ev.kv.value)) {
+          ce.obj = MakeStoredFromText(ev.kv.key, std::move(*offered), ev.kv.value, rev);
+        } else {
+          ce.obj = Parse(ev.kv, rev);
+        }
         if (!ce.obj) {
           revision_ = rev;  // skipped, but applied: a write waiting for it must not hang
           continue;
@@ -296,6 +305,78 @@ void ObjectCache::OnEvents(std::vector<store::Event> events) {
     applied = revision_;
   }
   applied_->Advance(applied);
+}
+
+namespace {
+// Numbers as parsing the text would give them back: a non-negative integer that fits int64 is an
+// int64 after a parse, whatever kind the writer's object held it as.
+void AsParsed(json::value& v) {
+  switch (v.kind()) {
+    case json::kind::uint64:
+      if (v.get_uint64() <= static_cast<uint64_t>(INT64_MAX))
+        v = static_cast<int64_t>(v.get_uint64());
+      break;
+    case json::kind::object:
+      for (auto& kv : v.get_object()) AsParsed(kv.value());
+      break;
+    case json::kind::array:
+      for (auto& e : v.get_array()) AsParsed(e);
+      break;
+    default:
+      break;
+  }
+}
+}  // namespace
+
+uint64_t ObjectCache::Offer(const std::string& key, std::string text, json::object obj) {
+  for (auto& kv : obj) AsParsed(kv.value());
+  std::lock_guard lk(offers_mu_);
+  uint64_t ticket = ++next_ticket_;
+  offers_.emplace(key, Offered{ticket, std::move(text), std::move(obj)});
+  offer_order_.emplace_back(key, ticket);
+  while (offer_order_.size() > kMaxOffers) {
+    auto [old_key, old_ticket] = std::move(offer_order_.front());
+    offer_order_.pop_front();
+    auto [b, e] = offers_.equal_range(old_key);
+    for (auto it = b; it != e; ++it) {
+      if (it->second.ticket == old_ticket) {
+        offers_.erase(it);
+        break;
+      }
+    }
+  }
+  return ticket;
+}
+
+void ObjectCache::Withdraw(const std::string& key, uint64_t ticket) {
+  std::lock_guard lk(offers_mu_);
+  auto [b, e] = offers_.equal_range(key);
+  for (auto it = b; it != e; ++it) {
+    if (it->second.ticket == ticket) {
+      offers_.erase(it);
+      break;  // its offer_order_ entry goes when it reaches the front (found nothing then)
+    }
+  }
+  if (offers_.empty()) offer_order_.clear();  // stale order entries would only be skipped later
+}
+
+size_t ObjectCache::offer_count() const {
+  std::lock_guard lk(offers_mu_);
+  return offers_.size();
+}
+
+std::optional<json::object> ObjectCache::TakeOffered(const std::string& key,
+                                                     std::string_view text) {
+  std::lock_guard lk(offers_mu_);
+  auto [b, e] = offers_.equal_range(key);
+  for (auto it = b; it != e; ++it) {
+    if (it->second.text == text) {
+      std::optional<json::object> out(std::move(it->second.obj));
+      offers_.erase(it);
+      return out;
+    }
+  }
+  return std::nullopt;
 }
 
 ObjectPtr ObjectCache::Get(const std::string& key) const {

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,7 +31,7 @@ struct StoredObject {
   std::string key;
   boost::json::object obj;  // metadata.resourceVersion filled in
   int64_t mod_revision = 0;
-  std::string json;         // `obj` serialized once, shared by every reply and watch
+  std::string json;  // `obj` serialized once, shared by every reply and watch
 };
 using ObjectPtr = std::shared_ptr<const StoredObject>;
 
@@ -42,6 +43,10 @@ ObjectPtr MakeStored(std::string key, boost::json::object obj, int64_t revision)
 // metadata — byte for byte what serializing the object would give, without serializing it again.
 ObjectPtr MakeStoredFromText(std::string key, boost::json::object obj, std::string_view text,
                              int64_t revision);
+
+// Parses `text`, an object as stored under `key`, into a StoredObject at `revision`; null (and
+// logged) if the text is not a JSON object.
+ObjectPtr ParseStored(const std::string& key, std::string_view text, int64_t revision);
 
 // The newest revision the cache has applied, and the callbacks waiting for one. Shared (not
 // owned only by the cache) so that a store write callback that outlives the cache stays safe.
@@ -140,6 +145,17 @@ class ObjectCache {
 
   size_t watcher_count() const;
 
+  // A write handler hands over the object it is about to write under `key`, with `text`, its
+  // serialization as given to the store. When the store's event for `key` carries exactly
+  // `text`, the cache takes `obj` instead of parsing the text a second time. The handler calls
+  // Withdraw(key, ticket) once its write has ended, whatever the outcome (a no-op if the cache
+  // took the object). At most kMaxOffers are kept; beyond that the oldest are forgotten (the
+  // cache then parses, as it does for writes made elsewhere).
+  static constexpr size_t kMaxOffers = 4096;
+  uint64_t Offer(const std::string& key, std::string text, boost::json::object obj);
+  void Withdraw(const std::string& key, uint64_t ticket);
+  size_t offer_count() const;
+
  private:
   void OnEvents(std::vector<store::Event> events);
   void OnError(Status st);
@@ -153,6 +169,18 @@ class ObjectCache {
   int64_t revision_ = 0;
   int64_t window_start_ = 0;  // events with revision > window_start_ are all in window_
   std::vector<std::shared_ptr<CacheWatcher>> watchers_;
+
+  struct Offered {
+    uint64_t ticket = 0;
+    std::string text;
+    boost::json::object obj;
+  };
+  // The object offered for `key` with exactly `text`, taken out of the offers; nullopt if none.
+  std::optional<boost::json::object> TakeOffered(const std::string& key, std::string_view text);
+  mutable std::mutex offers_mu_;                              // after mu_ when both are held
+  std::multimap<std::string, Offered, std::less<>> offers_;   // guarded by offers_mu_
+  std::deque<std::pair<std::string, uint64_t>> offer_order_;  // guarded; oldest first
+  uint64_t next_ticket_ = 0;                                  // guarded
 };
 
 }  // namespace sampan::apiserver

@@ -23,9 +23,7 @@ std::string Obj(const std::string& name, int v) {
 
 class ObjectCacheTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    backend_ = std::move(store::OpenBackend("memory://").value());
-  }
+  void SetUp() override { backend_ = std::move(store::OpenBackend("memory://").value()); }
   int64_t Put(const std::string& key, int v) {
     auto r = backend_->SyncCreate(key, Obj(key, v));
     if (r.ok()) return *r;
@@ -57,6 +55,50 @@ TEST_F(ObjectCacheTest, LoadsExistingObjectsAndFollowsWrites) {
   ASSERT_TRUE(backend_->SyncDelete("/registry/configmaps/default/a", 0).ok());
   WaitApplied(cache, rev + 1);
   EXPECT_FALSE(cache.Get("/registry/configmaps/default/a"));
+}
+
+TEST_F(ObjectCacheTest, TakesTheWritersObjectWhenTheWrittenTextMatches) {
+  ObjectCache cache(*backend_);
+  ASSERT_TRUE(cache.Start().ok());
+  const std::string key = "/registry/configmaps/default/offered";
+  std::string text = Obj(key, 1);
+  json::object mine = json::parse(text).as_object();
+  // A marker the text does not hold shows which object the cache kept; a uint64 comes back as
+  // the int64 a parse would give.
+  mine["marker"] = uint64_t{7};
+  uint64_t ticket = cache.Offer(key, text, std::move(mine));
+  // An offer for other text under the same key is left alone.
+  uint64_t other = cache.Offer(key, Obj(key, 99), json::object{{"marker", 1}});
+  EXPECT_EQ(cache.offer_count(), 2u);
+  auto rev = backend_->SyncCreate(key, text);
+  ASSERT_TRUE(rev.ok());
+  WaitApplied(cache, *rev);
+  ObjectPtr got = cache.Get(key);
+  ASSERT_TRUE(got);
+  ASSERT_TRUE(got->obj.contains("marker"));
+  EXPECT_TRUE(got->obj.at("marker").is_int64());
+  EXPECT_EQ(got->obj.at("metadata").at("resourceVersion").as_string(), std::to_string(*rev));
+  EXPECT_EQ(cache.offer_count(), 1u);
+  cache.Withdraw(key, ticket);  // already taken: a no-op
+  cache.Withdraw(key, other);
+  EXPECT_EQ(cache.offer_count(), 0u);
+
+  // Without an offer the cache parses the text it was sent.
+  auto rev2 = backend_->SyncUpdate(key, Obj(key, 2), *rev);
+  ASSERT_TRUE(rev2.ok());
+  WaitApplied(cache, *rev2);
+  got = cache.Get(key);
+  ASSERT_TRUE(got);
+  EXPECT_FALSE(got->obj.contains("marker"));
+  EXPECT_EQ(got->obj.at("data").at("v").as_string(), "2");
+}
+
+TEST_F(ObjectCacheTest, ForgetsTheOldestOffersBeyondTheBound) {
+  ObjectCache cache(*backend_);
+  ASSERT_TRUE(cache.Start().ok());
+  for (size_t i = 0; i < ObjectCache::kMaxOffers + 10; ++i)
+    cache.Offer("/registry/configmaps/default/x" + std::to_string(i), "{}", json::object{});
+  EXPECT_EQ(cache.offer_count(), ObjectCache::kMaxOffers);
 }
 
 TEST_F(ObjectCacheTest, WatchFilterDropsEventsBeforeQueueingThem) {
@@ -101,7 +143,8 @@ TEST_F(ObjectCacheTest, WatchFromRevisionReplaysOnlyLaterEventsUnderPrefix) {
   int64_t r3 = Put("/registry/configmaps/ns1/a", 2);
   WaitApplied(cache, r3);
   std::atomic<int> notified{0};
-  auto w = cache.Watch("/registry/configmaps/", r1, [&] { ++notified; }, nullptr, nullptr);
+  auto w = cache.Watch(
+      "/registry/configmaps/", r1, [&] { ++notified; }, nullptr, nullptr);
   ASSERT_TRUE(w.ok());
   bool closed = false;
   auto evs = (*w)->Take(&closed);
@@ -167,7 +210,8 @@ TEST_F(ObjectCacheTest, WatchWithInitialStateIsAtomicWithRegistration) {
   ASSERT_TRUE(cache.Start().ok());
   std::vector<ObjectPtr> initial;
   int64_t at = 0;
-  auto w = cache.Watch("/registry/pods/x/", 0, [] {}, &initial, &at);
+  auto w = cache.Watch(
+      "/registry/pods/x/", 0, [] {}, &initial, &at);
   ASSERT_TRUE(w.ok());
   EXPECT_EQ(initial.size(), 2u);
   EXPECT_EQ(at, 2);
@@ -180,10 +224,14 @@ TEST_F(ObjectCacheTest, WatchFromBeforeTheCacheStartedIsGone) {
   Put("/registry/pods/x/a", 2);
   ObjectCache cache(*backend_);
   ASSERT_TRUE(cache.Start().ok());
-  auto w = cache.Watch("/registry/pods/", 1, [] {}, nullptr, nullptr);
+  auto w = cache.Watch(
+      "/registry/pods/", 1, [] {}, nullptr, nullptr);
   ASSERT_FALSE(w.ok());
   EXPECT_EQ(w.status().code(), Code::kGone);
-  EXPECT_TRUE(cache.Watch("/registry/pods/", 2, [] {}, nullptr, nullptr).ok());
+  EXPECT_TRUE(cache
+                  .Watch(
+                      "/registry/pods/", 2, [] {}, nullptr, nullptr)
+                  .ok());
 }
 
 TEST_F(ObjectCacheTest, WaitForCompletesOnceApplied) {

@@ -53,7 +53,8 @@ Status Rest::InvalidError(const api::KindInfo& kind, std::string_view name,
   std::string list;
   for (size_t i = 0; i < causes.size(); ++i) {
     if (i) list += ", ";
-    list += causes[i].field.empty() ? causes[i].message : causes[i].field + ": " + causes[i].message;
+    list +=
+        causes[i].field.empty() ? causes[i].message : causes[i].field + ": " + causes[i].message;
   }
   msg += causes.size() > 1 ? "[" + list + "]" : list;
   return Invalid(std::move(msg), std::move(causes));
@@ -145,8 +146,8 @@ Result<json::object> Rest::Decode(const api::KindInfo& kind, json::value body,
   api::SchemaCheck check = api::CheckAgainstSchema(body, kind.schema);
   json::object obj = std::move(body.as_object());
   std::string api_version = kind.ApiVersion();
-  if (auto* k = obj.if_contains("kind"); k && k->is_string() && !k->as_string().empty() &&
-                                         k->as_string() != kind.kind) {
+  if (auto* k = obj.if_contains("kind");
+      k && k->is_string() && !k->as_string().empty() && k->as_string() != kind.kind) {
     return BadRequest("the object provided is unrecognized (must be of type " + kind.kind +
                       "): kind \"" + std::string(k->as_string()) + "\" sent to the " + kind.plural +
                       " endpoint");
@@ -217,9 +218,9 @@ asio::awaitable<Result<ObjectPtr>> Rest::Create(const api::KindInfo& kind, std::
     if (gen.empty()) {
       Status bad = InvalidError(
           kind, "",
-          std::vector<Cause>(1, Cause{"FieldValueRequired",
-                                      "Required value: name or generateName is required",
-                                      "metadata.name"}));
+          std::vector<Cause>(
+              1, Cause{"FieldValueRequired", "Required value: name or generateName is required",
+                       "metadata.name"}));
       co_return bad;
     }
     name = std::string(gen) + RandomSuffix(5);
@@ -248,7 +249,9 @@ asio::awaitable<Result<ObjectPtr>> Rest::Create(const api::KindInfo& kind, std::
     co_return MakeStored(key, std::move(obj), 0);
   }
   std::string value = internal::Serialize(obj);
-  auto rev = co_await AwaitCreateApplied(backend_, cache_.applied(), key, std::move(value));
+  const uint64_t offer = cache_.Offer(key, value, std::move(obj));
+  auto rev = co_await AwaitCreateApplied(backend_, cache_.applied(), key, value);
+  cache_.Withdraw(key, offer);
   if (!rev.ok()) {
     if (rev.status().code() == Code::kAlreadyExists) {
       co_return AlreadyExists(QualifiedResource(kind) + " \"" + name + "\" already exists");
@@ -256,7 +259,9 @@ asio::awaitable<Result<ObjectPtr>> Rest::Create(const api::KindInfo& kind, std::
     co_return rev.status();
   }
   if (ObjectPtr got = cache_.Get(key); got && got->mod_revision == *rev) co_return got;
-  co_return MakeStored(key, std::move(obj), *rev);
+  // Written again since (or the cache stopped): answer with what this request wrote.
+  if (ObjectPtr mine = ParseStored(key, value, *rev)) co_return mine;
+  co_return Status(Code::kInternal, "the object written cannot be read back");
 }
 
 Result<ObjectPtr> Rest::Get(const api::KindInfo& kind, std::string_view ns, std::string_view name) {

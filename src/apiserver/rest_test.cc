@@ -151,6 +151,20 @@ TEST_F(RestTest, UpdateWithStaleResourceVersionConflicts) {
   auto noop = Run(rest_->Update(cm, "default", "c1", "", json::value(same), o));
   ASSERT_TRUE(noop.ok());
   EXPECT_EQ((*noop)->mod_revision, (*u)->mod_revision);
+  // So does one without a resourceVersion; a change to metadata alone is written.
+  json::object no_rv = (*u)->obj;
+  no_rv["metadata"].as_object().erase("resourceVersion");
+  auto noop2 = Run(rest_->Update(cm, "default", "c1", "", json::value(no_rv), o));
+  ASSERT_TRUE(noop2.ok());
+  EXPECT_EQ((*noop2)->mod_revision, (*u)->mod_revision);
+  no_rv["metadata"].as_object()["labels"].as_object()["x"] = "y";
+  auto labelled = Run(rest_->Update(cm, "default", "c1", "", json::value(no_rv), o));
+  ASSERT_TRUE(labelled.ok());
+  EXPECT_GT((*labelled)->mod_revision, (*u)->mod_revision);
+  EXPECT_EQ((*labelled)->obj.at("metadata").at("labels").at("x").as_string(), "y");
+  auto got = rest_->Get(cm, "default", "c1");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ((*got)->mod_revision, (*labelled)->mod_revision);
 }
 
 TEST_F(RestTest, PatchesApplyAndStrategicMergesContainersByName) {

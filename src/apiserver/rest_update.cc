@@ -37,6 +37,31 @@ bool SpecChanged(const json::object& a, const json::object& b) {
   return false;
 }
 
+// Whether `next` equals `cur` once next's metadata.resourceVersion is taken as cur's: an
+// update that changes nothing else is a no-op. Compared in place, without copying `next`.
+bool SameButResourceVersion(const json::object& next, const json::object& cur) {
+  if (next.size() != cur.size()) return false;
+  for (const auto& [k, v] : next) {
+    const json::value* o = cur.if_contains(k);
+    if (!o) return false;
+    if (k != "metadata" || !v.is_object() || !o->is_object()) {
+      if (*o != v) return false;
+      continue;
+    }
+    const json::object& nm = v.as_object();
+    const json::object& cm = o->as_object();
+    size_t n = nm.size() + (nm.contains("resourceVersion") ? 0 : 1);
+    size_t c = cm.size() + (cm.contains("resourceVersion") ? 0 : 1);
+    if (n != c) return false;
+    for (const auto& [mk, mv] : nm) {
+      if (mk == "resourceVersion") continue;
+      const json::value* co = cm.if_contains(mk);
+      if (!co || *co != mv) return false;
+    }
+  }
+  return true;
+}
+
 bool HasFinalizers(const json::object& obj) {
   auto* m = obj.if_contains("metadata");
   if (!m || !m->is_object()) return false;
@@ -80,8 +105,8 @@ asio::awaitable<Result<ObjectPtr>> Rest::WriteUpdate(const api::KindInfo& kind,
       gen = g->as_int64();
     Meta(next)["generation"] = gen + 1;
   }
-  Status valid = opts.skip_update_validation ? Status::Ok()
-                                             : api::ValidateUpdate(kind, next, cur->obj);
+  Status valid =
+      opts.skip_update_validation ? Status::Ok() : api::ValidateUpdate(kind, next, cur->obj);
   if (!valid.ok()) {
     if (valid.code() == Code::kInvalid) co_return InvalidError(kind, name, valid.causes());
     co_return valid;
@@ -102,21 +127,24 @@ asio::awaitable<Result<ObjectPtr>> Rest::WriteUpdate(const api::KindInfo& kind,
     if (!graceful_pending) co_return co_await FinishDelete(kind, cur, opts.dry_run);
   }
   // A no-op update writes nothing and keeps the resourceVersion.
-  json::object cmp = next;
-  Meta(cmp)["resourceVersion"] = std::string(MetaString(cur->obj, "resourceVersion"));
-  if (cmp == cur->obj) co_return cur;
+  if (SameButResourceVersion(next, cur->obj)) co_return cur;
   if (opts.dry_run) {
     co_return MakeStored(cur->key, std::move(next), cur->mod_revision);
   }
-  auto rev = co_await AwaitUpdateApplied(backend_, cache_.applied(), cur->key,
-                                         internal::Serialize(next), cur->mod_revision);
+  std::string value = internal::Serialize(next);
+  const uint64_t offer = cache_.Offer(cur->key, value, std::move(next));
+  auto rev =
+      co_await AwaitUpdateApplied(backend_, cache_.applied(), cur->key, value, cur->mod_revision);
+  cache_.Withdraw(cur->key, offer);
   if (!rev.ok()) {
     if (rev.status().code() == Code::kConflict) co_return ConflictError(kind, name);
     if (rev.status().code() == Code::kNotFound) co_return NotFoundError(kind, name);
     co_return rev.status();
   }
   if (ObjectPtr got = cache_.Get(cur->key); got && got->mod_revision == *rev) co_return got;
-  co_return MakeStored(cur->key, std::move(next), *rev);
+  // Written again since (or the cache stopped): answer with what this request wrote.
+  if (ObjectPtr mine = ParseStored(cur->key, value, *rev)) co_return mine;
+  co_return Status(Code::kInternal, "the object written cannot be read back");
 }
 
 asio::awaitable<void> Rest::CatchUp() {
@@ -183,7 +211,8 @@ Result<json::object> Rest::ScaleOf(const api::KindInfo& kind, const json::object
   scale["metadata"] = std::move(meta);
   int64_t replicas = 0;
   if (auto* s = obj.if_contains("spec"); s && s->is_object()) {
-    if (auto* r = s->as_object().if_contains("replicas"); r && r->is_int64()) replicas = r->as_int64();
+    if (auto* r = s->as_object().if_contains("replicas"); r && r->is_int64())
+      replicas = r->as_int64();
   }
   scale["spec"] = json::object{{"replicas", replicas}};
   json::object status;
@@ -235,13 +264,18 @@ asio::awaitable<Result<ObjectPtr>> Rest::Patch(const api::KindInfo& kind, std::s
     }
     Result<json::value> patched = Status(Code::kInternal, "unreachable");
     switch (type) {
-      case PatchType::kJson: patched = api::ApplyJsonPatch(base, patch); break;
-      case PatchType::kMerge: patched = api::ApplyMergePatch(base, patch); break;
+      case PatchType::kJson:
+        patched = api::ApplyJsonPatch(base, patch);
+        break;
+      case PatchType::kMerge:
+        patched = api::ApplyMergePatch(base, patch);
+        break;
       case PatchType::kStrategic:
         patched = api::ApplyStrategicMergePatch(
             base, patch, subresource == "scale" ? registry_.FindType("Scale") : kind.schema);
         break;
-      case PatchType::kApply: break;
+      case PatchType::kApply:
+        break;
     }
     if (!patched.ok()) co_return patched.status();
     if (!patched->is_object()) co_return BadRequest("the patch produced a non-object");
@@ -259,7 +293,8 @@ asio::awaitable<Result<ObjectPtr>> Rest::Patch(const api::KindInfo& kind, std::s
                     : nullptr;
       if (!r || !(r->is_int64() || r->is_uint64())) {
         Status bad = InvalidError(
-            kind, name, std::vector<Cause>(1, Cause{"FieldValueRequired", "Required value", "spec.replicas"}));
+            kind, name,
+            std::vector<Cause>(1, Cause{"FieldValueRequired", "Required value", "spec.replicas"}));
         co_return bad;
       }
       spec.as_object()["replicas"] = r->to_number<int64_t>();
@@ -314,8 +349,8 @@ asio::awaitable<Result<ObjectPtr>> Rest::Delete(const api::KindInfo& kind, std::
     if (!opts.precondition_resource_version.empty() &&
         opts.precondition_resource_version != std::to_string(cur->mod_revision)) {
       co_return Conflict("Precondition failed: ResourceVersion in precondition: " +
-                         opts.precondition_resource_version + ", ResourceVersion in object meta: " +
-                         std::to_string(cur->mod_revision));
+                         opts.precondition_resource_version +
+                         ", ResourceVersion in object meta: " + std::to_string(cur->mod_revision));
     }
     const bool already_deleting = !MetaString(cur->obj, "deletionTimestamp").empty();
     json::object next = cur->obj;
@@ -323,7 +358,8 @@ asio::awaitable<Result<ObjectPtr>> Rest::Delete(const api::KindInfo& kind, std::
     bool update = false;
     if (kind.kind == "Namespace") {
       if (name == "default" || name == "kube-system" || name == "kube-public") {
-        co_return Forbidden("namespaces \"" + name + "\" is forbidden: this namespace may not be deleted");
+        co_return Forbidden("namespaces \"" + name +
+                            "\" is forbidden: this namespace may not be deleted");
       }
       if (already_deleting) co_return cur;
       Meta(next)["deletionTimestamp"] = FormatRfc3339(now);

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cmd/commands.h"
+#include "cmd/malloc_tuning.h"
 
 namespace {
 
@@ -11,17 +12,20 @@ struct Subcommand {
   const char* name;
   int (*main)(int, char**);
   const char* help;
+  bool long_running = false;  // a service: started with glibc malloc tuned (malloc_tuning.h)
 };
 
 constexpr Subcommand kSubcommands[] = {
-    {"server", sampan::cmd::ServerMain, "run the control plane (API server, store, controllers)"},
+    {"server", sampan::cmd::ServerMain, "run the control plane (API server, store, controllers)",
+     true},
     {"runtime", sampan::cmd::RuntimeMain, "OCI container runtime with runc's command line"},
     {"image", sampan::cmd::ImageMain, "import, pull, list and remove images on this node"},
-    {"agent", sampan::cmd::AgentMain, "node agent: register this machine and run its pods"},
-    {"scheduler", sampan::cmd::SchedulerMain, "the scheduler alone, against any API server"},
+    {"agent", sampan::cmd::AgentMain, "node agent: register this machine and run its pods", true},
+    {"scheduler", sampan::cmd::SchedulerMain, "the scheduler alone, against any API server", true},
     {"controller-manager", sampan::cmd::ControllerManagerMain,
-     "the controllers alone, against any API server"},
-    {"hollow-nodes", sampan::cmd::HollowNodesMain, "simulated nodes that run pods without containers"},
+     "the controllers alone, against any API server", true},
+    {"hollow-nodes", sampan::cmd::HollowNodesMain,
+     "simulated nodes that run pods without containers", true},
     {"streaming-test-node", sampan::cmd::StreamingTestNodeMain,
      "test fixture: the kubelet API over pods that are host processes"},
 };
@@ -53,6 +57,7 @@ int main(int argc, char** argv) {
   }
   for (const auto& s : kSubcommands) {
     if (cmd == s.name) {
+      if (s.long_running) sampan::cmd::TuneMallocByReexec(argv);
       std::string name = std::string("sampan ") + s.name;
       argv[1] = name.data();
       return s.main(argc - 1, argv + 1);

@@ -8,10 +8,10 @@
 #include <thread>
 #include <unordered_map>
 
+#include "api/json_util.h"
 #include "client/informer.h"
 #include "client/workqueue.h"
 #include "hollow/pod_status.h"
-#include "api/json_util.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -61,6 +61,14 @@ client::ListOptions HollowSelector() {
   return o;
 }
 
+// Only pods bound to some node: a pod waiting for the scheduler is nobody's to run yet, and the
+// server then sends it once bound (as an ADDED event) instead of every write before that.
+client::ListOptions BoundPods() {
+  client::ListOptions o;
+  o.field_selector = "spec.nodeName!=";
+  return o;
+}
+
 }  // namespace
 
 class HollowNodes::Impl {
@@ -68,7 +76,7 @@ class HollowNodes::Impl {
   Impl(client::RestClient* c, HollowOptions o)
       : client_(c),
         opts_(std::move(o)),
-        pods_(c, res::kPods),
+        pods_(c, res::kPods, "", BoundPods()),
         nodes_(c, res::kNodes, "", HollowSelector()),
         queue_(
             client::WorkQueue::Options{std::chrono::milliseconds(50), std::chrono::seconds(10)}) {
