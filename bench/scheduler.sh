@@ -79,8 +79,16 @@ SCHED_ARGS=()
 if [[ "$PENDING_FIRST" = 1 ]]; then
   SCHED_ARGS=(--scheduler-cmd "exec '$SAMPAN_BIN' scheduler --kubeconfig '$KUBECONFIG_FILE' >'$WORK/scheduler.log' 2>&1")
 fi
+CLK_TCK="$(getconf CLK_TCK 2>/dev/null || echo 100)"
+cpu_s() { awk -v hz="$CLK_TCK" '{print ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+SERVER_CPU0="$(cpu_s "$SERVER_PID")"; HOLLOW_CPU0="$(cpu_s "$HOLLOW_PID")"
 RESULT="$("$BENCH_BIN" --kubeconfig "$KUBECONFIG_FILE" --pods "$PODS" --threads "$CLIENT_THREADS" \
   "${SCHED_ARGS[@]}" 2>&1)" || true
+SERVER_CPU1="$(cpu_s "$SERVER_PID")"; HOLLOW_CPU1="$(cpu_s "$HOLLOW_PID")"
+# CPU per pod over the whole run (creates, bindings, events, status updates, lease renewals): the
+# figure a busy shared machine disturbs least. With PENDING_FIRST the scheduler is another process.
+CPU_LINE="$(awk -v s0="$SERVER_CPU0" -v s1="$SERVER_CPU1" -v h0="$HOLLOW_CPU0" -v h1="$HOLLOW_CPU1" -v n="$PODS" \
+  'BEGIN {printf "CPU during the run:      server %.2f s (%.0f us/pod), hollow nodes %.2f s (%.0f us/pod)", s1-s0, (s1-s0)*1e6/n, h1-h0, (h1-h0)*1e6/n}')"
 CYCLES="$(grep -h "scheduling cycles" "$WORK/server.log" "$WORK/scheduler.log" 2>/dev/null || true)"
 # The scheduling cycle alone (5,000 nodes, no API): src/scheduler/plugins_test.cc CycleCostTest.
 UNIT="$(dirname "$SAMPAN_BIN")/scheduler_test"
@@ -98,6 +106,7 @@ fi
   echo
   echo "hollow nodes registered in ${REGISTER_S} s"
   echo "$RESULT"
+  echo "$CPU_LINE"
   echo "scheduler's own account (wall time per cycle includes waiting for the CPU):"
   echo "${CYCLES:-  (none logged)}"
   [[ -n "$ALONE" ]] && echo "in isolation (no API, one thread): $ALONE"

@@ -15,9 +15,20 @@
 
 #include "util/status.h"
 
+namespace boost::json {
+class object;
+}
+
 namespace sampan::apiserver {
 
 namespace asio = boost::asio;
+
+// A watch event as an object (see Responder::takes_objects): `object` is immutable and may be
+// the watch cache's own copy.
+struct StreamEvent {
+  std::string type;  // ADDED | MODIFIED | DELETED | BOOKMARK | ERROR
+  std::shared_ptr<const boost::json::object> object;
+};
 
 struct Identity {
   std::string user;                 // "system:admin", "system:anonymous", ...
@@ -66,6 +77,11 @@ class Responder {
   // so an idle stream (a quiet watch) ends promptly. The connection is not reused after.
   virtual void WatchForClose(std::function<void()> on_close) = 0;
   virtual bool client_closed() const = 0;
+  // Whether a watch may send its events as objects (WriteEvents) instead of JSON text: the
+  // in-process loopback, whose reader then shares them instead of parsing. Either one or the
+  // other for the whole stream.
+  virtual bool takes_objects() const { return false; }
+  virtual asio::awaitable<Status> WriteEvents(std::vector<StreamEvent> events);
 
   // Raw access, for proxying a response or an upgraded connection byte for byte (node
   // agent streams). WriteRaw sends bytes as they are (the handler writes the status line
@@ -88,8 +104,8 @@ using TokenAuthenticator = std::function<bool(std::string_view token, Identity* 
 
 struct ServerOptions {
   std::string bind_address = "0.0.0.0";
-  int https_port = 6443;    // 0 = pick a free port
-  int http_port = -1;       // plain HTTP on 127.0.0.1 only; -1 = off
+  int https_port = 6443;  // 0 = pick a free port
+  int http_port = -1;     // plain HTTP on 127.0.0.1 only; -1 = off
   std::string cert_file, key_file, client_ca_file;
   size_t max_body_bytes = 3 * 1024 * 1024;  // Kubernetes' request size limit
 };
@@ -105,6 +121,5 @@ class HttpServer {
 
 std::unique_ptr<HttpServer> NewHttpServer(asio::io_context& io, ServerOptions options,
                                           Handler handler, TokenAuthenticator tokens);
-
 
 }  // namespace sampan::apiserver

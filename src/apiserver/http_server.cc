@@ -9,8 +9,8 @@
 #include <chrono>
 
 #include "apiserver/http.h"
-#include "util/url.h"
 #include "util/log.h"
+#include "util/url.h"
 
 namespace sampan::apiserver {
 
@@ -42,6 +42,10 @@ std::string_view Request::Header(std::string_view lower_name) const {
   return it == headers.end() ? std::string_view() : std::string_view(it->second);
 }
 
+asio::awaitable<Status> Responder::WriteEvents(std::vector<StreamEvent>) {
+  co_return Status(Code::kInternal, "this connection takes watch events as text only");
+}
+
 asio::awaitable<Status> Responder::WriteRaw(std::string) {
   co_return Status(Code::kMethodNotAllowed, "this connection cannot be proxied");
 }
@@ -59,7 +63,8 @@ std::string Lower(std::string_view s) {
 }
 
 std::string PlainStatus(int code, std::string_view reason, std::string_view msg) {
-  return std::string(R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":")") +
+  return std::string(
+             R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":")") +
          std::string(msg) + R"(","reason":")" + std::string(reason) + R"(","code":)" +
          std::to_string(code) + "}";
 }
@@ -139,7 +144,8 @@ class StreamResponder final : public Responder {
   asio::awaitable<void> Finish() override {
     if (failed_) co_return;
     beast::error_code ec;
-    co_await asio::async_write(s_, http::make_chunk_last(), asio::redirect_error(use_awaitable, ec));
+    co_await asio::async_write(s_, http::make_chunk_last(),
+                               asio::redirect_error(use_awaitable, ec));
     if (ec) failed_ = true;
   }
 
@@ -150,13 +156,12 @@ class StreamResponder final : public Responder {
     close_ = std::make_shared<CloseState>(s_.get_executor());
     close_->on_close = std::move(on_close);
     auto state = close_;
-    s_.async_read_some(asio::buffer(state->byte, 1),
-                       [state](beast::error_code, std::size_t) {
-                         state->closed = true;
-                         state->read_done = true;
-                         state->done.cancel();
-                         if (state->on_close) state->on_close();
-                       });
+    s_.async_read_some(asio::buffer(state->byte, 1), [state](beast::error_code, std::size_t) {
+      state->closed = true;
+      state->read_done = true;
+      state->done.cancel();
+      if (state->on_close) state->on_close();
+    });
     reading_ = true;
   }
   bool client_closed() const override { return close_ && close_->closed; }
@@ -198,7 +203,8 @@ class StreamResponder final : public Responder {
     if (raw_closed_) co_return std::string();
     std::string buf(16384, '\0');
     beast::error_code ec;
-    size_t n = co_await s_.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
+    size_t n =
+        co_await s_.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
     if (ec || raw_closed_) co_return std::string();
     buf.resize(n);
     co_return buf;
@@ -328,7 +334,8 @@ class ServerImpl final : public HttpServer {
     beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(sock)), ssl_);
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
     beast::error_code ec;
-    co_await stream.async_handshake(ssl::stream_base::server, asio::redirect_error(use_awaitable, ec));
+    co_await stream.async_handshake(ssl::stream_base::server,
+                                    asio::redirect_error(use_awaitable, ec));
     if (ec) co_return;
     Identity id = CertIdentity(stream.native_handle());
     if (!co_await Serve(stream, id, remote)) co_return;

@@ -75,6 +75,23 @@ class LoopbackResponder final : public Responder {
     co_return Status::Ok();
   }
 
+  bool takes_objects() const override { return true; }
+
+  asio::awaitable<Status> WriteEvents(std::vector<StreamEvent> events) override {
+    if (failed_) co_return Unavailable("client gone");
+    std::vector<client::LoopbackEvent> out;
+    out.reserve(events.size());
+    for (auto& e : events) out.push_back({std::move(e.type), std::move(e.object)});
+    if (!ex_->AppendEvents(std::move(out))) {
+      failed_ = true;
+      if (ex_->too_slow())
+        LOG(WARNING) << "loopback stream ended: its reader is more than "
+                     << LoopbackExchange::kMaxEvents << " events behind";
+      co_return Unavailable("client gone");
+    }
+    co_return Status::Ok();
+  }
+
   asio::awaitable<void> Finish() override {
     if (!failed_) ex_->Finish();
     co_return;
@@ -187,8 +204,8 @@ class ServerImpl final : public client::LoopbackServer {
     }
     InFlight flight(std::move(ex), active_);
     Handler h = handler_;
-    asio::co_spawn(asio::make_strand(io_), ServeOne(std::move(h), std::move(req), std::move(flight)),
-                   asio::detached);
+    asio::co_spawn(asio::make_strand(io_),
+                   ServeOne(std::move(h), std::move(req), std::move(flight)), asio::detached);
   }
 
   size_t active() const override { return active_->load(std::memory_order_relaxed); }
@@ -206,8 +223,7 @@ class ServerImpl final : public client::LoopbackServer {
 std::shared_ptr<LoopbackGate> NewLoopbackGate() { return std::make_shared<GateImpl>(); }
 
 std::shared_ptr<client::LoopbackServer> NewLoopbackServer(asio::io_context& io,
-                                                          const Handler& handler,
-                                                          Identity identity,
+                                                          const Handler& handler, Identity identity,
                                                           std::shared_ptr<LoopbackGate> gate) {
   return std::make_shared<ServerImpl>(io, handler, std::move(identity), std::move(gate));
 }

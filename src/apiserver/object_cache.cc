@@ -330,6 +330,9 @@ void AsParsed(json::value& v) {
 
 uint64_t ObjectCache::Offer(const std::string& key, std::string text, json::object obj) {
   for (auto& kv : obj) AsParsed(kv.value());
+  // The stored text never holds a resourceVersion: neither may the object kept for it.
+  if (auto* m = obj.if_contains("metadata"); m && m->is_object())
+    m->as_object().erase("resourceVersion");
   std::lock_guard lk(offers_mu_);
   uint64_t ticket = ++next_ticket_;
   offers_.emplace(key, Offered{ticket, std::move(text), std::move(obj)});

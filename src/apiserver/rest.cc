@@ -91,6 +91,14 @@ std::string Serialize(const json::object& obj) {
   return json::serialize(copy);
 }
 
+std::string SerializeForStore(json::object& obj) {
+  if (auto* m = obj.if_contains("metadata"); m && m->is_object()) {
+    m->as_object().erase("resourceVersion");
+    m->as_object().erase("selfLink");
+  }
+  return json::serialize(obj);
+}
+
 void ApplyDefaults(const api::KindInfo& kind, json::object& obj) {
   json::value holder(std::move(obj));
   api::ApplySchemaDefaults(holder, kind.schema);
@@ -248,7 +256,7 @@ asio::awaitable<Result<ObjectPtr>> Rest::Create(const api::KindInfo& kind, std::
     }
     co_return MakeStored(key, std::move(obj), 0);
   }
-  std::string value = internal::Serialize(obj);
+  std::string value = internal::SerializeForStore(obj);
   const uint64_t offer = cache_.Offer(key, value, std::move(obj));
   auto rev = co_await AwaitCreateApplied(backend_, cache_.applied(), key, value);
   cache_.Withdraw(key, offer);

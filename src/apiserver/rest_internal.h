@@ -18,6 +18,9 @@ boost::json::object& Meta(boost::json::object& obj);
 std::string_view MetaString(const boost::json::object& obj, std::string_view field);
 // The stored form (no resourceVersion).
 std::string Serialize(const boost::json::object& obj);
+// The same for an object the caller owns: resourceVersion and selfLink are removed from `obj`
+// itself (no copy), so that `obj` is then exactly what the stored text holds.
+std::string SerializeForStore(boost::json::object& obj);
 // Schema defaults, then the kind's computed defaults.
 void ApplyDefaults(const api::KindInfo& kind, boost::json::object& obj);
 

@@ -131,7 +131,7 @@ asio::awaitable<Result<ObjectPtr>> Rest::WriteUpdate(const api::KindInfo& kind,
   if (opts.dry_run) {
     co_return MakeStored(cur->key, std::move(next), cur->mod_revision);
   }
-  std::string value = internal::Serialize(next);
+  std::string value = internal::SerializeForStore(next);
   const uint64_t offer = cache_.Offer(cur->key, value, std::move(next));
   auto rev =
       co_await AwaitUpdateApplied(backend_, cache_.applied(), cur->key, value, cur->mod_revision);

@@ -27,6 +27,19 @@ struct WakeState {
   bool pending = false;
 };
 
+// Writes the events gathered as objects, or as text, if any; false once the client is gone.
+asio::awaitable<bool> Flush(Responder& res, std::vector<StreamEvent>& evs, std::string& out) {
+  Status st;
+  if (!evs.empty()) {
+    st = co_await res.WriteEvents(std::move(evs));
+  } else if (!out.empty()) {
+    st = co_await res.Write(std::move(out));
+  }
+  evs.clear();
+  out.clear();
+  co_return st.ok();
+}
+
 }  // namespace
 
 asio::awaitable<void> ApiHandler::Watch(Request& req, Responder& res, const RequestInfo& info) {
@@ -47,7 +60,8 @@ asio::awaitable<void> ApiHandler::Watch(Request& req, Responder& res, const Requ
   if (!from_now) {
     auto [p, ec] = std::from_chars(rv_text.data(), rv_text.data() + rv_text.size(), after);
     if (ec != std::errc() || p != rv_text.data() + rv_text.size()) {
-      Status bad = BadRequest("resourceVersion: Invalid value: \"" + rv_text + "\": must be an integer");
+      Status bad =
+          BadRequest("resourceVersion: Invalid value: \"" + rv_text + "\": must be an integer");
       RETURN_REPLY(ErrorResponse(bad, &info));
     }
   }
@@ -129,58 +143,80 @@ asio::awaitable<void> ApiHandler::Watch(Request& req, Responder& res, const Requ
     std::string fast = encode_stored(type, so);
     return fast.empty() ? encode(type, so.obj) : fast;
   };
-  auto bookmark = [&](int64_t rev, bool initial_end) {
+  // Over the in-process loopback (and when no other form was asked for) events go as objects:
+  // the cache's own immutable copies, which the reader shares instead of parsing text.
+  const bool typed = res.takes_objects() && !table && !info.events_v1();
+  std::vector<StreamEvent> evs;  // typed: events waiting to be written
+  std::string out;               // otherwise: their text
+  auto add_stored = [&](std::string_view type, const ObjectPtr& so) {
+    if (typed) {
+      evs.push_back({std::string(type), std::shared_ptr<const json::object>(so, &so->obj)});
+    } else {
+      out += encode_obj(type, *so);
+    }
+  };
+  auto add_owned = [&](std::string_view type, json::object obj) {
+    if (typed) {
+      evs.push_back({std::string(type), std::make_shared<const json::object>(std::move(obj))});
+    } else if (type == "DELETED" || type == "ADDED" || type == "MODIFIED") {
+      out += encode(type, obj);
+    } else {
+      out += json::serialize(json::object{{"type", type}, {"object", std::move(obj)}}) + "\n";
+    }
+  };
+  auto add_bookmark = [&](int64_t rev, bool initial_end) {
     json::object meta{{"resourceVersion", std::to_string(rev)}};
     if (initial_end) meta["annotations"] = json::object{{"k8s.io/initial-events-end", "true"}};
-    json::object obj{{"kind", kind.kind}, {"apiVersion", kind.ApiVersion()}, {"metadata", meta}};
-    json::object ev{{"type", "BOOKMARK"}, {"object", std::move(obj)}};
-    return json::serialize(ev) + "\n";
+    add_owned("BOOKMARK", json::object{{"kind", kind.kind},
+                                       {"apiVersion", kind.ApiVersion()},
+                                       {"metadata", std::move(meta)}});
   };
   if (!watcher.ok()) {
     // Kubernetes answers a too-old resourceVersion with an ERROR event, not an HTTP error.
     json::value st = json::parse(StatusJson(watcher.status()));
     st.as_object()["code"] = 410;
     st.as_object()["reason"] = "Expired";
-    json::object ev{{"type", "ERROR"}, {"object", st}};
-    std::string line = json::serialize(ev) + "\n";
-    co_await res.Write(std::move(line));
+    add_owned("ERROR", std::move(st.as_object()));
+    if (typed) {
+      co_await res.WriteEvents(std::move(evs));
+    } else {
+      co_await res.Write(std::move(out));
+    }
     co_await res.Finish();
     co_return;
   }
   auto w = *watcher;
   res.WatchForClose(notify);
-  std::string out;
   for (auto& o : initial) {
-    if (filter->Matches(o->obj)) out += encode_obj("ADDED", *o);
+    if (filter->Matches(o->obj)) add_stored("ADDED", o);
   }
-  if (bookmarks && send_initial) out += bookmark(initial_rev, true);
+  if (bookmarks && send_initial) add_bookmark(initial_rev, true);
   bool alive = true;
-  if (!out.empty()) alive = (co_await res.Write(std::move(out))).ok();
+  alive = co_await Flush(res, evs, out);
   int64_t last_rev = from_now ? initial_rev : after;
   auto next_bookmark = Clk::now() + kBookmarkEvery;
   while (alive) {
     bool closed = false;
     std::vector<CacheEvent> events = w->Take(&closed);
-    std::string chunk;
     for (auto& ev : events) {
       last_rev = ev.revision;
       bool now_match = ev.type != CacheEvent::Type::kDeleted && filter->Matches(ev.obj->obj);
       bool was_match = ev.prev && filter->Matches(ev.prev->obj);
       if (ev.type == CacheEvent::Type::kDeleted) {
-        if (filter->Matches(ev.obj->obj)) chunk += encode_obj("DELETED", *ev.obj);
+        if (filter->Matches(ev.obj->obj)) add_stored("DELETED", ev.obj);
       } else if (now_match && was_match) {
-        chunk += encode_obj("MODIFIED", *ev.obj);
+        add_stored("MODIFIED", ev.obj);
       } else if (now_match) {
-        chunk += encode_obj("ADDED", *ev.obj);
+        add_stored("ADDED", ev.obj);
       } else if (was_match) {
         // No longer selected: the watcher sees it leave, with the new resourceVersion.
         json::object gone = ev.prev->obj;
         internal::Meta(gone)["resourceVersion"] = std::to_string(ev.revision);
-        chunk += encode("DELETED", gone);
+        add_owned("DELETED", std::move(gone));
       }
     }
-    if (!chunk.empty()) {
-      alive = (co_await res.Write(std::move(chunk))).ok();
+    if (!evs.empty() || !out.empty()) {
+      alive = co_await Flush(res, evs, out);
       continue;
     }
     if (closed || res.client_closed()) break;
@@ -188,8 +224,8 @@ asio::awaitable<void> ApiHandler::Watch(Request& req, Responder& res, const Requ
     if (now >= deadline) break;
     if (bookmarks && now >= next_bookmark) {
       int64_t rev = std::max(last_rev, rest_.cache().revision());
-      std::string line = bookmark(rev, false);
-      alive = (co_await res.Write(std::move(line))).ok();
+      add_bookmark(rev, false);
+      alive = co_await Flush(res, evs, out);
       next_bookmark = now + kBookmarkEvery;
       continue;
     }

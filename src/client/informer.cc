@@ -243,16 +243,22 @@ Status Informer::WatchOnce() {
       break;
     }
     if (!*more) break;
-    std::string rv = MetaString(ev.object, "resourceVersion");
+    std::string rv = MetaString(ev.obj(), "resourceVersion");
     if (ev.type == "BOOKMARK") {
       std::unique_lock lock(cache_mu_);
       if (!rv.empty()) rv_ = rv;
       continue;
     }
-    if (!ev.object.contains("kind")) ev.object["kind"] = resource_.kind;
-    if (!ev.object.contains("apiVersion")) ev.object["apiVersion"] = resource_.ApiVersion();
-    std::string key = KeyOf(ev.object);
-    auto obj = std::make_shared<const json::object>(std::move(ev.object));
+    ObjectPtr obj;
+    if (ev.shared && ev.shared->contains("kind") && ev.shared->contains("apiVersion")) {
+      obj = std::move(ev.shared);  // the server's own copy, shared (in-process loopback)
+    } else {
+      json::object o = ev.shared ? *ev.shared : std::move(ev.object);
+      if (!o.contains("kind")) o["kind"] = resource_.kind;
+      if (!o.contains("apiVersion")) o["apiVersion"] = resource_.ApiVersion();
+      obj = std::make_shared<const json::object>(std::move(o));
+    }
+    std::string key = KeyOf(*obj);
     if (ev.type == "ADDED" || ev.type == "MODIFIED") {
       ObjectPtr old = Upsert(key, obj);
       Deliver([&] {

@@ -83,6 +83,15 @@ class LoopbackConnection final : public Connection {
     return Unavailable("reading stream: the API server ended it abruptly");
   }
 
+  bool NextEvent(LoopbackEvent* event) override {
+    std::shared_ptr<LoopbackExchange> ex;
+    {
+      std::lock_guard lk(mu_);
+      ex = exchange_;
+    }
+    return ex && ex->NextEvent(event);
+  }
+
   void Cancel() override {
     std::shared_ptr<LoopbackExchange> ex;
     {

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -19,13 +20,24 @@
 #include <utility>
 #include <vector>
 
+namespace boost::json {
+class object;
+}
+
 namespace sampan::client {
+
+// A watch event handed over as an object rather than as text: the in-process loopback
+// passes the API server's own immutable copy, which the client shares instead of parsing.
+struct LoopbackEvent {
+  std::string type;  // ADDED | MODIFIED | DELETED | BOOKMARK | ERROR
+  std::shared_ptr<const boost::json::object> object;
+};
 
 using LoopbackHeaders = std::vector<std::pair<std::string, std::string>>;
 
 struct LoopbackRequest {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // path and query, as on an HTTP request line
+  std::string method;       // "GET", "POST", ...
+  std::string target;       // path and query, as on an HTTP request line
   LoopbackHeaders headers;  // lower-case names
   std::string body;
 };
@@ -83,6 +95,23 @@ class LoopbackExchange {
     }
     bool was_empty = read_pos_ == buffer_.size();
     buffer_.append(bytes);
+    if (was_empty) cv_.notify_all();
+    return true;
+  }
+  // Adds watch events to a stream as objects (a stream carries either these or bytes);
+  // false once the client is gone, or too far behind (as for Append).
+  static constexpr size_t kMaxEvents = 200000;
+  bool AppendEvents(std::vector<LoopbackEvent> events) {
+    std::lock_guard lk(mu_);
+    if (state_ != State::kStreaming) return false;
+    if (events_.size() + events.size() > kMaxEvents) {
+      state_ = State::kDone;
+      too_slow_ = true;
+      cv_.notify_all();
+      return false;
+    }
+    bool was_empty = events_.empty();
+    for (auto& e : events) events_.push_back(std::move(e));
     if (was_empty) cv_.notify_all();
     return true;
   }
@@ -161,6 +190,19 @@ class LoopbackExchange {
     }
     return state_ == State::kDone ? 0 : -1;
   }
+  // Blocks until the stream has something: true with `*event` filled when the next item is
+  // an event object; false when bytes are next (Read them) or the stream has ended (Read
+  // tells how).
+  bool NextEvent(LoopbackEvent* event) {
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [&] {
+      return !events_.empty() || read_pos_ < buffer_.size() || state_ != State::kStreaming;
+    });
+    if (events_.empty() || state_ == State::kCancelled) return false;
+    *event = std::move(events_.front());
+    events_.pop_front();
+    return true;
+  }
   // The client hangs up: wakes a blocked Read/WaitFor, tells the server. Any thread.
   void Cancel() {
     std::function<void()> notify;
@@ -171,6 +213,7 @@ class LoopbackExchange {
       state_ = State::kCancelled;
       buffer_.clear();
       read_pos_ = 0;
+      events_.clear();
       if (serving) notify = std::move(on_gone_);
       on_gone_ = nullptr;
       cv_.notify_all();
@@ -187,6 +230,7 @@ class LoopbackExchange {
   LoopbackHeaders headers_;
   std::string buffer_;  // the body, or unread stream bytes from read_pos_
   size_t read_pos_ = 0;
+  std::deque<LoopbackEvent> events_;  // unread event objects of a stream
   bool too_slow_ = false;
   std::function<void()> on_gone_;
 };

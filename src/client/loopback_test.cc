@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <boost/json.hpp>
 #include <thread>
 #include <vector>
 
@@ -47,8 +48,9 @@ TEST_F(LoopbackTest, CrudAndErrorsAsStatus) {
   auto created = client_->Create(resources::kConfigMaps, "default", ConfigMap("cm1", "v1"));
   ASSERT_TRUE(created.ok()) << created.status().ToString();
   EXPECT_FALSE(Meta(*created, "uid").empty());
-  EXPECT_EQ(client_->Create(resources::kConfigMaps, "default", ConfigMap("cm1", "v1")).status().code(),
-            Code::kAlreadyExists);
+  EXPECT_EQ(
+      client_->Create(resources::kConfigMaps, "default", ConfigMap("cm1", "v1")).status().code(),
+      Code::kAlreadyExists);
 
   auto got = client_->Get(resources::kConfigMaps, "default", "cm1");
   ASSERT_TRUE(got.ok()) << got.status().ToString();
@@ -90,8 +92,10 @@ TEST_F(LoopbackTest, CrudAndErrorsAsStatus) {
 
 TEST_F(LoopbackTest, ListPaging) {
   for (int i = 0; i < 25; ++i) {
-    ASSERT_TRUE(client_->Create(resources::kConfigMaps, "default",
-                                ConfigMap("page-" + std::to_string(i), "v")).ok());
+    ASSERT_TRUE(
+        client_
+            ->Create(resources::kConfigMaps, "default", ConfigMap("page-" + std::to_string(i), "v"))
+            .ok());
   }
   ListOptions opts;
   opts.label_selector = "app=x";
@@ -121,11 +125,14 @@ TEST_F(LoopbackTest, WatchFromResourceVersion) {
   auto n = (*w)->Next(&ev);
   ASSERT_TRUE(n.ok() && *n) << n.status().ToString();
   EXPECT_EQ(ev.type, "ADDED");
-  EXPECT_EQ(Meta(ev.object, "name"), "b");
+  // Events come as the server's own objects, shared rather than parsed from text.
+  ASSERT_TRUE(ev.shared);
+  EXPECT_EQ(Meta(ev.obj(), "name"), "b");
+  EXPECT_EQ((*ev.shared).at("kind").as_string(), "ConfigMap");
   n = (*w)->Next(&ev);
   ASSERT_TRUE(n.ok() && *n) << n.status().ToString();
   EXPECT_EQ(ev.type, "DELETED");
-  EXPECT_EQ(Meta(ev.object, "name"), "a");
+  EXPECT_EQ(Meta(ev.obj(), "name"), "a");
   (*w)->Cancel();
 
   // A bad request on a watch comes back as its Status.
@@ -284,6 +291,67 @@ TEST(LoopbackExchangeTest, EndsAndTimeouts) {
     total += n;
   }
   EXPECT_EQ(total, LoopbackExchange::kMaxBuffered);
+}
+
+}  // namespace
+}  // namespace sampan::client
+
+namespace sampan::client {
+namespace {
+
+TEST(LoopbackExchangeTest, EventObjectsInOrderThenTheEnd) {
+  LoopbackExchange ex;
+  auto obj = [](const char* name) {
+    return std::make_shared<const boost::json::object>(
+        boost::json::object{{"metadata", boost::json::object{{"name", name}}}});
+  };
+  std::vector<LoopbackEvent> none;
+  EXPECT_FALSE(ex.AppendEvents(std::move(none)));  // not streaming yet
+  ASSERT_TRUE(ex.BeginStream(200, {}));
+  std::vector<LoopbackEvent> two{{"ADDED", obj("a")}, {"MODIFIED", obj("a")}};
+  ASSERT_TRUE(ex.AppendEvents(std::move(two)));
+  LoopbackEvent ev;
+  ASSERT_TRUE(ex.NextEvent(&ev));
+  EXPECT_EQ(ev.type, "ADDED");
+  ASSERT_TRUE(ex.NextEvent(&ev));
+  EXPECT_EQ(ev.type, "MODIFIED");
+  // A reader blocked for the next one wakes when it comes.
+  std::thread later([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::vector<LoopbackEvent> one{{"DELETED", obj("a")}};
+    ex.AppendEvents(std::move(one));
+  });
+  ASSERT_TRUE(ex.NextEvent(&ev));
+  EXPECT_EQ(ev.type, "DELETED");
+  later.join();
+  ex.Finish();
+  EXPECT_FALSE(ex.NextEvent(&ev));  // the end: Read tells how it ended
+  char buf[8];
+  EXPECT_EQ(ex.Read(buf, sizeof buf), 0);
+}
+
+TEST(LoopbackExchangeTest, EventsBeyondTheBoundEndTheStream) {
+  LoopbackExchange ex;
+  ASSERT_TRUE(ex.BeginStream(200, {}));
+  std::vector<LoopbackEvent> many(LoopbackExchange::kMaxEvents + 1);
+  EXPECT_FALSE(ex.AppendEvents(std::move(many)));
+  EXPECT_TRUE(ex.too_slow());
+  LoopbackEvent ev;
+  EXPECT_FALSE(ex.NextEvent(&ev));
+  char buf[8];
+  EXPECT_EQ(ex.Read(buf, sizeof buf), 0);
+}
+
+TEST(LoopbackExchangeTest, CancelDropsUnreadEvents) {
+  LoopbackExchange ex;
+  ASSERT_TRUE(ex.BeginStream(200, {}));
+  std::vector<LoopbackEvent> one{{"ADDED", nullptr}};
+  ASSERT_TRUE(ex.AppendEvents(std::move(one)));
+  ex.Cancel();
+  LoopbackEvent ev;
+  EXPECT_FALSE(ex.NextEvent(&ev));
+  std::vector<LoopbackEvent> more{{"ADDED", nullptr}};
+  EXPECT_FALSE(ex.AppendEvents(std::move(more)));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <mutex>
 
+#include "client/loopback.h"
 #include "client/transport.h"
 #include "util/log.h"
 
@@ -13,7 +14,6 @@ namespace http = boost::beast::http;
 using internal::Connection;
 using internal::Request;
 using internal::Response;
-
 
 namespace {
 
@@ -141,6 +141,17 @@ class WatchStreamImpl final : public WatchStream {
       }
       scan_from_ = pending_.size();
       if (cancelled_.load()) return false;
+      if (pending_.empty()) {
+        LoopbackEvent le;
+        if (conn_->NextEvent(&le)) {
+          ev->type = std::move(le.type);
+          ev->object = json::object();
+          ev->shared = std::move(le.object);
+          if (!ev->shared) return Internal("watch event without an object");
+          if (ev->type == "ERROR") return StatusFromObject(*ev->shared, 0);
+          return true;
+        }
+      }
       char buf[64 * 1024];
       auto n = conn_->ReadSome(buf, sizeof buf);
       if (!n.ok()) {
@@ -177,6 +188,7 @@ class WatchStreamImpl final : public WatchStream {
       return Internal("malformed watch event: " + line.substr(0, 200));
     ev->type = std::string(type->as_string());
     ev->object = std::move(obj->as_object());
+    ev->shared.reset();
     if (ev->type == "ERROR") return StatusFromObject(ev->object, 0);
     return true;
   }

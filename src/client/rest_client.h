@@ -65,6 +65,10 @@ struct DeleteOptions {
 struct WatchEvent {
   std::string type;  // ADDED | MODIFIED | DELETED | BOOKMARK | ERROR
   boost::json::object object;
+  // Set instead of `object` when the event came as an object over the in-process loopback:
+  // the API server's own immutable copy, shared rather than parsed.
+  std::shared_ptr<const boost::json::object> shared;
+  const boost::json::object& obj() const { return shared ? *shared : object; }
 };
 
 class WatchStream {

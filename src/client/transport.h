@@ -12,6 +12,10 @@
 #include "client/config.h"
 #include "util/status.h"
 
+namespace sampan::client {
+struct LoopbackEvent;  // client/loopback.h
+}  // namespace sampan::client
+
 namespace sampan::client::internal {
 
 using Request = boost::beast::http::request<boost::beast::http::string_body>;
@@ -34,6 +38,11 @@ class Connection {
   // then ReadSome() hands out body bytes as they arrive (no deadline), 0 at the end.
   virtual Result<int> StartStream(Request& req, std::chrono::milliseconds timeout) = 0;
   virtual Result<size_t> ReadSome(char* buf, size_t cap) = 0;
+  // A stream over the in-process loopback may carry watch events as objects instead of
+  // bytes: blocks until the stream has something, then true with `*event` filled when an
+  // object is next; false when bytes are (ReadSome) or the stream ended. Network
+  // connections carry bytes only.
+  virtual bool NextEvent(LoopbackEvent* /*event*/) { return false; }
   // Unblocks the operation in progress; the connection is unusable afterwards. Thread-safe.
   virtual void Cancel() = 0;
   // Whether the server allows reuse after the last RoundTrip.
