@@ -39,7 +39,8 @@ Scheduler::Scheduler(client::RestClient* client, SchedulerOptions opts)
       pods_(client, client::resources::kPods),
       nodes_(client, client::resources::kNodes),
       namespaces_(client, client::resources::kNamespaces),
-      queue_(client::WorkQueue::Options{std::chrono::seconds(1), std::chrono::seconds(10)}) {
+      queue_(SchedulingQueue::Options{opts_.initial_backoff, opts_.max_backoff,
+                                      opts_.unschedulable_flush, nullptr}) {
   framework_->set_percentage_of_nodes_to_score(opts_.percentage_of_nodes_to_score);
   pods_.AddEventHandler(client::EventHandlers{
       [this](const ObjectPtr& p) { OnPodEvent(nullptr, p, false); },
@@ -48,7 +49,7 @@ Scheduler::Scheduler(client::RestClient* client, SchedulerOptions opts)
   nodes_.AddEventHandler(client::EventHandlers{
       [this](const ObjectPtr& n) {
         cache_.UpsertNode(n);
-        MoveAllToActive();
+        queue_.MoveAllToActiveOrBackoff();
       },
       [this](const ObjectPtr& o, const ObjectPtr& n) {
         if (o == n) return;  // resync
@@ -61,7 +62,7 @@ Scheduler::Scheduler(client::RestClient* client, SchedulerOptions opts)
         if (!eq(labels(o), labels(n)) || !eq(Obj(o.get(), "spec"), Obj(n.get(), "spec")) ||
             !eq(Obj(Obj(o.get(), "status"), "allocatable"),
                 Obj(Obj(n.get(), "status"), "allocatable")))
-          MoveAllToActive();
+          queue_.MoveAllToActiveOrBackoff();
       },
       [this](const ObjectPtr& n) { cache_.RemoveNode(MetaString(*n, "name")); }});
   namespaces_.AddEventHandler(client::EventHandlers{
@@ -93,35 +94,19 @@ void Scheduler::OnPodEvent(const ObjectPtr& old_pod, const ObjectPtr& pod, bool 
     } else {
       cache_.UpsertPod(pod);  // replaces our assumed copy once the binding is seen
     }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      unschedulable_.erase(key);
-    }
+    queue_.Delete(key);
     // An assigned pod leaving (or finishing) frees room: retry the waiting pods.
-    if (freed) MoveAllToActive();
+    if (freed) queue_.MoveAllToActiveOrBackoff();
     return;
   }
-  if (!Responsible(*pod) || !MetaString(*pod, "deletionTimestamp").empty()) return;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    // A pending pod whose spec or labels changed is worth another try; a resync
-    // or a status change (e.g. our own PodScheduled condition) is not.
-    if (unschedulable_.count(key)) {
-      if (old_pod == pod || (old_pod && !SchedulingRelevantChange(*old_pod, *pod))) return;
-      unschedulable_.erase(key);
-    }
+  if (!Responsible(*pod) || !MetaString(*pod, "deletionTimestamp").empty()) {
+    queue_.Delete(key);
+    return;
   }
-  queue_.Add(key);
-}
-
-void Scheduler::MoveAllToActive() {
-  std::set<std::string> keys;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (unschedulable_.empty()) return;
-    keys.swap(unschedulable_);
-  }
-  for (const auto& k : keys) queue_.Add(k);
+  // A pending pod whose spec or labels changed is worth another try; a resync
+  // or a status change (e.g. our own PodScheduled condition) is not.
+  const bool relevant = !old_pod || (old_pod != pod && SchedulingRelevantChange(*old_pod, *pod));
+  queue_.AddOrUpdate(key, Int(Obj(pod.get(), "spec"), "priority", 0), relevant);
 }
 
 void Scheduler::Start() {
@@ -160,27 +145,28 @@ void Scheduler::Loop() {
   namespaces_.WaitForSync(std::chrono::seconds(30));
   nodes_.WaitForSync(std::chrono::seconds(30));
   pods_.WaitForSync(std::chrono::seconds(30));
-  auto last_flush = std::chrono::steady_clock::now();
   // A summary after each burst of 1,000+ pods (for benchmarks and capacity questions).
   int64_t burst_cycles = 0, burst_nanos = 0;
   auto burst_start = std::chrono::steady_clock::now();
   std::string key;
-  while (queue_.Get(&key)) {
+  while (queue_.Pop(&key)) {
     if (burst_cycles == 0) {
       burst_start = std::chrono::steady_clock::now();
       burst_nanos = cycle_nanos_.load();
     }
     ++burst_cycles;
     BindTask task;
-    Status st = ScheduleOneImpl(key, &task);
-    if (st.ok()) {
-      queue_.Forget(key);
-    } else {
+    bool unschedulable = false;
+    Status st = ScheduleOneImpl(key, &task, &unschedulable);
+    if (!st.ok()) {
       LOG(WARNING) << "scheduler: " << key << ": " << st.ToString();
-      queue_.AddRateLimited(key);
+      queue_.AddBackoff(key);
+    } else if (unschedulable) {
+      queue_.AddUnschedulable(key);
+    } else {
+      // The pod stays assumed in the cache, so a re-add before the binding lands is a no-op.
+      queue_.Done(key);
     }
-    // The pod stays assumed in the cache, so a re-add before the binding lands is a no-op.
-    queue_.Done(key);
     if (task.pod) {
       {
         std::lock_guard<std::mutex> lock(bind_mu_);
@@ -188,7 +174,7 @@ void Scheduler::Loop() {
       }
       bind_cv_.notify_one();
     }
-    if (queue_.Len() == 0) {
+    if (queue_.counts().active == 0) {
       if (burst_cycles >= 1000) {
         double secs =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - burst_start).count();
@@ -197,10 +183,6 @@ void Scheduler::Loop() {
                   << (cycle_nanos_.load() - burst_nanos) / burst_cycles / 1000 << " us";
       }
       burst_cycles = 0;
-    }
-    if (std::chrono::steady_clock::now() - last_flush > opts_.unschedulable_flush) {
-      last_flush = std::chrono::steady_clock::now();
-      MoveAllToActive();
     }
   }
 }
@@ -219,7 +201,7 @@ void Scheduler::BindLoop() {
     Status st = Bind(task);
     if (!st.ok()) {
       LOG(WARNING) << "scheduler: binding " << key << ": " << st.ToString();
-      queue_.AddRateLimited(key);
+      queue_.AddBackoff(key, Int(Obj(task.pod.get(), "spec"), "priority", 0));
     }
   }
 }
@@ -278,11 +260,7 @@ Status Scheduler::Nominate(const json::object& pod, const PreemptionResult& pree
       continue;
     }
     RETURN_IF_ERROR(SetNominatedNode(*p, ""));
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      unschedulable_.erase(other);
-    }
-    queue_.Add(other);
+    queue_.Activate(other);
   }
   const std::string now = FormatRfc3339(Clock::Real().NowUnix());
   for (const auto& v : preemption.victims) {
@@ -312,9 +290,14 @@ Status Scheduler::Nominate(const json::object& pod, const PreemptionResult& pree
   return Status::Ok();
 }
 
-Status Scheduler::ScheduleOne(const std::string& key) { return ScheduleOneImpl(key, nullptr); }
+Status Scheduler::ScheduleOne(const std::string& key) {
+  bool unschedulable = false;
+  Status st = ScheduleOneImpl(key, nullptr, &unschedulable);
+  if (st.ok() && unschedulable) queue_.AddUnschedulable(key);  // retried on a cluster event
+  return st;
+}
 
-Status Scheduler::ScheduleOneImpl(const std::string& key, BindTask* task) {
+Status Scheduler::ScheduleOneImpl(const std::string& key, BindTask* task, bool* unschedulable) {
   ObjectPtr pod = pods_.Get(key);
   if (!pod) return Status::Ok();  // deleted meanwhile
   if (!NodeNameOf(*pod).empty()) return Status::Ok();
@@ -330,10 +313,7 @@ Status Scheduler::ScheduleOneImpl(const std::string& key, BindTask* task) {
           .count();
   if (result.node.empty()) {
     ++unschedulable_count_;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      unschedulable_.insert(key);
-    }
+    *unschedulable = true;
     if (!preemption.node.empty()) {
       RETURN_IF_ERROR(RecordFailure(*pod, "Unschedulable", result.message));
       return Nominate(*pod, preemption);

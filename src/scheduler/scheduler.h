@@ -2,15 +2,16 @@
 // (framework.h) through pods/binding, with Kubernetes' events and conditions.
 //
 // Threading: three informers (pods, nodes, namespaces) keep the incremental
-// Cache (cache.h) current and feed a WorkQueue of pending pod keys; one
+// Cache (cache.h) current and feed the SchedulingQueue (scheduling_queue.h: activeQ by
+// priority, backoffQ, unschedulable pods) with pending pod keys; one
 // scheduling thread pops keys and runs one scheduling cycle at a time against the
 // cache; the chosen node is assumed in the cache at once (so the next pod sees
 // it) and the binding (POST pods/binding, then the Scheduled event) is handed to
 // a pool of binder threads, as kube-scheduler binds asynchronously. A failed
-// binding forgets the assumption and retries the pod with back-off.
+// binding (or an API error in a cycle) forgets the assumption and sends the pod to backoffQ.
 // A pod that fits nowhere gets a FailedScheduling event and a PodScheduled=False
-// condition, and waits in the unschedulable set until a node is added or changes
-// or an assigned pod goes away (or unschedulable_flush passes).
+// condition, and waits among the unschedulable pods until a node is added or changes
+// or an assigned pod goes away (or it has waited unschedulable_flush).
 // A pod that fits nowhere may preempt lower-priority pods (preemption.h): it is
 // nominated (status.nominatedNodeName), the victims are evicted, and it is retried
 // when they are gone. Until it is bound, the room it waits for is held: the filters count
@@ -35,15 +36,18 @@
 #include "client/events.h"
 #include "client/informer.h"
 #include "client/rest_client.h"
-#include "client/workqueue.h"
 #include "scheduler/cache.h"
 #include "scheduler/framework.h"
+#include "scheduler/scheduling_queue.h"
 
 namespace sampan::scheduler {
 
 struct SchedulerOptions {
   std::string scheduler_name = "default-scheduler";
-  std::chrono::milliseconds unschedulable_flush{std::chrono::seconds(60)};
+  // podMaxInUnschedulablePodsDuration: the longest a pod waits for a cluster event.
+  std::chrono::milliseconds unschedulable_flush{std::chrono::minutes(5)};
+  std::chrono::milliseconds initial_backoff{std::chrono::seconds(1)};  // podInitialBackoffSeconds
+  std::chrono::milliseconds max_backoff{std::chrono::seconds(10)};     // podMaxBackoffSeconds
   int bind_workers = 16;
   int percentage_of_nodes_to_score = 0;  // 0 = adaptive, as kube-scheduler
 };
@@ -64,7 +68,8 @@ class Scheduler {
   void Start();  // starts informers, the scheduling thread and the binders
   void Stop();   // idempotent
   // Schedules the pod with this key once, now, binding synchronously (public for
-  // tests). OK when bound or recorded as unschedulable; an error for API failures.
+  // tests; not while Start()ed). OK when bound or recorded as unschedulable; an error for API
+  // failures.
   Status ScheduleOne(const std::string& key);
   SchedulerStats stats() const;
 
@@ -75,11 +80,11 @@ class Scheduler {
   };
   bool Responsible(const boost::json::object& pod) const;
   void OnPodEvent(const client::ObjectPtr& old_pod, const client::ObjectPtr& pod, bool deleted);
-  void MoveAllToActive();
   void Loop();
   void BindLoop();
   // Schedules; when a node is chosen and `task` is given, fills it instead of binding.
-  Status ScheduleOneImpl(const std::string& key, BindTask* task);
+  // `*unschedulable` tells whether the cycle found no node (the pod waits for an event).
+  Status ScheduleOneImpl(const std::string& key, BindTask* task, bool* unschedulable);
   Status Bind(const BindTask& task);
   Status RecordFailure(const boost::json::object& pod, const std::string& reason,
                        const std::string& message);
@@ -94,10 +99,8 @@ class Scheduler {
   std::unique_ptr<Framework> framework_;  // used by the scheduling thread only
   Cache cache_;
   client::Informer pods_, nodes_, namespaces_;
-  client::WorkQueue queue_;
+  SchedulingQueue queue_;
 
-  std::mutex mu_;
-  std::set<std::string> unschedulable_;  // guarded by mu_
   std::thread thread_;
   std::atomic<bool> started_{false};
 
