@@ -1,5 +1,6 @@
 #include "cmd/malloc_tuning.h"
 
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -18,7 +19,13 @@ constexpr char kSavedVar[] = "SAMPAN_SAVED_GLIBC_TUNABLES";
 
 void TuneMallocByReexec(char** argv) {
   if (const char* saved = std::getenv(kSavedVar)) {
-    // The tuned process: restore what the caller had.
+    // The tuned process: restore what the caller had. Its name too: exec'ing /proc/self/exe
+    // names the process "exe" (ps, pgrep and top show that name); argv[0]'s base name is what
+    // the first exec gave it.
+    if (argv[0] && *argv[0]) {
+      const char* base = std::strrchr(argv[0], '/');
+      prctl(PR_SET_NAME, base ? base + 1 : argv[0], 0, 0, 0);
+    }
     std::string was = saved;
     unsetenv(kSavedVar);
     if (was.empty() || was[0] != '=') {

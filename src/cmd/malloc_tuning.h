@@ -11,7 +11,8 @@ namespace sampan::cmd {
 // the GLIBC_TUNABLES environment variable when a process starts (there is no mallopt for it), so
 // this re-executes the binary once with the setting added, unless GLIBC_TUNABLES already sets
 // it. In the re-executed process the caller's GLIBC_TUNABLES (or its absence) is put back before
-// anything else runs, so that nothing started from it (containers, hooks) inherits the setting.
+// anything else runs, so that nothing started from it (containers, hooks) inherits the setting,
+// and the process name (comm) is set back from argv[0].
 // Returns normally in the tuned process, or if re-executing was not possible.
 void TuneMallocByReexec(char** argv);
 
