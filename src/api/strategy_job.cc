@@ -1,11 +1,12 @@
 // Job validation of the Indexed-only policies: backoffLimitPerIndex, maxFailedIndexes,
-// successPolicy, and the FailIndex action of podFailurePolicy (Kubernetes 1.32 rules and
-// wording).
+// successPolicy, and the FailIndex action of podFailurePolicy; and of spec.managedBy
+// (Kubernetes 1.32 rules and wording).
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "api/strategy_internal.h"
+#include "api/validate.h"
 
 namespace sampan::api::strategy {
 namespace {
@@ -136,9 +137,32 @@ void ValidateSuccessPolicy(const json::object& spec, const json::object& policy,
   }
 }
 
+// spec.managedBy: a domain-prefixed path ("<DNS subdomain>/<path>") of at most 63 characters.
+void ValidateManagedBy(const json::object& spec, const std::string& path, Errors& errors) {
+  const json::value* v = spec.if_contains("managedBy");
+  if (!v || v->is_null() || !v->is_string()) return;
+  const std::string field = Child(path, "managedBy");
+  std::string_view value = v->as_string();
+  size_t slash = value.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == value.size()) {
+    errors.InvalidString(field, value, "must be a domain-prefixed path (such as \"acme.io/foo\")");
+  } else {
+    std::string_view host = value.substr(0, slash), rest = value.substr(slash + 1);
+    for (const auto& problem : IsDns1123Subdomain(host)) errors.InvalidString(field, host, problem);
+    constexpr std::string_view kPathChars =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/-._~%!$&'()*+,;=:";
+    if (rest.find_first_not_of(kPathChars) != std::string_view::npos)
+      errors.InvalidString(field, rest,
+                           "must be a valid path (regex used for validation is "
+                           "'[A-Za-z0-9/\\-._~%!$&'()*+,;=:]+')");
+  }
+  if (value.size() > 63) errors.TooLong(field, 63);
+}
+
 }  // namespace
 
 void ValidateJobIndexPolicies(const json::object& spec, const std::string& path, Errors& errors) {
+  ValidateManagedBy(spec, path, errors);  // not an index policy, but validated with them
   const bool indexed = Str(spec, "completionMode").value_or("NonIndexed") == "Indexed";
   const bool per_index = Has(spec, "backoffLimitPerIndex");
   const std::optional<int64_t> max_failed =

@@ -151,5 +151,28 @@ TEST(JobValidation, SuccessPolicyIsImmutable) {
   EXPECT_TRUE(HasCause(st, "spec.successPolicy", "field is immutable")) << Dump(st);
 }
 
+TEST(JobValidation, ManagedByIsADomainPrefixedPathAndImmutable) {
+  EXPECT_TRUE(Validate(R"("managedBy":"kubernetes.io/job-controller")").ok());
+  EXPECT_TRUE(Validate(R"("managedBy":"example.com/queue/v1")").ok());
+  Status st = Validate(R"("managedBy":"no-slash")");
+  EXPECT_TRUE(
+      HasCause(st, "spec.managedBy", "must be a domain-prefixed path (such as \"acme.io/foo\")"))
+      << Dump(st);
+  st = Validate(R"("managedBy":"Bad_Host/x")");
+  EXPECT_FALSE(st.ok());
+  EXPECT_FALSE(st.causes().empty() || st.causes()[0].field != "spec.managedBy") << Dump(st);
+  st = Validate(R"("managedBy":"example.com/a b")");
+  EXPECT_TRUE(HasCause(st, "spec.managedBy", "=:]+')")) << Dump(st);
+  st = Validate(R"("managedBy":"example.com/)" + std::string(60, 'a') + "\"");
+  EXPECT_TRUE(HasCause(st, "spec.managedBy", "may not be more than 63 bytes")) << Dump(st);
+  json::object old = Job(R"("managedBy":"example.com/queue")");
+  json::object changed = old;
+  changed["spec"].as_object()["managedBy"] = "kubernetes.io/job-controller";
+  st = ValidateUpdate(JobKind(), changed, old);
+  EXPECT_TRUE(HasCause(st, "spec.managedBy", "field is immutable")) << Dump(st);
+  changed["spec"].as_object().erase("managedBy");
+  EXPECT_FALSE(ValidateUpdate(JobKind(), changed, old).ok());
+}
+
 }  // namespace
 }  // namespace sampan::api

@@ -121,6 +121,7 @@ void ValidateKindUpdate(const KindInfo& kind, const json::object& obj, const jso
     Immutable(spec, old_spec, "podFailurePolicy", "spec.podFailurePolicy", errors);
     Immutable(spec, old_spec, "backoffLimitPerIndex", "spec.backoffLimitPerIndex", errors);
     Immutable(spec, old_spec, "successPolicy", "spec.successPolicy", errors);
+    Immutable(spec, old_spec, "managedBy", "spec.managedBy", errors);
     // Indexed jobs may scale completions with parallelism (elastic); others may not.
     if (!(Str(spec, "completionMode") == "Indexed" &&
           Int(spec, "completions") == Int(spec, "parallelism"))) {

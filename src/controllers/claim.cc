@@ -40,8 +40,8 @@ json::object OwnershipPatch(const json::object& pod, const json::array& refs,
   return json::object{{"metadata", std::move(meta)}};
 }
 
-Status Release(client::RestClient* client, const json::object& pod, const std::string& owner_uid,
-               const ClaimOptions& opts) {
+Status Release(client::RestClient* client, const client::Resource& resource,
+               const json::object& pod, const std::string& owner_uid, const ClaimOptions& opts) {
   json::array kept;
   if (const json::array* refs = Arr(Obj(&pod, "metadata"), "ownerReferences"))
     for (const auto& r : *refs)
@@ -50,9 +50,8 @@ Status Release(client::RestClient* client, const json::object& pod, const std::s
   for (const auto& f : Finalizers(pod))
     if (opts.finalizer.empty() || !(f.is_string() && f.as_string() == opts.finalizer))
       finalizers.push_back(f);
-  auto r =
-      client->Patch(client::resources::kPods, MetaString(pod, "namespace"), MetaString(pod, "name"),
-                    client::PatchType::kMerge, OwnershipPatch(pod, kept, finalizers));
+  auto r = client->Patch(resource, MetaString(pod, "namespace"), MetaString(pod, "name"),
+                         client::PatchType::kMerge, OwnershipPatch(pod, kept, finalizers));
   // Gone, or no longer valid to patch: nothing left to release.
   if (!r.ok() && r.status().code() != Code::kNotFound && r.status().code() != Code::kInvalid)
     return r.status();
@@ -72,11 +71,14 @@ bool IsAdoptable(const json::object& pod, const api::LabelSelector& selector) {
   return !ControllerRef(pod) && !IsDeleting(pod) && selector.Matches(LabelsOf(pod));
 }
 
-Result<std::vector<ObjectPtr>> ClaimPods(client::RestClient* client, client::Informer* pods,
-                                         const std::vector<ObjectPtr>& controlled,
-                                         const json::object& owner,
-                                         const api::LabelSelector& selector,
-                                         const ClaimOptions& opts) {
+namespace {
+
+// The claim of objects of `resource` (pods, revisions): `controlled` as ClaimPods says, `orphans`
+// the candidates without a controller.
+Result<std::vector<ObjectPtr>> ClaimObjects(
+    client::RestClient* client, const client::Resource& resource,
+    const std::vector<ObjectPtr>& controlled, const std::vector<ObjectPtr>& orphans,
+    const json::object& owner, const api::LabelSelector& selector, const ClaimOptions& opts) {
   const std::string uid = MetaString(owner, "uid"), ns = MetaString(owner, "namespace");
   const bool owner_deleting = IsDeleting(owner);
   std::vector<ObjectPtr> claimed;
@@ -89,12 +91,12 @@ Result<std::vector<ObjectPtr>> ClaimPods(client::RestClient* client, client::Inf
       continue;
     }
     if (owner_deleting) continue;
-    Status st = Release(client, *pod, uid, opts);
+    Status st = Release(client, resource, *pod, uid, opts);
     if (!st.ok() && failure.ok()) failure = st;
   }
   if (!owner_deleting) {
     std::optional<Status> can_adopt;  // decided at the first candidate
-    for (const ObjectPtr& pod : pods->ByIndex(kOrphanPodsIndex, ns)) {
+    for (const ObjectPtr& pod : orphans) {
       if (ControllerRef(*pod) || IsDeleting(*pod) || !Matches(*pod, selector, opts)) continue;
       if (!can_adopt) {
         can_adopt = Status::Ok();
@@ -103,11 +105,12 @@ Result<std::vector<ObjectPtr>> ClaimPods(client::RestClient* client, client::Inf
           if (!fresh.ok()) {
             can_adopt = fresh.status();
           } else if (MetaString(*fresh, "uid") != uid) {
-            can_adopt = Conflict("can't adopt pods: the original " + Str(&owner, "kind") + " " +
-                                 ns + "/" + MetaString(owner, "name") + " is gone");
+            can_adopt = Conflict("can't adopt " + resource.plural + ": the original " +
+                                 Str(&owner, "kind") + " " + ns + "/" + MetaString(owner, "name") +
+                                 " is gone");
           } else if (IsDeleting(*fresh)) {
-            can_adopt = Conflict("can't adopt pods: " + ns + "/" + MetaString(owner, "name") +
-                                 " is being deleted");
+            can_adopt = Conflict("can't adopt " + resource.plural + ": " + ns + "/" +
+                                 MetaString(owner, "name") + " is being deleted");
           }
         }
       }
@@ -125,8 +128,8 @@ Result<std::vector<ObjectPtr>> ClaimPods(client::RestClient* client, client::Inf
           if (f.is_string() && f.as_string() == opts.finalizer) present = true;
         if (!present) finalizers.push_back(json::string(opts.finalizer));
       }
-      auto r = client->Patch(client::resources::kPods, ns, MetaString(*pod, "name"),
-                             client::PatchType::kMerge, OwnershipPatch(*pod, refs, finalizers));
+      auto r = client->Patch(resource, ns, MetaString(*pod, "name"), client::PatchType::kMerge,
+                             OwnershipPatch(*pod, refs, finalizers));
       if (!r.ok()) {
         if (r.status().code() != Code::kNotFound && failure.ok()) failure = r.status();
         continue;
@@ -136,6 +139,39 @@ Result<std::vector<ObjectPtr>> ClaimPods(client::RestClient* client, client::Inf
   }
   if (!failure.ok()) return failure;
   return claimed;
+}
+
+}  // namespace
+
+Result<std::vector<ObjectPtr>> ClaimPods(client::RestClient* client, client::Informer* pods,
+                                         const std::vector<ObjectPtr>& controlled,
+                                         const json::object& owner,
+                                         const api::LabelSelector& selector,
+                                         const ClaimOptions& opts) {
+  return ClaimObjects(client, client::resources::kPods, controlled,
+                      pods->ByIndex(kOrphanPodsIndex, MetaString(owner, "namespace")), owner,
+                      selector, opts);
+}
+
+Result<std::vector<ObjectPtr>> ClaimRevisions(client::RestClient* client,
+                                              const std::vector<ObjectPtr>& in_namespace,
+                                              const json::object& owner,
+                                              const api::LabelSelector& selector,
+                                              const client::Resource* owner_resource) {
+  const std::string uid = MetaString(owner, "uid");
+  std::vector<ObjectPtr> controlled, orphans;
+  for (const ObjectPtr& cr : in_namespace) {
+    const json::object* ref = ControllerRef(*cr);
+    if (!ref) {
+      orphans.push_back(cr);
+    } else if (Str(ref, "uid") == uid) {
+      controlled.push_back(cr);
+    }
+  }
+  ClaimOptions opts;
+  opts.owner_resource = owner_resource;
+  return ClaimObjects(client, client::resources::kControllerRevisions, controlled, orphans, owner,
+                      selector, opts);
 }
 
 }  // namespace sampan::controllers

@@ -1,5 +1,5 @@
-// Pod ownership for workload controllers, as Kubernetes' ControllerRefManager
-// settles it: a controller keeps the pods it controls whose labels still match
+// Pod (and ControllerRevision) ownership for workload controllers, as Kubernetes'
+// ControllerRefManager settles it: a controller keeps the pods it controls whose labels still match
 // its selector, releases (drops its controller reference from) those that no
 // longer match, and adopts matching pods that have no controller at all.
 //
@@ -48,6 +48,16 @@ Result<std::vector<client::ObjectPtr>> ClaimPods(client::RestClient* client, cli
                                                  const boost::json::object& owner,
                                                  const api::LabelSelector& selector,
                                                  const ClaimOptions& opts);
+
+// The same for ControllerRevisions (Kubernetes' ControllerRevision claim): of `in_namespace` (the
+// revisions of the owner's namespace), those the owner controls and that still match are kept,
+// controlled ones that stopped matching are released, matching ones without a controller are
+// adopted (after re-reading the owner through `owner_resource`, if given). Returns the revisions
+// the owner controls afterwards, in no particular order.
+Result<std::vector<client::ObjectPtr>> ClaimRevisions(
+    client::RestClient* client, const std::vector<client::ObjectPtr>& in_namespace,
+    const boost::json::object& owner, const api::LabelSelector& selector,
+    const client::Resource* owner_resource);
 
 // Whether `pod` has no controller and matches (for enqueueing owners on pod events).
 bool IsAdoptable(const boost::json::object& pod, const api::LabelSelector& selector);

@@ -231,6 +231,12 @@ bool IndexFailed(const json::object& job, const json::object& pod, int64_t limit
 
 }  // namespace
 
+bool JobManagedElsewhere(const json::object& job) {
+  const json::object* spec = Obj(&job, "spec");
+  const json::value* v = spec ? spec->if_contains("managedBy") : nullptr;
+  return v && v->is_string() && v->as_string() != kJobControllerName;
+}
+
 JobController::JobController(client::SharedInformers* informers, client::EventRecorder* recorder,
                              const Clock* clock)
     : client_(informers->client()),
@@ -702,8 +708,9 @@ Status JobController::Sync(const std::string& key) {
   std::vector<ObjectPtr> pods = pods_->ByIndex("job-uid", MetaString(job, "uid"));
   json::object status;
   if (const json::object* s = Obj(&job, "status")) status = *s;
-  if (ConditionTrue(status, "Complete") || ConditionTrue(status, "Failed") || IsDeleting(job))
-    return HandleFinished(job, key, pods);
+  const bool finished = ConditionTrue(status, "Complete") || ConditionTrue(status, "Failed");
+  if (JobManagedElsewhere(job)) return finished ? HandleFinished(job, key, {}) : Status::Ok();
+  if (finished || IsDeleting(job)) return HandleFinished(job, key, pods);
 
   // Adopt matching orphans, release pods that stopped matching.
   if (const json::value* sel =

@@ -37,7 +37,12 @@
 // Orphan pods matching the Job's selector are adopted (with the tracking finalizer); pods it
 // controls whose labels stop matching are released (claim.h).
 //
-// Not done: managedBy (Jobs of other controllers are synced too); podFailurePolicy rules are
+// spec.managedBy (batch/v1, beta and on by default in Kubernetes 1.32): a Job naming another
+// controller than kubernetes.io/job-controller is left alone — no pods made, adopted or deleted,
+// no finalizers removed, no status written; only its ttlSecondsAfterFinished deletion once it
+// finished still applies (Kubernetes' TTL-after-finished controller does not look at managedBy).
+//
+// Not done: podFailurePolicy rules are
 // matched against Failed pods only; the TooManySucceededPods event; the MaxUncountedPods cap
 // on one status write.
 //
@@ -66,6 +71,10 @@ inline constexpr const char* kJobCompletionIndex = "batch.kubernetes.io/job-comp
 inline constexpr const char* kJobIndexFailureCount = "batch.kubernetes.io/job-index-failure-count";
 inline constexpr const char* kJobIndexIgnoredFailureCount =
     "batch.kubernetes.io/job-index-ignored-failure-count";
+inline constexpr const char* kJobControllerName = "kubernetes.io/job-controller";
+
+// Whether spec.managedBy names a controller other than the built-in one.
+bool JobManagedElsewhere(const boost::json::object& job);
 
 class JobController {
  public:

@@ -133,6 +133,10 @@ class JobTest : public ::testing::Test {
     auto l = client_->List(client::resources::kJobs, "default", {});
     if (l.ok()) out += json::serialize(*l) + "\n";
     for (auto& p : Pods()) out += json::serialize(p) + "\n";
+    if (auto ev = client_->List(client::resources::kEvents, "default", {}); ev.ok())
+      for (const auto& e : ev->at("items").as_array())
+        out +=
+            "event " + Str(&e.as_object(), "reason") + ": " + Str(&e.as_object(), "message") + "\n";
     return out;
   }
 
@@ -486,6 +490,11 @@ TEST_F(JobTest, AdoptsMatchingOrphansAndReleasesStrays) {
       "labels":{"app":"adopt"}},"spec":{"containers":[{"name":"c","image":"busybox"}]}})")
                     .as_object();
   ASSERT_TRUE(client_->Create(client::resources::kPods, "default", orphan).ok());
+  // The controller must see the orphan before its first sync of the Job: had it created two pods
+  // first, adopting the orphan would make three and one of them (maybe the orphan) is deleted as
+  // excess, which AdoptsOrphanAppearingLater covers.
+  ASSERT_TRUE(Eventually(
+      [&] { return informers_->For(client::resources::kPods)->Get("default/stray") != nullptr; }));
   CreateJob(R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"ad"},
       "spec":{"manualSelector":true,"selector":{"matchLabels":{"app":"adopt"}},
       "parallelism":2,"completions":2,"template":{"metadata":{"labels":{"app":"adopt"}},
@@ -502,9 +511,10 @@ TEST_F(JobTest, AdoptsMatchingOrphansAndReleasesStrays) {
   EXPECT_EQ((*fins)[0], kJobTrackingFinalizer);
   // The adopted pod counts: one more is created, not two.
   ASSERT_TRUE(Eventually([&] { return Pods(false).size() == 2; })) << Dump();
+  // (The status is written after the pods are made: wait for it rather than read it at once.)
+  ASSERT_TRUE(Eventually([&] { return StatusInt("ad", "active") == 2; })) << Dump();
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(Pods(false).size(), 2u) << Dump();
-  EXPECT_EQ(StatusInt("ad", "active"), 2);
   // Relabelled, it is released (reference and finalizer dropped) and replaced.
   ASSERT_TRUE(client_
                   ->Patch(client::resources::kPods, "default", "stray", client::PatchType::kMerge,
@@ -515,8 +525,78 @@ TEST_F(JobTest, AdoptsMatchingOrphansAndReleasesStrays) {
     return p.ok() && !ControllerRef(*p) && !Arr(Obj(&*p, "metadata"), "finalizers");
   })) << Dump();
   ASSERT_TRUE(Eventually([&] { return Pods(false).size() == 3; })) << Dump();
-  EXPECT_EQ(StatusInt("ad", "active"), 2);
+  std::this_thread::sleep_for(300ms);  // the status write of that sync
+  ASSERT_TRUE(Eventually([&] { return StatusInt("ad", "active") == 2; })) << Dump();
   EXPECT_EQ(StatusInt("ad", "failed"), 0);
+}
+
+// An orphan that shows up after the Job made its pods is adopted too (its arrival re-syncs the
+// Job); the one pod too many is then deleted, uncounted.
+TEST_F(JobTest, AdoptsOrphanAppearingLater) {
+  CreateJob(R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"late"},
+      "spec":{"manualSelector":true,"selector":{"matchLabels":{"app":"late"}},
+      "parallelism":2,"completions":2,"template":{"metadata":{"labels":{"app":"late"}},
+      "spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}}}})");
+  ASSERT_TRUE(Eventually([&] { return StatusInt("late", "active") == 2; })) << Dump();
+  const std::string uid = client::MetaString(GetJob("late"), "uid");
+  auto orphan = json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"late-stray",
+      "labels":{"app":"late"}},"spec":{"containers":[{"name":"c","image":"busybox"}]}})")
+                    .as_object();
+  ASSERT_TRUE(client_->Create(client::resources::kPods, "default", orphan).ok());
+  // Adopted (and possibly deleted as the excess): no live pod is left without the Job as owner.
+  auto settled = [&] {
+    auto live = Pods(false);
+    if (live.size() != 2) return false;
+    for (const auto& p : live) {
+      const json::object* ref = ControllerRef(p);
+      if (!ref || Str(ref, "uid") != uid) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(Eventually(settled)) << Dump();
+  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(settled()) << Dump();
+  ASSERT_TRUE(Eventually([&] { return StatusInt("late", "active") == 2; })) << Dump();
+  EXPECT_EQ(StatusInt("late", "failed"), 0);
+}
+
+// spec.managedBy naming another controller: the Job is left alone (no pods made or adopted, no
+// status); the built-in controller's own name is synced as usual.
+TEST_F(JobTest, ManagedByAnotherControllerIsLeftAlone) {
+  EXPECT_FALSE(JobManagedElsewhere(json::parse(R"({"spec":{}})").as_object()));
+  EXPECT_FALSE(JobManagedElsewhere(
+      json::parse(R"({"spec":{"managedBy":"kubernetes.io/job-controller"}})").as_object()));
+  EXPECT_TRUE(JobManagedElsewhere(
+      json::parse(R"({"spec":{"managedBy":"example.com/queue"}})").as_object()));
+  auto orphan = json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"ext-stray",
+      "labels":{"app":"ext"}},"spec":{"containers":[{"name":"c","image":"busybox"}]}})")
+                    .as_object();
+  ASSERT_TRUE(client_->Create(client::resources::kPods, "default", orphan).ok());
+  CreateJob(R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"ext"},
+      "spec":{"managedBy":"example.com/queue","manualSelector":true,
+      "selector":{"matchLabels":{"app":"ext"}},"parallelism":2,"completions":2,
+      "template":{"metadata":{"labels":{"app":"ext"}},"spec":{"restartPolicy":"Never",
+      "containers":[{"name":"c","image":"busybox"}]}}}})");
+  CreateJob(R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"own"},
+      "spec":{"managedBy":"kubernetes.io/job-controller","template":{"spec":{
+      "restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}}}})");
+  ASSERT_TRUE(Eventually([&] { return StatusInt("own", "active") == 1; })) << Dump();
+  Kick("default/ext");
+  std::this_thread::sleep_for(300ms);
+  const std::string ext_uid = client::MetaString(GetJob("ext"), "uid");
+  int owned_by_ext = 0;
+  for (const auto& p : Pods()) {
+    const json::object* ref = ControllerRef(p);
+    if (ref && Str(ref, "uid") == ext_uid) ++owned_by_ext;
+  }
+  EXPECT_EQ(owned_by_ext, 0) << Dump();
+  auto stray = client_->Get(client::resources::kPods, "default", "ext-stray");
+  ASSERT_TRUE(stray.ok());
+  EXPECT_EQ(ControllerRef(*stray), nullptr) << json::serialize(*stray);
+  json::object ext = GetJob("ext");
+  const json::object* st = Obj(&ext, "status");
+  EXPECT_TRUE(!st || st->empty()) << json::serialize(ext);
+  EXPECT_EQ(Pods().size(), 2u) << Dump();  // the stray and the pod of "own"
 }
 
 }  // namespace

@@ -137,6 +137,34 @@ StatefulSetController::StatefulSetController(client::SharedInformers* informers,
         queue_.Add(client::KeyOf(*set));
     }
   };
+  // Revisions: the owner looks again when one of its own changes (e.g. relabelled: released);
+  // an orphan brings every set of its namespace whose selector it matches (adoption).
+  auto revision_owner = [this](const ObjectPtr& cr) {
+    if (const json::object* ref = ControllerRef(*cr)) {
+      if (Str(ref, "kind") == "StatefulSet")
+        queue_.Add(MetaString(*cr, "namespace") + "/" + Str(ref, "name"));
+      return;
+    }
+    if (IsDeleting(*cr)) return;
+    for (const ObjectPtr& set : sets_->ByIndex("namespace", MetaString(*cr, "namespace"))) {
+      const json::object* spec = Obj(set.get(), "spec");
+      const json::value* sel = spec ? spec->if_contains("selector") : nullptr;
+      if (!sel || !sel->is_object() || sel->as_object().empty()) continue;
+      auto selector = api::LabelSelector::FromJson(*sel);
+      if (selector.ok() && IsAdoptable(*cr, *selector)) queue_.Add(client::KeyOf(*set));
+    }
+  };
+  revisions_->AddEventHandler(
+      client::EventHandlers{revision_owner,
+                            [revision_owner](const ObjectPtr& a, const ObjectPtr& b) {
+                              if (a == b) return;
+                              revision_owner(b);
+                              const json::object* was = ControllerRef(*a);
+                              const json::object* now = ControllerRef(*b);
+                              if (was && (!now || Str(was, "uid") != Str(now, "uid")))
+                                revision_owner(a);
+                            },
+                            revision_owner});
   pods_->AddEventHandler(client::EventHandlers{owner,
                                                [owner](const ObjectPtr& a, const ObjectPtr& b) {
                                                  if (a == b) return;
@@ -359,6 +387,43 @@ Status StatefulSetController::Manage(const json::object& set, Plan& plan) {
   return Status::Ok();
 }
 
+Result<std::vector<ObjectPtr>> StatefulSetController::ClaimHistory(
+    const json::object& set, const api::LabelSelector& selector) {
+  const std::string ns = MetaString(set, "namespace");
+  std::vector<ObjectPtr> candidates = revisions_->ByIndex("namespace", ns);
+  // The revision of the current template may exist before the cache shows it (e.g. an orphan of
+  // an earlier set of this name): read it, so that it is adopted rather than taken for a hash
+  // collision by EnsureCurrentRevision.
+  bool have_current = false;
+  const std::string uid = MetaString(set, "uid");
+  for (const auto& cr : candidates) {
+    const json::object* ref = ControllerRef(*cr);
+    if ((!ref || Str(ref, "uid") == uid) && RevisionMatches(*cr, set)) have_current = true;
+  }
+  if (!have_current) {
+    const json::object* tmpl = Obj(Obj(&set, "spec"), "template");
+    std::string name =
+        MetaString(set, "name") + "-" +
+        PodTemplateHash(tmpl ? *tmpl : json::object(), Int(Obj(&set, "status"), "collisionCount"));
+    auto got = client_->Get(client::resources::kControllerRevisions, ns, name);
+    if (got.ok()) {
+      auto fresh = std::make_shared<const json::object>(std::move(*got));
+      std::erase_if(candidates,
+                    [&](const ObjectPtr& cr) { return MetaString(*cr, "name") == name; });
+      candidates.push_back(std::move(fresh));
+    } else if (got.status().code() != Code::kNotFound) {
+      return got.status();
+    }
+  }
+  ASSIGN_OR_RETURN(std::vector<ObjectPtr> owned, ClaimRevisions(client_, candidates, set, selector,
+                                                                &client::resources::kStatefulSets));
+  std::sort(owned.begin(), owned.end(), [](const ObjectPtr& a, const ObjectPtr& b) {
+    if (RevisionNumber(*a) != RevisionNumber(*b)) return RevisionNumber(*a) < RevisionNumber(*b);
+    return MetaString(*a, "name") < MetaString(*b, "name");
+  });
+  return owned;
+}
+
 Status StatefulSetController::Sync(const std::string& key) {
   ObjectPtr set_ptr = sets_->Get(key);
   if (!set_ptr) return Status::Ok();
@@ -370,7 +435,12 @@ Status StatefulSetController::Sync(const std::string& key) {
     recorder_->Record(set, "Warning", "InvalidSelector", "empty selector is not allowed");
     return Status::Ok();
   }
-  std::vector<ObjectPtr> revisions = OwnedRevisions(revisions_, set);
+  auto selector = api::LabelSelector::FromJson(*sel);
+  if (!selector.ok()) {
+    recorder_->Record(set, "Warning", "InvalidSelector", selector.status().message());
+    return Status::Ok();
+  }
+  ASSIGN_OR_RETURN(std::vector<ObjectPtr> revisions, ClaimHistory(set, *selector));
   ASSIGN_OR_RETURN(
       json::object update,
       EnsureCurrentRevision(client_, client::resources::kStatefulSets, set, revisions, kHashLabel));
@@ -393,11 +463,6 @@ Status StatefulSetController::Sync(const std::string& key) {
   const std::string set_name = MetaString(set, "name");
   // Adopt orphans named "<set>-<ordinal>" that match the selector; release pods that stopped
   // matching.
-  auto selector = api::LabelSelector::FromJson(*sel);
-  if (!selector.ok()) {
-    recorder_->Record(set, "Warning", "InvalidSelector", selector.status().message());
-    return Status::Ok();
-  }
   ClaimOptions claim;
   claim.owner_resource = &client::resources::kStatefulSets;
   claim.filter = [&set_name](const json::object& pod) {

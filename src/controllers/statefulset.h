@@ -20,7 +20,11 @@
 // Orphan pods named "<set>-<ordinal>" that match the selector are adopted; pods it
 // controls whose labels stop matching are released (claim.h).
 //
-// Not done: adoption of orphan ControllerRevisions, fixing the identity/storage of an
+// ControllerRevisions are claimed like pods: orphans matching the selector (e.g. the history of a
+// set deleted with --cascade=orphan and made again) are adopted, owned ones whose labels stop
+// matching are released.
+//
+// Not done: fixing the identity/storage of an
 // existing pod, PVC deletion by the retention policy beyond setting ownerReferences
 // (the garbage collector does the deleting).
 //
@@ -32,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "api/labels.h"
 #include "client/events.h"
 #include "client/shared_informers.h"
 #include "client/workqueue.h"
@@ -51,6 +56,10 @@ class StatefulSetController {
  private:
   struct Plan;
   Status Manage(const boost::json::object& set, Plan& plan);
+  // The set's ControllerRevisions, oldest first, once orphans matching `selector` were adopted
+  // and its own that stopped matching released.
+  Result<std::vector<client::ObjectPtr>> ClaimHistory(const boost::json::object& set,
+                                                      const api::LabelSelector& selector);
   Status CreateClaims(const boost::json::object& set, int64_t ordinal);
   Status CreatePod(const boost::json::object& set, const boost::json::object& tmpl,
                    const std::string& revision, int64_t ordinal);

@@ -277,6 +277,93 @@ TEST_F(StatefulSetTest, RollingUpdateFromTheHighestOrdinalWithPartition) {
   EXPECT_EQ(revs->at("items").as_array().size(), 2u);
 }
 
+// ControllerRevisions left without a controller (a set deleted with --cascade=orphan) are
+// adopted by a new set of that selector, which makes no duplicate of a template it finds there;
+// a revision relabelled out of the selector is released; orphans of other labels stay orphans.
+TEST_F(StatefulSetTest, AdoptsOrphanRevisionsAndReleasesStrays) {
+  CreateSet(R"("podManagementPolicy":"Parallel",)", 2);
+  ASSERT_TRUE(Eventually([&] { return AllReady(2) && !StatusStr("updateRevision").empty(); }))
+      << Dump();
+  const std::string web1 = StatusStr("updateRevision");
+  SetImage("web:2");
+  ASSERT_TRUE(Eventually([&] {
+    json::object st = Status();
+    return AllReady(2) && Int(&st, "updatedReplicas") == 2 &&
+           Str(&st, "currentRevision") == Str(&st, "updateRevision") &&
+           Str(&st, "updateRevision") != web1;
+  })) << Dump();
+  auto revisions = [&] {
+    std::map<std::string, json::object> out;
+    auto l = client_->List(client::resources::kControllerRevisions, "default", {});
+    if (l.ok())
+      for (auto& r : l->at("items").as_array())
+        out[client::MetaString(r.as_object(), "name")] = r.as_object();
+    return out;
+  };
+  std::map<std::string, json::object> before = revisions();
+  ASSERT_EQ(before.size(), 2u);
+  // Orphan the history as the garbage collector would (none runs here): the set goes, its
+  // dependents lose their ownerReferences.
+  ASSERT_TRUE(client_->Delete(client::resources::kStatefulSets, "default", "web").ok());
+  ASSERT_TRUE(Eventually([&] {
+    return client_->Get(client::resources::kStatefulSets, "default", "web").status().code() ==
+           Code::kNotFound;
+  }));
+  const json::value no_owner = json::parse(R"({"metadata":{"ownerReferences":null}})");
+  for (const auto& [name, _] : before)
+    ASSERT_TRUE(client_
+                    ->Patch(client::resources::kControllerRevisions, "default", name,
+                            client::PatchType::kMerge, no_owner)
+                    .ok());
+  for (const auto& [name, _] : Pods())
+    ASSERT_TRUE(
+        client_
+            ->Patch(client::resources::kPods, "default", name, client::PatchType::kMerge, no_owner)
+            .ok());
+  json::object other = json::parse(R"({"apiVersion":"apps/v1","kind":"ControllerRevision",
+      "metadata":{"name":"other-1","labels":{"app":"other"}},"data":{},"revision":1})")
+                           .as_object();
+  ASSERT_TRUE(client_->Create(client::resources::kControllerRevisions, "default", other).ok());
+
+  CreateSet(R"("podManagementPolicy":"Parallel",)", 2);  // the first template (web:1) again
+  auto set = client_->Get(client::resources::kStatefulSets, "default", "web");
+  ASSERT_TRUE(set.ok());
+  const std::string uid = client::MetaString(*set, "uid");
+  auto owner = [](const json::object& o) {
+    const json::object* ref = ControllerRef(o);
+    return ref ? Str(ref, "uid") : std::string();
+  };
+  ASSERT_TRUE(Eventually([&] {
+    auto revs = revisions();
+    for (const auto& [name, _] : before)
+      if (!revs.count(name) || owner(revs[name]) != uid) return false;
+    json::object st = Status();
+    return AllReady(2) && Int(&st, "updatedReplicas") == 2;
+  })) << Dump();
+  std::map<std::string, json::object> after = revisions();
+  EXPECT_EQ(after.size(), 3u);  // the two adopted and "other-1": no duplicate made
+  EXPECT_EQ(owner(after["other-1"]), "");
+  // The web:1 revision (number 1) was found again and became the newest (3).
+  const std::string first = web1;
+  EXPECT_EQ(Int(&before[first], "revision"), 1);
+  EXPECT_EQ(Int(&after[first], "revision"), 3) << json::serialize(after[first]);
+  EXPECT_EQ(StatusStr("updateRevision"), first);
+  // Relabelled out of the selector, the older revision is released.
+  std::string second;
+  for (const auto& [name, _] : before)
+    if (name != first) second = name;
+  ASSERT_TRUE(client_
+                  ->Patch(client::resources::kControllerRevisions, "default", second,
+                          client::PatchType::kMerge,
+                          json::parse(R"({"metadata":{"labels":{"app":"gone"}}})"))
+                  .ok());
+  ASSERT_TRUE(Eventually([&] {
+    auto cr = client_->Get(client::resources::kControllerRevisions, "default", second);
+    return cr.ok() && owner(*cr).empty();
+  })) << Dump();
+  EXPECT_EQ(owner(revisions()[first]), uid);
+}
+
 TEST_F(StatefulSetTest, OnDeleteUpdatesOnlyRecreatedPods) {
   CreateSet(R"("updateStrategy":{"type":"OnDelete"},)", 2);
   ASSERT_TRUE(Eventually([&] { return AllReady(2); })) << Dump();

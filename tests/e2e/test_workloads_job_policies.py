@@ -7,6 +7,7 @@ succeed or fail on its own.
 """
 
 import json
+import time
 
 from harness import apply_manifest, rows_by_name, wait_until
 from workloads_util import create, get, pods, wait_status
@@ -223,3 +224,47 @@ spec:
                what="a replacement for the released pod")
     j = get(kubectl, ns, "job", "foster")
     assert j["status"]["active"] == 2 and j["status"].get("failed", 0) == 0, j["status"]
+
+
+MANAGED = """
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {name}
+spec:
+  managedBy: {managed_by}
+  parallelism: 2
+  completions: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{{name: c, image: busybox:1.36}}]
+"""
+
+
+def test_job_managed_by_another_controller_is_left_alone(kubectl, ns, tmp_path):
+    create(kubectl, tmp_path, ns, MANAGED.format(name="ext", managed_by="example.com/queue"),
+           name="ext.yaml")
+    create(kubectl, tmp_path, ns,
+           MANAGED.format(name="own", managed_by="kubernetes.io/job-controller"), name="own.yaml")
+    # The built-in controller runs "own"; by the time it did, it had seen "ext" and left it alone.
+    wait_status(kubectl, ns, "job", "own", lambda s: s.get("active") == 2, what="2 active")
+    time.sleep(1)
+    ext = get(kubectl, ns, "job", "ext")
+    assert not ext.get("status"), ext.get("status")
+    assert pods(kubectl, ns, "batch.kubernetes.io/job-name=ext") == {}
+    # Immutable once set.
+    r = kubectl.fails("patch", "job", "ext", "-n", ns, "--type=merge",
+                      "-p", '{"spec":{"managedBy":"kubernetes.io/job-controller"}}')
+    assert "spec.managedBy: Invalid value: " in r.stderr and "field is immutable" in r.stderr, r.stderr
+    # Validation: a domain-prefixed path of at most 63 characters.
+    r = apply_manifest(kubectl, tmp_path, MANAGED.format(name="bad", managed_by="queue"),
+                       "-n", ns, name="bad.yaml")
+    assert r.rc != 0
+    assert ('spec.managedBy: Invalid value: "queue": must be a domain-prefixed path '
+            '(such as "acme.io/foo")') in r.stderr, r.stderr
+    r = apply_manifest(kubectl, tmp_path,
+                       MANAGED.format(name="bad", managed_by="example.com/" + "q" * 60),
+                       "-n", ns, name="bad2.yaml")
+    assert r.rc != 0
+    assert "spec.managedBy: Too long: may not be more than 63 bytes" in r.stderr, r.stderr

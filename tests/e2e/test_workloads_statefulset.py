@@ -199,3 +199,42 @@ spec:
     wait_until(lambda: kubectl("get", "pod", "web-0", "-n", ns).rc == 0 and
                controller("web-0")[1] == set_uid and controller("web-0")[0] != orphan_uid,
                timeout=30, what="a new web-0 made by the set")
+
+
+def test_recreated_set_adopts_its_orphaned_revisions(kubectl, ns, nodes, tmp_path):
+    create(kubectl, tmp_path, ns, STS.format(replicas=2, policy="Parallel", ready="true"))
+    kubectl.ok("rollout", "status", "statefulset/web", "-n", ns, "--timeout=60s")
+    kubectl.ok("set", "image", "statefulset/web", "c=nginx:1.27", "-n", ns)
+    kubectl.ok("rollout", "status", "statefulset/web", "-n", ns, "--timeout=90s")
+    old = get(kubectl, ns, "sts", "web")
+    old_revs = revisions(kubectl, ns, old["metadata"]["uid"])
+    assert sorted(old_revs) == [1, 2]
+    names = {cr["metadata"]["name"] for cr in old_revs.values()}
+
+    kubectl.ok("delete", "statefulset", "web", "-n", ns, "--cascade=orphan", "--wait=true")
+
+    def controllers():
+        items = kubectl.json("get", "controllerrevisions", "-n", ns)["items"]
+        return {cr["metadata"]["name"]: [r["uid"] for r in cr["metadata"].get("ownerReferences", [])
+                                         if r.get("controller")] for cr in items}
+    wait_until(lambda: controllers() == {n: [] for n in names}, timeout=30,
+               what="the revisions orphaned")
+
+    # The same set again (at nginx:1.27, its last template): the history is adopted, nothing new.
+    create(kubectl, tmp_path, ns, STS.format(replicas=2, policy="Parallel", ready="true")
+           .replace("nginx:1.25", "nginx:1.27"), name="again.yaml")
+    uid = get(kubectl, ns, "sts", "web")["metadata"]["uid"]
+    wait_until(lambda: controllers() == {n: [uid] for n in names}, timeout=30,
+               what="the revisions adopted by the new set")
+    kubectl.ok("rollout", "status", "statefulset/web", "-n", ns, "--timeout=90s")
+    sts = get(kubectl, ns, "sts", "web")
+    assert sts["status"]["updateRevision"] == old["status"]["updateRevision"]
+    assert sts["status"].get("collisionCount", 0) == 0
+    assert sorted(revisions(kubectl, ns, uid)) == [1, 2]
+    assert set(controllers()) == names  # no duplicate revision
+    hist = kubectl.ok("rollout", "history", "statefulset/web", "-n", ns).stdout
+    assert [r[0] for r in (l.split() for l in hist.splitlines()) if r and r[0].isdigit()] == ["1", "2"], hist
+    # The orphaned pods were adopted too, not replaced.
+    for p in pods(kubectl, ns, "app=web").values():
+        refs = [r["uid"] for r in p["metadata"].get("ownerReferences", []) if r.get("controller")]
+        assert refs == [uid], p["metadata"]
