@@ -283,6 +283,10 @@ void ValidateKind(const KindInfo& kind, const json::object& obj, Errors& errors)
 void ValidateKindUpdate(const KindInfo& kind, const json::object& obj, const json::object& old,
                         Errors& errors);
 void PrepareKindForCreate(const KindInfo& kind, json::object& obj);
+// PriorityClass create (old == nullptr) and update rules, in strategy_scheduling.cc.
+void ValidateSchedulingKind(const KindInfo& kind, const json::object& obj, const json::object* old,
+                            Errors& errors);
+void DefaultSchedulingKind(const KindInfo& kind, json::object& obj);
 }  // namespace strategy
 
 using namespace strategy;  // NOLINT: the helpers of this module
@@ -312,6 +316,7 @@ bool HasStatusSubresource(const KindInfo& kind) {
 
 void DefaultObject(const KindInfo& kind, json::object& obj) {
   DefaultKind(kind, obj);
+  DefaultSchedulingKind(kind, obj);
   if (!kind.group.empty()) return;
   if (kind.kind == "Secret") {
     // stringData is write-only: merged into data (base64), stringData winning on a clash.
@@ -393,6 +398,7 @@ Status ValidateCreate(const KindInfo& kind, const json::object& obj) {
   Errors errors;
   ValidateMeta(kind, obj, errors);
   ValidateKind(kind, obj, errors);
+  ValidateSchedulingKind(kind, obj, nullptr, errors);
   return Finish(kind, obj, errors);
 }
 
@@ -401,6 +407,7 @@ Status ValidateUpdate(const KindInfo& kind, const json::object& obj, const json:
   ValidateMeta(kind, obj, errors);
   ValidateKind(kind, obj, errors);
   ValidateKindUpdate(kind, obj, old, errors);
+  ValidateSchedulingKind(kind, obj, &old, errors);
   return Finish(kind, obj, errors);
 }
 

@@ -19,6 +19,7 @@
 #include "apiserver/loopback.h"
 #include "apiserver/namespace_controller.h"
 #include "apiserver/object_cache.h"
+#include "apiserver/priority_admission.h"
 #include "apiserver/rest.h"
 #include "store/backend.h"
 #include "util/fs.h"
@@ -85,6 +86,12 @@ class ApiServerImpl final : public ApiServer {
                    });
     for (int i = 0; i < std::max(1, opt_.threads); ++i) threads_.emplace_back([this] { io_.run(); });
     RETURN_IF_ERROR(boot.get_future().get());
+    std::promise<Status> classes;  // the built-in PriorityClasses
+    asio::co_spawn(asio::make_strand(io_), EnsureSystemPriorityClasses(*rest_),
+                   [&classes](std::exception_ptr e, Status st) {
+                     classes.set_value(e ? Internal("bootstrap failed") : st);
+                   });
+    RETURN_IF_ERROR(classes.get_future().get());
     ns_controller_ = std::make_unique<NamespaceController>(*rest_);
     asio::co_spawn(asio::make_strand(io_), ns_controller_->Run(), asio::detached);
     asio::co_spawn(asio::make_strand(io_), CompactLoop(), asio::detached);

@@ -7,6 +7,7 @@
 #include "api/labels.h"
 #include "api/strategy.h"
 #include "api/validate.h"
+#include "apiserver/priority_admission.h"
 #include "apiserver/rest_internal.h"
 #include "apiserver/store_await.h"
 
@@ -242,11 +243,15 @@ asio::awaitable<Result<ObjectPtr>> Rest::Create(const api::KindInfo& kind, std::
   meta["uid"] = NewUuid();
   meta["creationTimestamp"] = FormatRfc3339(clock_.NowUnix());
   api::PrepareForCreate(kind, obj);
+  if (Status st = AdmitPodPriority(registry_, cache_, kind, obj); !st.ok()) co_return st;
   internal::ApplyDefaults(kind, obj);
   Status valid = api::ValidateCreate(kind, obj);
   if (!valid.ok()) {
     if (valid.code() == Code::kInvalid) co_return InvalidError(kind, name, valid.causes());
     co_return valid;
+  }
+  if (Status st = ValidatePriorityClassAdmission(cache_, kind, obj, nullptr); !st.ok()) {
+    co_return st;
   }
   if (Status st = CheckNamespaceAcceptsWrites(kind, ns); !st.ok()) co_return st;
   std::string key = ObjectKey(kind, ns, name);

@@ -3,6 +3,7 @@
 
 #include "api/patch.h"
 #include "api/strategy.h"
+#include "apiserver/priority_admission.h"
 #include "apiserver/rest.h"
 #include "apiserver/rest_internal.h"
 #include "apiserver/store_await.h"
@@ -110,6 +111,9 @@ asio::awaitable<Result<ObjectPtr>> Rest::WriteUpdate(const api::KindInfo& kind,
   if (!valid.ok()) {
     if (valid.code() == Code::kInvalid) co_return InvalidError(kind, name, valid.causes());
     co_return valid;
+  }
+  if (Status st = ValidatePriorityClassAdmission(cache_, kind, next, &cur->obj); !st.ok()) {
+    co_return st;
   }
   // The last finalizer removed from an object being deleted: it goes now.
   bool deleting = !MetaString(next, "deletionTimestamp").empty();

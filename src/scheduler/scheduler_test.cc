@@ -17,6 +17,16 @@ class SchedulerTest : public ::testing::Test {
     auto c = server_.NewClient();
     ASSERT_TRUE(c.ok()) << c.status().ToString();
     client_ = std::move(*c);
+    // Pods get a priority through a PriorityClass (the Priority admission step sets spec.priority).
+    const client::Resource classes{"scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass",
+                                   false};
+    for (int value : {10, 1000}) {
+      json::object pc{{"apiVersion", "scheduling.k8s.io/v1"},
+                      {"kind", "PriorityClass"},
+                      {"metadata", {{"name", "p" + std::to_string(value)}}},
+                      {"value", value}};
+      ASSERT_TRUE(client_->Create(classes, "", pc).ok());
+    }
   }
   void AddNode(const std::string& name, const std::string& cpu) {
     json::object status{{"allocatable", {{"cpu", cpu}, {"memory", "4Gi"}, {"pods", "110"}}},
@@ -134,7 +144,7 @@ TEST_F(SchedulerTest, HigherPriorityPodPreemptsLowerPriorityOne) {
   AddPod("low", "800m");
   ASSERT_TRUE(Eventually([&] { return NodeOf("low") == "only"; }));
   json::object vip = json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"vip"},
-      "spec":{"priority":1000,"containers":[{"name":"c","image":"busybox",
+      "spec":{"priorityClassName":"p1000","containers":[{"name":"c","image":"busybox",
       "resources":{"requests":{"cpu":"800m"}}}]}})")
                          .as_object();
   ASSERT_TRUE(client_->Create(client::resources::kPods, "default", vip).ok());
@@ -176,7 +186,7 @@ TEST_F(SchedulerTest, NominatedRoomIsHeldForThePreemptor) {
   AddPod("aaa-waiting", "800m");  // priority 0: cannot preempt "low" (same priority)
   ASSERT_TRUE(Eventually([&] { return !EventsFor("aaa-waiting", "FailedScheduling").empty(); }));
   json::object vip = json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"vip"},
-      "spec":{"priority":1000,"containers":[{"name":"c","image":"busybox",
+      "spec":{"priorityClassName":"p1000","containers":[{"name":"c","image":"busybox",
       "resources":{"requests":{"cpu":"800m"}}}]}})")
                          .as_object();
   ASSERT_TRUE(client_->Create(client::resources::kPods, "default", vip).ok());
@@ -210,7 +220,7 @@ TEST_F(SchedulerTest, NominatedRoomIsHeldForThePreemptor) {
 TEST_F(SchedulerTest, NominationIsClearedWhenPreemptionFindsNothing) {
   AddNode("only", "1");
   json::object pod = json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"stale"},
-      "spec":{"priority":10,"containers":[{"name":"c","image":"busybox",
+      "spec":{"priorityClassName":"p10","containers":[{"name":"c","image":"busybox",
       "resources":{"requests":{"cpu":"2"}}}]}})")
                          .as_object();
   auto created = client_->Create(client::resources::kPods, "default", pod);

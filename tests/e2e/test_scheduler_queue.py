@@ -5,9 +5,8 @@ One hollow node with 1 CPU; a "blocker" pod of priority 1000 holds it, so nothin
 10 or 100 fits and nothing can be preempted. The waiting pods are named so that neither the name
 order nor the creation order gives the answer the priority queue must give.
 
-Priorities are set as spec.priority: sampan has no scheduling.k8s.io PriorityClass kind nor the
-Priority admission plugin yet (what that plugin would write into spec.priority is what the queue
-reads).
+Pods name PriorityClasses (prio-10, prio-100, prio-1000); the Priority admission step writes the
+class's value into spec.priority, which is what the queue reads.
 """
 
 import time
@@ -35,9 +34,17 @@ apiVersion: v1
 kind: Pod
 metadata: {{name: {name}, labels: {{app: queue}}}}
 spec:
-  priority: {priority}
+  priorityClassName: prio-{priority}
   containers: [{{name: main, image: nginx:1.27, resources: {{requests: {{cpu: "{cpu}"}}}}}}]
 """
+
+
+def priority_classes(kubectl, *values):
+    """PriorityClass prio-<v> (value v) for each value; pods name one and the Priority admission
+    step fills spec.priority from it."""
+    for v in values:
+        r = kubectl("create", "priorityclass", f"prio-{v}", f"--value={v}")
+        assert r.rc == 0 or "already exists" in r.stderr, str(r)
 
 
 def placement(kubectl, ns):
@@ -61,6 +68,7 @@ def bound(kubectl, ns):
 
 
 def test_high_priority_pod_is_bound_first_then_fifo(kubectl, ns, tmp_path, node):
+    priority_classes(kubectl, 10, 100, 1000)
     assert apply_manifest(kubectl, tmp_path, pod("blocker", 1000, "1"), "-n", ns,
                           name="blocker.yaml").rc == 0
     wait_until(lambda: placement(kubectl, ns).get("blocker", ("", ""))[1] == "q-0",

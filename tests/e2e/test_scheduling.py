@@ -172,6 +172,14 @@ def test_unknown_selector_wording(kubectl, ns, cluster):
         kubectl.ok("delete", "pod", "lost", "-n", ns, "--wait=true")
 
 
+def priority_classes(kubectl, *values):
+    """PriorityClass prio-<v> (value v) for each value; pods name one and the Priority admission
+    step fills spec.priority from it."""
+    for v in values:
+        r = kubectl("create", "priorityclass", f"prio-{v}", f"--value={v}")
+        assert r.rc == 0 or "already exists" in r.stderr, str(r)
+
+
 def test_priority_preemption(kubectl, ns, tmp_path, cluster):
     # Fill gpu-0 (4 CPUs) with a low-priority pod, then ask for most of it at a higher priority.
     def pod(name, prio, cpu):
@@ -180,11 +188,12 @@ apiVersion: v1
 kind: Pod
 metadata: {{name: {name}, labels: {{app: prio}}}}
 spec:
-  priority: {prio}
+  priorityClassName: prio-{prio}
   nodeSelector: {{accel: gpu}}
   tolerations: [{{key: gpu, operator: Exists, effect: NoSchedule}}]
   containers: [{{name: main, image: nginx:1.27, resources: {{requests: {{cpu: "{cpu}"}}}}}}]
 """
+    priority_classes(kubectl, 1, 100)
     assert apply_manifest(kubectl, tmp_path, pod("low", 1, "3"), "-n", ns, name="low.yaml").rc == 0
     wait_running(kubectl, ns, "app=prio", 1)
     assert apply_manifest(kubectl, tmp_path, pod("high", 100, "3"), "-n", ns,
@@ -212,11 +221,12 @@ apiVersion: v1
 kind: Pod
 metadata: {{name: {name}, labels: {{app: hold}}{extra_meta}}}
 spec:
-  priority: {prio}
+  priorityClassName: prio-{prio}
   nodeSelector: {{accel: gpu}}
   tolerations: [{{key: gpu, operator: Exists, effect: NoSchedule}}]
   containers: [{{name: main, image: nginx:1.27, resources: {{requests: {{cpu: "3"}}}}}}]
 """
+    priority_classes(kubectl, 0, 1, 100)
     assert apply_manifest(kubectl, tmp_path, pod("low", 1, f", finalizers: [{hold}]"), "-n", ns,
                           name="low.yaml").rc == 0
     try:

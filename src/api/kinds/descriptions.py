@@ -112,6 +112,7 @@ TYPES = {
     'PodDisruptionBudgetStatus': 'The observed state of a disruption budget.',
     'Lease': 'A lock with a holder and an expiry, used for leader election and heartbeats.',
     'LeaseSpec': 'The holder and timing of a lease.',
+    'PriorityClass': 'A named priority value that pods refer to by spec.priorityClassName.',
     'EventSeries': 'A summary of an event that keeps happening.',
     'EventSource': 'The component that reported an event.',
     'AWSElasticBlockStoreVolumeSource': 'An AWS EBS disk mounted into a pod (deprecated in-tree source).',
@@ -283,6 +284,10 @@ TYPES = {
 }
 
 FIELDS = {
+    'PriorityClass.value': 'The priority of pods of this class; higher runs first and may preempt lower.',
+    'PriorityClass.globalDefault': 'Whether pods that name no class get this one; at most one class may say so.',
+    'PriorityClass.description': 'Free text on when to use this class.',
+    'PriorityClass.preemptionPolicy': 'Whether pods of this class may preempt lower priority pods: PreemptLowerPriority or Never.',
     'ObjectMeta.name': 'Name of the object, unique among its kind within its namespace.',
     'ObjectMeta.namespace': 'Namespace the object belongs to; empty for cluster-scoped kinds.',
     'ObjectMeta.uid': 'Unique identifier the server assigns when the object is created.',

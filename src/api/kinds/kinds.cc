@@ -13,6 +13,7 @@ std::vector<std::pair<const char*, const char*>> BuiltinSchemaTexts() {
       {"policy_v1", PolicyV1()},
       {"coordination_v1", CoordinationV1()},
       {"events_v1", EventsV1()},
+      {"scheduling_v1", SchedulingV1()},
   };
 }
 

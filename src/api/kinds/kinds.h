@@ -19,6 +19,7 @@ const char* AutoscalingV1();
 const char* PolicyV1();
 const char* CoordinationV1();
 const char* EventsV1();
+const char* SchedulingV1();
 
 // (source name, text) pairs, in load order: meta types, then core, apps, batch, the rest.
 std::vector<std::pair<const char*, const char*>> BuiltinSchemaTexts();

@@ -3,7 +3,7 @@ plural, short names, scope, categories, subresources)."""
 
 # Load order = discovery order: core first, then apps, batch, the rest.
 PACKAGES = ['meta/v1', 'core/v1', 'apps/v1', 'batch/v1', 'autoscaling/v2', 'autoscaling/v1',
-            'policy/v1', 'coordination/v1', 'events/v1']
+            'policy/v1', 'coordination/v1', 'events/v1', 'scheduling/v1']
 
 OPENAPI_PACKAGES = {
     'meta/v1': 'io.k8s.apimachinery.pkg.apis.meta.v1',
@@ -15,13 +15,14 @@ OPENAPI_PACKAGES = {
     'policy/v1': 'io.k8s.api.policy.v1',
     'coordination/v1': 'io.k8s.api.coordination.v1',
     'events/v1': 'io.k8s.api.events.v1',
+    'scheduling/v1': 'io.k8s.api.scheduling.v1',
 }
 
 # The C++ function (api/kinds/kinds.h) that returns each package's text.
 FUNCS = {
     'meta/v1': 'MetaV1', 'core/v1': 'CoreV1', 'apps/v1': 'AppsV1', 'batch/v1': 'BatchV1',
     'autoscaling/v1': 'AutoscalingV1', 'autoscaling/v2': 'AutoscalingV2', 'policy/v1': 'PolicyV1',
-    'coordination/v1': 'CoordinationV1', 'events/v1': 'EventsV1',
+    'coordination/v1': 'CoordinationV1', 'events/v1': 'EventsV1', 'scheduling/v1': 'SchedulingV1',
 }
 
 ROOTS = [
@@ -39,6 +40,7 @@ ROOTS = [
     ('policy/v1', 'Eviction'), ('policy/v1', 'PodDisruptionBudget'),
     ('coordination/v1', 'Lease'),
     ('events/v1', 'Event'),
+    ('scheduling/v1', 'PriorityClass'),
 ]
 
 # Rarely used (mostly cloud or legacy in-tree) volume sources: kept, but `open`, so that a
@@ -104,6 +106,9 @@ KIND_LINES = {
     'events/v1': [
         f'kind Event group=events.k8s.io version=v1 plural=events singular=event {N} type=Event short=ev',
     ],
+    'scheduling/v1': [
+        f'kind PriorityClass group=scheduling.k8s.io version=v1 plural=priorityclasses singular=priorityclass {C} type=PriorityClass short=pc',
+    ],
 }
 
 # Fields Kubernetes' OpenAPI lists as required (no omitempty, no +optional) whose absence the
@@ -112,5 +117,5 @@ NOT_REQUIRED = {
     'StatefulSetSpec.serviceName', 'HTTPHeader.value', 'Sysctl.value', 'Event.metadata',
     'Event.involvedObject', 'ControllerRevision.revision', 'LimitRangeSpec.limits',
     'PodFailurePolicy.rules', 'SleepAction.seconds', 'ISCSIVolumeSource.lun',
-    'ISCSIPersistentVolumeSource.lun',
+    'ISCSIPersistentVolumeSource.lun', 'PriorityClass.value',
 }
