@@ -13,39 +13,18 @@
 
 #include "apiserver/namespace_controller.h"
 #include "apiserver/rest.h"
+#include "apiserver/rest_test_fixture.h"
 
 namespace sampan::apiserver {
 namespace {
 
 namespace json = boost::json;
 
-class PriorityAdmissionTest : public ::testing::Test {
+class PriorityAdmissionTest : public RestFixture {
  protected:
   void SetUp() override {
-    backend_ = std::move(store::OpenBackend("memory://").value());
-    cache_ = std::make_unique<ObjectCache>(*backend_);
-    ASSERT_TRUE(cache_->Start().ok());
-    rest_ = std::make_unique<Rest>(*backend_, *cache_, api::BuiltinRegistry());
-    work_.emplace(io_.get_executor());
-    thread_ = std::thread([this] { io_.run(); });
-    ASSERT_TRUE(Run(EnsureSystemNamespaces(*rest_)).ok());
+    RestFixture::SetUp();
     ASSERT_TRUE(Run(EnsureSystemPriorityClasses(*rest_)).ok());
-  }
-  void TearDown() override {
-    work_.reset();
-    io_.stop();
-    thread_.join();
-  }
-  template <typename T>
-  static asio::awaitable<void> Into(asio::awaitable<T> aw, std::promise<T>* out) {
-    out->set_value(co_await std::move(aw));
-  }
-  template <typename T>
-  T Run(asio::awaitable<T> aw) {
-    std::promise<T> p;
-    auto f = p.get_future();
-    asio::co_spawn(asio::make_strand(io_), Into(std::move(aw), &p), asio::detached);
-    return f.get();
   }
   const api::KindInfo& PcKind() {
     return *api::BuiltinRegistry().FindKind("scheduling.k8s.io", "v1", "PriorityClass");
@@ -73,13 +52,6 @@ class PriorityAdmissionTest : public ::testing::Test {
     return Run(rest_->Create(PodKind(), "default", json::value(std::move(o)), WriteOptions{}));
   }
   static const json::object& Spec(const ObjectPtr& p) { return p->obj.at("spec").as_object(); }
-
-  asio::io_context io_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-  std::thread thread_;
-  std::unique_ptr<store::Backend> backend_;
-  std::unique_ptr<ObjectCache> cache_;
-  std::unique_ptr<Rest> rest_;
 };
 
 TEST_F(PriorityAdmissionTest, BuiltinClassesExistAndAreIdempotent) {

@@ -4,51 +4,23 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <future>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
+#include <future>
 #include <thread>
 
 #include "apiserver/namespace_controller.h"
+#include "apiserver/rest_test_fixture.h"
 
 namespace sampan::apiserver {
 namespace {
 
 namespace json = boost::json;
 
-class RestTest : public ::testing::Test {
+class RestTest : public RestFixture {
  protected:
-  void SetUp() override {
-    backend_ = std::move(store::OpenBackend("memory://").value());
-    cache_ = std::make_unique<ObjectCache>(*backend_);
-    ASSERT_TRUE(cache_->Start().ok());
-    rest_ = std::make_unique<Rest>(*backend_, *cache_, api::BuiltinRegistry());
-    work_.emplace(io_.get_executor());
-    thread_ = std::thread([this] { io_.run(); });
-    ASSERT_TRUE(Run(EnsureSystemNamespaces(*rest_)).ok());
-  }
-  void TearDown() override {
-    work_.reset();
-    io_.stop();
-    thread_.join();
-  }
-  // Runs a coroutine on the server's executor and waits for its result.
-  template <typename T>
-  static asio::awaitable<void> Into(asio::awaitable<T> aw, std::promise<T>* out) {
-    out->set_value(co_await std::move(aw));
-  }
-  template <typename T>
-  T Run(asio::awaitable<T> aw) {
-    std::promise<T> p;
-    auto f = p.get_future();
-    asio::co_spawn(asio::make_strand(io_), Into(std::move(aw), &p), asio::detached);
-    return f.get();
-  }
-  void Run(asio::awaitable<void> aw) {
-    asio::co_spawn(asio::make_strand(io_), std::move(aw), asio::use_future).get();
-  }
   const api::KindInfo& Kind(const char* group, const char* kind) {
     return *api::BuiltinRegistry().FindKind(group, group[0] ? "v1" : "v1", kind);
   }
@@ -57,13 +29,6 @@ class RestTest : public ::testing::Test {
     WriteOptions o;
     return Run(rest_->Create(k, ns, std::move(v), o));
   }
-
-  asio::io_context io_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-  std::thread thread_;
-  std::unique_ptr<store::Backend> backend_;
-  std::unique_ptr<ObjectCache> cache_;
-  std::unique_ptr<Rest> rest_;
 };
 
 constexpr const char* kConfigMap =
@@ -200,8 +165,7 @@ TEST_F(RestTest, PatchesApplyAndStrategicMergesContainersByName) {
 
 TEST_F(RestTest, FinalizersHoldDeletionUntilRemoved) {
   const auto& cm = Kind("", "ConfigMap");
-  auto c = Create(cm, "default",
-                  R"({"metadata":{"name":"f","finalizers":["example.com/hold"]}})");
+  auto c = Create(cm, "default", R"({"metadata":{"name":"f","finalizers":["example.com/hold"]}})");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   DeleteOptions d;
   auto del = Run(rest_->Delete(cm, "default", "f", d));
@@ -256,8 +220,8 @@ TEST_F(RestTest, DeletedNamespaceEmptiesThenGoes) {
 TEST_F(RestTest, ListFiltersAndPagesConsistently) {
   const auto& cm = Kind("", "ConfigMap");
   for (int i = 0; i < 5; ++i) {
-    std::string body = R"({"metadata":{"name":"m)" + std::to_string(i) +
-                       R"(","labels":{"i":")" + std::to_string(i % 2) + R"("}}})";
+    std::string body = R"({"metadata":{"name":"m)" + std::to_string(i) + R"(","labels":{"i":")" +
+                       std::to_string(i % 2) + R"("}}})";
     ASSERT_TRUE(Create(cm, "default", body).ok());
   }
   ListOptions lo;
