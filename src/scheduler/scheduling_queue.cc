@@ -218,13 +218,7 @@ void SchedulingQueue::AddUnschedulable(const std::string& key) {
     ToUnschedulable(it, now);
     return;
   }
-  if (e.part != Part::kInFlight) return;  // already queued elsewhere
-  Unlink(it);
-  if (e.deleted) {
-    pods_.erase(it);
-    return;
-  }
-  e.timestamp = now;
+  if (!BackFromFlight(it, now)) return;
   if (e.activate) {
     ToActive(it);
   } else if (e.dirty || e.popped_at_move != move_seq_) {
@@ -247,18 +241,24 @@ void SchedulingQueue::AddBackoff(const std::string& key, int64_t priority) {
     ToBackoff(it);
     return;
   }
-  if (e.part != Part::kInFlight) return;
-  Unlink(it);
-  if (e.deleted) {
-    pods_.erase(it);
-    return;
-  }
-  e.timestamp = now;
+  if (!BackFromFlight(it, now)) return;
   if (e.activate) {
     ToActive(it);
   } else {
     ToBackoff(it);
   }
+}
+
+bool SchedulingQueue::BackFromFlight(Map::iterator it, int64_t now) {
+  Entry& e = it->second;
+  if (e.part != Part::kInFlight) return false;  // already queued elsewhere
+  Unlink(it);
+  if (e.deleted) {
+    pods_.erase(it);
+    return false;
+  }
+  e.timestamp = now;
+  return true;
 }
 
 void SchedulingQueue::MoveAllToActiveOrBackoff() {

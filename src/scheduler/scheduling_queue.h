@@ -128,6 +128,9 @@ class SchedulingQueue {
   bool BackingOff(const Entry& e, int64_t now) const;
   // Removes the entry from its part's ordered set (part becomes kNone).
   void Unlink(Map::iterator it);
+  // A pod coming back from its cycle: unlinked from in-flight, its time set to `now`; false
+  // (nothing more to do) if it was not in flight or was deleted meanwhile (then it is gone).
+  bool BackFromFlight(Map::iterator it, int64_t now);
   void ToActive(Map::iterator it);
   void ToBackoff(Map::iterator it);
   void ToUnschedulable(Map::iterator it, int64_t now);
