@@ -7,13 +7,14 @@
 # Environment: BENCH_DIR (parent of the temporary data dir; default /var/tmp — must be a real disk, not
 # tmpfs), COUNT (max requests per run, default 20000), DURATION (max seconds per run, default 15),
 # WATCHERS (1000), EVENTS (100), RATE (creates/s during the watch run, 10), CONCURRENCY ("1 8 64"),
-# BENCH_OUT (results file).
+# BENCH_OUT (results file), SERVER_THREADS (the server's --threads; default: its own default),
+# PY (a python3 with PyYAML; default /usr/bin/python3).
 # Writes bench/results/apiserver-<date>.txt. Only 127.0.0.1 is used.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SAMPAN_BIN="${1:-${SAMPAN_BIN:-$ROOT/build/sampan}}"
-PY=/usr/bin/python3
+PY="${PY:-/usr/bin/python3}"  # needs PyYAML
 LOAD="$ROOT/bench/apiserver_load.py"
 # Creates and gets use the C++ generator (bench/apiserver_load.cc, built as build/apiserver_load): the
 # Python one costs as much CPU as the server on a 2-CPU machine. Watches and raw SQLite use Python.
@@ -46,17 +47,19 @@ ulimit -n 65536 2>/dev/null || ulimit -n 8192 2>/dev/null || true
 
 KUBECONFIG_FILE="$WORK/kubeconfig.yaml"
 "$SAMPAN_BIN" server --data-dir "$WORK/data" --https-listen-port 0 \
-  --write-kubeconfig "$KUBECONFIG_FILE" --disable-agent --bind-address 127.0.0.1 >"$WORK/server.log" 2>&1 &
+  --write-kubeconfig "$KUBECONFIG_FILE" --disable-agent --bind-address 127.0.0.1 \
+  ${SERVER_THREADS:+--threads "$SERVER_THREADS"} >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 
-kc() { kubectl --kubeconfig "$KUBECONFIG_FILE" --cache-dir "$WORK/kcache" "$@"; }
+# One request through the Python client (no kubectl needed): raw METHOD PATH [BODY].
+raw() { $PY "$LOAD" raw --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 for _ in $(seq 1 300); do
-  if [[ -s "$KUBECONFIG_FILE" ]] && kc get --raw /readyz >/dev/null 2>&1; then break; fi
+  if [[ -s "$KUBECONFIG_FILE" ]] && raw GET /readyz >/dev/null 2>&1; then break; fi
   kill -0 "$SERVER_PID" 2>/dev/null || { echo "server exited:" >&2; tail -30 "$WORK/server.log" >&2; exit 1; }
   sleep 0.2
 done
-kc get --raw /readyz >/dev/null
-kc create namespace bench >/dev/null
+raw GET /readyz >/dev/null
+raw POST /api/v1/namespaces '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"bench"}}' >/dev/null
 
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status" 2>/dev/null || echo "?"; }
 CLK_TCK="$(getconf CLK_TCK 2>/dev/null || echo 100)"
@@ -70,6 +73,7 @@ server_cs() { cat /proc/"$SERVER_PID"/task/*/status 2>/dev/null | awk '/ctxt_swi
   echo "machine: $(uname -srm); $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
   echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
   echo "disk (data dir): $(df -hT "$WORK" | awk 'NR==2 {print $1, $2, $3}')"
+  echo "server threads: ${SERVER_THREADS:-default}"
   echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)  (the machine is shared; numbers are noisy)"
   echo "client: $LOAD_BIN (C++, one thread per connection, HTTPS keep-alive, client cert; one configmap per create,"
   echo "        256-byte value); bounds per run: $COUNT requests or ${DURATION}s"
@@ -100,7 +104,9 @@ echo | tee -a "$OUT"
 echo "## gets (GET one configmap by name, existing objects)" | tee -a "$OUT"
 FIRST_C="$(echo $CONCURRENCY | awk '{print $1}')"
 # The first create run named its objects c<C>-0 .. c<C>-(N-1); gets pick among those.
-EXISTING="$(kc get configmaps -n bench -o name | grep -c "^configmap/c$FIRST_C-" || true)"
+EXISTING="$(raw GET /api/v1/namespaces/bench/configmaps | $PY -c "
+import json, sys
+print(sum(1 for i in json.load(sys.stdin)['items'] if i['metadata']['name'].startswith('c$FIRST_C-')))")"
 for c in $CONCURRENCY; do
   cpu0="$(server_cpu)"
   J="$("$LOAD_BIN" --kubeconfig "$KUBECONFIG_FILE" --op get --concurrency "$c" \

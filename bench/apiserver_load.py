@@ -3,6 +3,8 @@
 
   watch   W watchers on one resource (configmaps in a namespace); E creates; delivery latency p50/p99
   sqlite  raw SQLite on the same disk: WAL + synchronous=FULL, single-row commits and 100-row batches
+  raw     one request (METHOD PATH [BODY]); prints the response body, exits 1 on a non-2xx status
+          (the bench needs no kubectl)
 
 Each prints one JSON line with its results. Clients are spread over processes (the GIL would otherwise
 be the bottleneck); the generator's own CPU time is reported. Creates and gets are measured by the C++
@@ -256,6 +258,18 @@ def cmd_sqlite(args, _cfg):
     print(json.dumps({"single": single, "batched": batched}))
 
 
+def cmd_raw(args, cfg):
+    conn = connect(cfg)
+    body = args.body.encode() if args.body is not None else None
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    conn.request(args.method, args.path, body=body, headers=headers)
+    resp = conn.getresponse()
+    data = resp.read()
+    sys.stdout.write(data.decode(errors="replace"))
+    if not 200 <= resp.status < 300:
+        sys.exit(f"{args.method} {args.path}: HTTP {resp.status}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -269,6 +283,11 @@ def main():
     s.add_argument("--dir", required=True)
     s.add_argument("--seconds", type=float, default=5)
     s.add_argument("--max-rows", type=int, default=500000)
+    r = sub.add_parser("raw")
+    r.add_argument("method")
+    r.add_argument("path")
+    r.add_argument("body", nargs="?")
+    r.add_argument("--kubeconfig", required=True)
     for p in (w,):
         p.add_argument("--kubeconfig", required=True)
         p.add_argument("--namespace", default="bench")
@@ -280,7 +299,7 @@ def main():
         workdir = tempfile.mkdtemp(prefix="sampan-bench-certs-")
         cfg = load_kubeconfig(args.kubeconfig, workdir)
     try:
-        {"watch": cmd_watch, "sqlite": cmd_sqlite}[args.cmd](args, cfg)
+        {"watch": cmd_watch, "sqlite": cmd_sqlite, "raw": cmd_raw}[args.cmd](args, cfg)
     finally:
         if workdir:
             shutil.rmtree(workdir, ignore_errors=True)

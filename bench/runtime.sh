@@ -36,7 +36,7 @@ mkdir -p "$B/rootfs/bin" "$B/rootfs/proc" "$B/rootfs/sys" "$B/rootfs/dev" "$B/ro
 cp /bin/busybox "$B/rootfs/bin/"
 for a in sh true echo; do ln -s busybox "$B/rootfs/bin/$a"; done
 (cd "$B" && runc spec)
-/usr/bin/python3 - "$B/config.json" <<'PY'
+${PY:-/usr/bin/python3} - "$B/config.json" <<'PY'
 import json, sys
 p = sys.argv[1]
 c = json.load(open(p))
@@ -71,7 +71,7 @@ unshare -m --propagation private bash "$WORK/inner.sh"
 echo "runtime run of a busybox bundle: median over $((PER * ROUNDS)) runs in $ROUNDS rounds (hyperfine, $(nproc) CPUs, $(uname -r))"
 echo "load average (1/5/15 min) before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "sampan: $SAMPAN ($(stat -c %s "$SAMPAN") bytes, $(file -b "$SAMPAN" | grep -o 'static-pie linked\|dynamically linked\|statically linked')); $(crun --version | head -1); $(runc --version | head -1)"
-/usr/bin/python3 - "$OUT" "$ROUNDS" <<'PY'
+${PY:-/usr/bin/python3} - "$OUT" "$ROUNDS" <<'PY'
 import json, statistics, sys
 out, rounds = sys.argv[1], int(sys.argv[2])
 for w, what in (("true", "/bin/true"), ("echo", "sh -c 'echo hello'")):

@@ -71,7 +71,7 @@ for _ in $(seq 1 3000); do
   sleep 0.1
 done
 T1=$(date +%s.%N)
-REGISTER_S=$(echo "$T1 - $T0" | bc)
+REGISTER_S=$(awk -v a="$T0" -v b="$T1" 'BEGIN {printf "%.2f", b - a}')
 # Let the scheduler's node informer catch up with every node before the pods come.
 sleep 3
 

@@ -2,6 +2,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -9,7 +10,9 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <atomic>
 #include <future>
+#include <memory>
 #include <thread>
 
 #include "api/schema.h"
@@ -24,6 +27,7 @@
 #include "store/backend.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/thread_name.h"
 
 namespace sampan::apiserver {
 
@@ -38,6 +42,7 @@ class ApiServerImpl final : public ApiServer {
   ~ApiServerImpl() override {
     loopback_gate_->Close();
     io_.stop();
+    for (auto& io : more_io_) io->stop();
     for (auto& t : threads_) t.join();
   }
 
@@ -65,6 +70,14 @@ class ApiServerImpl final : public ApiServer {
     handler_->SetKubeletClient(tls.kubelet_client_cert, tls.kubelet_client_key);
     ApiHandler* h = handler_.get();
     handle_ = [h](Request& req, Responder& res) { return h->Handle(req, res); };
+    // One io_context per API thread, each run by its own thread: connections and in-process
+    // requests are dealt out round robin. Threads sharing one io_context contend for its queue
+    // and wake each other for every handler.
+    for (int i = 1; i < std::max(1, opt_.threads); ++i) {
+      more_io_.push_back(std::make_unique<asio::io_context>(1));
+      guards_.push_back(asio::make_work_guard(*more_io_.back()));
+    }
+    if (!more_io_.empty()) so.connection_io = [this]() -> asio::io_context& { return NextIo(); };
     http_ = NewHttpServer(io_, so, handle_, nullptr);
     ASSIGN_OR_RETURN(port_, http_->Start());
     handler_->SetAdvertiseAddress("127.0.0.1:" + std::to_string(port_));
@@ -84,7 +97,10 @@ class ApiServerImpl final : public ApiServer {
                    [&boot](std::exception_ptr e, Status st) {
                      boot.set_value(e ? Internal("bootstrap failed") : st);
                    });
-    for (int i = 0; i < std::max(1, opt_.threads); ++i) threads_.emplace_back([this] { io_.run(); });
+    for (int i = 0; i < std::max(1, opt_.threads); ++i) threads_.emplace_back([this, i] {
+      util::NameThisThread("api-" + std::to_string(i));
+      (i == 0 ? io_ : *more_io_[i - 1]).run();
+    });
     RETURN_IF_ERROR(boot.get_future().get());
     std::promise<Status> classes;  // the built-in PriorityClasses
     asio::co_spawn(asio::make_strand(io_), EnsureSystemPriorityClasses(*rest_),
@@ -115,10 +131,17 @@ class ApiServerImpl final : public ApiServer {
   std::shared_ptr<client::LoopbackServer> Loopback(std::string user,
                                                    std::vector<std::string> groups) override {
     Identity id{std::move(user), std::move(groups), true};
-    return NewLoopbackServer(io_, handle_, std::move(id), loopback_gate_);
+    IoPicker pick;
+    if (!more_io_.empty()) pick = [this]() -> asio::io_context& { return NextIo(); };
+    return NewLoopbackServer(io_, handle_, std::move(id), loopback_gate_, std::move(pick));
   }
 
  private:
+  asio::io_context& NextIo() {
+    size_t n = next_io_.fetch_add(1, std::memory_order_relaxed) % (more_io_.size() + 1);
+    return n == 0 ? io_ : *more_io_[n - 1];
+  }
+
   // Kubernetes compacts the store every five minutes, to the revision seen at the previous tick.
   asio::awaitable<void> CompactLoop() {
     auto ex = co_await asio::this_coro::executor;
@@ -138,7 +161,10 @@ class ApiServerImpl final : public ApiServer {
   }
 
   Options opt_;
-  asio::io_context io_;
+  asio::io_context io_;                                    // thread 0's; timers, bootstrap
+  std::vector<std::unique_ptr<asio::io_context>> more_io_;  // threads 1..N-1
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
+  std::atomic<size_t> next_io_{0};
   std::vector<std::thread> threads_;
   std::unique_ptr<store::Backend> backend_;
   std::unique_ptr<ObjectCache> cache_;

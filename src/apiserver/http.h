@@ -102,12 +102,17 @@ asio::awaitable<void> ServeRequest(const Handler& handler, Request& req, Respond
 // Maps a bearer token to an identity; false if the token is unknown.
 using TokenAuthenticator = std::function<bool(std::string_view token, Identity* out)>;
 
+// Picks the io_context a connection or an in-process request runs on (an API server spreads
+// them over one io_context per thread); empty = the server's own io_context.
+using IoPicker = std::function<asio::io_context&()>;
+
 struct ServerOptions {
   std::string bind_address = "0.0.0.0";
   int https_port = 6443;  // 0 = pick a free port
   int http_port = -1;     // plain HTTP on 127.0.0.1 only; -1 = off
   std::string cert_file, key_file, client_ca_file;
   size_t max_body_bytes = 3 * 1024 * 1024;  // Kubernetes' request size limit
+  IoPicker connection_io;                    // where each accepted connection runs
 };
 
 class HttpServer {

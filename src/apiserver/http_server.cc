@@ -312,7 +312,7 @@ class ServerImpl final : public HttpServer {
     tcp::acceptor& a = tls ? acceptor_ : plain_acceptor_;
     for (;;) {
       beast::error_code ec;
-      auto strand = asio::make_strand(io_);
+      auto strand = asio::make_strand(opt_.connection_io ? opt_.connection_io() : io_);
       tcp::socket sock(strand);
       co_await a.async_accept(sock, asio::redirect_error(use_awaitable, ec));
       if (ec) {

@@ -173,8 +173,9 @@ asio::awaitable<void> ServeOne(Handler handler, Request req, InFlight flight) {
 class ServerImpl final : public client::LoopbackServer {
  public:
   ServerImpl(asio::io_context& io, const Handler& handler, Identity identity,
-             std::shared_ptr<LoopbackGate> gate)
+             std::shared_ptr<LoopbackGate> gate, IoPicker pick)
       : io_(io),
+        pick_(std::move(pick)),
         handler_(handler),
         identity_(std::move(identity)),
         gate_(std::static_pointer_cast<GateImpl>(std::move(gate))) {
@@ -204,7 +205,7 @@ class ServerImpl final : public client::LoopbackServer {
     }
     InFlight flight(std::move(ex), active_);
     Handler h = handler_;
-    asio::co_spawn(asio::make_strand(io_),
+    asio::co_spawn(asio::make_strand(pick_ ? pick_() : io_),
                    ServeOne(std::move(h), std::move(req), std::move(flight)), asio::detached);
   }
 
@@ -212,6 +213,7 @@ class ServerImpl final : public client::LoopbackServer {
 
  private:
   asio::io_context& io_;
+  IoPicker pick_;
   Handler handler_;
   Identity identity_;
   std::shared_ptr<GateImpl> gate_;
@@ -224,8 +226,10 @@ std::shared_ptr<LoopbackGate> NewLoopbackGate() { return std::make_shared<GateIm
 
 std::shared_ptr<client::LoopbackServer> NewLoopbackServer(asio::io_context& io,
                                                           const Handler& handler, Identity identity,
-                                                          std::shared_ptr<LoopbackGate> gate) {
-  return std::make_shared<ServerImpl>(io, handler, std::move(identity), std::move(gate));
+                                                          std::shared_ptr<LoopbackGate> gate,
+                                                          IoPicker pick) {
+  return std::make_shared<ServerImpl>(io, handler, std::move(identity), std::move(gate),
+                                      std::move(pick));
 }
 
 }  // namespace sampan::apiserver

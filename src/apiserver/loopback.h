@@ -21,14 +21,16 @@ class LoopbackGate {
   virtual void Close() = 0;
 };
 
-// Serves loopback requests on `io` with `handler`, as `identity`. Requests that upgrade the
+// Serves loopback requests on `io` (or, when `pick` is set, each on the io_context it picks)
+// with `handler`, as `identity`. Requests that upgrade the
 // connection (exec, attach, port-forward, node proxy: Responder::WriteRaw/ReadRaw) are
 // answered with a BadRequest Status. `gate` (shared by all loopback servers of one API
 // server) must be closed before `io` or `handler` go away.
 std::shared_ptr<client::LoopbackServer> NewLoopbackServer(asio::io_context& io,
                                                           const Handler& handler,
                                                           Identity identity,
-                                                          std::shared_ptr<LoopbackGate> gate);
+                                                          std::shared_ptr<LoopbackGate> gate,
+                                                          IoPicker pick = {});
 std::shared_ptr<LoopbackGate> NewLoopbackGate();
 
 }  // namespace sampan::apiserver

@@ -3,6 +3,7 @@
 #include <random>
 
 #include "util/log.h"
+#include "util/thread_name.h"
 
 namespace sampan::client {
 namespace json = boost::json;
@@ -50,7 +51,10 @@ void Informer::AddIndex(const std::string& name, IndexFunc func) {
 }
 
 void Informer::Start() {
-  thread_ = std::thread([this] { RunLoop(); });
+  thread_ = std::thread([this] {
+    util::NameThisThread("informer");
+    RunLoop();
+  });
   if (resync_.count() > 0) resync_thread_ = std::thread([this] { ResyncLoop(); });
 }
 

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -37,14 +38,17 @@ void TuneMalloc() {
 // API worker threads when --threads is not given. On a machine with at most 2 usable CPUs one
 // thread costs less CPU per request than two: the threads otherwise wake each other for every
 // hand-off (A/B on 2 CPUs, 64 concurrent creates: 67-75 vs 70-84 us of server CPU per create,
-// 0.8 vs 1.15 context switches; bench/results/apiserver-2026-11-25-s3.txt). Larger machines keep
-// the former default of 2 (not measured there).
+// 0.8 vs 1.15 context switches; bench/results/apiserver-2026-11-25-s3.txt). Larger machines get
+// half their CPUs, at most 8: on 16 CPUs, 64-256 concurrent creates ran at ~28k/s with 2 threads
+// and 47-61k/s with 8 or 16 (bench/results/apiserver-2026-11-26-16cpu.txt); the other half is
+// left to the store's threads, the in-process controllers and the clients.
 int DefaultApiThreads() {
   cpu_set_t cpus;
   CPU_ZERO(&cpus);
   int n = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 0;
   if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
-  return n > 0 && n <= 2 ? 1 : 2;
+  if (n <= 0) return 2;
+  return n <= 2 ? 1 : std::min(8, std::max(2, n / 2));
 }
 
 void Usage(FILE* out) {
@@ -74,7 +78,7 @@ void Usage(FILE* out) {
                "  --terminated-pod-gc-threshold N  finished pods kept before the oldest are\n"
                "                              deleted (default 12500; <= 0: keep all)\n"
                "  --threads N                 API worker threads (default 1 on a machine with\n"
-               "                              at most 2 CPUs, else 2)\n"
+               "                              at most 2 CPUs, else half the CPUs, at most 8)\n"
                "  --disable-loopback-client   the in-process scheduler, controllers and agent\n"
                "                              talk to the API over HTTPS (through the admin\n"
                "                              kubeconfig) instead of calling it in-process\n"

@@ -21,6 +21,7 @@
 #include "store/sqlite_db.h"
 #include "store/watch_hub.h"
 #include "util/log.h"
+#include "util/thread_name.h"
 
 namespace sampan::store {
 namespace {
@@ -283,7 +284,10 @@ Status SqliteBackend::Init() {
   rev_ = std::max(max_id, compacted);
   compacted_ = compacted;
   hub_ = WatchHub::Create(rev_);
-  writer_ = std::thread([this] { WriterLoop(); });
+  writer_ = std::thread([this] {
+    util::NameThisThread("store-commit");
+    WriterLoop();
+  });
   writer_id_ = writer_.get_id();
   return Status::Ok();
 }

@@ -4,6 +4,8 @@
 #include <atomic>
 #include <utility>
 
+#include "util/thread_name.h"
+
 namespace sampan::store {
 
 namespace {
@@ -55,7 +57,10 @@ class WatchHub::Handle final : public WatchHandle {
 std::shared_ptr<WatchHub> WatchHub::Create(int64_t last_revision) {
   std::shared_ptr<WatchHub> hub(new WatchHub());
   hub->published_ = last_revision;
-  hub->dispatcher_ = std::thread([raw = hub.get()] { raw->Run(); });
+  hub->dispatcher_ = std::thread([raw = hub.get()] {
+    util::NameThisThread("store-watch");
+    raw->Run();
+  });
   hub->dispatcher_id_ = hub->dispatcher_.get_id();
   return hub;
 }

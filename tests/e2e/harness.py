@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -158,7 +159,11 @@ class Server(ManagedProcess):
         self.name = name
         self.data_dir = os.path.join(workdir, "data")
         self.kubeconfig = os.path.join(workdir, "kubeconfig.yaml")
-        self.extra_args = list(extra_args)
+        # Several API threads (each with its own event loop) even on a 2-CPU machine, where the
+        # server's default is one: the tests then also cover requests and watches spread over
+        # threads. SAMPAN_E2E_SERVER_ARGS replaces these arguments.
+        self.extra_args = shlex.split(os.environ.get("SAMPAN_E2E_SERVER_ARGS", "--threads 3"))
+        self.extra_args += list(extra_args)
         self.rest = None
         os.makedirs(self.data_dir, exist_ok=True)
 

@@ -133,7 +133,20 @@ class Bundle:
 
 
 def cgroup_dirs(rel):
-    return [d for d in glob.glob(f"/sys/fs/cgroup/*{rel}") if os.path.isdir(d)]
+    """The cgroup directories of `rel` on this host: one per v1 hierarchy (/sys/fs/cgroup/NAME/rel),
+    the hybrid layout's /sys/fs/cgroup/unified/rel, and /sys/fs/cgroup/rel where cgroup2 is the root."""
+    dirs = [d for d in glob.glob(f"/sys/fs/cgroup/*{rel}") if os.path.isdir(d)]
+    if os.path.isdir(f"/sys/fs/cgroup{rel}"):
+        dirs.append(f"/sys/fs/cgroup{rel}")
+    return dirs
+
+
+def unified_cgroup_dir(rel):
+    """/sys/fs/cgroup/rel when cgroup2 is mounted at /sys/fs/cgroup (no v1 hierarchies), else None."""
+    with open("/proc/self/mountinfo") as f:
+        root_is_v2 = any(l.split(" - ")[1].startswith("cgroup2 ") and l.split()[4] == "/sys/fs/cgroup"
+                         for l in f)
+    return f"/sys/fs/cgroup{rel}" if root_is_v2 else None
 
 
 def mounts_under(path):

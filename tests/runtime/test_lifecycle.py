@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import cgroup_dirs
+from conftest import cgroup_dirs, unified_cgroup_dir
 
 
 def test_run_foreground_pid1_hostname_and_own_mounts(rt, bundle):
@@ -124,9 +124,14 @@ def test_pause_resume(rt, bundle):
     rt.cmd("pause", cid, check=True)
     assert rt.state(cid)["status"] == "paused"
     freezer = [d for d in cgroup_dirs(bundle.cgroup_path) if "/freezer/" in d]
+    unified = unified_cgroup_dir(bundle.cgroup_path)
+    assert freezer or unified, "no freezer: neither a v1 freezer hierarchy nor cgroup2 at the root"
     if freezer:
         with open(os.path.join(freezer[0], "freezer.state")) as f:
             assert f.read().strip() == "FROZEN"
+    else:
+        with open(os.path.join(unified, "cgroup.freeze")) as f:
+            assert f.read().strip() == "1"
     assert rt.cmd("pause", cid).returncode != 0
     rt.cmd("resume", cid, check=True)
     assert rt.state(cid)["status"] == "running"
@@ -169,11 +174,18 @@ def test_cpu_quota_and_pids_limit(rt, bundle):
     bundle.set_args("sleep", "100")
     cid = rt.new_id()
     rt.cmd("run", "-d", "-b", bundle.path, cid, check=True)
-    dirs = {d.split("/")[4]: d for d in cgroup_dirs(bundle.cgroup_path)}
-    with open(os.path.join(dirs["cpu"], "cpu.cfs_quota_us")) as f:
-        assert f.read().strip() == "20000"
-    with open(os.path.join(dirs["cpu"], "cpu.shares")) as f:
-        assert f.read().strip() == "256"
+    unified = unified_cgroup_dir(bundle.cgroup_path)
+    if unified:
+        # cgroup v2: cpu.max is "quota period"; shares map to cpu.weight as runc and crun map them:
+        # l = log2(shares), weight = ceil(10^((l*l + 125*l) / 612 - 7/34)), 256 -> 35 (1024 -> 100).
+        dirs = {"cpu": unified, "pids": unified}
+        expect = {"cpu.max": "20000 100000", "cpu.weight": "35"}
+    else:
+        dirs = {d.split("/")[4]: d for d in cgroup_dirs(bundle.cgroup_path)}
+        expect = {"cpu.cfs_quota_us": "20000", "cpu.shares": "256"}
+    for name, value in expect.items():
+        with open(os.path.join(dirs["cpu"], name)) as f:
+            assert f.read().strip() == value, name
     with open(os.path.join(dirs["pids"], "pids.max")) as f:
         assert f.read().strip() == "4"
     # A busy loop for 1s of wall time gets ~20% of one CPU: the cgroup is throttled.
