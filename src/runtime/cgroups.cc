@@ -116,6 +116,22 @@ Status InitCpuset(const std::string& dir) {
   return Status();
 }
 
+// Whether `dir` has a subdirectory (a child cgroup).
+bool HasSubdirs(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return false;
+  bool found = false;
+  while (dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (e->d_type == DT_DIR && name != "." && name != "..") {
+      found = true;
+      break;
+    }
+  }
+  ::closedir(d);
+  return found;
+}
+
 // Creates rel_path under `base`; returns how many components were new.
 Result<int> MakeDirs(const std::string& base, const std::string& rel, bool cpuset) {
   int created = 0;
@@ -243,23 +259,36 @@ Result<Cgroup> Cgroup::Create(CgroupMode mode, const std::string& rel_path, cons
   }
   int depth = 0;
   if (mode == CgroupMode::kV2) {
-    // Enable the controllers in every ancestor, then create the leaf (best effort for the
-    // controllers: some may be unavailable).
-    auto enable = [](const std::string& dir) {
-      for (const char* ctl : {"+cpu", "+cpuset", "+memory", "+pids", "+io"})
-        (void)WriteKnob(dir + "/cgroup.subtree_control", ctl);
-    };
-    enable(kCgroupRoot);
-    size_t j = 0;
-    while ((j = rel_path.find('/', j + 1)) != std::string::npos) {
-      std::string dir = std::string(kCgroupRoot) + rel_path.substr(0, j);
-      if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
-        return ErrnoStatus("mkdir " + dir, errno);
-      enable(dir);
-    }
+    // Create the path (counting the levels made here, so Destroy removes new parents too),
+    // then enable the controllers in every ancestor (best effort: some may be unavailable;
+    // enabling them in a parent that has children already gives those children the
+    // controller as well).
     auto made = MakeDirs(kCgroupRoot, rel_path, false);
     if (!made.ok()) return made.status();
     depth = *made;
+    // Each write to cgroup.subtree_control takes the global cgroup lock and walks every
+    // descendant (for the root: every cgroup on the host), even when nothing changes: read
+    // what is available and enabled, and write only what is missing.
+    auto enable = [](const std::string& dir) {
+      auto avail = ReadWholeFile(dir + "/cgroup.controllers");
+      auto on = ReadWholeFile(dir + "/cgroup.subtree_control");
+      auto listed = [](const std::string& text, std::string_view name) {
+        std::istringstream in(text);
+        std::string w;
+        while (in >> w)
+          if (w == name) return true;
+        return false;
+      };
+      for (std::string_view ctl : {"cpu", "cpuset", "memory", "pids", "io"}) {
+        if (avail.ok() && !listed(*avail, ctl)) continue;
+        if (on.ok() && listed(*on, ctl)) continue;
+        (void)WriteKnob(dir + "/cgroup.subtree_control", "+" + std::string(ctl));
+      }
+    };
+    enable(kCgroupRoot);
+    size_t j = 0;
+    while ((j = rel_path.find('/', j + 1)) != std::string::npos)
+      enable(std::string(kCgroupRoot) + rel_path.substr(0, j));
   } else {
     for (const auto& [ctrl, mnt] : V1Mounts()) {
       // One mkdir per hierarchy (cpu,cpuacct may share one mount).
@@ -383,7 +412,9 @@ Status Cgroup::Destroy() const {
       int rc = -1;
       for (int attempt = 0; attempt < 200; ++attempt) {
         rc = ::rmdir(dir.c_str());
-        if (rc == 0 || errno != EBUSY || level > 0) break;
+        // A parent stays EBUSY for a moment after its last child's rmdir (the child goes
+        // offline asynchronously; seen on cgroup v2): retry while it has no child left.
+        if (rc == 0 || errno != EBUSY || (level > 0 && (attempt >= 50 || HasSubdirs(dir)))) break;
         ::usleep(1000);
       }
       if (rc != 0 && errno != ENOENT) {

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -51,28 +52,133 @@ std::string RecvMsg(int fd) {
     if (!_s.ok()) InitFail((sock), _s); \
   } while (0)
 
-// Whether the init moves itself into the cgroup (v1/hybrid, no new user namespace: the host
-// cgroup files are writable by it and "tasks" avoids an RCU grace period), or the parent does.
-bool SelfJoin(const LaunchConfig& cfg) {
-  const Namespace* user = cfg.spec->linux.FindNamespace(NsType::kUser);
-  return !(user && user->path.empty()) && cfg.cgroup->mode() != CgroupMode::kV2;
-}
-
 struct NsFd {
   NsType type;
   int fd;
 };
 
+bool NewUserNs(const LaunchConfig& cfg) {
+  const Namespace* user = cfg.spec->linux.FindNamespace(NsType::kUser);
+  return user && user->path.empty();
+}
+
+// Whether the init moves itself into the cgroup (v1/hybrid, no new user namespace: the host
+// cgroup files are writable by it and "tasks" avoids an RCU grace period), or the parent does.
+// Neither is needed when the init was cloned straight into its cgroup (v2, `in_cgroup`).
+bool SelfJoin(const LaunchConfig& cfg) {
+  return !NewUserNs(cfg) && cfg.cgroup->mode() != CgroupMode::kV2;
+}
+
+// Whether the init waits for the parent's "go": for its uid/gid maps, or for the parent to move
+// it into its v2 cgroup.
+bool NeedsGo(const LaunchConfig& cfg, bool in_cgroup) {
+  return NewUserNs(cfg) || (cfg.cgroup->mode() == CgroupMode::kV2 && !in_cgroup);
+}
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+// clone3's arguments up to `cgroup` (the kernel's struct clone_args, CLONE_ARGS_SIZE_VER2).
+struct CloneArgs {
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+      set_tid_size, cgroup;
+};
+
+// fork-like clone3 (the child continues on a copy of this stack) that starts the child in the
+// cgroup v2 directory `cgroup_fd`: no migration afterwards (a write to cgroup.procs takes the
+// global threadgroup lock for writing), and the init need not wait for the parent.
+pid_t CloneIntoCgroup(uint64_t ns_flags, int cgroup_fd) {
+  CloneArgs a{};
+  a.flags = ns_flags | CLONE_INTO_CGROUP;
+  a.exit_signal = SIGCHLD;
+  a.cgroup = static_cast<uint64_t>(cgroup_fd);
+  return static_cast<pid_t>(::syscall(SYS_clone3, &a, sizeof a));
+}
+
+// Whether the init may run on the caller's memory (clone with CLONE_VM|CLONE_VFORK) instead of
+// a copy of it: only for a fast foreground start, where the init talks to the caller only to
+// report a failure and needs nothing from it until it has executed (the caller is suspended
+// until then). A fork-like clone copies the page tables of this large binary, takes a
+// copy-on-write fault for every page either side writes afterwards and throws the copy away
+// again at execve: that is most of the cost of starting the init. The kernel refuses to enter
+// a user or time namespace from a process that shares its memory, so those keep the copy.
+bool ShareMemoryWithInit(const LaunchConfig& cfg) {
+  if (!cfg.fifo_path.empty() || cfg.hold_for_start) return false;
+  for (const Namespace& n : cfg.spec->linux.namespaces)
+    if (n.type == NsType::kUser || n.type == NsType::kTime) return false;
+  return true;
+}
+
+// What the init needs when it starts on a stack of its own (shared memory).
+struct InitStart {
+  const LaunchConfig* cfg;
+  int sock;         // the init's end of the socket pair
+  int parent_sock;  // the caller's end: closed in the init
+  int fifo_fd;
+  const std::vector<NsFd>* join;
+  bool in_cgroup;
+  const sigset_t* mask;  // the caller's signal mask (every signal is blocked at the clone)
+};
+
+[[noreturn]] void InitMain(const LaunchConfig& cfg, int sock, int fifo_fd,
+                           const std::vector<NsFd>& join, bool in_cgroup);
+
+int InitEntry(void* p) {
+  const auto* a = static_cast<const InitStart*>(p);
+  // Our own dispositions (no CLONE_SIGHAND), still the caller's handlers: default them before
+  // any signal can be delivered here, then take the caller's mask back.
+  ResetSignalsForExec();
+  ::sigprocmask(SIG_SETMASK, a->mask, nullptr);
+  ::close(a->parent_sock);  // our own descriptor table: the caller's copy stays open
+  InitMain(*a->cfg, a->sock, a->fifo_fd, *a->join, a->in_cgroup);
+}
+
+// The init's stack when it shares the caller's memory: touched only as deep as it goes.
+constexpr size_t kInitStackSize = 1 << 20;
+
+#if defined(__x86_64__)
+// clone3 onto a new stack (glibc has no clone3 wrapper): the child calls fn(arg) there and never
+// returns to the caller's frames. Only the syscall's own registers are clobbered in the child, so
+// fn and arg travel in r12/r13; the kernel sets the child's stack pointer to stack + stack_size.
+pid_t Clone3OnStack(CloneArgs* args, int (*fn)(void*), void* arg) {
+  long ret;
+  register int (*r12)(void*) asm("r12") = fn;
+  register void* r13 asm("r13") = arg;
+  asm volatile(
+      "syscall\n\t"
+      "testq %%rax, %%rax\n\t"
+      "jnz 1f\n\t"
+      "xorl %%ebp, %%ebp\n\t"
+      "movq %%r13, %%rdi\n\t"
+      "callq *%%r12\n\t"
+      "movl %%eax, %%edi\n\t"
+      "movl %[exit_nr], %%eax\n\t"
+      "syscall\n\t"
+      "hlt\n\t"
+      "1:\n\t"
+      : "=a"(ret)
+      : "0"(static_cast<long>(SYS_clone3)), "D"(args), "S"(sizeof *args), "r"(r12),
+        "r"(r13), [exit_nr] "i"(SYS_exit)
+      : "rcx", "r11", "memory");
+  if (ret < 0) {
+    errno = static_cast<int>(-ret);
+    return -1;
+  }
+  return static_cast<pid_t>(ret);
+}
+#endif
+
 // Runs in the cloned child. Never returns.
 [[noreturn]] void InitMain(const LaunchConfig& cfg, int sock, int fifo_fd,
-                           const std::vector<NsFd>& join) {
+                           const std::vector<NsFd>& join, bool in_cgroup) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   const Spec& spec = *cfg.spec;
   const Process& proc = spec.process;
-  // The parent's "go" says the uid/gid maps are written and we are in the cgroup. Only a new user
-  // namespace (maps) or cgroup v2 (the cgroup namespace must be made inside the cgroup before
-  // cgroup2 is mounted) need it first; otherwise the mounts below overlap with the parent's
-  // cgroup work and we wait for it just before anything that depends on it.
+  // The parent's "go" says the uid/gid maps are written and we are in the cgroup (NeedsGo: a new
+  // user namespace, or cgroup v2 when clone3 could not start us in the cgroup; the cgroup
+  // namespace must be made inside the cgroup before cgroup2 is mounted). Otherwise we join the
+  // cgroup ourselves (v1) or are in it already (v2), and run straight through.
   const Namespace* user = spec.linux.FindNamespace(NsType::kUser);
   const Namespace* cgns = spec.linux.FindNamespace(NsType::kCgroup);
   pid_t host_pid = 0;
@@ -85,14 +191,19 @@ struct NsFd {
     if (cgns && cgns->path.empty() && ::unshare(CLONE_NEWCGROUP) != 0)
       InitFail(sock, ErrnoStatus("create cgroup namespace", errno));
   };
-  if (SelfJoin(cfg)) {
-    // Before any setns: the cgroup paths are the host's. Our host pid is what the host's
-    // /proc/self names.
-    char buf[32] = {0};
-    if (::readlink("/proc/self", buf, sizeof buf - 1) <= 0)
-      InitFail(sock, ErrnoStatus("readlink /proc/self", errno));
-    host_pid = static_cast<pid_t>(std::atoi(buf));
-    if (Status st = cfg.cgroup->JoinSelf(); !st.ok()) InitFail(sock, st.WithContext("join cgroup"));
+  if (!NeedsGo(cfg, in_cgroup)) {
+    // Before any setns: the cgroup paths are the host's. Our host pid (for the hooks that run
+    // in here) is what the host's /proc/self names.
+    if (!spec.hooks.create_container.empty() || !spec.hooks.start_container.empty()) {
+      char buf[32] = {0};
+      if (::readlink("/proc/self", buf, sizeof buf - 1) <= 0)
+        InitFail(sock, ErrnoStatus("readlink /proc/self", errno));
+      host_pid = static_cast<pid_t>(std::atoi(buf));
+    }
+    if (!in_cgroup) {
+      if (Status st = cfg.cgroup->JoinSelf(); !st.ok())
+        InitFail(sock, st.WithContext("join cgroup"));
+    }
     if (cgns && cgns->path.empty() && ::unshare(CLONE_NEWCGROUP) != 0)
       InitFail(sock, ErrnoStatus("create cgroup namespace", errno));
   } else {
@@ -214,6 +325,8 @@ struct NsFd {
       std::fprintf(stderr, "sampan init: %s\n", st.message().c_str());
       ::_exit(127);
     }
+    // RunHooks ignores SIGPIPE while it feeds the hooks; the process gets the default back.
+    ::signal(SIGPIPE, SIG_DFL);
   }
   if (!spec.has_process) ::_exit(0);
   ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
@@ -265,11 +378,11 @@ Result<Launched> Launch(const LaunchConfig& cfg) {
   auto close_join = [&] {
     for (const NsFd& n : join) ::close(n.fd);
   };
-  int flags = SIGCHLD;
+  uint64_t ns_flags = 0;
   for (const Namespace& n : spec.linux.namespaces) {
     if (n.path.empty()) {
       // The cgroup namespace is made by the init once it is inside the container's cgroup.
-      if (n.type != NsType::kCgroup) flags |= NsCloneFlag(n.type);
+      if (n.type != NsType::kCgroup) ns_flags |= static_cast<uint64_t>(NsCloneFlag(n.type));
       continue;
     }
     int fd = ::open(n.path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -299,7 +412,50 @@ Result<Launched> Launch(const LaunchConfig& cfg) {
     }
     fifo.Reset(f);
   }
-  pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, flags, nullptr, nullptr, nullptr, nullptr));
+  // cgroup v2: the init starts in its cgroup. Kernels before 5.7 refuse clone3's
+  // CLONE_INTO_CGROUP; then the parent moves the init (cgroup.procs).
+  bool v2 = cfg.cgroup->mode() == CgroupMode::kV2;
+  int cg = v2 ? ::open(cfg.cgroup->Dir("").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+  bool in_cgroup = false;
+  pid_t pid = -1;
+  void* stack = MAP_FAILED;
+  if (ShareMemoryWithInit(cfg))
+    stack = ::mmap(nullptr, kInitStackSize, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack != MAP_FAILED) {
+    // Signals stay blocked in the init until it has reset every disposition: a handler of
+    // this process must not run in it, on this memory.
+    sigset_t all, old;
+    ::sigfillset(&all);
+    ::sigprocmask(SIG_SETMASK, &all, &old);
+    InitStart start{&cfg, child.get(), parent.get(), fifo.get(), &join, cg >= 0, &old};
+    if (cg >= 0) {
+#if defined(__x86_64__)
+      CloneArgs a{};
+      a.flags = ns_flags | CLONE_INTO_CGROUP | CLONE_VM | CLONE_VFORK;
+      a.exit_signal = SIGCHLD;
+      a.stack = reinterpret_cast<uint64_t>(stack);
+      a.stack_size = kInitStackSize;
+      a.cgroup = static_cast<uint64_t>(cg);
+      pid = Clone3OnStack(&a, InitEntry, &start);
+      in_cgroup = pid > 0;
+#endif
+    } else if (!v2) {
+      // CLONE_VFORK: we resume once the init has executed process.args or exited.
+      pid = ::clone(InitEntry, static_cast<char*>(stack) + kInitStackSize,
+                    static_cast<int>(ns_flags) | CLONE_VM | CLONE_VFORK | SIGCHLD, &start);
+    }
+    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    ::munmap(stack, kInitStackSize);
+  }
+  if (pid < 0 && cg >= 0) {
+    pid = CloneIntoCgroup(ns_flags, cg);
+    in_cgroup = pid >= 0;
+  }
+  if (pid < 0)
+    pid = static_cast<pid_t>(
+        ::syscall(SYS_clone, ns_flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+  if (cg >= 0) ::close(cg);
   if (pid < 0) {
     int err = errno;
     close_join();
@@ -307,7 +463,7 @@ Result<Launched> Launch(const LaunchConfig& cfg) {
   }
   if (pid == 0) {
     parent.Reset();
-    InitMain(cfg, child.get(), fifo.get(), join);
+    InitMain(cfg, child.get(), fifo.get(), join, in_cgroup);
   }
   close_join();
   child.Reset();
@@ -317,18 +473,17 @@ Result<Launched> Launch(const LaunchConfig& cfg) {
     ::waitpid(pid, nullptr, 0);
     return st;
   };
-  const Namespace* user = spec.linux.FindNamespace(NsType::kUser);
-  if (user && user->path.empty()) {
+  if (NewUserNs(cfg)) {
     Status st = WriteIdMap(pid, "uid_map", spec.linux.uid_mappings);
     if (st.ok()) st = WriteIdMap(pid, "gid_map", spec.linux.gid_mappings);
     if (!st.ok()) return fail(st);
   }
-  if (!SelfJoin(cfg)) {
+  if (!SelfJoin(cfg) && !in_cgroup) {
     if (Status st = cfg.cgroup->AddProcess(pid); !st.ok())
       return fail(st.WithContext("join cgroup"));
-    if (!SendMsg(parent.get(), "go " + std::to_string(pid)))
-      return fail(ErrnoStatus("start init", errno));
   }
+  if (NeedsGo(cfg, in_cgroup) && !SendMsg(parent.get(), "go " + std::to_string(pid)))
+    return fail(ErrnoStatus("start init", errno));
   bool executed = false;
   for (;;) {
     if (cfg.fifo_path.empty() && !cfg.hold_for_start) {

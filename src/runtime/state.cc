@@ -24,10 +24,16 @@ bool ValidContainerId(const std::string& id) {
 
 Status StateDir::Make(const std::string& id) const {
   if (!ValidContainerId(id)) return Invalid("invalid container id \"" + id + "\"");
-  RETURN_IF_ERROR(MkdirAll(root_, 0711));
-  if (::mkdir(Dir(id).c_str(), 0711) != 0) {
+  std::string dir = Dir(id);
+  // The root usually exists: create it (each component) only when mkdir finds it missing.
+  int rc = ::mkdir(dir.c_str(), 0711);
+  if (rc != 0 && errno == ENOENT) {
+    RETURN_IF_ERROR(MkdirAll(root_, 0711));
+    rc = ::mkdir(dir.c_str(), 0711);
+  }
+  if (rc != 0) {
     if (errno == EEXIST) return AlreadyExists("container \"" + id + "\" already exists");
-    return ErrnoStatus("mkdir " + Dir(id), errno);
+    return ErrnoStatus("mkdir " + dir, errno);
   }
   return Status();
 }
