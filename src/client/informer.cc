@@ -1,5 +1,6 @@
 #include "client/informer.h"
 
+#include <algorithm>
 #include <random>
 
 #include "util/log.h"
@@ -118,18 +119,20 @@ std::string Informer::last_resource_version() const {
 void Informer::IndexLocked(const std::string& key, const json::object* old_obj,
                            const json::object* new_obj) {
   for (const auto& [name, fn] : index_funcs_) {
+    std::vector<std::string> old_values, new_values;
+    if (old_obj) old_values = fn(*old_obj);
+    if (new_obj) new_values = fn(*new_obj);
+    // Most updates (a status change) keep every index value: nothing to move.
+    if (old_values == new_values) continue;
     auto& idx = indices_[name];
-    if (old_obj) {
-      for (const auto& v : fn(*old_obj)) {
-        auto it = idx.find(v);
-        if (it == idx.end()) continue;
-        it->second.erase(key);
-        if (it->second.empty()) idx.erase(it);
-      }
+    for (const auto& v : old_values) {
+      if (std::find(new_values.begin(), new_values.end(), v) != new_values.end()) continue;
+      auto it = idx.find(v);
+      if (it == idx.end()) continue;
+      it->second.erase(key);
+      if (it->second.empty()) idx.erase(it);
     }
-    if (new_obj) {
-      for (const auto& v : fn(*new_obj)) idx[v].insert(key);
-    }
+    for (const auto& v : new_values) idx[v].insert(key);
   }
 }
 

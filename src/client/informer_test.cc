@@ -84,12 +84,24 @@ TEST_F(InformerTest, ListWatchHandlersAndIndex) {
                   .ok());
   ASSERT_TRUE(Eventually([&] { return inf.ByIndex("group", "g1").size() == 3; }));
   EXPECT_TRUE(inf.ByIndex("group", "g2").empty());
+  // A change that keeps the label keeps b where it is in the index.
+  ASSERT_TRUE(client_
+                  ->Patch(resources::kConfigMaps, "default", "b", PatchType::kMerge,
+                          json::parse(R"({"data":{"k":"v"}})"))
+                  .ok());
+  ASSERT_TRUE(Eventually([&] {
+    auto b = inf.Get("default/b");
+    return b && b->contains("data");
+  }));
+  EXPECT_EQ(inf.ByIndex("group", "g1").size(), 3u);
+  EXPECT_TRUE(inf.ByIndex("group", "g2").empty());
 
   ASSERT_TRUE(client_->Delete(resources::kConfigMaps, "default", "a").ok());
   ASSERT_TRUE(Eventually([&] { return inf.Get("default/a") == nullptr; }));
+  EXPECT_EQ(inf.ByIndex("group", "g1").size(), 2u);
   inf.Stop();
   std::lock_guard<std::mutex> l(mu);
-  std::vector<std::string> want{"add pre", "add a", "add b", "update b", "delete a"};
+  std::vector<std::string> want{"add pre", "add a", "add b", "update b", "update b", "delete a"};
   EXPECT_EQ(log, want);
 }
 

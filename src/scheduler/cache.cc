@@ -37,11 +37,14 @@ void Cache::RemoveNode(const std::string& name) {
 }
 
 void Cache::AddPodLocked(const ObjectPtr& pod, bool assumed) {
-  std::string key = client::KeyOf(*pod);
-  std::string node = Str(Obj(pod.get(), "spec"), "nodeName");
+  AddPodLocked(std::make_shared<const PodInfo>(pod), Str(Obj(pod.get(), "spec"), "nodeName"),
+               assumed);
+}
+
+void Cache::AddPodLocked(PodInfoPtr info, const std::string& node, bool assumed) {
+  const std::string key = info->key;
   RemovePodLocked(key);
   nominated_.erase(key);  // bound (or assumed): it holds its room as a pod of the node now
-  auto info = std::make_shared<const PodInfo>(pod);
   if (info->HasAffinity()) ++pods_with_affinity_;
   NodeLocked(node).AddPod(std::move(info));
   pods_[key] = PodEntry{node, assumed};
@@ -73,6 +76,11 @@ void Cache::RemovePod(const std::string& key) {
 void Cache::AssumePod(const ObjectPtr& pod) {
   std::lock_guard<std::mutex> lock(mu_);
   AddPodLocked(pod, true);
+}
+
+void Cache::AssumePod(PodInfoPtr pod, const std::string& node) {
+  std::lock_guard<std::mutex> lock(mu_);
+  AddPodLocked(std::move(pod), node, true);
 }
 
 void Cache::ForgetPod(const std::string& key) {

@@ -32,6 +32,9 @@ class Cache {
   void RemovePod(const std::string& key);
   // `pod` with spec.nodeName set to the chosen node.
   void AssumePod(const ObjectPtr& pod);
+  // The same for a pending pod as its cycle parsed it, placed on `node` (no copy of the object
+  // with spec.nodeName set is needed: the cache reads neither).
+  void AssumePod(PodInfoPtr pod, const std::string& node);
   // Binding failed: drop the assumed pod (no-op if the informer's copy replaced it).
   void ForgetPod(const std::string& key);
   bool IsAssumed(const std::string& key) const;
@@ -64,6 +67,7 @@ class Cache {
   NodeInfo& NodeLocked(const std::string& name);
   void RemovePodLocked(const std::string& key);
   void AddPodLocked(const ObjectPtr& pod, bool assumed);
+  void AddPodLocked(PodInfoPtr info, const std::string& node, bool assumed);
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::unique_ptr<NodeInfo>> nodes_;  // guarded

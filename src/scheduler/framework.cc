@@ -297,31 +297,58 @@ int64_t PodPriority(const PodInfo& pod) { return Int(Obj(pod.pod.get(), "spec"),
 std::vector<std::string> Framework::RunFilters(const PodInfo& pod, const NodeInfo& node,
                                                const CycleState& state,
                                                const NominatedPods* nominated) const {
-  auto run = [&](const NodeInfo& n) -> std::vector<std::string> {
-    for (const auto& f : filters_) {
-      auto why = f->Filter(pod, n, state);
-      if (!why.empty()) return why;
-    }
-    return {};
-  };
+  std::vector<const FilterPlugin*> all;
+  all.reserve(filters_.size());
+  for (const auto& f : filters_) all.push_back(f.get());
+  return RunFiltersWith(pod, node, state, nominated, all);
+}
+
+std::vector<std::string> Framework::RunFiltersWith(
+    const PodInfo& pod, const NodeInfo& node, const CycleState& state,
+    const NominatedPods* nominated, const std::vector<const FilterPlugin*>& active) const {
   if (nominated && !nominated->empty()) {
     auto it = nominated->find(node.name);
     if (it != nominated->end()) {
       const int64_t priority = PodPriority(pod);
       std::optional<NodeInfo> with;
+      std::optional<CycleState> with_state;
       for (const PodInfoPtr& other : it->second) {
         if (other->key == pod.key || PodPriority(*other) < priority) continue;
         if (node.pods.count(other->key)) continue;  // already bound there
-        if (!with) with.emplace(node);
-        with->AddPod(other);
+        if (!with) {
+          with.emplace(node);
+          with_state.emplace(state.Clone());
+        }
+        AddPodToView(pod, other, *with, *with_state);
       }
+      // The node must pass with the nominated pods (their room, their anti-affinity, their
+      // weight in the spread) and without them (a pod affinity they alone would satisfy does
+      // not count: they may never arrive).
       if (with) {
-        auto why = run(*with);
-        if (!why.empty()) return why;
+        for (const auto& f : filters_) {
+          auto why = f->Filter(pod, *with, *with_state);
+          if (!why.empty()) return why;
+        }
       }
     }
   }
-  return run(node);
+  for (const FilterPlugin* f : active) {
+    auto why = f->Filter(pod, node, state);
+    if (!why.empty()) return why;
+  }
+  return {};
+}
+
+void Framework::AddPodToView(const PodInfo& pod, const PodInfoPtr& other, NodeInfo& node,
+                             CycleState& state) const {
+  node.AddPod(other);
+  for (const auto& f : filters_) f->AddPod(pod, *other, node, state);
+}
+
+void Framework::RemovePodFromView(const PodInfo& pod, const PodInfoPtr& other, NodeInfo& node,
+                                  CycleState& state) const {
+  node.RemovePod(other->key);
+  for (const auto& f : filters_) f->RemovePod(pod, *other, node, state);
 }
 
 ScheduleResult Framework::Schedule(const PodInfo& pod, const std::vector<const NodeInfo*>& nodes,
@@ -335,6 +362,7 @@ ScheduleResult Framework::Schedule(const PodInfo& pod, const std::vector<const N
   }
   ClusterView cluster{nodes, std::move(namespace_labels), pods_with_affinity};
   CycleState state;
+  state.namespace_labels = cluster.namespace_labels;
   for (const auto& f : filters_) {
     std::string why = f->PreFilter(pod, cluster, state);
     if (!why.empty()) {
@@ -344,12 +372,16 @@ ScheduleResult Framework::Schedule(const PodInfo& pod, const std::vector<const N
       return result;
     }
   }
+  std::vector<const FilterPlugin*> active;
+  active.reserve(filters_.size());
+  for (const auto& f : filters_)
+    if (!f->SkipFilter(pod, state)) active.push_back(f.get());
   // A preemptor goes to the node it was nominated for when it fits there now.
   if (const std::string nominated_node = Str(Obj(pod.pod.get(), "status"), "nominatedNodeName");
       !nominated_node.empty()) {
     for (const NodeInfo* node : nodes) {
       if (node->name != nominated_node) continue;
-      if (RunFilters(pod, *node, state, nominated).empty()) {
+      if (RunFiltersWith(pod, *node, state, nominated, active).empty()) {
         result.node = node->name;
         result.evaluated = 1;
         result.feasible = 1;
@@ -363,11 +395,14 @@ ScheduleResult Framework::Schedule(const PodInfo& pod, const std::vector<const N
   const int want = NumFeasibleNodesToFind(n);
   feasible.reserve(want);
   const size_t start = next_start_ % nodes.size();
+  constexpr int kPrefetchAhead = 4;
   int processed = 0;
   for (int i = 0; i < n && static_cast<int>(feasible.size()) < want; ++i) {
     const NodeInfo* node = nodes[(start + i) % nodes.size()];
+    if (i + kPrefetchAhead < n)
+      PrefetchNodeInfo(nodes[(start + i + kPrefetchAhead) % nodes.size()]);
     ++processed;
-    auto why = RunFilters(pod, *node, state, nominated);
+    auto why = RunFiltersWith(pod, *node, state, nominated, active);
     if (!why.empty()) {
       for (auto& w : why) reasons[w]++;
       result.failures.emplace_back(node, why.front());
@@ -391,22 +426,21 @@ ScheduleResult Framework::Schedule(const PodInfo& pod, const std::vector<const N
   std::vector<int64_t> raw(feasible.size());
   for (const auto& s : scores_) {
     s->PreScore(pod, feasible, cluster, state);
+    if (s->SkipScore(pod, state)) continue;  // 0 on every node
     for (size_t i = 0; i < feasible.size(); ++i) raw[i] = s->Score(pod, *feasible[i], state);
     s->Normalize(pod, feasible, state, raw);
-    for (size_t i = 0; i < feasible.size(); ++i) total[i] += raw[i] * s->weight();
+    const int64_t weight = s->weight();
+    for (size_t i = 0; i < feasible.size(); ++i) total[i] += raw[i] * weight;
   }
-  // Highest total wins; ties are broken uniformly at random (reservoir sampling).
-  int64_t best = total[0];
+  // Highest total wins; ties are broken uniformly at random (one draw among the tied nodes).
+  const int64_t best = *std::max_element(total.begin(), total.end());
+  const int ties = static_cast<int>(std::count(total.begin(), total.end(), best));
+  int nth = ties == 1 ? 0 : std::uniform_int_distribution<int>(0, ties - 1)(rng_);
   size_t pick = 0;
-  int ties = 1;
-  for (size_t i = 1; i < feasible.size(); ++i) {
-    if (total[i] > best) {
-      best = total[i];
+  for (size_t i = 0; i < feasible.size(); ++i) {
+    if (total[i] == best && nth-- == 0) {
       pick = i;
-      ties = 1;
-    } else if (total[i] == best) {
-      ++ties;
-      if (std::uniform_int_distribution<int>(0, ties - 1)(rng_) == 0) pick = i;
+      break;
     }
   }
   result.node = feasible[pick]->name;

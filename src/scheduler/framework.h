@@ -90,17 +90,18 @@ using PodInfoPtr = std::shared_ptr<const PodInfo>;
 
 // One node and the pods assigned (or assumed) to it.
 struct NodeInfo {
-  ObjectPtr node;  // null while only pods name this node (it is not known yet)
-  std::string name;
-  // Parsed from `node` by SetNode.
-  bool unschedulable = false;
+  // What every filter and score reads per node comes first, together (a cycle walks hundreds
+  // of NodeInfos: their first cache lines are what it waits for; see PrefetchNodeInfo).
+  bool unschedulable = false;  // parsed from `node` by SetNode, as are taints..allowed_pods
   std::vector<Taint> taints;
-  const boost::json::object* labels = nullptr;  // metadata.labels inside `node`
-  Resources allocatable;
+  int64_t pod_count = 0;
   int64_t allowed_pods = 0;
+  Resources allocatable;
   Resources requested;
   Resources non_zero_requested;
-  int64_t pod_count = 0;
+  ObjectPtr node;  // null while only pods name this node (it is not known yet)
+  std::string name;
+  const boost::json::object* labels = nullptr;       // metadata.labels inside `node`
   std::unordered_map<std::string, PodInfoPtr> pods;  // by pod key
   int pods_with_affinity = 0;
   explicit NodeInfo(ObjectPtr n);
@@ -115,10 +116,19 @@ struct NodeInfo {
   const boost::json::string* LabelValue(std::string_view key) const;
 };
 
+// Asks the CPU to fetch the hot part of a NodeInfo that will be read soon.
+inline void PrefetchNodeInfo(const NodeInfo* n) {
+  const char* p = reinterpret_cast<const char*>(n);
+  const char* end = reinterpret_cast<const char*>(&n->non_zero_requested.scalar);
+  for (; p < end; p += 64) __builtin_prefetch(p);
+  __builtin_prefetch(end - 1);
+}
+
 // Pods nominated to a node by preemption (status.nominatedNodeName) and not bound yet, by node
-// name. Filters count those of the scheduled pod's priority or higher as if they ran there, so
-// the room a preemptor waits for is not given to another pod (Kubernetes'
-// RunFilterPluginsWithNominatedPods).
+// name. Filters count those of the scheduled pod's priority or higher as if they ran there (in
+// the node's pods and, through the filters' AddPod extensions, in the pod (anti-)affinity and
+// topology spread counts), so the room a preemptor waits for is not given to another pod, nor
+// taken by one its presence would rule out (Kubernetes' RunFilterPluginsWithNominatedPods).
 using NominatedPods = std::unordered_map<std::string, std::vector<PodInfoPtr>>;
 
 // The pod's priority (spec.priority, 0 when unset).
@@ -130,9 +140,15 @@ using NamespaceLabels = std::function<const boost::json::value*(const std::strin
 // Per-pod, per-cycle data a plugin computes before filtering or scoring.
 struct StateData {
   virtual ~StateData() = default;
+  // A deep copy: a simulated view (nominated pods added, preemption victims removed) changes
+  // its own copy.
+  virtual std::unique_ptr<StateData> Clone() const = 0;
 };
 class CycleState {
  public:
+  CycleState() = default;
+  CycleState(CycleState&&) = default;
+  CycleState& operator=(CycleState&&) = default;
   void Write(std::string_view plugin, std::unique_ptr<StateData> d) {
     data_[std::string(plugin)] = std::move(d);
   }
@@ -141,6 +157,21 @@ class CycleState {
     auto it = data_.find(plugin);  // no string built: Filter reads this per node
     return it == data_.end() ? nullptr : static_cast<const T*>(it->second.get());
   }
+  // For the PreFilter extensions (FilterPlugin::AddPod/RemovePod), which update their state.
+  template <typename T>
+  T* Mutable(std::string_view plugin) {
+    auto it = data_.find(plugin);
+    return it == data_.end() ? nullptr : static_cast<T*>(it->second.get());
+  }
+  CycleState Clone() const {
+    CycleState out;
+    out.namespace_labels = namespace_labels;
+    for (const auto& [k, v] : data_) out.data_.emplace(k, v->Clone());
+    return out;
+  }
+  // The cycle's namespace labels (ClusterView::namespace_labels), set by the framework for the
+  // PreFilter extensions.
+  NamespaceLabels namespace_labels;
 
  private:
   std::map<std::string, std::unique_ptr<StateData>, std::less<>> data_;
@@ -165,6 +196,17 @@ class FilterPlugin {
   // Empty if the pod fits the node; otherwise the reasons (Kubernetes' wording).
   virtual std::vector<std::string> Filter(const PodInfo& pod, const NodeInfo& node,
                                           const CycleState& state) const = 0;
+  // After PreFilter: true when Filter would pass every node for this pod and state (Kubernetes'
+  // PreFilter Skip), so the framework need not call it. Views changed by AddPod (nominated
+  // pods) run every filter.
+  virtual bool SkipFilter(const PodInfo& pod, const CycleState& state) const { return false; }
+  // PreFilter extensions (Kubernetes' PreFilterExtensions): in a simulated view, `other` was
+  // added to / removed from `node` (already updated); bring what PreFilter wrote in `state` for
+  // `pod` up to date. Plugins whose Filter reads only the node need none.
+  virtual void AddPod(const PodInfo& pod, const PodInfo& other, const NodeInfo& node,
+                      CycleState& state) const {}
+  virtual void RemovePod(const PodInfo& pod, const PodInfo& other, const NodeInfo& node,
+                         CycleState& state) const {}
 };
 
 class ScorePlugin {
@@ -175,6 +217,9 @@ class ScorePlugin {
   // Once per pod before scoring the feasible nodes.
   virtual void PreScore(const PodInfo& pod, const std::vector<const NodeInfo*>& feasible,
                         const ClusterView& cluster, CycleState& state) const {}
+  // After PreScore: true when every node would score 0 after Normalize (Kubernetes' PreScore
+  // Skip); the framework then calls neither Score nor Normalize.
+  virtual bool SkipScore(const PodInfo& pod, const CycleState& state) const { return false; }
   // A raw score for the node; Normalize maps all raw scores to 0..100.
   virtual int64_t Score(const PodInfo& pod, const NodeInfo& node,
                         const CycleState& state) const = 0;
@@ -208,9 +253,17 @@ class Framework {
                           const NominatedPods* nominated = nullptr);
   // The filters' reasons for `node` (empty = fits), run once with the nominated pods of the
   // pod's priority or higher added to the node (if any) and once without, as Kubernetes does.
+  // The filters see the nominated pods through a copy of the node and of `state` updated by
+  // AddPodToView.
   std::vector<std::string> RunFilters(const PodInfo& pod, const NodeInfo& node,
                                       const CycleState& state,
                                       const NominatedPods* nominated) const;
+  // A simulated change to `node` (a copy the caller owns) during `pod`'s cycle: `other` added
+  // or removed there, and every filter's PreFilter state in `state` updated to match.
+  void AddPodToView(const PodInfo& pod, const PodInfoPtr& other, NodeInfo& node,
+                    CycleState& state) const;
+  void RemovePodFromView(const PodInfo& pod, const PodInfoPtr& other, NodeInfo& node,
+                         CycleState& state) const;
   const std::vector<std::unique_ptr<FilterPlugin>>& filters() const { return filters_; }
   const std::vector<std::unique_ptr<ScorePlugin>>& scores() const { return scores_; }
   // 0 = adaptive (the default); 100 = every node.
@@ -218,6 +271,10 @@ class Framework {
 
  private:
   int NumFeasibleNodesToFind(int n) const;
+  // RunFilters with the filters not skipped for this pod (`active`) on the node as it is.
+  std::vector<std::string> RunFiltersWith(const PodInfo& pod, const NodeInfo& node,
+                                          const CycleState& state, const NominatedPods* nominated,
+                                          const std::vector<const FilterPlugin*>& active) const;
   std::vector<std::unique_ptr<FilterPlugin>> filters_;
   std::vector<std::unique_ptr<ScorePlugin>> scores_;
   std::mt19937_64 rng_{std::random_device{}()};

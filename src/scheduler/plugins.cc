@@ -11,7 +11,6 @@ using namespace internal;
 
 namespace {
 
-
 bool ToleratedBy(const json::array* tolerations, const json::object& taint) {
   if (!tolerations) return false;
   for (const auto& t : *tolerations)
@@ -68,6 +67,9 @@ class NodeUnschedulable final : public FilterPlugin {
 class NodeName final : public FilterPlugin {
  public:
   std::string_view name() const override { return "NodeName"; }
+  bool SkipFilter(const PodInfo& pod, const CycleState&) const override {
+    return pod.node_name.empty();
+  }
   std::vector<std::string> Filter(const PodInfo& pod, const NodeInfo& node,
                                   const CycleState&) const override {
     if (pod.node_name.empty() || pod.node_name == node.name) return {};
@@ -92,6 +94,9 @@ class TaintTolerationFilter final : public FilterPlugin {
 class NodeAffinityFilter final : public FilterPlugin {
  public:
   std::string_view name() const override { return "NodeAffinity"; }
+  bool SkipFilter(const PodInfo& pod, const CycleState&) const override {
+    return pod.node_selector.empty() && !pod.required_node_affinity;
+  }
   std::vector<std::string> Filter(const PodInfo& pod, const NodeInfo& node,
                                   const CycleState&) const override {
     static const std::vector<std::string> kFail{
@@ -112,6 +117,9 @@ class NodeAffinityFilter final : public FilterPlugin {
 class NodePorts final : public FilterPlugin {
  public:
   std::string_view name() const override { return "NodePorts"; }
+  bool SkipFilter(const PodInfo& pod, const CycleState&) const override {
+    return pod.host_ports.empty();
+  }
   std::vector<std::string> Filter(const PodInfo& pod, const NodeInfo& node,
                                   const CycleState&) const override {
     const auto& want = pod.host_ports;
@@ -185,6 +193,9 @@ class NodeAffinityScore final : public ScorePlugin {
  public:
   std::string_view name() const override { return "NodeAffinity"; }
   int64_t weight() const override { return 2; }
+  bool SkipScore(const PodInfo& pod, const CycleState&) const override {
+    return !pod.preferred_node_affinity;
+  }
   int64_t Score(const PodInfo& pod, const NodeInfo& node, const CycleState& state) const override {
     const json::array* prefs = pod.preferred_node_affinity;
     if (!prefs) return 0;

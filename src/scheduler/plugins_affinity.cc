@@ -28,20 +28,29 @@ bool SelectsAll(const std::vector<AffinityTerm>& terms, const std::string& owner
   return true;
 }
 
+// A pair whose count drops to 0 is dropped (the filter's "no pod of the group yet" test reads
+// whether the affinity counts are empty).
 void AddPair(PairCounts& counts, const NodeInfo& node, const std::string& key, int64_t delta) {
   std::string value;
-  if (!key.empty() && node.Label(key, &value)) counts[{key, value}] += delta;
+  if (key.empty() || !node.Label(key, &value)) return;
+  auto it = counts.try_emplace({key, std::move(value)}, 0).first;
+  it->second += delta;
+  if (it->second == 0) counts.erase(it);
 }
 
 struct FilterState : StateData {
   PairCounts existing_anti;  // existing pods' required anti-affinity terms that select this pod
   PairCounts anti;           // existing pods this pod's required anti-affinity terms select
   PairCounts affinity;       // existing pods matching all of this pod's required affinity terms
+  std::unique_ptr<StateData> Clone() const override { return std::make_unique<FilterState>(*this); }
 };
 
 class InterPodAffinityFilter final : public FilterPlugin {
  public:
   std::string_view name() const override { return kName; }
+  bool SkipFilter(const PodInfo&, const CycleState& state) const override {
+    return !state.Read<FilterState>(kFilterKey);
+  }
 
   std::string PreFilter(const PodInfo& pod, const ClusterView& cluster,
                         CycleState& state) const override {
@@ -108,16 +117,55 @@ class InterPodAffinityFilter final : public FilterPlugin {
     }
     return {};
   }
+
+  void AddPod(const PodInfo& pod, const PodInfo& other, const NodeInfo& node,
+              CycleState& state) const override {
+    Update(pod, other, node, state, 1);
+  }
+  void RemovePod(const PodInfo& pod, const PodInfo& other, const NodeInfo& node,
+                 CycleState& state) const override {
+    Update(pod, other, node, state, -1);
+  }
+
+ private:
+  // `other` on `node` counted in (delta 1) or out (-1), as PreFilter counts an existing pod.
+  static void Update(const PodInfo& pod, const PodInfo& other, const NodeInfo& node,
+                     CycleState& state, int64_t delta) {
+    if (!node.node) return;
+    const NamespaceLabels& nsl = state.namespace_labels;
+    FilterState* st = state.Mutable<FilterState>(kFilterKey);
+    for (const auto& t : other.required_anti_affinity) {
+      if (!TermSelects(t, other.ns, pod, nsl)) continue;
+      if (!st) {
+        // PreFilter found nothing to check for this pod; the added pod brings the first term.
+        if (delta < 0) continue;
+        state.Write(kFilterKey, std::make_unique<FilterState>());
+        st = state.Mutable<FilterState>(kFilterKey);
+      }
+      AddPair(st->existing_anti, node, t.topology_key, delta);
+    }
+    if (!st) return;  // the pod has no required terms of its own either
+    for (const auto& t : pod.required_anti_affinity)
+      if (TermSelects(t, pod.ns, other, nsl)) AddPair(st->anti, node, t.topology_key, delta);
+    if (!pod.required_affinity.empty() && SelectsAll(pod.required_affinity, pod.ns, other, nsl)) {
+      for (const auto& t : pod.required_affinity)
+        AddPair(st->affinity, node, t.topology_key, delta);
+    }
+  }
 };
 
 struct ScoreState : StateData {
   PairCounts scores;
+  std::unique_ptr<StateData> Clone() const override { return std::make_unique<ScoreState>(*this); }
 };
 
 class InterPodAffinityScore final : public ScorePlugin {
  public:
   std::string_view name() const override { return kName; }
   int64_t weight() const override { return 2; }
+  bool SkipScore(const PodInfo&, const CycleState& state) const override {
+    return !state.Read<ScoreState>(kScoreKey);
+  }
 
   void PreScore(const PodInfo& pod, const std::vector<const NodeInfo*>&, const ClusterView& cluster,
                 CycleState& state) const override {

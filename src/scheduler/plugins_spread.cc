@@ -136,12 +136,27 @@ int64_t CountMatching(const NodeInfo& node, const Constraint& c, const std::stri
 struct FilterState : StateData {
   std::vector<Constraint> cons;
   std::vector<std::map<std::string, int64_t>> counts;  // per constraint: domain → pods
+  // Per constraint: how many domains hold each count (its first key is the minimum), kept so
+  // that a simulated pod added or removed updates the minimum without a pass over the domains.
+  std::vector<std::map<int64_t, int64_t>> count_domains;
   std::vector<int64_t> min_match;
+  std::unique_ptr<StateData> Clone() const override { return std::make_unique<FilterState>(*this); }
+  // The global minimum of constraint i (0 below minDomains domains).
+  void UpdateMin(size_t i) {
+    const auto& by_count = count_domains[i];
+    int64_t min = by_count.empty() ? 0 : by_count.begin()->first;
+    // Fewer domains than minDomains: the global minimum is taken as 0.
+    if (static_cast<int64_t>(counts[i].size()) < cons[i].min_domains) min = 0;
+    min_match[i] = min;
+  }
 };
 
 class SpreadFilter final : public FilterPlugin {
  public:
   std::string_view name() const override { return kName; }
+  bool SkipFilter(const PodInfo&, const CycleState& state) const override {
+    return !state.Read<FilterState>(kFilterKey);
+  }
 
   std::string PreFilter(const PodInfo& pod, const ClusterView& cluster,
                         CycleState& state) const override {
@@ -158,17 +173,24 @@ class SpreadFilter final : public FilterPlugin {
         st->counts[i][value] += CountMatching(*node, cons[i], pod.ns);
       }
     }
-    for (size_t i = 0; i < cons.size(); ++i) {
-      int64_t min = std::numeric_limits<int64_t>::max();
-      for (const auto& [d, n] : st->counts[i]) min = std::min(min, n);
-      if (st->counts[i].empty()) min = 0;
-      // Fewer domains than minDomains: the global minimum is taken as 0.
-      if (static_cast<int64_t>(st->counts[i].size()) < cons[i].min_domains) min = 0;
-      st->min_match.push_back(min);
-    }
     st->cons = std::move(cons);
+    st->count_domains.resize(st->cons.size());
+    st->min_match.resize(st->cons.size());
+    for (size_t i = 0; i < st->cons.size(); ++i) {
+      for (const auto& [d, n] : st->counts[i]) ++st->count_domains[i][n];
+      st->UpdateMin(i);
+    }
     state.Write(kFilterKey, std::move(st));
     return "";
+  }
+
+  void AddPod(const PodInfo& pod, const PodInfo& other, const NodeInfo& node,
+              CycleState& state) const override {
+    Update(pod, other, node, state, 1);
+  }
+  void RemovePod(const PodInfo& pod, const PodInfo& other, const NodeInfo& node,
+                 CycleState& state) const override {
+    Update(pod, other, node, state, -1);
   }
 
   std::vector<std::string> Filter(const PodInfo& pod, const NodeInfo& node,
@@ -188,6 +210,32 @@ class SpreadFilter final : public FilterPlugin {
     }
     return {};
   }
+
+ private:
+  // `other` on `node` counted in (delta 1) or out (-1) where PreFilter would have counted it:
+  // same namespace, a node with every topology key that the constraint's node inclusion
+  // policies admit, a pod the constraint selects.
+  static void Update(const PodInfo& pod, const PodInfo& other, const NodeInfo& node,
+                     CycleState& state, int64_t delta) {
+    FilterState* st = state.Mutable<FilterState>(kFilterKey);
+    if (!st || other.ns != pod.ns || !node.node || !HasAllKeys(node, st->cons)) return;
+    if (!client::MetaString(*other.pod, "deletionTimestamp").empty()) return;
+    for (size_t i = 0; i < st->cons.size(); ++i) {
+      const Constraint& c = st->cons[i];
+      if (!c.Selects(other, pod.ns) || !Eligible(c, pod, node)) continue;
+      std::string value;
+      node.Label(c.key, &value);
+      auto [it, added] = st->counts[i].try_emplace(value, 0);
+      auto& by_count = st->count_domains[i];
+      if (!added) {
+        auto old = by_count.find(it->second);
+        if (old != by_count.end() && --old->second == 0) by_count.erase(old);
+      }
+      it->second = std::max<int64_t>(0, it->second + delta);
+      ++by_count[it->second];
+      st->UpdateMin(i);
+    }
+  }
 };
 
 struct ScoreState : StateData {
@@ -196,12 +244,16 @@ struct ScoreState : StateData {
   std::map<std::pair<size_t, std::string>, int64_t> counts;  // (constraint, domain) → pods
   std::vector<double> weights;
   std::string ns;
+  std::unique_ptr<StateData> Clone() const override { return std::make_unique<ScoreState>(*this); }
 };
 
 class SpreadScore final : public ScorePlugin {
  public:
   std::string_view name() const override { return kName; }
   int64_t weight() const override { return 2; }
+  bool SkipScore(const PodInfo&, const CycleState& state) const override {
+    return !state.Read<ScoreState>(kScoreKey);
+  }
 
   void PreScore(const PodInfo& pod, const std::vector<const NodeInfo*>& feasible,
                 const ClusterView& cluster, CycleState& state) const override {

@@ -4,26 +4,19 @@
 
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <set>
 
 #include "scheduler/cache.h"
 #include "scheduler/framework.h"
 #include "scheduler/preemption.h"
+#include "scheduler/test_nodes.h"
 
 namespace sampan::scheduler {
 namespace {
 namespace json = boost::json;
 
-ObjectPtr Node(const std::string& name, json::object labels = {}, json::array taints = {}) {
-  labels["kubernetes.io/hostname"] = name;
-  json::object alloc{{"cpu", "8"}, {"memory", "16Gi"}, {"pods", "110"}};
-  json::object spec;
-  if (!taints.empty()) spec["taints"] = taints;
-  return std::make_shared<const json::object>(
-      json::object{{"metadata", json::object{{"name", name}, {"labels", labels}}},
-                   {"spec", spec},
-                   {"status", json::object{{"allocatable", alloc}}}});
-}
+using testing::Node;
 
 ObjectPtr Pod(const std::string& name, json::object labels, const std::string& spec_extra = "{}",
               const std::string& ns = "default", json::array owners = {}) {
@@ -352,6 +345,33 @@ TEST(CacheTest, AssumedPodsCountUntilTheInformerCopyOrForget) {
             "0/1 nodes are available: 1 Insufficient cpu.");
 }
 
+TEST(CacheTest, AssumedPodInfoHoldsRoomOnTheChosenNode) {
+  Cache cache;
+  json::object alloc{{"cpu", "1"}, {"memory", "1Gi"}, {"pods", "110"}};
+  for (const char* name : {"n1", "n2"})
+    cache.UpsertNode(std::make_shared<const json::object>(
+        json::object{{"metadata", json::object{{"name", name}}},
+                     {"status", json::object{{"allocatable", alloc}}}}));
+  auto fw = DefaultFramework();
+  auto pending = [](const std::string& name) {
+    return std::make_shared<const PodInfo>(std::make_shared<const json::object>(
+        json::parse(R"({"metadata":{"name":")" + name + R"(","namespace":"default"},
+        "spec":{"containers":[{"name":"c","image":"x",
+        "resources":{"requests":{"cpu":"600m"}}}]}})")
+            .as_object()));
+  };
+  auto a = pending("a");
+  cache.AssumePod(a, "n1");
+  EXPECT_TRUE(cache.IsAssumed("default/a"));
+  // n1 has 400m left: the next 600m pod goes to n2 only.
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(cache.Schedule(*fw, *pending("b")).node, "n2");
+  cache.ForgetPod("default/a");
+  EXPECT_FALSE(cache.IsAssumed("default/a"));
+  std::set<std::string> placed;
+  for (int i = 0; i < 40; ++i) placed.insert(cache.Schedule(*fw, *pending("b")).node);
+  EXPECT_EQ(placed, (std::set<std::string>{"n1", "n2"}));
+}
+
 }  // namespace
 }  // namespace sampan::scheduler
 
@@ -379,21 +399,26 @@ TEST(CycleCostTest, FiveThousandNodes) {
                      {"key":"node.kubernetes.io/unreachable","operator":"Exists","effect":"NoExecute","tolerationSeconds":300}]}})")
                           .as_object();
   const int kPods = 3000;
-  auto start = std::chrono::steady_clock::now();
+  // CPU time of this thread: on a shared machine, time spent waiting for the CPU is not the
+  // cycle's.
+  auto cpu_now = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+  };
+  const double start = cpu_now();
   for (int i = 0; i < kPods; ++i) {
     json::object pod = tmpl;
     pod["metadata"].as_object()["name"] = "pod-" + std::to_string(i);
-    auto ptr = std::make_shared<const json::object>(pod);
-    ScheduleResult r = cache.Schedule(*fw, PodInfo(ptr));
+    // As Scheduler::ScheduleOneImpl does it: the cycle's PodInfo is what the cache assumes.
+    auto info = std::make_shared<const PodInfo>(std::make_shared<const json::object>(pod));
+    ScheduleResult r = cache.Schedule(*fw, *info);
     ASSERT_FALSE(r.node.empty());
-    auto assumed = std::make_shared<json::object>(pod);
-    (*assumed)["spec"].as_object()["nodeName"] = r.node;
-    cache.AssumePod(assumed);
+    cache.AssumePod(std::move(info), r.node);
   }
-  double us =
-      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() /
-      kPods;
-  std::printf("scheduling cycle, 5,000 nodes: %.0f us (%.0f pods/s on one thread)\n", us, 1e6 / us);
+  double us = (cpu_now() - start) / kPods;
+  std::printf("scheduling cycle, 5,000 nodes: %.0f us CPU (%.0f pods/s on one thread)\n", us,
+              1e6 / us);
   EXPECT_LT(us, 20000);
 }
 

@@ -68,6 +68,7 @@ PreemptionResult Preempt(const Framework& fw, const PodInfo& pod,
   }
   ClusterView view{nodes, std::move(namespace_labels), -1};
   CycleState state;
+  state.namespace_labels = view.namespace_labels;
   for (const auto& f : fw.filters()) {
     if (!f->PreFilter(pod, view, state).empty()) {
       out.message = "preemption: 0/" + std::to_string(n) +
@@ -88,9 +89,12 @@ PreemptionResult Preempt(const Framework& fw, const PodInfo& pod,
       if (PodPriority(*p) < priority) lower.push_back(p);
     bool found = false;
     if (!lower.empty()) {
+      // The evictions are simulated on copies of the node and of the filters' state, so pod
+      // (anti-)affinity and topology spread see the victims gone.
       NodeInfo sim = *node;
-      for (const auto& v : lower) sim.RemovePod(v->key);
-      if (Fits(fw, pod, sim, state, nominated)) {
+      CycleState sim_state = state.Clone();
+      for (const auto& v : lower) fw.RemovePodFromView(pod, v, sim, sim_state);
+      if (Fits(fw, pod, sim, sim_state, nominated)) {
         // Reprieve the most important victims first, as long as the pod still fits.
         std::sort(lower.begin(), lower.end(), [](const PodInfoPtr& a, const PodInfoPtr& b) {
           int64_t pa = PodPriority(*a), pb = PodPriority(*b);
@@ -99,9 +103,9 @@ PreemptionResult Preempt(const Framework& fw, const PodInfo& pod,
         Candidate c;
         c.node = node;
         for (const auto& v : lower) {
-          sim.AddPod(v);
-          if (!Fits(fw, pod, sim, state, nominated)) {
-            sim.RemovePod(v->key);
+          fw.AddPodToView(pod, v, sim, sim_state);
+          if (!Fits(fw, pod, sim, sim_state, nominated)) {
+            fw.RemovePodFromView(pod, v, sim, sim_state);
             c.victims.push_back(v);
             c.max_priority = std::max(c.max_priority, PodPriority(*v));
             c.sum_priority += PodPriority(*v);

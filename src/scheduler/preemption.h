@@ -10,8 +10,9 @@
 //    preemption victims found for incoming pod".
 //  - The node whose victims have the lowest highest priority wins, then the lowest
 //    sum of priorities, then the fewest victims.
-// Approximation: pod (anti-)affinity and topology spread counts are those of the
-// cluster before eviction (kube-scheduler updates them per simulated removal).
+// Each simulated eviction and reprieve goes through the filters' PreFilter extensions
+// (Framework::RemovePodFromView / AddPodToView), so pod anti-affinity and topology spread
+// counts follow the victims as in kube-scheduler's SelectVictimsOnNode.
 #pragma once
 
 #include <string>

@@ -305,9 +305,9 @@ Status Scheduler::ScheduleOneImpl(const std::string& key, BindTask* task, bool* 
   if (cache_.IsAssumed(key)) return Status::Ok();  // bound, not yet observed
 
   auto t0 = std::chrono::steady_clock::now();
-  PodInfo info(pod);
+  auto info = std::make_shared<const PodInfo>(pod);
   PreemptionResult preemption;
-  ScheduleResult result = cache_.Schedule(*framework_, info, &preemption);
+  ScheduleResult result = cache_.Schedule(*framework_, *info, &preemption);
   cycle_nanos_ +=
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
           .count();
@@ -326,9 +326,7 @@ Status Scheduler::ScheduleOneImpl(const std::string& key, BindTask* task, bool* 
     return RecordFailure(*pod, "Unschedulable", message);
   }
   // Assume first, so the next pod already sees this one's resources.
-  auto assumed = std::make_shared<json::object>(*pod);
-  (*assumed)["spec"].as_object()["nodeName"] = result.node;
-  cache_.AssumePod(assumed);
+  cache_.AssumePod(std::move(info), result.node);
   BindTask t{pod, result.node};
   if (task) {
     *task = std::move(t);
