@@ -26,7 +26,7 @@ class BuildHandler {
   static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
   static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
 
-  explicit BuildHandler(std::vector<std::string>* dups) : dups_(dups) {}
+  explicit BuildHandler(std::vector<std::string>* dups) : dups_(dups) { stack_.reserve(8); }
 
   bool on_document_begin(boost::system::error_code&) { return true; }
   bool on_document_end(boost::system::error_code&) { return true; }
@@ -45,6 +45,10 @@ class BuildHandler {
     return true;
   }
   bool on_string(json::string_view s, std::size_t, boost::system::error_code&) {
+    if (buf_.empty()) {  // the whole string in one piece: no copy through buf_
+      Insert(json::value(json::string(s)));
+      return true;
+    }
     buf_.append(s.data(), s.size());
     Insert(json::value(json::string(buf_)));
     buf_.clear();
@@ -55,10 +59,16 @@ class BuildHandler {
     return true;
   }
   bool on_key(json::string_view s, std::size_t, boost::system::error_code&) {
-    buf_.append(s.data(), s.size());
+    std::string_view key(s.data(), s.size());
+    if (!buf_.empty()) {
+      buf_.append(s.data(), s.size());
+      key = buf_;
+    }
     Frame& f = stack_.back();
-    if (f.v.as_object().contains(buf_) && dups_) dups_->push_back(ChildPath(f, buf_));
-    f.key = std::move(buf_);
+    if (dups_ && f.v.as_object().contains(key)) {
+      dups_->push_back(ChildPath(PathOf(stack_.size() - 1), key));
+    }
+    f.key.assign(key.data(), key.size());
     buf_.clear();
     return true;
   }
@@ -91,25 +101,30 @@ class BuildHandler {
  private:
   struct Frame {
     json::value v;
-    std::string key;   // objects: the key of the value being parsed
-    std::string path;  // dotted path of this container
+    std::string key;  // objects: the key of the value being parsed
   };
 
-  static std::string ChildPath(const Frame& f, const std::string& key) {
-    return f.path.empty() ? key : f.path + "." + key;
+  static std::string ChildPath(const std::string& path, std::string_view key) {
+    return path.empty() ? std::string(key) : path + "." + std::string(key);
   }
 
-  std::string NextChildPath() const {
-    if (stack_.empty()) return "";
-    const Frame& f = stack_.back();
-    if (f.v.is_object()) return ChildPath(f, f.key);
-    return f.path + "[" + std::to_string(f.v.as_array().size()) + "]";
+  // The dotted path of the container at stack_[depth], made only when a duplicate is reported:
+  // each container below it is parsing the child that leads there (an object's `key`, an
+  // array's next index), so the path can be rebuilt from the stack.
+  std::string PathOf(size_t depth) const {
+    std::string path;
+    for (size_t k = 1; k <= depth; ++k) {
+      const Frame& parent = stack_[k - 1];
+      if (parent.v.is_object()) {
+        path = ChildPath(path, parent.key);
+      } else {
+        path += "[" + std::to_string(parent.v.as_array().size()) + "]";
+      }
+    }
+    return path;
   }
 
-  void Push(json::value v) {
-    std::string path = NextChildPath();
-    stack_.push_back(Frame{std::move(v), "", std::move(path)});
-  }
+  void Push(json::value v) { stack_.push_back(Frame{std::move(v), std::string()}); }
 
   bool Pop() {
     json::value v = std::move(stack_.back().v);

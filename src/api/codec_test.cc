@@ -30,6 +30,24 @@ TEST(DecodeJsonTest, ParsesAndReportsDuplicates) {
             "[1,-2,18446744073709551615,1.5E0,true,null,\"\xc3\xa9\\n\"]");
 }
 
+TEST(DecodeJsonTest, DuplicatePathsThroughArraysAndEscapes) {
+  std::vector<std::string> dups;
+  auto v =
+      DecodeJson(R"({"a":[[{"k":1,"k":2}],{"m":{"n":1,"n":2}}],"x":1,"esc\u0041pe":"\u00e9","x":2,)"
+                 R"("escApe":"long string with an \"escape\"","escApe":3})",
+                 {}, &dups);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(dups, (std::vector<std::string>{"a[0][0].k", "a[1].m.n", "x", "escApe", "escApe"}));
+  EXPECT_EQ(json::serialize(*v), R"({"a":[[{"k":2}],{"m":{"n":2}}],"x":2,"escApe":3})");
+  dups.clear();
+  auto root_array = DecodeJson(R"([{"k":1},{"k":1,"k":2}])", {}, &dups);
+  ASSERT_TRUE(root_array.ok());
+  EXPECT_EQ(dups, (std::vector<std::string>{"[1].k"}));
+  auto strings = DecodeJson(R"({"plain":"abc","escaped":"a\tb\u0041","empty":""})");
+  ASSERT_TRUE(strings.ok());
+  EXPECT_EQ(json::serialize(*strings), R"({"plain":"abc","escaped":"a\tbA","empty":""})");
+}
+
 TEST(DecodeJsonTest, Errors) {
   auto bad = DecodeJson("{\n  \"a\": 1,\n  \"b\": tru\n}");
   ASSERT_FALSE(bad.ok());

@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "apiserver/http.h"
+#include "apiserver/http_wire.h"
 #include "util/log.h"
 #include "util/url.h"
 
@@ -91,6 +92,10 @@ Identity CertIdentity(SSL* ssl) {
   return id;
 }
 
+// Bodies up to this size are copied behind the header and sent as one buffer; larger ones
+// (lists) are sent from where they are.
+constexpr size_t kCopyBodyLimit = 64 * 1024;
+
 template <typename Stream>
 class StreamResponder final : public Responder {
  public:
@@ -102,12 +107,35 @@ class StreamResponder final : public Responder {
     http::response<http::string_body> res{static_cast<http::status>(r.status), 11};
     res.set(http::field::content_type, r.content_type);
     res.set(http::field::cache_control, "no-cache, private");
-    for (auto& [k, v] : r.headers) res.set(k, v);
+    // Warning may repeat (one per warning, as Kubernetes sends them); other headers replace.
+    for (auto& [k, v] : r.headers) {
+      if (beast::iequals(k, "warning")) {
+        res.insert(k, v);
+      } else {
+        res.set(k, v);
+      }
+    }
     res.keep_alive(keep_alive_);
     res.body() = std::move(r.body);
     res.prepare_payload();
+    // Written out here (http_wire.h), header and body into one buffer, and sent with one write:
+    // the bytes http::async_write would send, without its serializer and layers of composed
+    // asynchronous operations, which cost more than the TLS encryption of the reply.
+    const bool one_buffer = res.body().size() <= kCopyBodyLimit;
+    std::string wire = ResponseWire(res, one_buffer);
     beast::error_code ec;
-    co_await http::async_write(s_, res, asio::redirect_error(use_awaitable, ec));
+    if (one_buffer) {
+      co_await asio::async_write(s_, asio::buffer(wire), asio::redirect_error(use_awaitable, ec));
+    } else {
+      // Two writes, not one of two buffers: Beast's flat_stream writes nothing for a sequence
+      // whose first buffer is empty (as it is once the header is out), which ends async_write
+      // with the body unsent.
+      co_await asio::async_write(s_, asio::buffer(wire), asio::redirect_error(use_awaitable, ec));
+      if (!ec) {
+        co_await asio::async_write(s_, asio::buffer(res.body()),
+                                   asio::redirect_error(use_awaitable, ec));
+      }
+    }
     if (ec) failed_ = true;
   }
 

@@ -47,7 +47,8 @@ asio::awaitable<bool> ApiHandler::HandleNonResource(Request& req, Responder& res
     RETURN_REPLY_TRUE(Json(200, v));
   }
   for (std::string_view h : {"/healthz", "/livez", "/readyz"}) {
-    if (path == h || StartsWith(path, std::string(h) + "/")) {
+    // h, or h + "/..." (compared in place: this runs before every request).
+    if (StartsWith(path, h) && (path.size() == h.size() || path[h.size()] == '/')) {
       bool ready = h != "/readyz" || ready_;
       std::string body;
       if (req.HasQuery("verbose")) {
@@ -62,18 +63,25 @@ asio::awaitable<bool> ApiHandler::HandleNonResource(Request& req, Responder& res
   }
   bool discovery = path == "/api" || path == "/api/" || path == "/apis" || path == "/apis/" ||
                    StartsWith(path, "/openapi/");
+  if (!discovery) {
+    // /api/v1 and /apis/g[/v] are discovery too. Counted in place first: this runs before every
+    // resource request, which is none of these.
+    size_t count = 0;
+    std::string_view first;
+    for (size_t i = 1, j; i < path.size() && count <= 3; i = j + 1) {
+      j = path.find('/', i);
+      if (j == std::string::npos) j = path.size();
+      if (j > i && count++ == 0) first = std::string_view(path).substr(i, j - i);
+    }
+    discovery = (count == 2 && first == "api") || (count >= 2 && count <= 3 && first == "apis");
+  }
+  if (!discovery) co_return false;
   std::vector<std::string> parts;
   for (size_t i = 1, j; i < path.size(); i = j + 1) {
     j = path.find('/', i);
     if (j == std::string::npos) j = path.size();
     if (j > i) parts.push_back(path.substr(i, j - i));
   }
-  // /api/v1 and /apis/g[/v] are discovery too.
-  if (!discovery && ((parts.size() == 2 && parts[0] == "api") ||
-                     (parts.size() >= 2 && parts.size() <= 3 && parts[0] == "apis"))) {
-    discovery = true;
-  }
-  if (!discovery) co_return false;
   if (!req.identity.authenticated) {
     RETURN_REPLY_TRUE(ErrorResponse(Status(Code::kUnauthorized, "Unauthorized")));
   }

@@ -1,5 +1,6 @@
 #include "util/clock.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <random>
@@ -42,17 +43,47 @@ void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
   *y = static_cast<int64_t>(yoe) + era * 400 + (*m <= 2);
 }
 
-std::string FormatBase(int64_t secs) {
+// Writes `v` as exactly `width` decimal digits (zero-padded) at `out`; returns the end.
+char* PutDigits(char* out, uint64_t v, int width) {
+  for (int i = width - 1; i >= 0; --i) {
+    out[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+  return out + width;
+}
+
+// "YYYY-MM-DDTHH:MM:SS" into `out` (at least 32 bytes); returns the end. Written by hand rather
+// than with snprintf: every create formats a timestamp or two, and snprintf cost more than the
+// rest of the formatting together. A year outside 0..9999 is printed as "%04lld" would print it.
+char* PutBase(char* out, int64_t secs) {
   int64_t days = secs / 86400, rem = secs % 86400;
   if (rem < 0) rem += 86400, --days;
   int64_t y;
   unsigned m, d;
   CivilFromDays(days, &y, &m, &d);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d", static_cast<long long>(y), m, d,
-                static_cast<int>(rem / 3600), static_cast<int>(rem / 60 % 60),
-                static_cast<int>(rem % 60));
-  return buf;
+  if (y >= 0 && y <= 9999) {
+    out = PutDigits(out, static_cast<uint64_t>(y), 4);
+  } else {
+    uint64_t mag = y < 0 ? 0 - static_cast<uint64_t>(y) : static_cast<uint64_t>(y);
+    if (y < 0) *out++ = '-';
+    int width = 1;
+    for (uint64_t t = mag; t >= 10; t /= 10) ++width;
+    // "%04lld" pads to four characters in all, the sign included.
+    int pad = (y < 0 ? 3 : 4) - width;
+    for (; pad > 0; --pad) *out++ = '0';
+    out = PutDigits(out, mag, width);
+  }
+  *out++ = '-';
+  out = PutDigits(out, m, 2);
+  *out++ = '-';
+  out = PutDigits(out, d, 2);
+  *out++ = 'T';
+  out = PutDigits(out, static_cast<uint64_t>(rem / 3600), 2);
+  *out++ = ':';
+  out = PutDigits(out, static_cast<uint64_t>(rem / 60 % 60), 2);
+  *out++ = ':';
+  out = PutDigits(out, static_cast<uint64_t>(rem % 60), 2);
+  return out;
 }
 
 bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
@@ -73,12 +104,27 @@ const Clock& Clock::Real() {
   return kClock;
 }
 
-std::string FormatRfc3339(int64_t unix_seconds) { return FormatBase(unix_seconds) + "Z"; }
+std::string FormatRfc3339(int64_t unix_seconds) {
+  char buf[48];
+  char* end = PutBase(buf, unix_seconds);
+  *end++ = 'Z';
+  return std::string(buf, end);
+}
 
 std::string FormatRfc3339Micro(int64_t unix_seconds, int32_t nanos) {
-  char frac[16];
-  std::snprintf(frac, sizeof frac, ".%06d", static_cast<int>(nanos / 1000));
-  return FormatBase(unix_seconds) + frac + "Z";
+  char buf[64];
+  char* end = PutBase(buf, unix_seconds);
+  int micros = static_cast<int>(nanos / 1000);
+  if (micros >= 0 && micros <= 999999) {
+    *end++ = '.';
+    end = PutDigits(end, static_cast<uint64_t>(micros), 6);
+  } else {  // outside a second's range: as "%06d" prints it
+    char frac[24];
+    int n = std::snprintf(frac, sizeof frac, ".%06d", micros);
+    end = std::copy(frac, frac + n, end);
+  }
+  *end++ = 'Z';
+  return std::string(buf, end);
 }
 
 bool ParseRfc3339(std::string_view s, int64_t* unix_seconds, int32_t* nanos) {
@@ -126,12 +172,16 @@ std::string NewUuid() {
   uint64_t a = Rng()(), b = Rng()();
   a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
   b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
-                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
-                static_cast<unsigned>(b >> 48),
-                static_cast<unsigned long long>(b & 0xffffffffffffULL));
-  return buf;
+  // 8-4-4-4-12 lower-case hex digits: a's 16, then b's 16.
+  static constexpr char kHex[] = "0123456789abcdef";
+  char buf[36];
+  char* out = buf;
+  for (int i = 0; i < 32; ++i) {
+    if (i == 8 || i == 12 || i == 16 || i == 20) *out++ = '-';
+    uint64_t word = i < 16 ? a : b;
+    *out++ = kHex[(word >> (60 - 4 * (i % 16))) & 0xf];
+  }
+  return std::string(buf, out);
 }
 
 std::string RandomSuffix(int n) {
