@@ -77,7 +77,7 @@ class ApiServerImpl final : public ApiServer {
       more_io_.push_back(std::make_unique<asio::io_context>(1));
       guards_.push_back(asio::make_work_guard(*more_io_.back()));
     }
-    if (!more_io_.empty()) so.connection_io = [this]() -> asio::io_context& { return NextIo(); };
+    so.connection_io = Picker();
     http_ = NewHttpServer(io_, so, handle_, nullptr);
     ASSIGN_OR_RETURN(port_, http_->Start());
     handler_->SetAdvertiseAddress("127.0.0.1:" + std::to_string(port_));
@@ -131,15 +131,18 @@ class ApiServerImpl final : public ApiServer {
   std::shared_ptr<client::LoopbackServer> Loopback(std::string user,
                                                    std::vector<std::string> groups) override {
     Identity id{std::move(user), std::move(groups), true};
-    IoPicker pick;
-    if (!more_io_.empty()) pick = [this]() -> asio::io_context& { return NextIo(); };
-    return NewLoopbackServer(io_, handle_, std::move(id), loopback_gate_, std::move(pick));
+    return NewLoopbackServer(io_, handle_, std::move(id), loopback_gate_, Picker());
   }
 
  private:
-  asio::io_context& NextIo() {
-    size_t n = next_io_.fetch_add(1, std::memory_order_relaxed) % (more_io_.size() + 1);
-    return n == 0 ? io_ : *more_io_[n - 1];
+  // Deals connections and requests out over the threads' io_contexts, round robin; empty (the
+  // callers then use io_) when there is only one.
+  IoPicker Picker() {
+    if (more_io_.empty()) return {};
+    return [this]() -> asio::io_context& {
+      size_t n = next_io_.fetch_add(1, std::memory_order_relaxed) % (more_io_.size() + 1);
+      return n == 0 ? io_ : *more_io_[n - 1];
+    };
   }
 
   // Kubernetes compacts the store every five minutes, to the revision seen at the previous tick.
