@@ -2,6 +2,7 @@
 #include "runtime/cgroups.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <linux/magic.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -174,7 +175,8 @@ uint64_t KeyedValue(const std::string& path, std::string_view key) {
 
 }  // namespace
 
-std::vector<std::string> V1HierarchyMountPoints() {
+namespace {
+std::vector<std::string> FindV1HierarchyMountPoints() {
   std::vector<std::string> out;
   DIR* d = IsV1CgroupMount(kCgroupRoot) ? nullptr : ::opendir(kCgroupRoot);
   if (d != nullptr) {
@@ -207,6 +209,12 @@ std::vector<std::string> V1HierarchyMountPoints() {
     if (std::find(out.begin(), out.end(), mnt) == out.end()) out.push_back(mnt);
   }
   return out;
+}
+}  // namespace
+
+const std::vector<std::string>& V1HierarchyMountPoints() {
+  static const std::vector<std::string> points = FindV1HierarchyMountPoints();
+  return points;
 }
 
 CgroupMode DetectCgroupMode(const std::string& root) {
@@ -303,6 +311,10 @@ Result<Cgroup> Cgroup::Create(CgroupMode mode, const std::string& rel_path, cons
     }
   }
   c.created_depth_ = depth;
+  // Consecutive writes to one file (the device rules) share one descriptor; each write is
+  // still one rule to the kernel.
+  UniqueFd knob;
+  std::string knob_path;
   for (const CgroupWrite& w : writes) {
     std::string dir = c.Dir(w.controller);
     Status st;
@@ -311,10 +323,18 @@ Result<Cgroup> Cgroup::Create(CgroupMode mode, const std::string& rel_path, cons
                    w.file + ")");
     } else {
       std::string path = dir + "/" + w.file;
-      if (!PathExists(path) && w.file == "memory.memsw.limit_in_bytes" && w.value == "-1") continue;
-      st = WriteKnob(path, w.value);
-      if (!st.ok() && !PathExists(path))
-        st = Invalid("cgroup file " + w.file + " is not supported by this kernel");
+      if (path != knob_path) {
+        knob.Reset(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+        knob_path = knob.valid() ? path : "";
+        if (!knob.valid()) {
+          int err = errno;
+          if (err == ENOENT && w.file == "memory.memsw.limit_in_bytes" && w.value == "-1")
+            continue;  // no swap accounting: nothing to lift
+          st = err == ENOENT ? Invalid("cgroup file " + w.file + " is not supported by this kernel")
+                             : ErrnoStatus("open " + path, err);
+        }
+      }
+      if (st.ok()) st = WriteKnobFd(knob.get(), path, w.value);
     }
     if (!st.ok()) {
       (void)c.Destroy();

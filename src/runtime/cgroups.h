@@ -27,8 +27,8 @@ CgroupMode DetectCgroupMode(const std::string& root = "/sys/fs/cgroup");
 // Mount points of the v1 hierarchies mounted right under /sys/fs/cgroup (named ones such as
 // systemd included), for the container's own /sys/fs/cgroup. Found with readdir + statfs; the
 // mount table (long on a busy node, and read once per container) only when /sys/fs/cgroup
-// cannot be listed.
-std::vector<std::string> V1HierarchyMountPoints();
+// cannot be listed. Looked up once per process.
+const std::vector<std::string>& V1HierarchyMountPoints();
 
 // cpu.shares (v1) -> cpu.weight (v2), the formula runc and crun share (1024 -> 100).
 uint64_t SharesToWeight(uint64_t shares);

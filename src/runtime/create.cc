@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "runtime/attach.h"
 #include "runtime/console.h"
@@ -256,6 +257,19 @@ void ForwardSignal(int sig) {
 
 Result<int> Runtime::RunForeground(const CreateOptions& opts) {
   ASSIGN_OR_RETURN(Prepared p, Prepare(opts, opts_));
+  LaunchConfig lc;
+  lc.spec = &p.spec;
+  lc.id = opts.id;
+  lc.bundle = p.bundle;
+  lc.rootfs = p.rootfs;
+  lc.preserve_fds = opts.preserve_fds;
+  lc.no_pivot = opts.no_pivot;
+  // Hooks need the parent at the right moments; without them the init runs straight through.
+  const Hooks& hk = p.spec.hooks;
+  lc.hold_for_start = !hk.prestart.empty() || !hk.create_runtime.empty() || !hk.poststart.empty();
+  // The network namespace is made on another thread while the state and the cgroup are set up.
+  std::optional<NetnsAhead> netns;
+  if (CanMakeNetnsAhead(lc)) lc.netns_ahead = &netns.emplace();
   StateDir dir(opts_.root);
   RETURN_IF_ERROR(dir.Make(opts.id));
   auto cg = Cgroup::Create(p.mode, p.cgroup_path, p.spec.linux);
@@ -277,20 +291,11 @@ Result<int> Runtime::RunForeground(const CreateOptions& opts) {
     console.Reset(*c);
   }
   ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-  LaunchConfig lc;
-  lc.spec = &p.spec;
-  lc.id = opts.id;
-  lc.bundle = p.bundle;
-  lc.rootfs = p.rootfs;
   lc.cgroup = &*cg;
   lc.console_fd = console.get();
-  lc.preserve_fds = opts.preserve_fds;
-  lc.no_pivot = opts.no_pivot;
-  // Hooks need the parent at the right moments; without them the init runs straight through.
-  const Hooks& hk = p.spec.hooks;
-  lc.hold_for_start = !hk.prestart.empty() || !hk.create_runtime.empty() || !hk.poststart.empty();
   auto launched = Launch(lc);
   console.Reset();
+  netns.reset();  // the init is in it (or failed): the thread and the descriptor go
   if (!launched.ok()) return cleanup(launched.status());
   StoredState s = MakeStored(p, opts, launched->pid, ::getpid(), *cg);
   Status st = dir.Save(s);

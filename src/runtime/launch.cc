@@ -3,6 +3,7 @@
 #include "runtime/launch.h"
 
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -14,6 +15,8 @@
 
 #include <boost/json.hpp>
 #include <cerrno>
+#include <climits>
+#include <cstdio>
 #include <cstring>
 
 #include "runtime/console.h"
@@ -94,20 +97,6 @@ pid_t CloneIntoCgroup(uint64_t ns_flags, int cgroup_fd) {
   a.exit_signal = SIGCHLD;
   a.cgroup = static_cast<uint64_t>(cgroup_fd);
   return static_cast<pid_t>(::syscall(SYS_clone3, &a, sizeof a));
-}
-
-// Whether the init may run on the caller's memory (clone with CLONE_VM|CLONE_VFORK) instead of
-// a copy of it: only for a fast foreground start, where the init talks to the caller only to
-// report a failure and needs nothing from it until it has executed (the caller is suspended
-// until then). A fork-like clone copies the page tables of this large binary, takes a
-// copy-on-write fault for every page either side writes afterwards and throws the copy away
-// again at execve: that is most of the cost of starting the init. The kernel refuses to enter
-// a user or time namespace from a process that shares its memory, so those keep the copy.
-bool ShareMemoryWithInit(const LaunchConfig& cfg) {
-  if (!cfg.fifo_path.empty() || cfg.hold_for_start) return false;
-  for (const Namespace& n : cfg.spec->linux.namespaces)
-    if (n.type == NsType::kUser || n.type == NsType::kTime) return false;
-  return true;
 }
 
 // What the init needs when it starts on a stack of its own (shared memory).
@@ -251,6 +240,11 @@ pid_t Clone3OnStack(CloneArgs* args, int (*fn)(void*), void* arg) {
   rctx.cgroup_mode = cfg.cgroup->mode();
   rctx.cgroup_rel_path = cfg.cgroup->rel_path();
   rctx.user_ns = user != nullptr;
+  // The network namespace made ahead is entered as late as can be: before the first sysfs mount
+  // (which belongs to the network namespace of whoever mounts it). Without a mount namespace,
+  // now.
+  if (cfg.netns_ahead) rctx.before_net_mounts = [&cfg] { return cfg.netns_ahead->EnterFromInit(); };
+  if (cfg.netns_ahead && !has_mntns) INIT_CHECK(sock, cfg.netns_ahead->EnterFromInit());
   if (has_mntns) INIT_CHECK(sock, PrepareRootfs(spec, rctx));
   if (!spec.hooks.create_runtime.empty()) {
     SendMsg(sock, "hooks");
@@ -368,6 +362,66 @@ std::string HookStateJson(const Spec& spec, const std::string& id, pid_t pid,
   return boost::json::serialize(o);
 }
 
+// The init may run on the caller's memory instead of a copy of it only for a fast foreground
+// start, where the init talks to the caller only to report a failure and needs nothing from it
+// until it has executed (the caller is suspended until then). A fork-like clone copies the page
+// tables of this large binary, takes a copy-on-write fault for every page either side writes
+// afterwards and throws the copy away again at execve: that is most of the cost of starting the
+// init. The kernel refuses to enter a user or time namespace from a process that shares its
+// memory, so those keep the copy.
+bool SharesMemoryWithInit(const LaunchConfig& cfg) {
+  if (!cfg.fifo_path.empty() || cfg.hold_for_start) return false;
+  for (const Namespace& n : cfg.spec->linux.namespaces)
+    if (n.type == NsType::kUser || n.type == NsType::kTime) return false;
+  return true;
+}
+
+bool CanMakeNetnsAhead(const LaunchConfig& cfg) {
+  const Namespace* net = cfg.spec->linux.FindNamespace(NsType::kNetwork);
+  return net && net->path.empty() && SharesMemoryWithInit(cfg);
+}
+
+NetnsAhead::NetnsAhead() : pid_(::getpid()), task_([this] { Make(); }) {}
+
+NetnsAhead::~NetnsAhead() {
+  task_.Join();
+  int s = state_.load(std::memory_order_acquire);
+  if (s > 0) ::close(s - 1);
+}
+
+void NetnsAhead::Make() {
+  // unshare moves only this thread; the namespace outlives it through the descriptor.
+  int r;
+  if (::unshare(CLONE_NEWNET) != 0) {
+    r = -errno;
+  } else {
+    int fd = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    r = fd >= 0 ? fd + 1 : -errno;
+  }
+  state_.store(r, std::memory_order_release);
+  ::syscall(SYS_futex, reinterpret_cast<int*>(&state_), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr,
+            nullptr, 0);
+}
+
+Status NetnsAhead::EnterFromInit() const {
+  int s;
+  while ((s = state_.load(std::memory_order_acquire)) == 0)
+    ::syscall(SYS_futex, reinterpret_cast<const int*>(&state_), FUTEX_WAIT_PRIVATE, 0, nullptr,
+              nullptr, 0);
+  if (s < 0) return ErrnoStatus("create network namespace", -s);
+  // The descriptor is in the caller's table, which this process copied at the clone (perhaps
+  // before the descriptor existed): reach it through the caller's /proc entry.
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/fd/%d", static_cast<int>(pid_), s - 1);
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus("open the new network namespace", errno);
+  int rc = ::setns(fd, CLONE_NEWNET);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return ErrnoStatus("enter the new network namespace", err);
+  return Status();
+}
+
 Result<Launched> Launch(const LaunchConfig& cfg) {
   const Spec& spec = *cfg.spec;
   int sv[2];
@@ -382,6 +436,7 @@ Result<Launched> Launch(const LaunchConfig& cfg) {
   for (const Namespace& n : spec.linux.namespaces) {
     if (n.path.empty()) {
       // The cgroup namespace is made by the init once it is inside the container's cgroup.
+      if (n.type == NsType::kNetwork && cfg.netns_ahead) continue;  // made ahead
       if (n.type != NsType::kCgroup) ns_flags |= static_cast<uint64_t>(NsCloneFlag(n.type));
       continue;
     }
@@ -419,7 +474,7 @@ Result<Launched> Launch(const LaunchConfig& cfg) {
   bool in_cgroup = false;
   pid_t pid = -1;
   void* stack = MAP_FAILED;
-  if (ShareMemoryWithInit(cfg))
+  if (SharesMemoryWithInit(cfg))
     stack = ::mmap(nullptr, kInitStackSize, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack != MAP_FAILED) {
@@ -448,6 +503,8 @@ Result<Launched> Launch(const LaunchConfig& cfg) {
     ::sigprocmask(SIG_SETMASK, &old, nullptr);
     ::munmap(stack, kInitStackSize);
   }
+  // A copy of this memory sees the namespace made ahead only if it exists before the clone.
+  if (pid < 0 && cfg.netns_ahead) cfg.netns_ahead->Finish();
   if (pid < 0 && cg >= 0) {
     pid = CloneIntoCgroup(ns_flags, cg);
     in_cgroup = pid >= 0;

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <string>
 
 #include "runtime/cgroups.h"
@@ -13,6 +14,8 @@
 #include "util/status.h"
 
 namespace sampan::runtime {
+
+class NetnsAhead;
 
 struct LaunchConfig {
   const Spec* spec = nullptr;
@@ -27,6 +30,38 @@ struct LaunchConfig {
   // Foreground without a FIFO: false lets the init execute as soon as it is ready (one
   // round trip less); true makes it wait for Release (prestart hooks must run first).
   bool hold_for_start = true;
+  // A network namespace made ahead for this init (see NetnsAhead); the clone then leaves
+  // CLONE_NEWNET out and the init enters this one.
+  NetnsAhead* netns_ahead = nullptr;
+};
+
+// Whether the init may run on the caller's memory (a clone with CLONE_VM|CLONE_VFORK): a fast
+// foreground start, without a user or time namespace.
+bool SharesMemoryWithInit(const LaunchConfig& cfg);
+// Whether Launch can use a NetnsAhead for this init: it shares the caller's memory and wants a
+// new network namespace.
+bool CanMakeNetnsAhead(const LaunchConfig& cfg);
+
+// A new network namespace, made on a thread of its own while the caller creates the cgroup and
+// clones the init. Setting up a network namespace (its sysctl tables, loopback device and
+// per-protocol state) is the costliest step of a container start, and it needs nothing else;
+// the init waits for it, and enters it, just before it mounts sysfs.
+class NetnsAhead {
+ public:
+  NetnsAhead();   // starts making it
+  ~NetnsAhead();  // waits for the thread, closes the namespace
+  NetnsAhead(const NetnsAhead&) = delete;
+  NetnsAhead& operator=(const NetnsAhead&) = delete;
+  // In the init, which shares this memory: waits until the namespace exists, then enters it.
+  Status EnterFromInit() const;
+  // Waits until the namespace is made (before a clone that copies memory instead of sharing it).
+  void Finish() { task_.Join(); }
+
+ private:
+  void Make();
+  std::atomic<int> state_{0};  // 0 while making; the namespace fd + 1; -errno on failure
+  pid_t pid_;                  // this process, whose /proc/<pid>/fd the init opens it through
+  AsideTask task_;             // last: starts once the fields above are set
 };
 
 struct Launched {

@@ -133,15 +133,24 @@ Status MountCgroup(const Mount& m, const RootfsContext& ctx, int rootfd) {
   // Re-open: the fd points below the new tmpfs.
   ASSIGN_OR_RETURN(UniqueFd base, MkdirInRoot(rootfd, m.destination, 0755));
   // One bind per v1 hierarchy mounted on the host under /sys/fs/cgroup.
+  // The tmpfs is new and empty: its entries are made and opened with plain *at calls, no link
+  // can be in the way.
+  auto open_sub = [&](const std::string& name) -> Result<UniqueFd> {
+    int fd = ::openat(base.get(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return ErrnoStatus("open " + m.destination + "/" + name, errno);
+    return UniqueFd(fd);
+  };
   for (const std::string& mp : V1HierarchyMountPoints()) {
     std::string name = mp.substr(15);
-    ASSIGN_OR_RETURN(UniqueFd sub, MkdirInRoot(rootfd, m.destination + "/" + name, 0755));
+    if (::mkdirat(base.get(), name.c_str(), 0755) != 0 && errno != EEXIST)
+      return ErrnoStatus("mkdir " + m.destination + "/" + name, errno);
+    ASSIGN_OR_RETURN(UniqueFd sub, open_sub(name));
     std::string src = mp + ctx.cgroup_rel_path;
     if (!IsDirectory(src)) src = mp;
     std::string t = FdPath(sub.get());
     if (::mount(src.c_str(), t.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
       return ErrnoStatus("bind " + src + " on " + m.destination + "/" + name, errno);
-    ASSIGN_OR_RETURN(UniqueFd bound, MkdirInRoot(rootfd, m.destination + "/" + name, 0755));
+    ASSIGN_OR_RETURN(UniqueFd bound, open_sub(name));  // now the bound mount
     RETURN_IF_ERROR(BindRemount(FdPath(bound.get()), m.flags | MS_NOSUID | MS_NODEV | MS_NOEXEC,
                                 m.destination + "/" + name));
   }
@@ -327,10 +336,16 @@ Status PrepareRootfs(const Spec& spec, const RootfsContext& ctx) {
   int rfd = ::open(ctx.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rfd < 0) return ErrnoStatus("open rootfs " + ctx.rootfs, errno);
   UniqueFd rootfd(rfd);
+  bool net_ready = !ctx.before_net_mounts;
   for (const Mount& m : spec.mounts) {
+    if (!net_ready && m.type == "sysfs") {
+      RETURN_IF_ERROR(ctx.before_net_mounts());
+      net_ready = true;
+    }
     Status st = MountOne(m, ctx, rootfd.get());
     if (!st.ok()) return st;
   }
+  if (!net_ready) RETURN_IF_ERROR(ctx.before_net_mounts());
   return SetupDev(spec, ctx, rootfd.get());
 }
 

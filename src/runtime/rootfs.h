@@ -3,6 +3,7 @@
 // Runs single-threaded in the cloned init; never call from a multithreaded process.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "runtime/cgroups.h"
@@ -17,6 +18,10 @@ struct RootfsContext {
   CgroupMode cgroup_mode = CgroupMode::kV1;
   std::string cgroup_rel_path;  // the container's cgroup (bound at /sys/fs/cgroup on v1)
   bool user_ns = false;         // mknod is not allowed: bind host devices instead
+  // Called once before the first mount that belongs to the network namespace of whoever mounts
+  // it (sysfs), or at the end: the init enters a network namespace made ahead (NetnsAhead) as
+  // late as it can, so that making it overlaps with the mounts before.
+  std::function<Status()> before_net_mounts;
 };
 
 // Everything up to (not including) pivot_root: root propagation, the rootfs bind,

@@ -1,6 +1,7 @@
 #include "runtime/sys.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -34,6 +35,10 @@ Status WriteKnob(const std::string& path, std::string_view data) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus("open " + path, errno);
   UniqueFd f(fd);
+  return WriteKnobFd(fd, path, data);
+}
+
+Status WriteKnobFd(int fd, const std::string& path, std::string_view data) {
   ssize_t n;
   do {
     n = ::write(fd, data.data(), data.size());
@@ -226,6 +231,30 @@ std::string NowRfc3339Nano() {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return Rfc3339Nano(ts);
+}
+
+AsideTask::AsideTask(std::function<void()> fn) : fn_(std::move(fn)) {
+  pthread_attr_t attr;
+  if (::pthread_attr_init(&attr) == 0) {
+    // Enough for path handling and a few syscalls; the default 8 MiB is mapped for nothing.
+    ::pthread_attr_setstacksize(&attr, 256 << 10);
+    pthread_t t;
+    running_ = ::pthread_create(&t, &attr, &AsideTask::Main, this) == 0;
+    if (running_) thread_ = t;
+    ::pthread_attr_destroy(&attr);
+  }
+  if (!running_) fn_();
+}
+
+void* AsideTask::Main(void* self) {
+  static_cast<AsideTask*>(self)->fn_();
+  return nullptr;
+}
+
+void AsideTask::Join() {
+  if (!running_) return;
+  ::pthread_join(static_cast<pthread_t>(thread_), nullptr);
+  running_ = false;
 }
 
 }  // namespace sampan::runtime

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,8 @@ class UniqueFd {
 Result<std::string> ReadWholeFile(const std::string& path);
 // Writes `data` to an existing file (cgroup/proc knobs): open O_WRONLY, one write.
 Status WriteKnob(const std::string& path, std::string_view data);
+// The write of WriteKnob on a descriptor already open (several rules to one cgroup file).
+Status WriteKnobFd(int fd, const std::string& path, std::string_view data);
 // Writes a file atomically (temp file + rename) with `mode`.
 Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644);
 // mkdir -p.
@@ -72,6 +75,25 @@ void ResetSignalsForExec();
 bool WriteAll(int fd, const void* buf, size_t len);
 // Reads exactly len bytes; false on EOF or error.
 bool ReadAll(int fd, void* buf, size_t len);
+
+// A short task run on a thread of its own (small stack) while the caller goes on: the runtime
+// makes a container's network namespace on one. Join (or the destructor) waits for it; without
+// a thread the task runs inline. Starting and joining a thread costs tens of microseconds on a
+// VM (a cross-CPU wakeup each way), so only work well above that is worth it.
+class AsideTask {
+ public:
+  explicit AsideTask(std::function<void()> fn);
+  ~AsideTask() { Join(); }
+  AsideTask(const AsideTask&) = delete;
+  AsideTask& operator=(const AsideTask&) = delete;
+  void Join();
+
+ private:
+  static void* Main(void* self);
+  std::function<void()> fn_;
+  unsigned long thread_ = 0;  // pthread_t
+  bool running_ = false;
+};
 
 // RFC 3339 with nanoseconds, UTC ("2026-01-02T03:04:05.123456789Z").
 std::string Rfc3339Nano(const struct timespec& ts);

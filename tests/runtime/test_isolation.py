@@ -108,6 +108,23 @@ def test_join_namespaces_by_path(rt, bundle, workdir, rootfs_template):
     assert pid != os.readlink(f"/proc/{ppid}/ns/pid")  # pid ns was new, not joined
 
 
+def test_own_network_namespace(rt, bundle):
+    # The foreground run makes the network namespace on a thread of its own and the init enters
+    # it before mounting sysfs: sysfs, /proc/net and the namespace link must all be the new one.
+    script = "readlink /proc/self/ns/net; ls /sys/class/net; tail -n +3 /proc/net/dev | cut -d: -f1"
+    p = run(rt, bundle, "sh", "-c", script)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.split()
+    assert lines[0] != os.readlink("/proc/self/ns/net")
+    assert lines[1:] == ["lo", "lo"], p.stdout
+    # Without a sysfs mount it is entered after the mounts: still a namespace of its own.
+    bundle.config["mounts"] = [m for m in bundle.config["mounts"] if m["type"] != "sysfs"]
+    p = run(rt, bundle, "sh", "-c", "readlink /proc/self/ns/net; tail -n +3 /proc/net/dev | cut -d: -f1")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split()[0] != os.readlink("/proc/self/ns/net")
+    assert p.stdout.split()[1:] == ["lo"], p.stdout
+
+
 def test_no_runtime_fd_leaks_into_container(rt, bundle):
     r, w = os.pipe()
     os.set_inheritable(w, True)
