@@ -271,7 +271,7 @@ Result<int> Runtime::RunForeground(const CreateOptions& opts) {
   std::optional<NetnsAhead> netns;
   if (CanMakeNetnsAhead(lc)) lc.netns_ahead = &netns.emplace();
   StateDir dir(opts_.root);
-  RETURN_IF_ERROR(dir.Make(opts.id));
+  ASSIGN_OR_RETURN(UniqueFd state_file, dir.MakeFile(opts.id));
   auto cg = Cgroup::Create(p.mode, p.cgroup_path, p.spec.linux);
   if (!cg.ok()) {
     (void)dir.Remove(opts.id);
@@ -298,7 +298,8 @@ Result<int> Runtime::RunForeground(const CreateOptions& opts) {
   netns.reset();  // the init is in it (or failed): the thread and the descriptor go
   if (!launched.ok()) return cleanup(launched.status());
   StoredState s = MakeStored(p, opts, launched->pid, ::getpid(), *cg);
-  Status st = dir.Save(s);
+  Status st = dir.SaveFile(state_file.get(), s);
+  state_file.Reset();
   if (st.ok()) st = WritePidFile(opts.pid_file, launched->pid);
   if (!st.ok()) return cleanup(st);
   g_forward_pid = launched->pid;

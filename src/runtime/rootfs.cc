@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "runtime/sys.h"
 
@@ -140,6 +141,7 @@ Status MountCgroup(const Mount& m, const RootfsContext& ctx, int rootfd) {
     if (fd < 0) return ErrnoStatus("open " + m.destination + "/" + name, errno);
     return UniqueFd(fd);
   };
+  std::vector<std::string> names;
   for (const std::string& mp : V1HierarchyMountPoints()) {
     std::string name = mp.substr(15);
     if (::mkdirat(base.get(), name.c_str(), 0755) != 0 && errno != EEXIST)
@@ -150,11 +152,24 @@ Status MountCgroup(const Mount& m, const RootfsContext& ctx, int rootfd) {
     std::string t = FdPath(sub.get());
     if (::mount(src.c_str(), t.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
       return ErrnoStatus("bind " + src + " on " + m.destination + "/" + name, errno);
-    ASSIGN_OR_RETURN(UniqueFd bound, open_sub(name));  // now the bound mount
+    names.push_back(std::move(name));
+  }
+  // cpu,cpuacct style links are left out: each hierarchy here has its own mount.
+  // The binds are nosuid/nodev/noexec (and read-only with the mount): one mount_setattr over
+  // the tmpfs and all of them, instead of a remount per mount point (each one a walk through
+  // /proc/self/fd and a reconfiguration under the namespace lock). Kernels before 5.12 lack it.
+  struct mount_attr attr;
+  std::memset(&attr, 0, sizeof attr);
+  attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC |
+                  ((m.flags & MS_RDONLY) ? MOUNT_ATTR_RDONLY : 0);
+  if (::mount_setattr(base.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) == 0)
+    return Status();
+  // Else one remount each (which also copes with flags locked by a user namespace).
+  for (const std::string& name : names) {
+    ASSIGN_OR_RETURN(UniqueFd bound, open_sub(name));  // the bound mount
     RETURN_IF_ERROR(BindRemount(FdPath(bound.get()), m.flags | MS_NOSUID | MS_NODEV | MS_NOEXEC,
                                 m.destination + "/" + name));
   }
-  // cpu,cpuacct style links are left out: each hierarchy here has its own mount.
   if (m.flags & MS_RDONLY)
     RETURN_IF_ERROR(BindRemount(FdPath(base.get()), flags | MS_RDONLY, m.destination));
   return Status();

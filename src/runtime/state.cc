@@ -1,6 +1,7 @@
 #include "runtime/state.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,7 +39,8 @@ Status StateDir::Make(const std::string& id) const {
   return Status();
 }
 
-Status StateDir::Save(const StoredState& s) const {
+namespace {
+std::string StateJson(const StoredState& s) {
   json::object o;
   o["id"] = s.id;
   o["bundle"] = s.bundle;
@@ -58,19 +60,58 @@ Status StateDir::Save(const StoredState& s) const {
   o["namespaces"] = std::move(ns);
   o["logPath"] = s.log_path;
   if (!s.config.empty()) o["config"] = s.config;
-  return WriteFileAtomic(Dir(s.id) + "/state.json", json::serialize(o), 0600);
+  return json::serialize(o);
+}
+}  // namespace
+
+Status StateDir::Save(const StoredState& s) const {
+  return WriteFileAtomic(Dir(s.id) + "/state.json", StateJson(s), 0600);
+}
+
+Result<UniqueFd> StateDir::MakeFile(const std::string& id) const {
+  if (!ValidContainerId(id)) return Invalid("invalid container id \"" + id + "\"");
+  std::string path = Dir(id);
+  constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW;
+  int fd = ::open(path.c_str(), kFlags, 0600);
+  if (fd < 0 && errno == ENOENT) {
+    RETURN_IF_ERROR(MkdirAll(root_, 0711));
+    fd = ::open(path.c_str(), kFlags, 0600);
+  }
+  if (fd < 0) {
+    if (errno == EEXIST) return AlreadyExists("container \"" + id + "\" already exists");
+    return ErrnoStatus("create " + path, errno);
+  }
+  return UniqueFd(fd);
+}
+
+Status StateDir::SaveFile(int fd, const StoredState& s) const {
+  std::string text = StateJson(s);
+  if (!WriteAll(fd, text.data(), text.size())) return ErrnoStatus("write " + Dir(s.id), errno);
+  return Status();
 }
 
 Result<StoredState> StateDir::Load(const std::string& id) const {
   if (!ValidContainerId(id)) return Invalid("invalid container id \"" + id + "\"");
   auto text = ReadWholeFile(Dir(id) + "/state.json");
+  bool one_file = false;
   if (!text.ok()) {
-    if (IsDirectory(Dir(id))) return Unavailable("container \"" + id + "\" is being created");
-    return NotFound("container \"" + id + "\" does not exist");
+    struct stat st;
+    if (::stat(Dir(id).c_str(), &st) != 0)
+      return NotFound("container \"" + id + "\" does not exist");
+    if (S_ISDIR(st.st_mode)) return Unavailable("container \"" + id + "\" is being created");
+    text = ReadWholeFile(Dir(id));  // the one-file form
+    if (!text.ok()) return NotFound("container \"" + id + "\" does not exist");
+    if (text->empty()) return Unavailable("container \"" + id + "\" is being created");
+    one_file = true;
   }
   boost::system::error_code ec;
   json::value v = json::parse(*text, ec);
-  if (ec || !v.is_object()) return Internal("corrupt state of container \"" + id + "\"");
+  if (ec || !v.is_object()) {
+    // The one-file form is written in place: a reader may catch it half written (or find what
+    // a crash left); `delete --force` removes it.
+    if (one_file) return Unavailable("the state of container \"" + id + "\" is incomplete");
+    return Internal("corrupt state of container \"" + id + "\"");
+  }
   JsonReader r;
   const json::object& o = v.as_object();
   StoredState s;
@@ -132,7 +173,9 @@ Result<std::string> StateDir::LoadConfig(const std::string& id) const {
 Status StateDir::Remove(const std::string& id) const {
   if (!ValidContainerId(id)) return Invalid("invalid container id \"" + id + "\"");
   std::string dir = Dir(id);
-  // Most directories hold state.json alone (a foreground run): no listing needed then.
+  if (::unlink(dir.c_str()) == 0 || errno == ENOENT) return Status();  // the one-file form
+  if (errno != EISDIR) return ErrnoStatus("remove " + dir, errno);
+  // Most directories hold state.json alone: no listing needed then.
   ::unlink((dir + "/state.json").c_str());
   if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return Status();
   DIR* d = ::opendir(dir.c_str());
@@ -154,7 +197,14 @@ std::vector<std::string> StateDir::Ids() const {
   if (!d) return out;
   while (struct dirent* e = ::readdir(d)) {
     std::string n = e->d_name;
-    if (ValidContainerId(n) && IsDirectory(root_ + "/" + n)) out.push_back(n);
+    if (!ValidContainerId(n)) continue;
+    unsigned char type = e->d_type;
+    if (type == DT_UNKNOWN) {
+      struct stat st;
+      if (::lstat((root_ + "/" + n).c_str(), &st) != 0) continue;
+      type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+    }
+    if (type == DT_DIR || type == DT_REG) out.push_back(n);
   }
   ::closedir(d);
   std::sort(out.begin(), out.end());

@@ -1,6 +1,11 @@
 // The state directory: <root>/<id>/ holds state.json (what later commands need, with the
 // config.json text the container was made from), exec.fifo until `start`, and exit.json once
 // the monitor has reaped the init. Plain files, so a restarted kubelet finds its containers.
+// A foreground `run` keeps its state in one file instead, <root>/<id> itself (MakeFile): it has
+// no FIFO, exit record or attach socket to hold, and creating and removing a file costs less
+// than a directory (whose block is allocated at once, and freed at removal; on a file system
+// that discards freed blocks, that is a disk command the removal waits for). Both forms share
+// one name space: an id is taken by either.
 #pragma once
 
 #include <sys/types.h>
@@ -10,6 +15,7 @@
 #include <vector>
 
 #include "runtime/cgroups.h"
+#include "runtime/sys.h"
 #include "util/status.h"
 
 namespace sampan::runtime {
@@ -49,6 +55,10 @@ class StateDir {
   // Creates <root>/<id>; AlreadyExists if taken, Invalid for a bad id.
   Status Make(const std::string& id) const;
   Status Save(const StoredState& s) const;
+  // The one-file form: creates <root>/<id> (AlreadyExists if taken) and returns it open for
+  // SaveFile, which writes the state once. Until then Load says "being created".
+  Result<UniqueFd> MakeFile(const std::string& id) const;
+  Status SaveFile(int fd, const StoredState& s) const;
   Result<StoredState> Load(const std::string& id) const;  // NotFound if absent
   Status SaveExit(const std::string& id, const ExitInfo& e) const;
   ExitInfo LoadExit(const std::string& id) const;
@@ -56,7 +66,7 @@ class StateDir {
   Status SaveConfig(const std::string& id, const std::string& text) const;
   // StoredState::config, else <root>/<id>/config.json.
   Result<std::string> LoadConfig(const std::string& id) const;
-  // rm -rf <root>/<id>.
+  // rm -rf <root>/<id> (either form).
   Status Remove(const std::string& id) const;
   std::vector<std::string> Ids() const;
 

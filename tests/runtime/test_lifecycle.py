@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import cgroup_dirs, unified_cgroup_dir
+from conftest import cgroup_dirs, sampan_bin, unified_cgroup_dir
 
 
 def test_run_foreground_pid1_hostname_and_own_mounts(rt, bundle):
@@ -232,6 +232,44 @@ def test_id_in_use(rt, bundle):
     rt.cmd("delete", "--force", cid, check=True)
     assert not cgroup_dirs(bundle.cgroup_path)
     assert rt.cmd("delete", "--force", "never-existed").returncode == 0
+
+
+def test_foreground_run_state_is_one_file(rt, bundle):
+    # A foreground run keeps its state in <root>/<id> itself; every command still finds it, and
+    # an id is taken by either form.
+    bundle.set_args("sleep", "100")
+    cid = rt.new_id()
+    proc = subprocess.Popen([sampan_bin(), "runtime", "--root", rt.root, "run", "-b", bundle.path, cid],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 10
+        while rt.cmd("state", cid).returncode != 0 and time.time() < deadline:
+            time.sleep(0.01)
+        s = rt.wait_status(cid, "running")
+        assert os.path.isfile(os.path.join(rt.root, cid))
+        assert cid in rt.cmd("list", check=True).stdout
+        assert rt.cmd("create", "-b", bundle.path, cid).returncode != 0  # taken: no directory made
+        assert rt.cmd("run", "-b", bundle.path, cid).returncode != 0
+        assert os.path.isfile(os.path.join(rt.root, cid))
+        assert rt.cmd("delete", cid).returncode != 0  # running
+        rt.cmd("kill", cid, "KILL", check=True)
+        assert proc.wait(timeout=10) == 137
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not os.path.exists(os.path.join(rt.root, cid)) and not cgroup_dirs(bundle.cgroup_path)
+    assert s["pid"] > 0
+    # A state file that is empty (being created) or cut short (a crash mid-write): a clear error,
+    # and `delete --force` removes it.
+    for text, needle in (("", "being created"), ('{"id": "x", "pid', "incomplete")):
+        broken = rt.new_id("broken")
+        with open(os.path.join(rt.root, broken), "w") as f:
+            f.write(text)
+        p = rt.cmd("state", broken)
+        assert p.returncode != 0 and needle in p.stderr, p.stderr
+        rt.cmd("delete", "--force", broken, check=True)
+        assert not os.path.exists(os.path.join(rt.root, broken))
 
 
 def test_signals_start_clean_whatever_the_caller_ignored(rt, bundle):
