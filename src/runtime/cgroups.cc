@@ -102,13 +102,17 @@ int PathDepth(const std::string& rel) {
   return n;
 }
 
-// Copies cpuset.cpus/mems from the parent when empty (v1 refuses tasks otherwise).
-Status InitCpuset(const std::string& dir) {
+// Copies cpuset.cpus/mems from the parent when empty (v1 refuses tasks otherwise). A directory
+// made just now is empty (or, with the parent's clone_children, holds the parent's values
+// already): it is not read first.
+Status InitCpuset(const std::string& dir, bool fresh) {
   for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {
     std::string path = dir + "/" + f;
-    auto cur = ReadWholeFile(path);
-    if (!cur.ok()) return cur.status();
-    if (!cur->empty() && *cur != "\n") continue;
+    if (!fresh) {
+      auto cur = ReadWholeFile(path);
+      if (!cur.ok()) return cur.status();
+      if (!cur->empty() && *cur != "\n") continue;
+    }
     size_t slash = dir.rfind('/');
     auto parent = ReadWholeFile(dir.substr(0, slash) + "/" + f);
     if (!parent.ok()) return parent.status();
@@ -144,12 +148,13 @@ Result<int> MakeDirs(const std::string& base, const std::string& rel, bool cpuse
     if (j == std::string::npos) j = rel.size();
     std::string dir = base + rel.substr(0, j);
     ++level;
-    if (::mkdir(dir.c_str(), 0755) == 0) {
+    bool fresh = ::mkdir(dir.c_str(), 0755) == 0;
+    if (fresh) {
       if (created == 0) created = depth - level + 1;
     } else if (errno != EEXIST) {
       return ErrnoStatus("mkdir " + dir, errno);
     }
-    if (cpuset) RETURN_IF_ERROR(InitCpuset(dir));
+    if (cpuset) RETURN_IF_ERROR(InitCpuset(dir, fresh));
     i = j + 1;
   }
   return created;

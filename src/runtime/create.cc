@@ -342,9 +342,13 @@ Result<int> Runtime::RunForeground(const CreateOptions& opts) {
   g_forward_pid = 0;
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   if (Status le = LaunchError(*launched); !le.ok()) return cleanup(le);
-  // The container is gone: stop stragglers (only a container without its own pid namespace
-  // can have any), run poststop hooks, remove everything.
-  if (auto left = cg->Pids(); !left.ok() || !left->empty()) {
+  // The container is gone: stop stragglers (only a container without a pid namespace of its
+  // own can have any: the kernel ends the rest of one with its init), run poststop hooks,
+  // remove everything.
+  const Namespace* pidns = p.spec.linux.FindNamespace(NsType::kPid);
+  bool own_pidns = pidns && pidns->path.empty();
+  if (auto left = own_pidns ? Result<std::vector<pid_t>>(std::vector<pid_t>{}) : cg->Pids();
+      !left.ok() || !left->empty()) {
     (void)cg->SignalAll(SIGKILL);
     cg->WaitEmpty(2000);
   }

@@ -111,7 +111,7 @@ struct InitStart {
 };
 
 [[noreturn]] void InitMain(const LaunchConfig& cfg, int sock, int fifo_fd,
-                           const std::vector<NsFd>& join, bool in_cgroup);
+                           const std::vector<NsFd>& join, bool in_cgroup, bool signals_reset);
 
 int InitEntry(void* p) {
   const auto* a = static_cast<const InitStart*>(p);
@@ -120,7 +120,7 @@ int InitEntry(void* p) {
   ResetSignalsForExec();
   ::sigprocmask(SIG_SETMASK, a->mask, nullptr);
   ::close(a->parent_sock);  // our own descriptor table: the caller's copy stays open
-  InitMain(*a->cfg, a->sock, a->fifo_fd, *a->join, a->in_cgroup);
+  InitMain(*a->cfg, a->sock, a->fifo_fd, *a->join, a->in_cgroup, /*signals_reset=*/true);
 }
 
 // The init's stack when it shares the caller's memory: touched only as deep as it goes.
@@ -159,8 +159,9 @@ pid_t Clone3OnStack(CloneArgs* args, int (*fn)(void*), void* arg) {
 #endif
 
 // Runs in the cloned child. Never returns.
+// `signals_reset`: InitEntry has defaulted every disposition already.
 [[noreturn]] void InitMain(const LaunchConfig& cfg, int sock, int fifo_fd,
-                           const std::vector<NsFd>& join, bool in_cgroup) {
+                           const std::vector<NsFd>& join, bool in_cgroup, bool signals_reset) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   const Spec& spec = *cfg.spec;
   const Process& proc = spec.process;
@@ -284,7 +285,15 @@ pid_t Clone3OnStack(CloneArgs* args, int (*fn)(void*), void* arg) {
   Result<std::string> exe = std::string();
   if (spec.has_process) exe = FindExecutable(proc.args[0], env);
   if (!exe.ok()) InitFail(sock, exe.status());
-  ResetSignalsForExec();  // before seccomp, which might refuse rt_sigaction
+  // Before seccomp, which might refuse rt_sigaction. Only createContainer hooks change a
+  // disposition after InitEntry's reset; the caller's signal mask is still ours.
+  if (!signals_reset || !spec.hooks.create_container.empty()) {
+    ResetSignalsForExec();
+  } else {
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  }
   INIT_CHECK(sock, ApplyNoNewPrivileges(proc));
   if (spec.linux.seccomp && !proc.no_new_privileges)
     INIT_CHECK(sock, LoadSeccomp(*spec.linux.seccomp));
@@ -520,7 +529,7 @@ Result<Launched> Launch(const LaunchConfig& cfg) {
   }
   if (pid == 0) {
     parent.Reset();
-    InitMain(cfg, child.get(), fifo.get(), join, in_cgroup);
+    InitMain(cfg, child.get(), fifo.get(), join, in_cgroup, /*signals_reset=*/false);
   }
   close_join();
   child.Reset();

@@ -235,12 +235,18 @@ constexpr DefaultDev kDefaultDevices[] = {{"/dev/null", 1, 3},    {"/dev/zero", 
                                           {"/dev/full", 1, 7},    {"/dev/random", 1, 8},
                                           {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0}};
 
-Status MakeDevice(int rootfd, const Device& d, bool bind) {
+// `dev_dir`: an O_PATH descriptor of /dev in the rootfs, used for the devices right in it.
+Status MakeDevice(int rootfd, const Device& d, bool bind, int dev_dir) {
   std::string rel = d.path;
-  ASSIGN_OR_RETURN(UniqueFd parent, MkdirInRoot(rootfd, Dirname(rel), 0755));
+  UniqueFd own_parent;
+  int parent_fd = dev_dir;
+  if (dev_dir < 0 || CleanJoin("/", Dirname(rel)) != "/dev") {
+    ASSIGN_OR_RETURN(own_parent, MkdirInRoot(rootfd, Dirname(rel), 0755));
+    parent_fd = own_parent.get();
+  }
   std::string base = Basename(rel);
   if (bind) {
-    int f = ::openat(parent.get(), base.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+    int f = ::openat(parent_fd, base.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (f < 0 && errno != EEXIST) return ErrnoStatus("create " + rel, errno);
     if (f >= 0) ::close(f);
     int t = OpenInRoot(rootfd, rel, O_PATH);
@@ -254,14 +260,14 @@ Status MakeDevice(int rootfd, const Device& d, bool bind) {
   mode_t perm = d.file_mode ? (*d.file_mode & 07777) : 0666;
   dev_t dev = makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor));
   // The umask is 0 here, so mknod sets the exact mode; a node already there is replaced.
-  if (::mknodat(parent.get(), base.c_str(), type | perm, dev) != 0) {
+  if (::mknodat(parent_fd, base.c_str(), type | perm, dev) != 0) {
     if (errno != EEXIST) return ErrnoStatus("mknod " + rel, errno);
-    ::unlinkat(parent.get(), base.c_str(), 0);
-    if (::mknodat(parent.get(), base.c_str(), type | perm, dev) != 0)
+    ::unlinkat(parent_fd, base.c_str(), 0);
+    if (::mknodat(parent_fd, base.c_str(), type | perm, dev) != 0)
       return ErrnoStatus("mknod " + rel, errno);
   }
   if ((d.uid.value_or(0) != 0 || d.gid.value_or(0) != 0) &&
-      ::fchownat(parent.get(), base.c_str(), d.uid.value_or(0), d.gid.value_or(0),
+      ::fchownat(parent_fd, base.c_str(), d.uid.value_or(0), d.gid.value_or(0),
                  AT_SYMLINK_NOFOLLOW) != 0)
     return ErrnoStatus("chown " + rel, errno);
   return Status();
@@ -278,6 +284,9 @@ Status SetupDev(const Spec& spec, const RootfsContext& ctx, int rootfd) {
     }
   }
   if (bind_dev) return Status();
+  // Most devices are right in /dev: its descriptor is opened once for them.
+  auto dev_dir = MkdirInRoot(rootfd, "/dev", 0755);
+  int dev_fd = dev_dir.ok() ? dev_dir->get() : -1;
   mode_t old = ::umask(0);
   Status st;
   for (const auto& dd : kDefaultDevices) {
@@ -289,17 +298,18 @@ Status SetupDev(const Spec& spec, const RootfsContext& ctx, int rootfd) {
     d.major = dd.major;
     d.minor = dd.minor;
     d.file_mode = 0666;
-    st = MakeDevice(rootfd, d, ctx.user_ns);
+    st = MakeDevice(rootfd, d, ctx.user_ns, dev_fd);
     if (!st.ok()) break;
   }
   for (const Device& d : spec.linux.devices) {
     if (!st.ok()) break;
-    st = MakeDevice(rootfd, d, ctx.user_ns);
+    st = MakeDevice(rootfd, d, ctx.user_ns, dev_fd);
   }
   ::umask(old);
   RETURN_IF_ERROR(st);
   if (!dev_mounted) return Status();
-  ASSIGN_OR_RETURN(UniqueFd dev, MkdirInRoot(rootfd, "/dev", 0755));
+  if (!dev_dir.ok()) return dev_dir.status();
+  UniqueFd dev = std::move(*dev_dir);
   const std::pair<const char*, const char*> kLinks[] = {{"/proc/self/fd", "fd"},
                                                         {"/proc/self/fd/0", "stdin"},
                                                         {"/proc/self/fd/1", "stdout"},
@@ -412,7 +422,9 @@ Status FinishRootfs(const Spec& spec) {
       if (errno == ENOENT) continue;
       return ErrnoStatus("bind " + p + " read-only", errno);
     }
-    RETURN_IF_ERROR(BindRemount(p, LockedFlags(p) | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
+    // The remount keeps the atime flags by itself; the flags a user namespace locks are added
+    // by BindRemount when the kernel insists.
+    RETURN_IF_ERROR(BindRemount(p, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
   }
   if (spec.root_readonly) RETURN_IF_ERROR(BindRemount("/", LockedFlags("/") | MS_RDONLY));
   return Status();
