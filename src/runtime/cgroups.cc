@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "runtime/sys.h"
@@ -185,14 +186,23 @@ std::vector<std::string> FindV1HierarchyMountPoints() {
   std::vector<std::string> out;
   DIR* d = IsV1CgroupMount(kCgroupRoot) ? nullptr : ::opendir(kCgroupRoot);
   if (d != nullptr) {
+    // The controllers' hierarchies are known (and checked) already; only the others (named
+    // ones such as name=systemd) are looked at here.
+    std::set<std::string> known;
+    for (const auto& [ctrl, mnt] : V1Mounts()) known.insert(mnt);
     while (struct dirent* e = ::readdir(d)) {
       std::string name = e->d_name;
       if (name == "." || name == "..") continue;
       std::string path = std::string(kCgroupRoot) + "/" + name;
-      struct stat st;
       // Symlinks (cpu -> cpu,cpuacct) are not mounts.
-      if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
-      if (IsV1CgroupMount(path)) out.push_back(path);
+      if (e->d_type == DT_LNK) continue;
+      if (e->d_type == DT_UNKNOWN) {
+        struct stat st;
+        if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+      } else if (e->d_type != DT_DIR) {
+        continue;
+      }
+      if (known.count(path) || IsV1CgroupMount(path)) out.push_back(path);
     }
     ::closedir(d);
     std::sort(out.begin(), out.end());
