@@ -138,11 +138,10 @@ void Informer::IndexLocked(const std::string& key, const json::object* old_obj,
 
 ObjectPtr Informer::Upsert(const std::string& key, ObjectPtr obj) {
   std::unique_lock lock(cache_mu_);
-  ObjectPtr old;
-  auto it = items_.find(key);
-  if (it != items_.end()) old = it->second;
+  auto [it, added] = items_.try_emplace(key);  // one walk of the tree for both
+  ObjectPtr old = std::move(it->second);
   IndexLocked(key, old.get(), obj.get());
-  items_[key] = std::move(obj);
+  it->second = std::move(obj);
   return old;
 }
 
