@@ -18,14 +18,14 @@ using std::chrono::seconds;
 class ImageGcTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s = image::ImageStore::Open(dir_.path);
+    auto s = image::ImageStore::Open(dir_.path());
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
   }
   // Imports a one-layer image named `name` and returns its ID (config digest).
   std::string Import(const std::string& name) {
     TestImage img = TestImage::Make({MakeTar({{"f-" + name, 'f', std::string(1000, 'x') + name}})});
-    std::string file = dir_.path + "/import.tar";
+    std::string file = dir_.path() + "/import.tar";
     image::testing::WriteFile(file, img.OciArchive(name));
     auto r = store_->Import(file);
     EXPECT_TRUE(r.ok()) << r.status().ToString();

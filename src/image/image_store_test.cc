@@ -35,7 +35,7 @@ std::vector<std::string> Snapshot(const std::string& dir, const std::string& rel
 class ImageStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s = ImageStore::Open(dir_.path);
+    auto s = ImageStore::Open(dir_.path());
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
     base_ = MakeTar(
@@ -44,7 +44,7 @@ class ImageStoreTest : public ::testing::Test {
   }
   Result<std::vector<std::string>> ImportBytes(const std::string& bytes,
                                                const ImportOptions& opts = {}) {
-    std::string file = work_.path + "/archive.tar";
+    std::string file = work_.path() + "/archive.tar";
     testing::WriteFile(file, bytes);
     return store_->Import(file, opts);
   }
@@ -106,18 +106,18 @@ TEST_F(ImageStoreTest, ImportsDockerSaveWithUncompressedAndZstdLayers) {
 TEST_F(ImageStoreTest, BadArchivesLeaveStoreUnchanged) {
   TestImage good = TestImage::Make({base_});
   ASSERT_TRUE(ImportBytes(good.OciArchive("localhost/keep:1")).ok());
-  auto before = Snapshot(dir_.path);
+  auto before = Snapshot(dir_.path());
 
   TestImage img = TestImage::Make({base_, top_});
   std::string archive = img.OciArchive("localhost/x:1");
   // Truncated archive.
   auto r = ImportBytes(archive.substr(0, archive.size() / 2));
   EXPECT_FALSE(r.ok());
-  EXPECT_EQ(Snapshot(dir_.path), before);
+  EXPECT_EQ(Snapshot(dir_.path()), before);
   // Not an image archive.
   r = ImportBytes(MakeTar({{"hello.txt", 'f', "hi"}}));
   EXPECT_FALSE(r.ok());
-  EXPECT_EQ(Snapshot(dir_.path), before);
+  EXPECT_EQ(Snapshot(dir_.path()), before);
   // A layer blob whose content does not match its digest.
   TestImage corrupt = img;
   std::string bad_layer = corrupt.layer_blobs[1];
@@ -137,13 +137,13 @@ TEST_F(ImageStoreTest, BadArchivesLeaveStoreUnchanged) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("digest mismatch"), std::string::npos)
       << r.status().ToString();
-  EXPECT_EQ(Snapshot(dir_.path), before);
+  EXPECT_EQ(Snapshot(dir_.path()), before);
   // Wrong platform.
   TestImage arm = TestImage::Make({top_}, "gzip", "arm64");
   r = ImportBytes(arm.OciArchive("localhost/arm:1"));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("platform"), std::string::npos) << r.status().ToString();
-  EXPECT_EQ(Snapshot(dir_.path), before);
+  EXPECT_EQ(Snapshot(dir_.path()), before);
   // A config whose diff_ids do not match the layers (fails at unpack, after blobs moved in).
   TestImage lying = TestImage::Make({base_, top_});
   lying.diff_ids[1] = DigestOf("something else");
@@ -156,7 +156,7 @@ TEST_F(ImageStoreTest, BadArchivesLeaveStoreUnchanged) {
   lying2.manifest.replace(lying2.manifest.find(DigestOf(lying.config)), 71, DigestOf(cfg));
   r = ImportBytes(lying2.OciArchive("localhost/lie:1"));
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(Snapshot(dir_.path), before) << r.status().ToString();
+  EXPECT_EQ(Snapshot(dir_.path()), before) << r.status().ToString();
   EXPECT_TRUE(store_->Inspect("localhost/keep:1").ok());
 }
 

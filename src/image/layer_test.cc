@@ -16,9 +16,9 @@ using testing::MakeTar;
 using testing::TempDir;
 
 std::string Apply(const TempDir& t, const std::string& tar, Result<ApplyStats>* out) {
-  std::string file = t.path + "/layer";
+  std::string file = t.path() + "/layer";
   testing::WriteFile(file, tar);
-  std::string dest = t.path + "/fs";
+  std::string dest = t.path() + "/fs";
   ::mkdir(dest.c_str(), 0755);
   *out = ApplyLayer(file, dest);
   return dest;
@@ -91,11 +91,11 @@ TEST(LayerTest, RefusesEscapes) {
   Result<ApplyStats> st = Internal("unset");
   Apply(t, MakeTar({{"../escape", 'f', "x"}}), &st);
   EXPECT_FALSE(st.ok());
-  EXPECT_FALSE(fs::Exists(t.path + "/escape"));
+  EXPECT_FALSE(fs::Exists(t.path() + "/escape"));
 
   // A symlink pointing out, then a file written "through" it: never follows the link.
   TempDir t2;
-  std::string outside = t2.path + "/outside";
+  std::string outside = t2.path() + "/outside";
   ::mkdir(outside.c_str(), 0755);
   Apply(t2, MakeTar({{"link", 'l', outside}, {"link/pwned", 'f', "x"}}), &st);
   EXPECT_FALSE(st.ok());

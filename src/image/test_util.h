@@ -14,6 +14,7 @@
 #include "image/digest.h"
 #include "image/fs_util.h"
 #include "util/fs.h"
+#include "util/temp_dir.h"
 
 namespace sampan::image::testing {
 
@@ -73,14 +74,7 @@ inline std::string MakeTar(const std::vector<Entry>& entries, const std::string&
 }
 
 // A unique temporary directory, removed by the destructor.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/sampan-image-test-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { (void)RemoveTree(path); }
-};
+using TempDir = util::TempDir;
 
 inline void WriteFile(const std::string& path, const std::string& data) {
   (void)fs::WriteFileAtomic(path, data);

@@ -4,9 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <fstream>
 #include <string>
+
+#include "util/temp_dir.h"
 
 namespace sampan::runtime {
 namespace {
@@ -14,12 +15,9 @@ namespace {
 class StateDirTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/sampan-state-test.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    base_ = tmpl;
-    root_ = base_ + "/root";  // made on first use
+    ASSERT_FALSE(tmp_.path().empty());
+    root_ = tmp_.path() + "/root";  // made on first use
   }
-  void TearDown() override { std::system(("rm -rf " + base_).c_str()); }
 
   StoredState Sample(const std::string& id) {
     StoredState s;
@@ -38,7 +36,8 @@ class StateDirTest : public ::testing::Test {
     std::ofstream(root_ + "/" + name) << text;
   }
 
-  std::string base_, root_;
+  util::TempDir tmp_{"state-test"};
+  std::string root_;
 };
 
 TEST_F(StateDirTest, OneFileFormRoundTrip) {

@@ -11,26 +11,12 @@
 #include <vector>
 
 #include "store/backend.h"
+#include "util/temp_dir.h"
 
 namespace sampan::store::testing {
 
-// A fresh directory under $TMPDIR (or /tmp), removed on destruction.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/sampan-store-XXXXXX";
-    path_ = mkdtemp(tmpl.data()) ? tmpl : std::string();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+// A fresh directory, removed on destruction.
+using TempDir = util::TempDir;
 
 // Collects the events and errors of one watch.
 class Collector {
