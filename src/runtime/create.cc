@@ -347,10 +347,11 @@ Result<int> Runtime::RunForeground(const CreateOptions& opts) {
   // remove everything.
   const Namespace* pidns = p.spec.linux.FindNamespace(NsType::kPid);
   bool own_pidns = pidns && pidns->path.empty();
-  if (auto left = own_pidns ? Result<std::vector<pid_t>>(std::vector<pid_t>{}) : cg->Pids();
-      !left.ok() || !left->empty()) {
-    (void)cg->SignalAll(SIGKILL);
-    cg->WaitEmpty(2000);
+  if (!own_pidns) {
+    if (auto left = cg->Pids(); !left.ok() || !left->empty()) {
+      (void)cg->SignalAll(SIGKILL);
+      cg->WaitEmpty(2000);
+    }
   }
   while (::waitpid(-1, nullptr, WNOHANG) > 0) {
   }
