@@ -1,9 +1,11 @@
 // apiserver_load: a lean HTTPS load generator for bench/apiserver.sh — durable creates or gets of
-// ConfigMaps with N concurrent keep-alive connections, one thread each. It uses sampan's client
+// ConfigMaps, or GET /livez (the cheapest request the server answers: the ceiling that TLS, HTTP and
+// the loopback network put on any request on this machine), with N concurrent keep-alive
+// connections, one thread each. It uses sampan's client
 // transport directly (no JSON parsing of replies) so that, on a small machine, the client costs
 // far less CPU than the server it measures. Not a test.
 //
-//   apiserver_load --kubeconfig FILE --op create|get [--concurrency N] [--count N]
+//   apiserver_load --kubeconfig FILE --op create|get|livez [--concurrency N] [--count N]
 //                  [--duration S] [--prefix P] [--existing N] [--namespace NS] [--value-bytes B]
 //
 // Prints one JSON line: op, concurrency, ok, errors, seconds, per_second, p50_ms, p99_ms, connect_s,
@@ -65,7 +67,7 @@ Options Parse(int argc, char** argv) {
     else Die("unknown flag " + a);
   }
   if (o.kubeconfig.empty()) Die("--kubeconfig is required");
-  if (o.op != "create" && o.op != "get") Die("--op must be create or get");
+  if (o.op != "create" && o.op != "get" && o.op != "livez") Die("--op must be create, get or livez");
   if (o.concurrency < 1) Die("--concurrency must be >= 1");
   if (o.existing < 1) o.existing = 1;
   return o;
@@ -130,9 +132,12 @@ int main(int argc, char** argv) {
         req.set(http::field::content_type, "application/json");
         req.body() = "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"" +
                      o.prefix + "-" + std::to_string(i) + "\"},\"data\":{\"v\":\"" + value + "\"}}";
-      } else {
+      } else if (o.op == "get") {
         req.method(http::verb::get);
         req.target(collection + "/" + o.prefix + "-" + std::to_string(i % o.existing));
+      } else {
+        req.method(http::verb::get);
+        req.target(ep.base_path + "/livez");
       }
       req.prepare_payload();
       auto t0 = Clock::now();

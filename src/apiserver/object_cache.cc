@@ -248,34 +248,45 @@ void ObjectCache::OnError(Status st) {
 }
 
 void ObjectCache::OnEvents(std::vector<store::Event> events) {
+  // The new states are built before the lock is taken: the text splicing, the allocations and,
+  // for writes made elsewhere, the parse. Under the lock only the map, the window and the
+  // watcher queues change, so that readers (every write handler looks up its namespace) wait
+  // for as little as possible. Only this thread applies events, so what is built here is what
+  // is applied, unless a replay overlap skips it below.
+  std::vector<ObjectPtr> built(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    const store::Event& ev = events[i];
+    const int64_t rev = ev.kv.mod_revision;
+    if (ev.type == store::Event::Type::kDelete) {
+      // A delete without the last value takes the cached state, under the lock.
+      if (!ev.kv.value.empty()) built[i] = Parse(ev.kv, rev);
+    } else if (auto offered = TakeOffered(ev.kv.key, ev.kv.value)) {
+      built[i] = MakeStoredFromText(ev.kv.key, std::move(*offered), ev.kv.value, rev);
+    } else {
+      built[i] = Parse(ev.kv, rev);
+    }
+  }
   int64_t applied = 0;
+  std::vector<CacheEvent> dropped;  // out of the window: freed after the lock is released
   {
     std::lock_guard lk(mu_);
-    for (auto& ev : events) {
+    for (size_t i = 0; i < events.size(); ++i) {
+      const store::Event& ev = events[i];
       int64_t rev = ev.kv.mod_revision;
       if (rev <= revision_) continue;  // already applied (replay overlap)
       CacheEvent ce;
       ce.revision = rev;
       auto it = objects_.find(ev.kv.key);
       ce.prev = it == objects_.end() ? nullptr : it->second;
+      ce.obj = std::move(built[i]);
       if (ev.type == store::Event::Type::kDelete) {
         ce.type = CacheEvent::Type::kDeleted;
-        store::KeyValue last = ev.kv;
-        if (last.value.empty() && ce.prev) {
-          ce.obj = ce.prev;
-        } else {
-          ce.obj = Parse(last, rev);
-        }
+        if (!ce.obj) ce.obj = ce.prev;
         if (ce.obj && ce.obj->mod_revision != rev)
           ce.obj = MakeStored(ce.obj->key, ce.obj->obj, rev);
         if (it != objects_.end()) objects_.erase(it);
       } else {
         ce.type = ce.prev ? CacheEvent::Type::kModified : CacheEvent::Type::kAdded;
-        if (auto offered = TakeOffered(ev.kv.key, ev.kv.value)) {
-          ce.obj = MakeStoredFromText(ev.kv.key, std::move(*offered), ev.kv.value, rev);
-        } else {
-          ce.obj = Parse(ev.kv, rev);
-        }
         if (!ce.obj) {
           revision_ = rev;  // skipped, but applied: a write waiting for it must not hang
           continue;
@@ -291,6 +302,7 @@ void ObjectCache::OnEvents(std::vector<store::Event> events) {
       window_.push_back(ce);
       while (window_.size() > kWindowSize) {
         window_start_ = window_.front().revision;
+        dropped.push_back(std::move(window_.front()));
         window_.pop_front();
       }
       for (auto& w : watchers_) {
