@@ -148,6 +148,18 @@ for c in $CONCURRENCY; do
 done
 echo | tee -a "$OUT"
 
+# Below that: plain TCP round trips of request/response sizes like a create's, answered by one epoll
+# thread with no TLS, no HTTP and no work (bench/tcp_floor.cc). What the loopback network and the
+# thread hand-offs alone allow on this machine.
+TCP_FLOOR_BIN="$(dirname "$LOAD_BIN")/tcp_floor"
+if [[ -x "$TCP_FLOOR_BIN" ]]; then
+  echo "## floor: plain TCP round trips over 127.0.0.1 (one epoll server thread, no TLS, no HTTP)" | tee -a "$OUT"
+  for c in $CONCURRENCY; do
+    "$TCP_FLOOR_BIN" --concurrency "$c" --seconds "$(( DURATION < 5 ? DURATION : 5 ))" | tee -a "$OUT"
+  done
+  echo | tee -a "$OUT"
+fi
+
 echo "## watch fan-out: $WATCHERS watchers on configmaps in one namespace, $EVENTS creates at $RATE/s" | tee -a "$OUT"
 echo "   latency = watcher receive time - time the creating request was sent (includes the commit)" | tee -a "$OUT"
 W1="$($PY "$LOAD" watch --kubeconfig "$KUBECONFIG_FILE" --watchers 1 --events 20 --rate "$RATE" --prefix w1x)"
