@@ -32,10 +32,11 @@ namespace {
   std::exit(1);
 }
 
-// Reads exactly n bytes (blocking socket); false on EOF or error.
-bool ReadFull(int fd, char* buf, size_t n) {
+// Moves exactly n bytes with `io` (read or write on a blocking socket); false on EOF or error.
+template <typename Io>
+bool Full(int fd, char* buf, size_t n, Io io) {
   while (n > 0) {
-    ssize_t r = read(fd, buf, n);
+    ssize_t r = io(fd, buf, n);
     if (r <= 0) {
       if (r < 0 && errno == EINTR) continue;
       return false;
@@ -46,17 +47,12 @@ bool ReadFull(int fd, char* buf, size_t n) {
   return true;
 }
 
-bool WriteFull(int fd, const char* buf, size_t n) {
-  while (n > 0) {
-    ssize_t r = write(fd, buf, n);
-    if (r <= 0) {
-      if (r < 0 && errno == EINTR) continue;
-      return false;
-    }
-    buf += r;
-    n -= static_cast<size_t>(r);
-  }
-  return true;
+bool ReadFull(int fd, char* buf, size_t n) {
+  return Full(fd, buf, n, [](int f, char* b, size_t k) { return read(f, b, k); });
+}
+
+bool WriteFull(int fd, char* buf, size_t n) {
+  return Full(fd, buf, n, [](int f, char* b, size_t k) { return write(f, b, k); });
 }
 
 struct Conn {

@@ -77,6 +77,20 @@ Result<WriteOptions> ParseWriteOptions(const Request& req, std::vector<std::stri
     o.field_validation = "Warn";
   }
   o.field_manager = std::string(req.Query("fieldManager"));
+  if (o.field_manager.size() > 128) {
+    return Invalid("fieldManager: Too long: may not be more than 128 bytes",
+                   {Cause{"FieldValueTooLong", "Too long: may not be more than 128 bytes",
+                          "fieldManager"}});
+  }
+  std::string_view force = req.Query("force");
+  if (!force.empty()) {
+    if (force != "true" && force != "false") {
+      return BadRequest("force must be true or false, not \"" + std::string(force) + "\"");
+    }
+    o.force = force == "true";
+  }
+  std::string_view agent = req.Header("user-agent");
+  o.default_manager = std::string(agent.substr(0, agent.find('/')));
   o.warnings = warnings;
   return o;
 }
@@ -368,6 +382,7 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
       RETURN_REPLY(ErrorResponse(opts.status(), &info));
     }
     Result<ObjectPtr> out = Status(Code::kInternal, "unreachable");
+    bool created = false;  // a server-side apply that created the object
     if (info.verb == "update") {
       std::vector<std::string> dups;
       auto body = DecodeBody(req, registry_, &dups);
@@ -418,12 +433,16 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
         co_await res.Send(std::move(reply));
         co_return;
       }
+      if (pt != PatchType::kApply && wo.force) {
+        RETURN_REPLY(ErrorResponse(BadRequest("force may only be set on apply requests"), &info));
+      }
+      wo.created = &created;
       out = co_await rest_.Patch(kind, ns, name, no_sub, pt, std::move(v), wo);
     }
     if (!out.ok()) {
       RETURN_REPLY(ErrorResponse(out.status(), &info));
     }
-    Response r = ObjectReply(info, 200, **out);
+    Response r = ObjectReply(info, created ? 201 : 200, **out);
     AddWarnings(r, warnings);
     co_await res.Send(std::move(r));
     co_return;

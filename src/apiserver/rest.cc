@@ -240,6 +240,7 @@ asio::awaitable<Result<ObjectPtr>> Rest::Create(const api::KindInfo& kind, std::
                         "deletionGracePeriodSeconds", "generation", "selfLink", "managedFields"}) {
     meta.erase(f);
   }
+  if (opts.managed_fields) meta["managedFields"] = *opts.managed_fields;
   meta["uid"] = NewUuid();
   meta["creationTimestamp"] = FormatRfc3339(clock_.NowUnix());
   api::PrepareForCreate(kind, obj);

@@ -44,6 +44,14 @@ struct WriteOptions {
   std::vector<std::string> duplicate_fields;     // repeated keys found while decoding the body
   // Internal writers that change what clients may not (pods/binding sets spec.nodeName).
   bool skip_update_validation = false;
+  // Server-side apply: take fields other managers own (the `force` query parameter).
+  bool force = false;
+  // The manager of a write that names none: the User-Agent up to its first '/', as Kubernetes.
+  std::string default_manager;
+  // Set by a server-side apply that created the object (answered 201, not 200).
+  bool* created = nullptr;
+  // A create made by server-side apply: the object's metadata.managedFields.
+  const json::array* managed_fields = nullptr;
 };
 
 struct DeleteOptions {
@@ -109,6 +117,9 @@ class Rest {
   const api::Registry& registry() const { return registry_; }
 
  private:
+  // Server-side apply (a PATCH of type application/apply-patch+yaml) of the object itself.
+  asio::awaitable<Result<ObjectPtr>> Apply(const api::KindInfo& kind, std::string ns,
+                                           std::string name, json::value body, WriteOptions opts);
   asio::awaitable<Result<ObjectPtr>> WriteUpdate(const api::KindInfo& kind, const ObjectPtr& cur,
                                                  json::object next, const WriteOptions& opts);
   asio::awaitable<Result<ObjectPtr>> FinishDelete(const api::KindInfo& kind, const ObjectPtr& cur,

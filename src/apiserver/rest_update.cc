@@ -1,6 +1,8 @@
 // Update, patch and delete (with finalizers and graceful deletion).
 #include <boost/json.hpp>
+#include <map>
 
+#include "api/managed_fields.h"
 #include "api/patch.h"
 #include "api/strategy.h"
 #include "apiserver/priority_admission.h"
@@ -81,8 +83,110 @@ void KeepSystemMetadata(const json::object& cur, json::object& next) {
       if (auto* v = cm->as_object().if_contains(f)) nm[f] = *v;
     }
   }
+  // Field ownership is the server's record: kept from the stored object, changed only by
+  // TrackUpdate and server-side apply.
   nm.erase("managedFields");
+  if (cm && cm->is_object()) {
+    if (auto* mf = cm->as_object().if_contains("managedFields")) nm["managedFields"] = *mf;
+  }
   nm.erase("selfLink");
+}
+
+// The managedFields entries of an object (a copy); empty when it has none.
+json::array ManagedEntries(const json::object& obj) {
+  auto* m = obj.if_contains("metadata");
+  if (!m || !m->is_object()) return {};
+  auto* mf = m->as_object().if_contains("managedFields");
+  if (!mf || !mf->is_array()) return {};
+  return mf->as_array();
+}
+
+std::string_view EntryString(const json::value& e, std::string_view field) {
+  if (!e.is_object()) return {};
+  auto* v = e.as_object().if_contains(field);
+  return v && v->is_string() ? std::string_view(v->as_string()) : std::string_view();
+}
+
+// The fieldsV1 trie of an entry, made an object if it is not one.
+json::object& EntryFields(json::value& e) {
+  json::value& f = e.as_object()["fieldsV1"];
+  if (!f.is_object()) f.emplace_object();
+  return f.as_object();
+}
+
+json::object NewEntry(std::string_view manager, std::string_view operation,
+                      std::string_view api_version, const std::string& time) {
+  json::object e;
+  e["manager"] = manager;
+  e["operation"] = operation;
+  e["apiVersion"] = api_version;
+  e["time"] = time;
+  e["fieldsType"] = "FieldsV1";
+  e["fieldsV1"] = json::object();
+  return e;
+}
+
+void DropEmptyEntries(json::array& entries) {
+  for (auto it = entries.begin(); it != entries.end();) {
+    if (!it->is_object() || EntryFields(*it).empty()) {
+      it = entries.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void SetManagedFields(json::object& obj, json::array entries) {
+  if (entries.empty()) {
+    Meta(obj).erase("managedFields");
+  } else {
+    Meta(obj)["managedFields"] = std::move(entries);
+  }
+}
+
+// An update (PUT or PATCH other than apply) of an object that has field owners: the fields
+// it changed or added pass to `manager` (an "Update" entry), fields it removed leave every
+// owner. Objects never applied server-side carry no managedFields and stay without (unlike
+// Kubernetes, which records every writer).
+void TrackUpdate(const api::KindInfo& kind, const json::object& cur, json::object& next,
+                 const std::string& manager, const std::string& now) {
+  json::array entries = ManagedEntries(cur);
+  if (entries.empty()) return;
+  const json::value cur_v(cur), next_v(next);
+  std::vector<api::FieldPath> changed;
+  for (auto& p : api::LeafPaths(api::AppliedFields(next, kind.schema))) {
+    const json::value* now_v = api::ValueAtPath(next_v, p);
+    const json::value* was = api::ValueAtPath(cur_v, p);
+    bool item = p.back() == ".";
+    if (!was || (!item && now_v && *was != *now_v)) changed.push_back(std::move(p));
+  }
+  const std::string name = manager.empty() ? "unknown" : manager;
+  json::value* mine = nullptr;
+  for (auto& e : entries) {
+    if (!e.is_object()) continue;
+    const bool own = EntryString(e, "manager") == name && EntryString(e, "operation") == "Update";
+    if (own) mine = &e;
+    json::object& trie = EntryFields(e);
+    for (const auto& p : api::LeafPaths(trie)) {
+      bool gone = api::ValueAtPath(next_v, p) == nullptr;
+      bool taken = !own && std::find(changed.begin(), changed.end(), p) != changed.end();
+      if (gone || taken) api::TrieRemove(trie, p);
+    }
+  }
+  if (!changed.empty()) {
+    if (!mine) {
+      entries.push_back(NewEntry(name, "Update", kind.ApiVersion(), now));
+      mine = &entries.back();
+    }
+    mine->as_object()["time"] = now;
+    for (const auto& p : changed) api::TrieAdd(EntryFields(*mine), p);
+  }
+  DropEmptyEntries(entries);
+  SetManagedFields(next, std::move(entries));
+}
+
+std::string ManagerOf(const WriteOptions& opts) {
+  return opts.field_manager.empty() ? opts.default_manager : opts.field_manager;
 }
 
 void AddFinalizer(json::object& obj, std::string_view f) {
@@ -196,6 +300,8 @@ asio::awaitable<Result<ObjectPtr>> Rest::Update(const api::KindInfo& kind, std::
   }
   json::object next = std::move(obj);
   KeepSystemMetadata(cur->obj, next);
+  if (subresource != "status")
+    TrackUpdate(kind, cur->obj, next, ManagerOf(opts), FormatRfc3339(clock_.NowUnix()));
   if (subresource == "status") {
     api::PrepareForStatusUpdate(kind, next, cur->obj);
   } else {
@@ -251,9 +357,13 @@ asio::awaitable<Result<ObjectPtr>> Rest::Patch(const api::KindInfo& kind, std::s
                                                PatchType type, json::value patch,
                                                WriteOptions opts) {
   if (type == PatchType::kApply) {
-    co_return Status(Code::kUnsupportedMedia,
-                     "server-side apply (application/apply-patch+yaml) is not supported yet; use "
-                     "client-side kubectl apply");
+    if (!subresource.empty()) {
+      co_return Status(Code::kUnsupportedMedia,
+                       "server-side apply of the " + subresource +
+                           " subresource is not supported; apply the object itself");
+    }
+    co_return co_await Apply(kind, std::move(ns), std::move(name), std::move(patch),
+                             std::move(opts));
   }
   for (int attempt = 0;; ++attempt) {
     ObjectPtr cur = cache_.Get(ObjectKey(kind, ns, name));
@@ -302,11 +412,14 @@ asio::awaitable<Result<ObjectPtr>> Rest::Patch(const api::KindInfo& kind, std::s
         co_return bad;
       }
       spec.as_object()["replicas"] = r->to_number<int64_t>();
+      TrackUpdate(kind, cur->obj, next, ManagerOf(opts), FormatRfc3339(clock_.NowUnix()));
     } else {
       auto decoded = Decode(kind, std::move(*patched), opts);
       if (!decoded.ok()) co_return decoded.status();
       next = std::move(*decoded);
       KeepSystemMetadata(cur->obj, next);
+      if (subresource != "status")
+        TrackUpdate(kind, cur->obj, next, ManagerOf(opts), FormatRfc3339(clock_.NowUnix()));
       if (subresource == "status") {
         api::PrepareForStatusUpdate(kind, next, cur->obj);
       } else {
@@ -315,6 +428,162 @@ asio::awaitable<Result<ObjectPtr>> Rest::Patch(const api::KindInfo& kind, std::s
     }
     auto res = co_await WriteUpdate(kind, cur, std::move(next), opts);
     if (!res.ok() && res.status().code() == Code::kConflict && attempt < kMaxRetries) {
+      co_await CatchUp();
+      continue;
+    }
+    co_return res;
+  }
+}
+
+asio::awaitable<Result<ObjectPtr>> Rest::Apply(const api::KindInfo& kind, std::string ns,
+                                               std::string name, json::value body,
+                                               WriteOptions opts) {
+  const std::string& manager = opts.field_manager;
+  if (manager.empty()) co_return BadRequest("fieldManager is required for apply requests");
+  if (!body.is_object()) co_return BadRequest("the request body must be a JSON or YAML object");
+  api::DropNulls(body);
+  auto decoded = Decode(kind, std::move(body), opts);
+  if (!decoded.ok()) co_return decoded.status();
+  json::object applied = std::move(*decoded);
+  std::string_view body_name = MetaString(applied, "name");
+  if (body_name != name) {
+    co_return BadRequest("the name of the object (" + std::string(body_name) +
+                         ") does not match the name on the URL (" + name + ")");
+  }
+  if (kind.namespaced) {
+    std::string_view body_ns = MetaString(applied, "namespace");
+    if (!body_ns.empty() && body_ns != ns) {
+      co_return BadRequest(
+          "the namespace of the provided object does not match the namespace sent on the request");
+    }
+  }
+  // resourceVersion in the configuration is a precondition; the rest of the system metadata is
+  // the server's.
+  const std::string want_rv(MetaString(applied, "resourceVersion"));
+  for (const char* f : {"uid", "resourceVersion", "creationTimestamp", "deletionTimestamp",
+                        "deletionGracePeriodSeconds", "generation", "selfLink", "managedFields",
+                        "generateName"}) {
+    Meta(applied).erase(f);
+  }
+  const json::object fields = api::AppliedFields(applied, kind.schema);
+  const json::value applied_v(applied);
+  const std::string api_version = kind.ApiVersion();
+  for (int attempt = 0;; ++attempt) {
+    const std::string now = FormatRfc3339(clock_.NowUnix());
+    ObjectPtr cur = cache_.Get(ObjectKey(kind, ns, name));
+    if (!cur) {
+      if (!want_rv.empty()) co_return NotFoundError(kind, name);
+      json::array managed;
+      managed.push_back(NewEntry(manager, "Apply", api_version, now));
+      EntryFields(managed.back()) = fields;
+      WriteOptions create_opts = opts;
+      create_opts.managed_fields = &managed;
+      create_opts.field_validation = "Ignore";  // checked above, on the configuration
+      auto res = co_await Create(kind, ns, json::value(applied), create_opts);
+      if (!res.ok() && res.status().code() == Code::kAlreadyExists && attempt < kMaxRetries) {
+        co_await CatchUp();
+        continue;  // created meanwhile: apply to it
+      }
+      if (res.ok() && opts.created) *opts.created = true;
+      co_return res;
+    }
+    if (!want_rv.empty() && want_rv != std::to_string(cur->mod_revision)) {
+      co_return ConflictError(kind, name);
+    }
+    json::array entries = ManagedEntries(cur->obj);
+    const json::value live_v(cur->obj);
+    // Fields this configuration sets that other managers own with another value.
+    std::vector<std::pair<std::string, api::FieldPath>> conflicts;
+    for (const auto& p : api::LeafPaths(fields)) {
+      if (p.back() == ".") continue;  // list items themselves are shared freely
+      const json::value* want = api::ValueAtPath(applied_v, p);
+      const json::value* have = api::ValueAtPath(live_v, p);
+      // Owned with the same value, or owned on paper only (the live object lacks it): no clash.
+      if (!want || !have || *want == *have) continue;
+      for (auto& e : entries) {
+        if (!e.is_object()) continue;
+        if (EntryString(e, "manager") == manager && EntryString(e, "operation") == "Apply")
+          continue;
+        json::object& trie = EntryFields(e);
+        if (!api::TrieHasLeaf(trie, p)) continue;
+        if (opts.force) {
+          api::TrieRemove(trie, p);
+          continue;
+        }
+        // Kubernetes names an Update manager with the API version it wrote through.
+        std::string who = "\"" + std::string(EntryString(e, "manager")) + "\"";
+        if (EntryString(e, "operation") != "Apply")
+          who += " using " + std::string(EntryString(e, "apiVersion"));
+        conflicts.emplace_back(std::move(who), p);
+      }
+    }
+    if (!conflicts.empty()) {
+      // As Kubernetes words it: one line per manager, its paths listed when there are several.
+      std::vector<Cause> causes;
+      std::vector<std::string> order;
+      std::map<std::string, std::vector<std::string>> by_manager;
+      for (const auto& [who, path] : conflicts) {
+        causes.push_back(Cause{"FieldManagerConflict", "conflict with " + who, api::PathString(path)});
+        if (!by_manager.count(who)) order.push_back(who);
+        by_manager[who].push_back(api::PathString(path));
+      }
+      std::string msg = "Apply failed with " + std::to_string(conflicts.size()) + " conflict" +
+                        (conflicts.size() == 1 ? "" : "s") + ": ";
+      for (size_t i = 0; i < order.size(); ++i) {
+        const auto& paths = by_manager[order[i]];
+        if (i) msg += "\n";
+        if (paths.size() == 1) {
+          msg += "conflict with " + order[i] + ": " + paths[0];
+        } else {
+          msg += "conflicts with " + order[i] + ":";
+          for (const auto& p : paths) msg += "\n- " + p;
+        }
+      }
+      co_return Status(Code::kConflict, msg, std::move(causes));
+    }
+    // The merge, then what this manager set before, sets no more and nobody else owns.
+    json::value next_v(cur->obj);
+    api::MergeApplied(next_v.as_object(), applied, kind.schema);
+    json::value* mine = nullptr;
+    for (auto& e : entries) {
+      if (e.is_object() && EntryString(e, "manager") == manager &&
+          EntryString(e, "operation") == "Apply")
+        mine = &e;
+    }
+    if (mine) {
+      for (const auto& p : api::LeafPaths(EntryFields(*mine))) {
+        if (api::TrieHasLeaf(fields, p)) continue;
+        api::FieldPath item(p.begin(), p.end() - (p.back() == "." ? 1 : 0));
+        bool kept = false;
+        for (auto& e : entries) {
+          if (&e == mine || !e.is_object()) continue;
+          const json::object& trie = EntryFields(e);
+          if (p.back() == "." ? api::TrieHasPrefix(trie, item) : api::TrieHasLeaf(trie, p)) {
+            kept = true;
+            break;
+          }
+        }
+        if (!kept && p.back() == "." && api::TrieHasPrefix(fields, item)) kept = true;
+        if (!kept) api::RemoveAtPath(next_v, p);
+      }
+      // The entry's time moves only when its fields do: an identical apply writes nothing.
+      if (EntryFields(*mine) != fields) {
+        EntryFields(*mine) = fields;
+        mine->as_object()["time"] = now;
+      }
+      mine->as_object()["apiVersion"] = api_version;
+    } else {
+      entries.push_back(NewEntry(manager, "Apply", api_version, now));
+      EntryFields(entries.back()) = fields;
+    }
+    DropEmptyEntries(entries);
+    json::object next = std::move(next_v.as_object());
+    KeepSystemMetadata(cur->obj, next);
+    SetManagedFields(next, std::move(entries));
+    api::PrepareForUpdate(kind, next, cur->obj);
+    auto res = co_await WriteUpdate(kind, cur, std::move(next), opts);
+    if (!res.ok() && res.status().code() == Code::kConflict && attempt < kMaxRetries &&
+        want_rv.empty()) {
       co_await CatchUp();
       continue;
     }
