@@ -16,20 +16,6 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
-// The schema of a member of an object or map, and the Field that declares it (for lists).
-struct Child {
-  const Schema* type = nullptr;
-  const Field* field = nullptr;
-};
-
-Child ChildOf(const Schema* s, std::string_view key) {
-  if (!s) return {};
-  if (s->kind == TypeKind::kMap) return {s->element, nullptr};
-  if (s->kind != TypeKind::kObject) return {};
-  const Field* f = s->FindField(key);
-  return f ? Child{f->type, f} : Child{};
-}
-
 enum class ListKind { kAtomic, kAssociative, kSet };
 
 ListKind ListKindOf(const Field* f) {
@@ -52,17 +38,17 @@ std::string KeyElement(const std::string& merge_key, const json::value& key_valu
   return "k:" + SerializeSorted(k);
 }
 
-void AddValue(const json::value& v, Child c, json::object& node);
+void AddValue(const json::value& v, Member c, json::object& node);
 
 void AddObject(const json::object& obj, const Schema* s, json::object& node) {
   for (const auto& [k, v] : obj) {
     json::value& sub = node["f:" + std::string(k)];
     if (!sub.is_object()) sub.emplace_object();
-    AddValue(v, ChildOf(s, k), sub.as_object());
+    AddValue(v, MemberOf(s, k), sub.as_object());
   }
 }
 
-void AddValue(const json::value& v, Child c, json::object& node) {
+void AddValue(const json::value& v, Member c, json::object& node) {
   if (Granular(v, c.type)) {
     AddObject(v.as_object(), c.type, node);
     return;
@@ -100,6 +86,17 @@ void CollectLeaves(const json::object& node, FieldPath& prefix, std::vector<Fiel
     }
     prefix.pop_back();
   }
+}
+
+// The node of `trie` at `path`; null if the path leaves the trie.
+const json::object* Descend(const json::object& trie, const FieldPath& path) {
+  const json::object* node = &trie;
+  for (const auto& e : path) {
+    const json::value* next = node->if_contains(e);
+    if (!next || !next->is_object()) return nullptr;
+    node = &next->as_object();
+  }
+  return node;
 }
 
 // The index of the item that a "k:" or "v:" element names in `list`, or -1.
@@ -142,7 +139,7 @@ const json::value* Step(const json::value& v, std::string_view element) {
   return nullptr;
 }
 
-void MergeValue(json::value& live, const json::value& applied, Child c);
+void MergeValue(json::value& live, const json::value& applied, Member c);
 
 void MergeObjectInto(json::object& live, const json::object& applied, const Schema* s) {
   for (const auto& [k, av] : applied) {
@@ -151,11 +148,11 @@ void MergeObjectInto(json::object& live, const json::object& applied, const Sche
       live[k] = av;
       continue;
     }
-    MergeValue(*lv, av, ChildOf(s, k));
+    MergeValue(*lv, av, MemberOf(s, k));
   }
 }
 
-void MergeValue(json::value& live, const json::value& applied, Child c) {
+void MergeValue(json::value& live, const json::value& applied, Member c) {
   if (applied.is_object() && live.is_object() &&
       (!c.type || c.type->kind == TypeKind::kObject || c.type->kind == TypeKind::kMap)) {
     MergeObjectInto(live.as_object(), applied.as_object(), c.type);
@@ -188,7 +185,7 @@ void MergeValue(json::value& live, const json::value& applied, Child c) {
       if (found < 0) {
         items.push_back(item);
       } else {
-        MergeValue(items[static_cast<size_t>(found)], item, Child{item_type, nullptr});
+        MergeValue(items[static_cast<size_t>(found)], item, Member{item_type, nullptr});
       }
     }
     return;
@@ -202,7 +199,7 @@ json::object AppliedFields(const json::object& applied, const Schema* schema) {
   json::object trie;
   for (const auto& [k, v] : applied) {
     if (k == "apiVersion" || k == "kind" || k == "status") continue;
-    Child c = ChildOf(schema, k);
+    Member c = MemberOf(schema, k);
     if (k == "metadata" && v.is_object()) {
       json::object meta;
       for (const auto& [mk, mv] : v.as_object()) {
@@ -232,23 +229,12 @@ std::vector<FieldPath> LeafPaths(const json::object& trie) {
 }
 
 bool TrieHasLeaf(const json::object& trie, const FieldPath& path) {
-  const json::object* node = &trie;
-  for (const auto& e : path) {
-    const json::value* next = node->if_contains(e);
-    if (!next || !next->is_object()) return false;
-    node = &next->as_object();
-  }
-  return !path.empty() && node->empty();
+  const json::object* node = Descend(trie, path);
+  return !path.empty() && node && node->empty();
 }
 
 bool TrieHasPrefix(const json::object& trie, const FieldPath& prefix) {
-  const json::object* node = &trie;
-  for (const auto& e : prefix) {
-    const json::value* next = node->if_contains(e);
-    if (!next || !next->is_object()) return false;
-    node = &next->as_object();
-  }
-  return true;
+  return Descend(trie, prefix) != nullptr;
 }
 
 void TrieRemove(json::object& trie, const FieldPath& path) {

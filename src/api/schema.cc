@@ -143,6 +143,14 @@ const Field* Schema::FindField(std::string_view field_name) const {
   return nullptr;
 }
 
+Member MemberOf(const Schema* s, std::string_view key) {
+  if (!s) return {};
+  if (s->kind == TypeKind::kMap) return {s->element, nullptr};
+  if (s->kind != TypeKind::kObject) return {};
+  const Field* f = s->FindField(key);
+  return f ? Member{f->type, f} : Member{};
+}
+
 const Field* Schema::FindFieldByTag(int tag, int inline_tag) const {
   if (tag <= 0) return nullptr;
   for (const Field& f : fields) {

@@ -93,6 +93,15 @@ struct Schema {
   bool IsInlineTag(int tag) const;
 };
 
+// What a member of a value of schema `s` is: for an object, the field named `key` and its type;
+// for a map, the value type (no Field). Both null when `s` is null, another kind, or has no such
+// field.
+struct Member {
+  const Schema* type = nullptr;
+  const Field* field = nullptr;
+};
+Member MemberOf(const Schema* s, std::string_view key);
+
 struct SubresourceInfo {
   std::string name;                // "status", "scale", "log", "exec", ...
   std::string group, version, kind;  // responseKind

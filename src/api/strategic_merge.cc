@@ -28,28 +28,6 @@ constexpr std::string_view kRetainKeys = "$retainKeys";
 constexpr std::string_view kSetElementOrder = "$setElementOrder/";
 constexpr std::string_view kDeleteFromPrimitiveList = "$deleteFromPrimitiveList/";
 
-const Field* FieldNamed(const Schema* s, std::string_view name) {
-  if (!s || s->kind != TypeKind::kObject) return nullptr;
-  for (const auto& f : s->fields) {
-    if (f.name == name) return &f;
-  }
-  return nullptr;
-}
-
-// The schema of a child value and, for object fields, the Field (which carries the list
-// merge strategy).
-struct Child {
-  const Schema* type = nullptr;
-  const Field* field = nullptr;
-};
-
-Child ChildOf(const Schema* s, std::string_view key) {
-  if (!s) return {};
-  if (s->kind == TypeKind::kMap) return {s->element, nullptr};
-  const Field* f = FieldNamed(s, key);
-  return f ? Child{f->type, f} : Child{};
-}
-
 bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
@@ -200,7 +178,7 @@ class Merger {
         orig.erase(key);
         continue;
       }
-      ASSIGN_OR_RETURN(json::value merged, MergeValue(orig.if_contains(key), pv, ChildOf(s, key)));
+      ASSIGN_OR_RETURN(json::value merged, MergeValue(orig.if_contains(key), pv, MemberOf(s, key)));
       orig[key] = std::move(merged);
     }
     return json::value(std::move(orig));
@@ -208,7 +186,7 @@ class Merger {
 
  private:
   // Merges one patch value onto the current value (nullptr if absent).
-  Result<json::value> MergeValue(json::value* cur, const json::value& pv, Child child) {
+  Result<json::value> MergeValue(json::value* cur, const json::value& pv, Member child) {
     if (pv.is_object()) {
       bool replace = child.field && child.field->patch_strategy == "replace";
       json::object base =
@@ -223,7 +201,7 @@ class Merger {
     return pv;
   }
 
-  const Schema* ItemSchema(Child child) {
+  const Schema* ItemSchema(Member child) {
     return child.type && child.type->kind == TypeKind::kArray ? child.type->element : nullptr;
   }
 
@@ -233,7 +211,7 @@ class Merger {
     return MergeObject(json::object(), item.as_object(), item_schema);
   }
 
-  Result<json::array> MergeList(json::array orig, const json::array& patch, Child child) {
+  Result<json::array> MergeList(json::array orig, const json::array& patch, Member child) {
     const Schema* item_schema = ItemSchema(child);
     if (!IsMergeList(child.field)) {
       json::array out;
@@ -312,7 +290,7 @@ class Merger {
   // Merges `list` of `patch` (if present) into `orig` and orders it by `order`.
   Status OrderList(json::object& orig, const json::object& patch, std::string_view list,
                    const json::array& order, const Schema* s) {
-    Child child = ChildOf(s, list);
+    Member child = MemberOf(s, list);
     const std::string merge_key = child.field ? child.field->merge_key : "";
     json::value* cur = orig.if_contains(list);
     const json::value* pv = patch.if_contains(list);
