@@ -2,6 +2,8 @@
 // in meta_handler.cc.
 #include "apiserver/api_handler.h"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 #include <charconv>
 #include <optional>
@@ -11,6 +13,7 @@
 #include "api/validate.h"
 #include "api/printers.h"
 #include "apiserver/rest_internal.h"
+#include "apiserver/review.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -245,6 +248,16 @@ asio::awaitable<void> ApiHandler::Route(Request& req, Responder& res) {
   if (Status st = CheckAccept(req); !st.ok()) {
     RETURN_REPLY(ErrorResponse(st, &*info));
   }
+  // A verb the resource does not offer (a list of bindings, a get of a review): 405, as
+  // Kubernetes answers.
+  if (info->subresource.empty() && info->kind &&
+      std::find(info->kind->verbs.begin(), info->kind->verbs.end(), info->verb) ==
+          info->kind->verbs.end()) {
+    RETURN_REPLY(ErrorResponse(
+        Status(Code::kMethodNotAllowed, "the server does not allow this method on the requested "
+                                        "resource"),
+        &*info));
+  }
   if (!info->subresource.empty()) {
     co_await HandleSubresource(req, res, *info);
   } else if (info->verb == "watch") {
@@ -354,6 +367,18 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
         if (auto* n = m->as_object().if_contains("name"); n && n->is_string())
           named.name = std::string(n->as_string());
       }
+    }
+    if (IsReview(kind)) {
+      auto request = rest_.Decode(kind, std::move(*body), *opts);
+      auto answer = request.ok() ? AnswerReview(kind, std::move(*request), req.identity)
+                                 : Result<json::object>(request.status());
+      if (!answer.ok()) {
+        RETURN_REPLY(ErrorResponse(answer.status(), &info));
+      }
+      Response r = JsonResponse(201, *answer);
+      AddWarnings(r, warnings);
+      co_await res.Send(std::move(r));
+      co_return;
     }
     std::string ns = info.ns;
     WriteOptions wo = *opts;

@@ -113,6 +113,11 @@ class Rest {
   Status InvalidError(const api::KindInfo& kind, std::string_view name,
                       std::vector<Cause> causes) const;
 
+  // A request body as an object of `kind`: checked against the schema (unknown fields per
+  // opts.field_validation), kind and apiVersion filled in.
+  Result<json::object> Decode(const api::KindInfo& kind, json::value body,
+                              const WriteOptions& opts) const;
+
   ObjectCache& cache() { return cache_; }
   const api::Registry& registry() const { return registry_; }
 
@@ -127,8 +132,7 @@ class Rest {
   // Waits until the cache has applied every write the store has committed.
   asio::awaitable<void> CatchUp();
   Status CheckNamespaceAcceptsWrites(const api::KindInfo& kind, std::string_view ns) const;
-  Result<json::object> Decode(const api::KindInfo& kind, json::value body,
-                              const WriteOptions& opts) const;
+
 
   store::Backend& backend_;
   ObjectCache& cache_;

@@ -14,6 +14,8 @@ std::vector<std::pair<const char*, const char*>> BuiltinSchemaTexts() {
       {"coordination_v1", CoordinationV1()},
       {"events_v1", EventsV1()},
       {"scheduling_v1", SchedulingV1()},
+      {"authentication_v1", AuthenticationV1()},
+      {"authorization_v1", AuthorizationV1()},
   };
 }
 

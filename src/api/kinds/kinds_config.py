@@ -3,7 +3,8 @@ plural, short names, scope, categories, subresources)."""
 
 # Load order = discovery order: core first, then apps, batch, the rest.
 PACKAGES = ['meta/v1', 'core/v1', 'apps/v1', 'batch/v1', 'autoscaling/v2', 'autoscaling/v1',
-            'policy/v1', 'coordination/v1', 'events/v1', 'scheduling/v1']
+            'policy/v1', 'coordination/v1', 'events/v1', 'scheduling/v1', 'authentication/v1',
+            'authorization/v1']
 
 OPENAPI_PACKAGES = {
     'meta/v1': 'io.k8s.apimachinery.pkg.apis.meta.v1',
@@ -16,6 +17,8 @@ OPENAPI_PACKAGES = {
     'coordination/v1': 'io.k8s.api.coordination.v1',
     'events/v1': 'io.k8s.api.events.v1',
     'scheduling/v1': 'io.k8s.api.scheduling.v1',
+    'authentication/v1': 'io.k8s.api.authentication.v1',
+    'authorization/v1': 'io.k8s.api.authorization.v1',
 }
 
 # The C++ function (api/kinds/kinds.h) that returns each package's text.
@@ -23,6 +26,7 @@ FUNCS = {
     'meta/v1': 'MetaV1', 'core/v1': 'CoreV1', 'apps/v1': 'AppsV1', 'batch/v1': 'BatchV1',
     'autoscaling/v1': 'AutoscalingV1', 'autoscaling/v2': 'AutoscalingV2', 'policy/v1': 'PolicyV1',
     'coordination/v1': 'CoordinationV1', 'events/v1': 'EventsV1', 'scheduling/v1': 'SchedulingV1',
+    'authentication/v1': 'AuthenticationV1', 'authorization/v1': 'AuthorizationV1',
 }
 
 ROOTS = [
@@ -41,6 +45,8 @@ ROOTS = [
     ('coordination/v1', 'Lease'),
     ('events/v1', 'Event'),
     ('scheduling/v1', 'PriorityClass'),
+    ('authentication/v1', 'SelfSubjectReview'),
+    ('authorization/v1', 'SelfSubjectAccessReview'), ('authorization/v1', 'SelfSubjectRulesReview'),
 ]
 
 # Rarely used (mostly cloud or legacy in-tree) volume sources: kept, but `open`, so that a
@@ -108,6 +114,14 @@ KIND_LINES = {
     ],
     'scheduling/v1': [
         f'kind PriorityClass group=scheduling.k8s.io version=v1 plural=priorityclasses singular=priorityclass {C} type=PriorityClass short=pc',
+    ],
+    'authentication/v1': [
+        '# Reviews: created, answered, never stored.',
+        f'kind SelfSubjectReview group=authentication.k8s.io version=v1 plural=selfsubjectreviews singular=selfsubjectreview {C} type=SelfSubjectReview verbs=create',
+    ],
+    'authorization/v1': [
+        f'kind SelfSubjectAccessReview group=authorization.k8s.io version=v1 plural=selfsubjectaccessreviews singular=selfsubjectaccessreview {C} type=SelfSubjectAccessReview verbs=create',
+        f'kind SelfSubjectRulesReview group=authorization.k8s.io version=v1 plural=selfsubjectrulesreviews singular=selfsubjectrulesreview {C} type=SelfSubjectRulesReview verbs=create',
     ],
 }
 

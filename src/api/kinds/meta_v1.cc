@@ -27,6 +27,11 @@ type DeleteOptions "Options for a delete request."
   dryRun []string 5 omitempty "When set, the change is validated but not stored."
   ignoreStoreReadErrorWithClusterBreakingPotential bool 6 "Deletes an object that cannot be decoded; unsafe."
 
+type FieldSelectorRequirement "One field test: a field path, an operator and a list of values."
+  key string 1 required "The field path the requirement tests."
+  operator string 2 required "How the field relates to the values: In, NotIn, Exists or DoesNotExist."
+  values []string 3 omitempty "Values to test the field against; empty for Exists and DoesNotExist."
+
 type LabelSelector "Chooses objects by their labels; all given terms must match."
   matchLabels map[string]string 1 omitempty "Labels that must all be present with these values."
   matchExpressions []LabelSelectorRequirement 2 omitempty "Expression terms that must all match."
