@@ -287,6 +287,10 @@ void PrepareKindForCreate(const KindInfo& kind, json::object& obj);
 void ValidateSchedulingKind(const KindInfo& kind, const json::object& obj, const json::object* old,
                             Errors& errors);
 void DefaultSchedulingKind(const KindInfo& kind, json::object& obj);
+// RBAC kinds (strategy_rbac.cc): create (old == nullptr) and update rules, and defaults.
+void ValidateRbacKind(const KindInfo& kind, const json::object& obj, const json::object* old,
+                      Errors& errors);
+void DefaultRbacKind(const KindInfo& kind, json::object& obj);
 }  // namespace strategy
 
 using namespace strategy;  // NOLINT: the helpers of this module
@@ -317,6 +321,7 @@ bool HasStatusSubresource(const KindInfo& kind) {
 void DefaultObject(const KindInfo& kind, json::object& obj) {
   DefaultKind(kind, obj);
   DefaultSchedulingKind(kind, obj);
+  DefaultRbacKind(kind, obj);
   if (!kind.group.empty()) return;
   if (kind.kind == "Secret") {
     // stringData is write-only: merged into data (base64), stringData winning on a clash.
@@ -399,6 +404,7 @@ Status ValidateCreate(const KindInfo& kind, const json::object& obj) {
   ValidateMeta(kind, obj, errors);
   ValidateKind(kind, obj, errors);
   ValidateSchedulingKind(kind, obj, nullptr, errors);
+  ValidateRbacKind(kind, obj, nullptr, errors);
   return Finish(kind, obj, errors);
 }
 
@@ -408,6 +414,7 @@ Status ValidateUpdate(const KindInfo& kind, const json::object& obj, const json:
   ValidateKind(kind, obj, errors);
   ValidateKindUpdate(kind, obj, old, errors);
   ValidateSchedulingKind(kind, obj, &old, errors);
+  ValidateRbacKind(kind, obj, &old, errors);
   return Finish(kind, obj, errors);
 }
 

@@ -5,6 +5,14 @@ FIELDS ("Type.field") wins over GENERIC ("field").
 """
 
 TYPES = {
+    'AggregationRule': "Label selectors whose matching cluster roles' rules are combined into this one.",
+    'ClusterRole': 'A named set of permissions that applies across the cluster or, through a role binding, in one namespace.',
+    'ClusterRoleBinding': 'Grants the permissions of a cluster role to users, groups or service accounts in every namespace.',
+    'PolicyRule': 'One permission: verbs allowed on resources of API groups, or on paths outside the API.',
+    'Role': 'A named set of permissions within one namespace.',
+    'RoleBinding': 'Grants the permissions of a role or cluster role to users, groups or service accounts in one namespace.',
+    'RoleRef': 'The role a binding grants.',
+    'Subject': 'A user, group or service account that a binding grants a role to.',
     'FieldSelectorRequirement': 'One field test: a field path, an operator and a list of values.',
     'SelfSubjectReview': 'Asks the server who the requesting user is; answered, never stored.',
     'SelfSubjectReviewStatus': 'The identity the server saw on the request.',
@@ -300,6 +308,26 @@ TYPES = {
 }
 
 FIELDS = {
+    'AggregationRule.clusterRoleSelectors': 'Selectors of the cluster roles whose rules are added to this one.',
+    'ClusterRole.rules': 'What the role allows.',
+    'ClusterRole.aggregationRule': 'When set, the rules are those of the cluster roles it selects, kept up to date by the controller manager.',
+    'Role.rules': 'What the role allows.',
+    'ClusterRoleBinding.subjects': 'Who is granted the role.',
+    'ClusterRoleBinding.roleRef': 'The cluster role granted; it cannot be changed once set.',
+    'RoleBinding.subjects': 'Who is granted the role.',
+    'RoleBinding.roleRef': 'The role or cluster role granted; it cannot be changed once set.',
+    'PolicyRule.verbs': 'Verbs allowed (get, list, watch, create, update, patch, delete, ...); "*" means all.',
+    'PolicyRule.apiGroups': 'API groups of the resources; "" is the core group, "*" means all.',
+    'PolicyRule.resources': 'Resources the verbs apply to, with "/subresource" where needed; "*" means all.',
+    'PolicyRule.resourceNames': 'Names of the objects the rule is limited to; empty for all.',
+    'PolicyRule.nonResourceURLs': 'Paths outside the API resources (such as /healthz) the verbs apply to; for cluster roles only.',
+    'RoleRef.apiGroup': 'API group of the role: rbac.authorization.k8s.io.',
+    'RoleRef.kind': 'Role or ClusterRole.',
+    'RoleRef.name': 'Name of the role.',
+    'Subject.kind': 'User, Group or ServiceAccount.',
+    'Subject.apiGroup': 'rbac.authorization.k8s.io for users and groups, empty for service accounts.',
+    'Subject.name': 'Name of the user, group or service account.',
+    'Subject.namespace': 'Namespace of a service account.',
     'FieldSelectorRequirement.key': 'The field path the requirement tests.',
     'FieldSelectorRequirement.operator': 'How the field relates to the values: In, NotIn, Exists or DoesNotExist.',
     'FieldSelectorRequirement.values': 'Values to test the field against; empty for Exists and DoesNotExist.',

@@ -9,7 +9,7 @@ kinds and types are emitted, and their resource facts: kinds_config.py.
 Usage: generate.py K8S_API_DIR APIMACHINERY_META_V1_DIR OUT_DIR
   K8S_API_DIR holds <group>/<version>/types.go and generated.proto; for release 1.32:
     for d in core/v1 apps/v1 batch/v1 coordination/v1 events/v1 autoscaling/v1 autoscaling/v2 \
-             authentication/v1 authorization/v1 \
+             authentication/v1 authorization/v1 rbac/v1 \
              policy/v1 scheduling/v1; do mkdir -p api/$d; git -C kubernetes-api show v0.32.9:$d/types.go \
              > api/$d/types.go; git -C kubernetes-api show v0.32.9:$d/generated.proto \
              > api/$d/generated.proto; done

@@ -16,6 +16,7 @@ std::vector<std::pair<const char*, const char*>> BuiltinSchemaTexts() {
       {"scheduling_v1", SchedulingV1()},
       {"authentication_v1", AuthenticationV1()},
       {"authorization_v1", AuthorizationV1()},
+      {"rbac_v1", RbacV1()},
   };
 }
 

@@ -22,6 +22,7 @@ const char* EventsV1();
 const char* SchedulingV1();
 const char* AuthenticationV1();
 const char* AuthorizationV1();
+const char* RbacV1();
 
 // (source name, text) pairs, in load order: meta types, then core, apps, batch, the rest.
 std::vector<std::pair<const char*, const char*>> BuiltinSchemaTexts();

@@ -4,7 +4,7 @@ plural, short names, scope, categories, subresources)."""
 # Load order = discovery order: core first, then apps, batch, the rest.
 PACKAGES = ['meta/v1', 'core/v1', 'apps/v1', 'batch/v1', 'autoscaling/v2', 'autoscaling/v1',
             'policy/v1', 'coordination/v1', 'events/v1', 'scheduling/v1', 'authentication/v1',
-            'authorization/v1']
+            'authorization/v1', 'rbac/v1']
 
 OPENAPI_PACKAGES = {
     'meta/v1': 'io.k8s.apimachinery.pkg.apis.meta.v1',
@@ -19,6 +19,7 @@ OPENAPI_PACKAGES = {
     'scheduling/v1': 'io.k8s.api.scheduling.v1',
     'authentication/v1': 'io.k8s.api.authentication.v1',
     'authorization/v1': 'io.k8s.api.authorization.v1',
+    'rbac/v1': 'io.k8s.api.rbac.v1',
 }
 
 # The C++ function (api/kinds/kinds.h) that returns each package's text.
@@ -27,6 +28,7 @@ FUNCS = {
     'autoscaling/v1': 'AutoscalingV1', 'autoscaling/v2': 'AutoscalingV2', 'policy/v1': 'PolicyV1',
     'coordination/v1': 'CoordinationV1', 'events/v1': 'EventsV1', 'scheduling/v1': 'SchedulingV1',
     'authentication/v1': 'AuthenticationV1', 'authorization/v1': 'AuthorizationV1',
+    'rbac/v1': 'RbacV1',
 }
 
 ROOTS = [
@@ -47,6 +49,8 @@ ROOTS = [
     ('scheduling/v1', 'PriorityClass'),
     ('authentication/v1', 'SelfSubjectReview'),
     ('authorization/v1', 'SelfSubjectAccessReview'), ('authorization/v1', 'SelfSubjectRulesReview'),
+    ('rbac/v1', 'ClusterRoleBinding'), ('rbac/v1', 'ClusterRole'), ('rbac/v1', 'RoleBinding'),
+    ('rbac/v1', 'Role'),
 ]
 
 # Rarely used (mostly cloud or legacy in-tree) volume sources: kept, but `open`, so that a
@@ -122,6 +126,13 @@ KIND_LINES = {
     'authorization/v1': [
         f'kind SelfSubjectAccessReview group=authorization.k8s.io version=v1 plural=selfsubjectaccessreviews singular=selfsubjectaccessreview {C} type=SelfSubjectAccessReview verbs=create',
         f'kind SelfSubjectRulesReview group=authorization.k8s.io version=v1 plural=selfsubjectrulesreviews singular=selfsubjectrulesreview {C} type=SelfSubjectRulesReview verbs=create',
+    ],
+    'rbac/v1': [
+        '# Stored and served; authorization does not read them yet (every authenticated user is allowed).',
+        f'kind ClusterRoleBinding group=rbac.authorization.k8s.io version=v1 plural=clusterrolebindings singular=clusterrolebinding {C} type=ClusterRoleBinding',
+        f'kind ClusterRole group=rbac.authorization.k8s.io version=v1 plural=clusterroles singular=clusterrole {C} type=ClusterRole',
+        f'kind RoleBinding group=rbac.authorization.k8s.io version=v1 plural=rolebindings singular=rolebinding {N} type=RoleBinding',
+        f'kind Role group=rbac.authorization.k8s.io version=v1 plural=roles singular=role {N} type=Role',
     ],
 }
 
