@@ -1,9 +1,9 @@
 // tcp_floor: the floor under any request/response API on this machine — plain TCP round trips over
 // 127.0.0.1, no TLS, no HTTP parsing, no work. A server thread answers every request of REQ bytes
-// with RESP bytes over epoll (as sampan's API thread does); CONCURRENCY client threads each keep one
-// connection and send their next request when the previous answer is in (as apiserver_load does).
-// The rate it reaches is what the kernel's loopback TCP and the thread hand-offs alone allow. Not a
-// test; bench/apiserver.sh prints it beside the API figures.
+// with RESP bytes over epoll (as sampan's API thread does); CONCURRENCY client threads each keep
+// one connection and send their next request when the previous answer is in (as apiserver_load
+// does). The rate it reaches is what the kernel's loopback TCP and the thread hand-offs alone
+// allow. Not a test; bench/apiserver.sh prints it beside the API figures.
 //
 //   tcp_floor [--concurrency N] [--seconds S] [--request-bytes B] [--response-bytes B]
 //
@@ -113,7 +113,8 @@ void Serve(int listener, size_t req_bytes, size_t resp_bytes, std::atomic<bool>*
 double CpuSeconds() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 }  // namespace
@@ -129,10 +130,14 @@ int main(int argc, char** argv) {
       return 2;
     }
     const char* v = argv[++i];
-    if (a == "--concurrency") concurrency = std::atoi(v);
-    else if (a == "--seconds") seconds = std::atof(v);
-    else if (a == "--request-bytes") req_bytes = std::strtoul(v, nullptr, 10);
-    else if (a == "--response-bytes") resp_bytes = std::strtoul(v, nullptr, 10);
+    if (a == "--concurrency")
+      concurrency = std::atoi(v);
+    else if (a == "--seconds")
+      seconds = std::atof(v);
+    else if (a == "--request-bytes")
+      req_bytes = std::strtoul(v, nullptr, 10);
+    else if (a == "--response-bytes")
+      resp_bytes = std::strtoul(v, nullptr, 10);
     else {
       std::fprintf(stderr, "tcp_floor: unknown flag %s\n", a.c_str());
       return 2;
@@ -164,7 +169,8 @@ int main(int argc, char** argv) {
   for (int t = 0; t < concurrency; ++t) {
     clients.emplace_back([&] {
       int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) Die("connect");
+      if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+        Die("connect");
       int one = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       std::vector<char> req(req_bytes, 'q'), resp(resp_bytes);
@@ -192,7 +198,8 @@ int main(int argc, char** argv) {
   server.join();
   close(listener);
   std::printf(
-      "{\"concurrency\": %d, \"request_bytes\": %zu, \"response_bytes\": %zu, \"round_trips\": %ld, "
+      "{\"concurrency\": %d, \"request_bytes\": %zu, \"response_bytes\": %zu, \"round_trips\": "
+      "%ld, "
       "\"seconds\": %.3f, \"per_second\": %.1f, \"cpu_s\": %.2f}\n",
       concurrency, req_bytes, resp_bytes, trips.load(), secs, trips.load() / secs, cpu);
   return 0;

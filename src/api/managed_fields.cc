@@ -69,7 +69,8 @@ void AddValue(const json::value& v, Member c, json::object& node) {
       node["v:" + json::serialize(item)].emplace_object();
       continue;
     }
-    json::value& sub = node[KeyElement(c.field->merge_key, item.as_object().at(c.field->merge_key))];
+    json::value& sub =
+        node[KeyElement(c.field->merge_key, item.as_object().at(c.field->merge_key))];
     if (!sub.is_object()) sub.emplace_object();
     sub.as_object()[kSelf].emplace_object();
     AddObject(item.as_object(), item_type, sub.as_object());
@@ -171,8 +172,8 @@ void MergeValue(json::value& live, const json::value& applied, Member c) {
         if (found < 0) items.push_back(item);
         continue;
       }
-      const json::value* key = item.is_object() ? item.as_object().if_contains(c.field->merge_key)
-                                                : nullptr;
+      const json::value* key =
+          item.is_object() ? item.as_object().if_contains(c.field->merge_key) : nullptr;
       if (key) {
         for (size_t i = 0; i < items.size(); ++i) {
           const json::value& li = items[i];

@@ -29,21 +29,22 @@ TEST(ManagedFieldsTest, AppliedFieldsFollowTheSchemasListKinds) {
   json::object f = AppliedFields(d, DeploymentSchema());
   // Identity, system metadata and status are nobody's; an associative list is keyed by its
   // merge key and owns its items ("."); an atomic list (args) is one leaf.
-  EXPECT_EQ(SerializeSorted(f),
-            R"({"f:metadata":{"f:labels":{"f:app":{}}},"f:spec":{"f:replicas":{},"f:template":)"
-            R"({"f:spec":{"f:containers":{"k:{\"name\":\"app\"}":{".":{},"f:args":{},"f:image":{},)"
-            R"("f:name":{},"f:ports":{"k:{\"containerPort\":80}":{".":{},"f:containerPort":{}}}}}}}}})");
+  EXPECT_EQ(
+      SerializeSorted(f),
+      R"({"f:metadata":{"f:labels":{"f:app":{}}},"f:spec":{"f:replicas":{},"f:template":)"
+      R"({"f:spec":{"f:containers":{"k:{\"name\":\"app\"}":{".":{},"f:args":{},"f:image":{},)"
+      R"("f:name":{},"f:ports":{"k:{\"containerPort\":80}":{".":{},"f:containerPort":{}}}}}}}}})");
 }
 
 TEST(ManagedFieldsTest, SetListsAreOwnedByValue) {
   json::object cm = Obj(R"({"metadata": {"name": "x", "finalizers": ["a/b", "c"]}})");
-  json::object f =
-      AppliedFields(cm, BuiltinRegistry().FindKind("", "v1", "ConfigMap")->schema);
+  json::object f = AppliedFields(cm, BuiltinRegistry().FindKind("", "v1", "ConfigMap")->schema);
   EXPECT_EQ(SerializeSorted(f), R"({"f:metadata":{"f:finalizers":{"v:\"a/b\"":{},"v:\"c\"":{}}}})");
 }
 
 TEST(ManagedFieldsTest, LeavesAndTrieEdits) {
-  json::object t = Obj(R"({"f:a":{"f:b":{},"f:c":{}},"f:l":{"k:{\"name\":\"x\"}":{".":{},"f:v":{}}}})");
+  json::object t =
+      Obj(R"({"f:a":{"f:b":{},"f:c":{}},"f:l":{"k:{\"name\":\"x\"}":{".":{},"f:v":{}}}})");
   std::vector<FieldPath> leaves = LeafPaths(t);
   ASSERT_EQ(leaves.size(), 4u);
   EXPECT_EQ(leaves[0], (FieldPath{"f:a", "f:b"}));
@@ -64,7 +65,8 @@ TEST(ManagedFieldsTest, PathsAddressFieldsItemsAndValues) {
   json::value v = json::parse(R"({"spec": {"containers": [{"name": "a", "image": "i1"},
                                                           {"name": "b", "image": "i2"}]},
                                   "metadata": {"finalizers": ["x", "y"]}})");
-  const json::value* img = ValueAtPath(v, {"f:spec", "f:containers", "k:{\"name\":\"b\"}", "f:image"});
+  const json::value* img =
+      ValueAtPath(v, {"f:spec", "f:containers", "k:{\"name\":\"b\"}", "f:image"});
   ASSERT_NE(img, nullptr);
   EXPECT_EQ(*img, json::value("i2"));
   EXPECT_NE(ValueAtPath(v, {"f:spec", "f:containers", "k:{\"name\":\"a\"}", "."}), nullptr);

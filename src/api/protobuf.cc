@@ -94,7 +94,6 @@ class Reader {
   const char* end_;
 };
 
-
 // The field at `tag`; with `inline_tag`, the member at `tag` of the Go-inlined struct that
 // protobuf carries as the message at `inline_tag`.
 const Field* FieldByTag(const Schema* s, int tag, int inline_tag) {
@@ -201,8 +200,12 @@ class Decoder {
     auto jv = Single(wf, t, depth, where);
     if (!jv.ok()) return jv.status();
     // Kubernetes' marshaller writes non-pointer fields even when unset; JSON omits them.
+    // An `omitempty` number is unset at zero too (ServiceBackendPort.number beside a name).
     bool drop = (jv->is_string() && jv->as_string().empty() && t->kind == TypeKind::kString) ||
-                (jv->is_bool() && !jv->as_bool() && f.default_json.empty());
+                (jv->is_bool() && !jv->as_bool() && f.default_json.empty()) ||
+                (f.omit_empty && ((jv->is_int64() && jv->get_int64() == 0) ||
+                                  (jv->is_uint64() && jv->get_uint64() == 0) ||
+                                  (jv->is_double() && jv->get_double() == 0)));
     if (drop) {
       out.erase(f.name);
     } else {

@@ -170,6 +170,12 @@ void NonNegative(const json::object& o, std::string_view key, const std::string&
   }
 }
 
+const json::object& SpecOf(const json::object& obj) {
+  static const json::object kEmpty;
+  const json::object* spec = Obj(obj, "spec");
+  return spec ? *spec : kEmpty;
+}
+
 bool ValidPort(int64_t port) { return port >= 1 && port <= 65535; }
 
 std::vector<std::string> IanaServiceNameProblems(std::string_view name) {
@@ -291,6 +297,14 @@ void DefaultSchedulingKind(const KindInfo& kind, json::object& obj);
 void ValidateRbacKind(const KindInfo& kind, const json::object& obj, const json::object* old,
                       Errors& errors);
 void DefaultRbacKind(const KindInfo& kind, json::object& obj);
+// networking.k8s.io and discovery.k8s.io kinds (strategy_networking.cc).
+void ValidateNetworkingKind(const KindInfo& kind, const json::object& obj, const json::object* old,
+                            Errors& errors);
+void DefaultNetworkingKind(const KindInfo& kind, json::object& obj);
+// storage.k8s.io StorageClass (strategy_storage.cc).
+void ValidateStorageKind(const KindInfo& kind, const json::object& obj, const json::object* old,
+                         Errors& errors);
+void DefaultStorageKind(const KindInfo& kind, json::object& obj);
 }  // namespace strategy
 
 using namespace strategy;  // NOLINT: the helpers of this module
@@ -322,6 +336,8 @@ void DefaultObject(const KindInfo& kind, json::object& obj) {
   DefaultKind(kind, obj);
   DefaultSchedulingKind(kind, obj);
   DefaultRbacKind(kind, obj);
+  DefaultNetworkingKind(kind, obj);
+  DefaultStorageKind(kind, obj);
   if (!kind.group.empty()) return;
   if (kind.kind == "Secret") {
     // stringData is write-only: merged into data (base64), stringData winning on a clash.
@@ -405,6 +421,8 @@ Status ValidateCreate(const KindInfo& kind, const json::object& obj) {
   ValidateKind(kind, obj, errors);
   ValidateSchedulingKind(kind, obj, nullptr, errors);
   ValidateRbacKind(kind, obj, nullptr, errors);
+  ValidateNetworkingKind(kind, obj, nullptr, errors);
+  ValidateStorageKind(kind, obj, nullptr, errors);
   return Finish(kind, obj, errors);
 }
 
@@ -415,6 +433,8 @@ Status ValidateUpdate(const KindInfo& kind, const json::object& obj, const json:
   ValidateKindUpdate(kind, obj, old, errors);
   ValidateSchedulingKind(kind, obj, &old, errors);
   ValidateRbacKind(kind, obj, &old, errors);
+  ValidateNetworkingKind(kind, obj, &old, errors);
+  ValidateStorageKind(kind, obj, &old, errors);
   return Finish(kind, obj, errors);
 }
 

@@ -50,6 +50,8 @@ std::optional<std::string_view> Str(const json::object& o, std::string_view key)
 std::optional<int64_t> Int(const json::object& o, std::string_view key);
 std::optional<bool> Bool(const json::object& o, std::string_view key);
 bool Has(const json::object& o, std::string_view key);  // present and not null
+// o["spec"], or an empty object when it is absent or not an object.
+const json::object& SpecOf(const json::object& obj);
 // Returns o[key] as an object, creating it (or replacing a null) when absent. Adding a key to
 // `o` may move its other values: pointers and references into `o` taken before are stale.
 json::object& EnsureObj(json::object& o, std::string_view key);

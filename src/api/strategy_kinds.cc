@@ -15,12 +15,6 @@ bool Is(const KindInfo& k, std::string_view group, std::string_view kind) {
   return k.group == group && k.kind == kind;
 }
 
-const json::object& SpecOf(const json::object& obj) {
-  static const json::object kEmpty;
-  const json::object* spec = Obj(obj, "spec");
-  return spec ? *spec : kEmpty;
-}
-
 // An int-or-percent ("25%" or 3) that must not be negative nor over 100%.
 void IntOrPercent(const json::object& o, std::string_view key, const std::string& path,
                   Errors& errors) {

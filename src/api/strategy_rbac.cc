@@ -117,8 +117,7 @@ void ValidateRbacKind(const KindInfo& kind, const json::object& obj, const json:
       } else {
         const json::array& sels = agg->at("clusterRoleSelectors").as_array();
         for (size_t i = 0; i < sels.size(); ++i) {
-          ValidateLabelSelector(&sels[i], Index("aggregationRule.clusterRoleSelectors", i),
-                                errors);
+          ValidateLabelSelector(&sels[i], Index("aggregationRule.clusterRoleSelectors", i), errors);
         }
       }
     }

@@ -11,12 +11,6 @@ bool Is(const KindInfo& k, std::string_view group, std::string_view kind) {
   return k.group == group && k.kind == kind;
 }
 
-const json::object& SpecOf(const json::object& obj) {
-  static const json::object kEmpty;
-  const json::object* spec = Obj(obj, "spec");
-  return spec ? *spec : kEmpty;
-}
-
 // A ConfigMap or Secret marked immutable keeps its data and the mark.
 
 bool IsImmutable(const json::object& obj) { return Bool(obj, "immutable").value_or(false); }

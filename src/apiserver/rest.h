@@ -133,7 +133,6 @@ class Rest {
   asio::awaitable<void> CatchUp();
   Status CheckNamespaceAcceptsWrites(const api::KindInfo& kind, std::string_view ns) const;
 
-
   store::Backend& backend_;
   ObjectCache& cache_;
   const api::Registry& registry_;

@@ -460,9 +460,9 @@ asio::awaitable<Result<ObjectPtr>> Rest::Apply(const api::KindInfo& kind, std::s
   // resourceVersion in the configuration is a precondition; the rest of the system metadata is
   // the server's.
   const std::string want_rv(MetaString(applied, "resourceVersion"));
-  for (const char* f : {"uid", "resourceVersion", "creationTimestamp", "deletionTimestamp",
-                        "deletionGracePeriodSeconds", "generation", "selfLink", "managedFields",
-                        "generateName"}) {
+  for (const char* f :
+       {"uid", "resourceVersion", "creationTimestamp", "deletionTimestamp",
+        "deletionGracePeriodSeconds", "generation", "selfLink", "managedFields", "generateName"}) {
     Meta(applied).erase(f);
   }
   const json::object fields = api::AppliedFields(applied, kind.schema);
@@ -523,7 +523,8 @@ asio::awaitable<Result<ObjectPtr>> Rest::Apply(const api::KindInfo& kind, std::s
       std::vector<std::string> order;
       std::map<std::string, std::vector<std::string>> by_manager;
       for (const auto& [who, path] : conflicts) {
-        causes.push_back(Cause{"FieldManagerConflict", "conflict with " + who, api::PathString(path)});
+        causes.push_back(
+            Cause{"FieldManagerConflict", "conflict with " + who, api::PathString(path)});
         if (!by_manager.count(who)) order.push_back(who);
         by_manager[who].push_back(api::PathString(path));
       }

@@ -1190,6 +1190,13 @@ type Toleration "Lets a pod be scheduled onto nodes with a matching taint."
   effect string 4 omitempty enum=NoExecute|NoSchedule|PreferNoSchedule| "Taint effect to match; empty matches every effect."
   tolerationSeconds int64 5 "Seconds the pod stays bound after a NoExecute taint appears."
 
+type TopologySelectorLabelRequirement "A topology label and the values it may have."
+  key string 1 required "The topology label."
+  values []string 2 required "Values the label may have; one must match."
+
+type TopologySelectorTerm "A set of topology requirements, all of which must hold."
+  matchLabelExpressions []TopologySelectorLabelRequirement 1 omitempty "Label requirements, all of which must hold."
+
 type TopologySpreadConstraint "How evenly matching pods must be spread across a topology."
   maxSkew int32 1 required "Largest allowed difference in matching pods between domains."
   topologyKey string 2 required "Node label key that defines the topology domains."

@@ -9,7 +9,7 @@ kinds and types are emitted, and their resource facts: kinds_config.py.
 Usage: generate.py K8S_API_DIR APIMACHINERY_META_V1_DIR OUT_DIR
   K8S_API_DIR holds <group>/<version>/types.go and generated.proto; for release 1.32:
     for d in core/v1 apps/v1 batch/v1 coordination/v1 events/v1 autoscaling/v1 autoscaling/v2 \
-             authentication/v1 authorization/v1 rbac/v1 \
+             authentication/v1 authorization/v1 rbac/v1 networking/v1 discovery/v1 storage/v1 \
              policy/v1 scheduling/v1; do mkdir -p api/$d; git -C kubernetes-api show v0.32.9:$d/types.go \
              > api/$d/types.go; git -C kubernetes-api show v0.32.9:$d/generated.proto \
              > api/$d/generated.proto; done
@@ -387,6 +387,13 @@ def proto_numbers(path):
     return out
 
 
+# Fields whose name in generated.proto is not their JSON name (go-to-protobuf lower-cases only
+# the first letter of the Go name: APIGroup becomes aPIGroup).
+PROTO_FIELD_NAMES = {
+    ('IngressClassParametersReference', 'apiGroup'): 'aPIGroup',
+}
+
+
 def check_tags(out_dir, api_dir, meta_dir):
     bad = []
     for pkg in kinds_config.PACKAGES:
@@ -403,7 +410,7 @@ def check_tags(out_dir, api_dir, meta_dir):
                 continue
             m = re.match(r'^  (\S+) \S+ (\d+)\s', ln)  # direct tags; inline ones are nested
             if m and t:
-                want = proto.get(t, {}).get(m.group(1))
+                want = proto.get(t, {}).get(PROTO_FIELD_NAMES.get((t, m.group(1)), m.group(1)))
                 if want != int(m.group(2)):
                     bad.append(f'{pkg} {t}.{m.group(1)}: {m.group(2)} vs proto {want}')
     return bad

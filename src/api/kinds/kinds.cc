@@ -17,6 +17,9 @@ std::vector<std::pair<const char*, const char*>> BuiltinSchemaTexts() {
       {"authentication_v1", AuthenticationV1()},
       {"authorization_v1", AuthorizationV1()},
       {"rbac_v1", RbacV1()},
+      {"networking_v1", NetworkingV1()},
+      {"discovery_v1", DiscoveryV1()},
+      {"storage_v1", StorageV1()},
   };
 }
 

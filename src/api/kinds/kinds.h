@@ -23,6 +23,9 @@ const char* SchedulingV1();
 const char* AuthenticationV1();
 const char* AuthorizationV1();
 const char* RbacV1();
+const char* NetworkingV1();
+const char* DiscoveryV1();
+const char* StorageV1();
 
 // (source name, text) pairs, in load order: meta types, then core, apps, batch, the rest.
 std::vector<std::pair<const char*, const char*>> BuiltinSchemaTexts();

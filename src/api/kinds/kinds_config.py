@@ -4,7 +4,8 @@ plural, short names, scope, categories, subresources)."""
 # Load order = discovery order: core first, then apps, batch, the rest.
 PACKAGES = ['meta/v1', 'core/v1', 'apps/v1', 'batch/v1', 'autoscaling/v2', 'autoscaling/v1',
             'policy/v1', 'coordination/v1', 'events/v1', 'scheduling/v1', 'authentication/v1',
-            'authorization/v1', 'rbac/v1']
+            'authorization/v1', 'rbac/v1', 'networking/v1', 'discovery/v1',
+            'storage/v1']
 
 OPENAPI_PACKAGES = {
     'meta/v1': 'io.k8s.apimachinery.pkg.apis.meta.v1',
@@ -20,6 +21,9 @@ OPENAPI_PACKAGES = {
     'authentication/v1': 'io.k8s.api.authentication.v1',
     'authorization/v1': 'io.k8s.api.authorization.v1',
     'rbac/v1': 'io.k8s.api.rbac.v1',
+    'networking/v1': 'io.k8s.api.networking.v1',
+    'discovery/v1': 'io.k8s.api.discovery.v1',
+    'storage/v1': 'io.k8s.api.storage.v1',
 }
 
 # The C++ function (api/kinds/kinds.h) that returns each package's text.
@@ -28,7 +32,8 @@ FUNCS = {
     'autoscaling/v1': 'AutoscalingV1', 'autoscaling/v2': 'AutoscalingV2', 'policy/v1': 'PolicyV1',
     'coordination/v1': 'CoordinationV1', 'events/v1': 'EventsV1', 'scheduling/v1': 'SchedulingV1',
     'authentication/v1': 'AuthenticationV1', 'authorization/v1': 'AuthorizationV1',
-    'rbac/v1': 'RbacV1',
+    'rbac/v1': 'RbacV1', 'networking/v1': 'NetworkingV1', 'discovery/v1': 'DiscoveryV1',
+    'storage/v1': 'StorageV1',
 }
 
 ROOTS = [
@@ -51,6 +56,9 @@ ROOTS = [
     ('authorization/v1', 'SelfSubjectAccessReview'), ('authorization/v1', 'SelfSubjectRulesReview'),
     ('rbac/v1', 'ClusterRoleBinding'), ('rbac/v1', 'ClusterRole'), ('rbac/v1', 'RoleBinding'),
     ('rbac/v1', 'Role'),
+    ('networking/v1', 'Ingress'), ('networking/v1', 'IngressClass'), ('networking/v1', 'NetworkPolicy'),
+    ('discovery/v1', 'EndpointSlice'),
+    ('storage/v1', 'StorageClass'),
 ]
 
 # Rarely used (mostly cloud or legacy in-tree) volume sources: kept, but `open`, so that a
@@ -133,6 +141,20 @@ KIND_LINES = {
         f'kind ClusterRole group=rbac.authorization.k8s.io version=v1 plural=clusterroles singular=clusterrole {C} type=ClusterRole',
         f'kind RoleBinding group=rbac.authorization.k8s.io version=v1 plural=rolebindings singular=rolebinding {N} type=RoleBinding',
         f'kind Role group=rbac.authorization.k8s.io version=v1 plural=roles singular=role {N} type=Role',
+    ],
+    'networking/v1': [
+        '# Stored and served; no ingress controller or policy enforcement acts on them yet.',
+        f'kind IngressClass group=networking.k8s.io version=v1 plural=ingressclasses singular=ingressclass {C} type=IngressClass',
+        f'kind Ingress group=networking.k8s.io version=v1 plural=ingresses singular=ingress {N} type=Ingress short=ing subresources=status',
+        f'kind NetworkPolicy group=networking.k8s.io version=v1 plural=networkpolicies singular=networkpolicy {N} type=NetworkPolicy short=netpol',
+    ],
+    'discovery/v1': [
+        '# Stored and served; no controller writes them from Services yet.',
+        f'kind EndpointSlice group=discovery.k8s.io version=v1 plural=endpointslices singular=endpointslice {N} type=EndpointSlice',
+    ],
+    'storage/v1': [
+        '# Stored and served; no provisioner acts on them yet.',
+        f'kind StorageClass group=storage.k8s.io version=v1 plural=storageclasses singular=storageclass {C} type=StorageClass short=sc',
     ],
 }
 
