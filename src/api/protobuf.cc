@@ -391,11 +391,14 @@ Result<json::value> DecodeProtobuf(std::string_view body, const Registry& regist
     version = std::string_view(api_version).substr(slash + 1);
   }
   const KindInfo* info = registry.FindKind(group, version, kind);
-  if (!info || !info->schema)
+  const Schema* schema = info ? info->schema : nullptr;
+  // A subresource's body (TokenRequest, Scale, Eviction) is a type but not a resource kind.
+  if (!schema) schema = registry.FindType(kind);
+  if (!schema)
     return Status(Code::kUnsupportedMedia,
                   "no kind \"" + kind + "\" is registered for version \"" + api_version + "\"");
   Decoder d;
-  ASSIGN_OR_RETURN(json::object fields, d.Message(raw, info->schema, 0));
+  ASSIGN_OR_RETURN(json::object fields, d.Message(raw, schema, 0));
   json::object out;
   out["apiVersion"] = api_version;
   out["kind"] = kind;

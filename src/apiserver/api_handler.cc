@@ -28,7 +28,8 @@ std::string MediaType(std::string_view content_type) {
   return t;
 }
 
-// Decodes a create/update body by its Content-Type.
+}  // namespace
+
 Result<json::value> DecodeBody(const Request& req, const api::Registry& registry,
                                std::vector<std::string>* duplicates) {
   std::string mt = MediaType(req.Header("content-type"));
@@ -42,6 +43,8 @@ Result<json::value> DecodeBody(const Request& req, const api::Registry& registry
                 "the body of the request was in an unknown format - accepted media types include: "
                 "application/json, application/yaml, application/vnd.kubernetes.protobuf");
 }
+
+namespace {
 
 bool WantsTable(const Request& req) { return api::AcceptsTable(req.Header("accept")); }
 

@@ -36,6 +36,11 @@ struct RequestInfo {
 // The object as the client's API version shows it.
 boost::json::object ViewOf(const RequestInfo& info, const boost::json::object& stored);
 
+// Decodes a create/update body by its Content-Type (JSON, YAML or protobuf); repeated keys go to
+// `duplicates`.
+Result<boost::json::value> DecodeBody(const Request& req, const api::Registry& registry,
+                                      std::vector<std::string>* duplicates);
+
 // Parses `req`'s path and method. NotFound for paths that name no resource.
 Result<RequestInfo> ParseRequestInfo(const Request& req, const api::Registry& registry);
 
@@ -50,6 +55,8 @@ class ApiHandler {
   // The client certificate presented to node agents when proxying pod log/exec/attach/
   // portforward (without one those answer that no node agent is reachable).
   void SetKubeletClient(std::string cert_file, std::string key_file);
+  // The signer of service account tokens (TokenRequest); without one that API answers 404.
+  void SetServiceAccountTokens(const class ServiceAccountTokens* tokens) { sa_tokens_ = tokens; }
 
  private:
   asio::awaitable<void> Route(Request& req, Responder& res);
@@ -65,12 +72,16 @@ class ApiHandler {
   // node_proxy.cc: nodes/{name}/proxy/{path} to that node agent's kubelet API.
   asio::awaitable<void> ProxyNodeApi(Request& req, Responder& res, const RequestInfo& info,
                                      const boost::json::object& node);
+  // token_request.cc: serviceaccounts/{name}/token, the TokenRequest API.
+  asio::awaitable<void> CreateToken(Request& req, Responder& res, const RequestInfo& info,
+                                    const boost::json::object& account);
 
   Rest& rest_;
   const api::Registry& registry_;
   std::atomic<bool> ready_{false};
   std::string advertise_ = "127.0.0.1:6443";
   std::shared_ptr<class NodeProxy> node_proxy_;
+  const class ServiceAccountTokens* sa_tokens_ = nullptr;
   // OpenAPI documents, built once on first use.
   std::once_flag openapi_once_;
   std::map<std::string, std::string> openapi_v3_;  // key → JSON text

@@ -24,7 +24,10 @@
 #include "apiserver/object_cache.h"
 #include "apiserver/priority_admission.h"
 #include "apiserver/rest.h"
+#include "apiserver/rest_internal.h"
+#include "apiserver/sa_tokens.h"
 #include "store/backend.h"
+#include "util/clock.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/thread_name.h"
@@ -78,7 +81,9 @@ class ApiServerImpl final : public ApiServer {
       guards_.push_back(asio::make_work_guard(*more_io_.back()));
     }
     so.connection_io = Picker();
-    http_ = NewHttpServer(io_, so, handle_, nullptr);
+    ASSIGN_OR_RETURN(sa_tokens_, ServiceAccountTokens::Load(server_dir + "/tls/service-account.key"));
+    handler_->SetServiceAccountTokens(sa_tokens_.get());
+    http_ = NewHttpServer(io_, so, handle_, TokenAuthenticator(AuthenticateToken()));
     ASSIGN_OR_RETURN(port_, http_->Start());
     handler_->SetAdvertiseAddress("127.0.0.1:" + std::to_string(port_));
     std::string kubeconfig = opt_.write_kubeconfig.empty() ? opt_.data_dir + "/kubeconfig.yaml"
@@ -145,6 +150,33 @@ class ApiServerImpl final : public ApiServer {
     };
   }
 
+  // Bearer tokens: service account tokens this server signed, for an account (and a bound object)
+  // that still exists with the uid the token names.
+  TokenAuthenticator AuthenticateToken() {
+    return [this](std::string_view token, Identity* out) {
+      auto claims = sa_tokens_->Verify(token, Clock::Real().NowUnix(),
+                                       {std::string(kServiceAccountIssuer)});
+      if (!claims) return false;
+      auto live_uid = [this](std::string_view kind, std::string_view ns, std::string_view name) {
+        const api::KindInfo* k = registry_->FindKind("", "v1", kind);
+        ObjectPtr obj = k ? cache_->Get(ObjectKey(*k, ns, name)) : nullptr;
+        if (!obj || !internal::MetaString(obj->obj, "deletionTimestamp").empty()) return std::string();
+        return std::string(internal::MetaString(obj->obj, "uid"));
+      };
+      if (live_uid("ServiceAccount", claims->ns, claims->name) != claims->uid) return false;
+      if (!claims->bound_kind.empty() &&
+          live_uid(claims->bound_kind, claims->bound_kind == "Node" ? "" : claims->ns,
+                   claims->bound_name) != claims->bound_uid) {
+        return false;
+      }
+      out->user = "system:serviceaccount:" + claims->ns + ":" + claims->name;
+      // (the transport adds system:authenticated to every authenticated identity)
+      out->groups = {"system:serviceaccounts", "system:serviceaccounts:" + claims->ns};
+      out->authenticated = true;
+      return true;
+    };
+  }
+
   // Kubernetes compacts the store every five minutes, to the revision seen at the previous tick.
   asio::awaitable<void> CompactLoop() {
     auto ex = co_await asio::this_coro::executor;
@@ -175,6 +207,7 @@ class ApiServerImpl final : public ApiServer {
   std::unique_ptr<Rest> rest_;
   std::unique_ptr<ApiHandler> handler_;
   Handler handle_;  // the request path every transport shares
+  std::unique_ptr<ServiceAccountTokens> sa_tokens_;
   std::unique_ptr<HttpServer> http_;
   std::shared_ptr<LoopbackGate> loopback_gate_ = NewLoopbackGate();
   std::unique_ptr<NamespaceController> ns_controller_;

@@ -50,6 +50,16 @@ asio::awaitable<void> ApiHandler::HandleSubresource(Request& req, Responder& res
   if (!current.ok()) {
     RETURN_REPLY(ErrorResponse(current.status(), &info));
   }
+  if (kind.group.empty() && kind.kind == "ServiceAccount" && sub == "token") {
+    if (info.verb != "create") {
+      RETURN_REPLY(ErrorResponse(
+          Status(Code::kMethodNotAllowed, "the server does not allow this method on the requested "
+                                          "resource"),
+          &info));
+    }
+    co_await CreateToken(req, res, info, (*current)->obj);
+    co_return;
+  }
   WriteOptions opts;
   std::vector<std::string> warnings;
   opts.warnings = &warnings;

@@ -9,6 +9,12 @@ const char* AuthenticationV1() {
   return R"schema(
 package io.k8s.api.authentication.v1
 
+type BoundObjectReference "The object a token is bound to: the token stops working when it goes."
+  kind string 1 omitempty "Pod, Secret or Node."
+  apiVersion string 2 omitempty "API version of the object (v1)."
+  name string 3 omitempty "Name of the object."
+  uid string 4 omitempty "Uid of the object; when set it must match."
+
 type SelfSubjectReview "Asks the server who the requesting user is; answered, never stored."
   apiVersion string - "Versioned schema of this representation of the object."
   kind string - "Kind of the object, in CamelCase."
@@ -17,6 +23,22 @@ type SelfSubjectReview "Asks the server who the requesting user is; answered, ne
 
 type SelfSubjectReviewStatus "The identity the server saw on the request."
   userInfo UserInfo 1 "The user the request was authenticated as."
+
+type TokenRequest "Asks for a token of a service account; answered with the token, never stored."
+  apiVersion string - "Versioned schema of this representation of the object."
+  kind string - "Kind of the object, in CamelCase."
+  metadata ObjectMeta 1 "Standard object metadata."
+  spec TokenRequestSpec 2 required "The desired state of the object."
+  status TokenRequestStatus 3 "The observed state of the object."
+
+type TokenRequestSpec "For whom and for how long the token is wanted."
+  audiences []string 1 "Who the token is meant for; empty for the API server itself."
+  expirationSeconds int64 4 "Requested lifetime in seconds: at least 600, 3600 when left out."
+  boundObjectRef BoundObjectReference 3 "An object whose deletion makes the token invalid."
+
+type TokenRequestStatus "The token issued and when it expires."
+  token string 1 "The token, a signed JWT to send as a bearer token."
+  expirationTimestamp time 2 "When the token stops being valid."
 
 type UserInfo "A user as the authenticator saw it: name, uid, groups and extra data."
   username string 1 omitempty "Name of the user."

@@ -5,6 +5,10 @@ FIELDS ("Type.field") wins over GENERIC ("field").
 """
 
 TYPES = {
+    'BoundObjectReference': 'The object a token is bound to: the token stops working when it goes.',
+    'TokenRequest': 'Asks for a token of a service account; answered with the token, never stored.',
+    'TokenRequestSpec': 'For whom and for how long the token is wanted.',
+    'TokenRequestStatus': 'The token issued and when it expires.',
     'StorageClass': 'A class of storage: the provisioner that makes its volumes and how they are made and kept.',
     'TopologySelectorTerm': 'A set of topology requirements, all of which must hold.',
     'TopologySelectorLabelRequirement': 'A topology label and the values it may have.',
@@ -339,6 +343,15 @@ TYPES = {
 }
 
 FIELDS = {
+    'BoundObjectReference.kind': 'Pod, Secret or Node.',
+    'BoundObjectReference.apiVersion': 'API version of the object (v1).',
+    'BoundObjectReference.name': 'Name of the object.',
+    'BoundObjectReference.uid': 'Uid of the object; when set it must match.',
+    'TokenRequestSpec.audiences': 'Who the token is meant for; empty for the API server itself.',
+    'TokenRequestSpec.expirationSeconds': 'Requested lifetime in seconds: at least 600, 3600 when left out.',
+    'TokenRequestSpec.boundObjectRef': 'An object whose deletion makes the token invalid.',
+    'TokenRequestStatus.token': 'The token, a signed JWT to send as a bearer token.',
+    'TokenRequestStatus.expirationTimestamp': 'When the token stops being valid.',
     'TopologySelectorTerm.matchLabelExpressions': 'Label requirements, all of which must hold.',
     'TopologySelectorLabelRequirement.key': 'The topology label.',
     'TopologySelectorLabelRequirement.values': 'Values the label may have; one must match.',

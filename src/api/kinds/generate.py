@@ -391,6 +391,7 @@ def proto_numbers(path):
 # the first letter of the Go name: APIGroup becomes aPIGroup).
 PROTO_FIELD_NAMES = {
     ('IngressClassParametersReference', 'apiGroup'): 'aPIGroup',
+    ('BoundObjectReference', 'uid'): 'uID',
 }
 
 

@@ -52,7 +52,7 @@ ROOTS = [
     ('coordination/v1', 'Lease'),
     ('events/v1', 'Event'),
     ('scheduling/v1', 'PriorityClass'),
-    ('authentication/v1', 'SelfSubjectReview'),
+    ('authentication/v1', 'SelfSubjectReview'), ('authentication/v1', 'TokenRequest'),
     ('authorization/v1', 'SelfSubjectAccessReview'), ('authorization/v1', 'SelfSubjectRulesReview'),
     ('rbac/v1', 'ClusterRoleBinding'), ('rbac/v1', 'ClusterRole'), ('rbac/v1', 'RoleBinding'),
     ('rbac/v1', 'Role'),
@@ -165,4 +165,6 @@ NOT_REQUIRED = {
     'Event.involvedObject', 'ControllerRevision.revision', 'LimitRangeSpec.limits',
     'PodFailurePolicy.rules', 'SleepAction.seconds', 'ISCSIVolumeSource.lun',
     'ISCSIPersistentVolumeSource.lun', 'PriorityClass.value',
+    # kubectl create token sends no audiences when none are asked for: the server's are used.
+    'TokenRequestSpec.audiences',
 }
