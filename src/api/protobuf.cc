@@ -1,5 +1,6 @@
 // The Kubernetes protobuf envelope ("k8s\0" + runtime.Unknown) and a generic,
 // schema-driven decoder of the object inside it.
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cstring>
 
@@ -393,7 +394,10 @@ Result<json::value> DecodeProtobuf(std::string_view body, const Registry& regist
   const KindInfo* info = registry.FindKind(group, version, kind);
   const Schema* schema = info ? info->schema : nullptr;
   // A subresource's body (TokenRequest, Scale, Eviction) is a type but not a resource kind.
-  if (!schema) schema = registry.FindType(kind);
+  if (!schema && std::none_of(registry.kinds().begin(), registry.kinds().end(),
+                              [&](const KindInfo* k) { return k->kind == kind; })) {
+    schema = registry.FindType(kind);
+  }
   if (!schema)
     return Status(Code::kUnsupportedMedia,
                   "no kind \"" + kind + "\" is registered for version \"" + api_version + "\"");

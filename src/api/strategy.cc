@@ -314,6 +314,8 @@ namespace {
 NameRule NameRuleFor(const KindInfo& kind) {
   if (kind.group.empty() && kind.kind == "Namespace") return NameRule::kDns1123Label;
   if (kind.group.empty() && kind.kind == "Service") return NameRule::kDns1035Label;
+  // RBAC names only need to be path segments: "system:controller:x" is a valid ClusterRole.
+  if (kind.group == "rbac.authorization.k8s.io") return NameRule::kPathSegment;
   return NameRule::kSubdomain;
 }
 

@@ -51,15 +51,42 @@ bool StrictSubset(const Cidr& inner, const Cidr& outer) {
   return true;
 }
 
+// Why an endpoint may not have this address (unspecified, loopback, link-local), or null.
+const char* SpecialIp(int family, const unsigned char* a) {
+  if (family == AF_INET) {
+    if (a[0] == 0 && a[1] == 0 && a[2] == 0 && a[3] == 0) return "may not be unspecified (0.0.0.0)";
+    if (a[0] == 127) return "may not be in the loopback range (127.0.0.0/8, ::1/128)";
+    if (a[0] == 169 && a[1] == 254)
+      return "may not be in the link-local range (169.254.0.0/16, fe80::/10)";
+    if (a[0] == 224 && a[1] == 0 && a[2] == 0) {
+      return "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)";
+    }
+    return nullptr;
+  }
+  static const unsigned char zero[16] = {};
+  if (std::memcmp(a, zero, 16) == 0) return "may not be unspecified (::)";
+  if (std::memcmp(a, zero, 15) == 0 && a[15] == 1) {
+    return "may not be in the loopback range (127.0.0.0/8, ::1/128)";
+  }
+  if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) {
+    return "may not be in the link-local range (169.254.0.0/16, fe80::/10)";
+  }
+  if (a[0] == 0xff && (a[1] & 0x0f) == 0x02) {
+    return "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)";
+  }
+  return nullptr;
+}
+
 bool IsIpAddress(std::string_view s) {
   unsigned char buf[16];
   std::string t(s);
   return inet_pton(AF_INET, t.c_str(), buf) == 1 || inet_pton(AF_INET6, t.c_str(), buf) == 1;
 }
 
-// A host of a rule or a TLS entry: a DNS subdomain, optionally "*." and one, never an IP.
-void ValidateHost(std::string_view host, const std::string& path, Errors& errors) {
-  if (IsIpAddress(host)) {
+// A host of a rule or a TLS entry: a DNS subdomain, optionally "*." and one. A rule's host may
+// not be an IP address (a TLS host is only checked as a name, as Kubernetes does).
+void ValidateHost(std::string_view host, const std::string& path, bool rule, Errors& errors) {
+  if (rule && IsIpAddress(host)) {
     errors.InvalidString(path, host, "must be a DNS name, not an IP address");
     return;
   }
@@ -78,7 +105,7 @@ void ValidateBackend(const json::object& backend, const std::string& path, Error
   const json::object* svc = Obj(backend, "service");
   const bool resource = Has(backend, "resource");
   if (svc && resource) {
-    errors.Invalid(path, json::value(backend), "cannot set both service and resource backends");
+    errors.Invalid(path, json::value(backend), "cannot set both resource and service backends");
     return;
   }
   if (resource) {
@@ -103,8 +130,7 @@ void ValidateBackend(const json::object& backend, const std::string& path, Error
   std::optional<int64_t> number = port ? Int(*port, "number") : std::nullopt;
   if (number && *number == 0) number.reset();  // Go's zero value: not set
   if (!port_name.empty() && number) {
-    errors.Invalid(Child(sp, "port"), json::value(*port),
-                   "cannot set both port name & port number");
+    errors.Invalid(path, json::value(backend), "cannot set both port name & port number");
   } else if (!port_name.empty()) {
     errors.NameProblems(Child(sp, "port.name"), port_name, IanaServiceNameProblems(port_name));
   } else if (number) {
@@ -113,7 +139,7 @@ void ValidateBackend(const json::object& backend, const std::string& path, Error
                      "must be between 1 and 65535, inclusive");
     }
   } else {
-    errors.Required(Child(sp, "port"), "port name or number is required");
+    errors.Invalid(path, json::value(backend), "port name or number is required");
   }
 }
 
@@ -171,7 +197,7 @@ void ValidateIngress(const json::object& obj, Errors& errors) {
       const json::object& rule = (*rules)[i].as_object();
       const std::string rp = Index("spec.rules", i);
       if (std::string_view host = Str(rule, "host").value_or(""); !host.empty()) {
-        ValidateHost(host, Child(rp, "host"), errors);
+        ValidateHost(host, Child(rp, "host"), true, errors);
       }
       const json::object* http = Obj(rule, "http");
       if (!http) continue;
@@ -195,7 +221,7 @@ void ValidateIngress(const json::object& obj, Errors& errors) {
       for (size_t j = 0; j < hosts->size(); ++j) {
         if ((*hosts)[j].is_string()) {
           ValidateHost((*hosts)[j].as_string(), Index(Child(Index("spec.tls", i), "hosts"), j),
-                       errors);
+                       false, errors);
         }
       }
     }
@@ -313,7 +339,8 @@ void ValidateNetworkPolicyPorts(const json::array& ports, const std::string& pat
                        "must be between 1 and 65535, inclusive");
       }
     } else if (end) {
-      errors.Required(Child(pp, "port"), "must be specified when `endPort` is specified");
+      errors.Invalid(Child(pp, "endPort"), json::value(*end),
+                     "may not be specified when `port` is not specified");
     }
   }
 }
@@ -379,6 +406,8 @@ void ValidateEndpointSlice(const json::object& obj, const json::object* old, Err
             errors.InvalidString(ap, a, "must be a valid IPv4 address");
           } else if (type == "IPv6" && inet_pton(AF_INET6, a.c_str(), buf) != 1) {
             errors.InvalidString(ap, a, "must be a valid IPv6 address");
+          } else if (type != "FQDN" && SpecialIp(type == "IPv4" ? AF_INET : AF_INET6, buf)) {
+            errors.InvalidString(ap, a, SpecialIp(type == "IPv4" ? AF_INET : AF_INET6, buf));
           } else if (type == "FQDN") {
             errors.NameProblems(ap, a, IsDns1123Subdomain(a));
           }
@@ -409,10 +438,6 @@ void ValidateEndpointSlice(const json::object& obj, const json::object* old, Err
       if (proto != "TCP" && proto != "UDP" && proto != "SCTP") {
         errors.Unsupported(Child(path, "protocol"), proto, {"SCTP", "TCP", "UDP"});
       }
-      if (auto n = Int(p, "port"); n && !ValidPort(*n)) {
-        errors.Invalid(Child(path, "port"), json::value(*n),
-                       "must be between 1 and 65535, inclusive");
-      }
     }
   }
 }
@@ -420,6 +445,13 @@ void ValidateEndpointSlice(const json::object& obj, const json::object* old, Err
 }  // namespace
 
 void DefaultNetworkingKind(const KindInfo& kind, json::object& obj) {
+  if (kind.group == kGroup && kind.kind == "IngressClass") {
+    if (json::object* spec = MutObj(obj, "spec")) {
+      if (json::object* params = MutObj(*spec, "parameters"))
+        SetDefault(*params, "scope", "Cluster");
+    }
+    return;
+  }
   if (kind.group == "discovery.k8s.io" && kind.kind == "EndpointSlice") {
     if (json::array* ports = MutArr(obj, "ports")) {
       for (json::value& p : *ports) {
@@ -444,7 +476,7 @@ void DefaultNetworkingKind(const KindInfo& kind, json::object& obj) {
     }
   }
   // Without policyTypes a policy restricts ingress, and egress too when it has egress rules.
-  if (!Has(spec, "policyTypes")) {
+  if (const json::array* given = Arr(spec, "policyTypes"); !given || given->empty()) {
     json::array types{"Ingress"};
     if (const json::array* egress = Arr(spec, "egress"); egress && !egress->empty()) {
       types.emplace_back("Egress");

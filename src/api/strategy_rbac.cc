@@ -88,6 +88,11 @@ void ValidateBinding(const json::object& obj, bool cluster, Errors& errors) {
 
 void DefaultRbacKind(const KindInfo& kind, json::object& obj) {
   if (kind.group != kRbacGroup) return;
+  if (kind.kind == "RoleBinding" || kind.kind == "ClusterRoleBinding") {
+    if (json::object* ref = MutObj(obj, "roleRef")) {
+      SetDefault(*ref, "apiGroup", json::string(kRbacGroup));
+    }
+  }
   json::array* subjects = MutArr(obj, "subjects");
   if (!subjects) return;
   // A subject's API group follows from its kind when it is left out.

@@ -1,5 +1,6 @@
 // storage.k8s.io: StorageClass defaults and rules (as Kubernetes' pkg/apis/storage validation).
 // Stored and served; no provisioner acts on them yet.
+#include <cctype>
 #include <string>
 
 #include "api/strategy_internal.h"
@@ -20,7 +21,9 @@ void ValidateStorageKind(const KindInfo& kind, const json::object& obj, const js
   if (provisioner.empty()) {
     errors.Required("provisioner");
   } else {
-    errors.NameProblems("provisioner", provisioner, IsQualifiedName(provisioner));
+    std::string lower(provisioner);  // checked in lower case, as Kubernetes does
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    errors.NameProblems("provisioner", provisioner, IsQualifiedName(lower));
   }
   if (const json::object* params = Obj(obj, "parameters")) {
     size_t bytes = 0;
@@ -46,11 +49,7 @@ void ValidateStorageKind(const KindInfo& kind, const json::object& obj, const js
       const std::string tp = Index("allowedTopologies", i);
       const json::array* reqs =
           (*terms)[i].is_object() ? Arr((*terms)[i].as_object(), "matchLabelExpressions") : nullptr;
-      if (!reqs || reqs->empty()) {
-        errors.Required(Child(tp, "matchLabelExpressions"),
-                        "must have at least one label match expression");
-        continue;
-      }
+      if (!reqs) continue;  // an empty term is allowed
       for (size_t j = 0; j < reqs->size(); ++j) {
         if (!(*reqs)[j].is_object()) continue;
         const json::object& r = (*reqs)[j].as_object();
@@ -65,8 +64,8 @@ void ValidateStorageKind(const KindInfo& kind, const json::object& obj, const js
     }
   }
   if (!old) return;
-  for (std::string_view field :
-       {"provisioner", "parameters", "reclaimPolicy", "volumeBindingMode"}) {
+  Immutable(obj, *old, "volumeBindingMode", "volumeBindingMode", errors);
+  for (std::string_view field : {"provisioner", "parameters", "reclaimPolicy"}) {
     const json::value* now = obj.if_contains(field);
     const json::value* was = old->if_contains(field);
     bool same = (!now && !was) || (now && was && *now == *was);

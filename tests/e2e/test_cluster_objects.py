@@ -163,12 +163,14 @@ addressType: IPv4
 endpoints:
 - addresses: [fe80::1]
 - addresses: []
-ports: [{name: web, port: 0}, {name: web}]
+- addresses: [127.0.0.1]
+ports: [{name: web, port: 80}, {name: web}]
 """, "-n", ns, name="s2.yaml")
     assert r.rc != 0, r
     for want in ('addresses[0]: Invalid value: "fe80::1": must be a valid IPv4 address',
-                 "endpoints[1].addresses: Required value", "ports[0].port: Invalid value: 0",
-                 'ports[1].name: Duplicate value: "web"'):
+                 "endpoints[1].addresses: Required value",
+                 "endpoints[2].addresses[0]: Invalid value: \"127.0.0.1\": may not be in the "
+                 "loopback range", 'ports[1].name: Duplicate value: "web"'):
         assert want in r.stderr, (want, r.stderr)
 
 
@@ -198,12 +200,12 @@ kind: StorageClass
 metadata: {name: e2e-bad}
 provisioner: "not a name"
 reclaimPolicy: Recycle
-allowedTopologies: [{matchLabelExpressions: []}]
+allowedTopologies: [{matchLabelExpressions: [{key: zone, values: []}]}]
 """, name="bad-sc.yaml")
         assert r.rc != 0, r
         for want in ('provisioner: Invalid value: "not a name"',
                      'reclaimPolicy: Unsupported value: "Recycle"',
-                     "allowedTopologies[0].matchLabelExpressions: Required value"):
+                     "allowedTopologies[0].matchLabelExpressions[0].values: Required value"):
             assert want in r.stderr, (want, r.stderr)
     finally:
         kubectl("delete", "sc", "e2e-local")
