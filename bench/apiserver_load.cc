@@ -10,7 +10,6 @@
 //
 // Prints one JSON line: op, concurrency, ok, errors, seconds, per_second, p50_ms, p99_ms, connect_s,
 // client_cpu_s (this process's user+system CPU time).
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -23,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "cpu_seconds.h"
 #include "client/config.h"
 #include "client/transport.h"
 
@@ -73,12 +73,6 @@ Options Parse(int argc, char** argv) {
   return o;
 }
 
-double CpuSeconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
-         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
 
 }  // namespace
 
@@ -186,7 +180,7 @@ int main(int argc, char** argv) {
       "\"per_second\": %.1f, \"p50_ms\": %.2f, \"p99_ms\": %.2f, \"connect_s\": %.3f, "
       "\"client_cpu_s\": %.2f, \"client\": \"apiserver_load (C++)\"%s%s%s}\n",
       o.op.c_str(), o.concurrency, ok.load(), errors.load(), secs, ok.load() / secs, pct(0.50),
-      pct(0.99), connect_secs, CpuSeconds(), first_error.empty() ? "" : ", \"first_error\": \"",
+      pct(0.99), connect_secs, ProcessCpuSeconds(), first_error.empty() ? "" : ", \"first_error\": \"",
       err.c_str(), first_error.empty() ? "" : "\"");
   return errors.load() > 0 && ok.load() == 0 ? 1 : 0;
 }

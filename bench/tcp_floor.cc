@@ -11,7 +11,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,6 +23,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "cpu_seconds.h"
 
 namespace {
 
@@ -110,12 +111,6 @@ void Serve(int listener, size_t req_bytes, size_t resp_bytes, std::atomic<bool>*
   close(ep);
 }
 
-double CpuSeconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
-         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
 
 }  // namespace
 
@@ -189,11 +184,11 @@ int main(int argc, char** argv) {
   auto start = std::chrono::steady_clock::now();
   deadline = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                          std::chrono::duration<double>(seconds));
-  double cpu0 = CpuSeconds();
+  double cpu0 = ProcessCpuSeconds();
   go.store(true);
   for (auto& c : clients) c.join();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  double cpu = CpuSeconds() - cpu0;
+  double cpu = ProcessCpuSeconds() - cpu0;
   stop.store(true);
   server.join();
   close(listener);

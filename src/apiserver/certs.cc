@@ -13,20 +13,12 @@
 #include <memory>
 #include <set>
 
+#include "apiserver/openssl_ptr.h"
 #include "util/base64.h"
 #include "util/fs.h"
 
 namespace sampan::apiserver {
 namespace {
-
-struct Free {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-  void operator()(X509* p) const { X509_free(p); }
-  void operator()(BIO* p) const { BIO_free(p); }
-};
-using KeyPtr = std::unique_ptr<EVP_PKEY, Free>;
-using CertPtr = std::unique_ptr<X509, Free>;
-using BioPtr = std::unique_ptr<BIO, Free>;
 
 constexpr long kDay = 24 * 3600;
 

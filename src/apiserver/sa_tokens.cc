@@ -9,6 +9,7 @@
 
 #include <boost/json.hpp>
 
+#include "apiserver/openssl_ptr.h"
 #include "util/base64.h"
 #include "util/clock.h"
 #include "util/fs.h"
@@ -18,15 +19,6 @@ namespace sampan::apiserver {
 namespace json = boost::json;
 
 namespace {
-
-struct Free {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-  void operator()(BIO* p) const { BIO_free(p); }
-  void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
-};
-using KeyPtr = std::unique_ptr<EVP_PKEY, Free>;
-using BioPtr = std::unique_ptr<BIO, Free>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Free>;
 
 std::string Pem(EVP_PKEY* key) {
   BioPtr bio(BIO_new(BIO_s_mem()));
