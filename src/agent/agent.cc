@@ -27,6 +27,7 @@
 #include "agent/streaming_backend.h"
 #include "client/informer.h"
 #include "streaming/kubelet_server.h"
+#include "util/clock.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -201,7 +202,39 @@ Status AgentImpl::Init() {
         kind == "Secret" ? client::resources::kSecrets : client::resources::kConfigMaps;
     return rc->Get(r, ns, name);
   };
-  volumes_ = std::make_unique<volume::VolumeManager>(ctx_.volume_options, ctx_.getter);
+  // serviceAccountToken projections: a TokenRequest bound to the pod, as the kubelet makes.
+  volume::TokenRequester tokens = [rc](const volume::TokenRequestArgs& a)
+      -> Result<volume::IssuedToken> {
+    json::object spec{{"expirationSeconds", a.expiration_seconds},
+                      {"boundObjectRef", json::object{{"kind", "Pod"},
+                                                      {"apiVersion", "v1"},
+                                                      {"name", a.pod_name},
+                                                      {"uid", a.pod_uid}}}};
+    if (!a.audience.empty()) spec["audiences"] = json::array{json::value(a.audience)};
+    json::object body{{"apiVersion", "authentication.k8s.io/v1"},
+                      {"kind", "TokenRequest"},
+                      {"spec", std::move(spec)}};
+    ASSIGN_OR_RETURN(json::object out, rc->CreateSubresource(client::resources::kServiceAccounts,
+                                                             a.ns, a.service_account, "token",
+                                                             body));
+    const json::value* status = out.if_contains("status");
+    const json::value* token =
+        status && status->is_object() ? status->as_object().if_contains("token") : nullptr;
+    const json::value* exp = status && status->is_object()
+                                 ? status->as_object().if_contains("expirationTimestamp")
+                                 : nullptr;
+    if (!token || !token->is_string() || token->as_string().empty()) {
+      return Internal("the API server's TokenRequest answer holds no token");
+    }
+    volume::IssuedToken t;
+    t.token = std::string(token->as_string());
+    if (!exp || !exp->is_string() || !ParseRfc3339(exp->as_string(), &t.expires)) {
+      t.expires = Clock::Real().NowUnix() + a.expiration_seconds;
+    }
+    return t;
+  };
+  volumes_ = std::make_unique<volume::VolumeManager>(ctx_.volume_options, ctx_.getter,
+                                                     std::move(tokens));
   ctx_.volumes = volumes_.get();
 
   // Containers left by an earlier agent, grouped by pod: claimed by the workers of pods

@@ -7,9 +7,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <map>
+#include <mutex>
 #include <set>
 
 #include "api/quantity.h"
+#include "util/clock.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "volume/volume_internal.h"
@@ -192,8 +195,54 @@ int ModeOf(const json::object& src) {
 
 }  // namespace
 
-VolumeManager::VolumeManager(VolumeOptions opts, ObjectGetter getter)
-    : opts_(std::move(opts)), getter_(std::move(getter)) {}
+// Tokens already issued, by pod and projection: a token is asked for again once 80% of its
+// lifetime has passed (the kubelet's rule), not at every refresh of the volumes.
+class VolumeManager::TokenCache {
+ public:
+  explicit TokenCache(TokenRequester requester) : requester_(std::move(requester)) {}
+
+  Result<std::string> Get(const TokenRequestArgs& args) {
+    if (!requester_) {
+      return Unavailable("this node cannot ask the API server for service account tokens");
+    }
+    const std::string key = args.pod_uid + "|" + args.service_account + "|" + args.audience + "|" +
+                            std::to_string(args.expiration_seconds);
+    const int64_t now = Clock::Real().NowUnix();
+    {
+      std::lock_guard lk(mu_);
+      auto it = tokens_.find(key);
+      if (it != tokens_.end() &&
+          now < it->second.issued + (it->second.token.expires - it->second.issued) * 8 / 10) {
+        return it->second.token.token;
+      }
+    }
+    ASSIGN_OR_RETURN(IssuedToken t, requester_(args));
+    std::lock_guard lk(mu_);
+    tokens_[key] = Entry{t, now};
+    return t.token;
+  }
+
+  void Forget(const std::string& pod_uid) {
+    std::lock_guard lk(mu_);
+    std::erase_if(tokens_, [&](const auto& kv) { return kv.first.starts_with(pod_uid + "|"); });
+  }
+
+ private:
+  struct Entry {
+    IssuedToken token;
+    int64_t issued = 0;
+  };
+  TokenRequester requester_;
+  std::mutex mu_;
+  std::map<std::string, Entry> tokens_;
+};
+
+VolumeManager::VolumeManager(VolumeOptions opts, ObjectGetter getter, TokenRequester tokens)
+    : opts_(std::move(opts)),
+      getter_(std::move(getter)),
+      tokens_(std::make_unique<TokenCache>(std::move(tokens))) {}
+
+VolumeManager::~VolumeManager() = default;
 
 namespace {
 
@@ -204,6 +253,8 @@ struct PodContext {
   std::optional<gid_t> fs_group;
   const VolumeOptions* opts;
   const ObjectGetter* getter;
+  // Asks for (or reuses) a token of the pod's service account.
+  std::function<Result<std::string>(const TokenRequestArgs&)> token;
 };
 
 // Writes an atomic-writer volume at `dir`, with fsGroup ownership before the switch.
@@ -227,6 +278,27 @@ Result<internal::Payload> KeyPayload(const PodContext& ctx, const std::string& k
     return obj.status();
   }
   return internal::MakeKeyPayload(kind, items, data, default_mode, optional);
+}
+
+// A serviceAccountToken projection: the token of the pod's service account, bound to the pod.
+Result<internal::Payload> TokenPayload(const PodContext& ctx, const json::object& src, int mode) {
+  const json::object& pod = *ctx.pod;
+  const json::object* spec = Obj(pod, "spec");
+  const json::object* meta = Obj(pod, "metadata");
+  TokenRequestArgs args;
+  args.ns = ctx.ns;
+  args.service_account = spec ? Str(*spec, "serviceAccountName") : "";
+  if (args.service_account.empty()) args.service_account = "default";
+  args.audience = Str(src, "audience");
+  if (auto e = Int(src, "expirationSeconds")) args.expiration_seconds = *e;
+  args.pod_name = meta ? Str(*meta, "name") : "";
+  args.pod_uid = meta ? Str(*meta, "uid") : "";
+  std::string path = Str(src, "path");
+  if (path.empty()) return Invalid("serviceAccountToken projection without a path");
+  ASSIGN_OR_RETURN(std::string token, ctx.token(args));
+  internal::Payload out;
+  out[path] = internal::FileProjection{std::move(token), mode, std::nullopt};
+  return out;
 }
 
 Result<HostVolume> SetUpOne(const PodContext& ctx, const std::string& name,
@@ -321,10 +393,8 @@ Result<HostVolume> SetUpOne(const PodContext& ctx, const std::string& name,
                             Bool(*cm, "optional"));
         } else if (const json::object* dapi = Obj(s, "downwardAPI")) {
           part = internal::CollectDownwardApi(Arr(*dapi, "items"), pod, mode, *ctx.opts);
-        } else if (Obj(s, "serviceAccountToken") != nullptr) {
-          part = Internal(
-              "not implemented: serviceAccountToken projection needs the TokenRequest API, "
-              "which this cluster does not serve yet");
+        } else if (const json::object* sat = Obj(s, "serviceAccountToken")) {
+          part = TokenPayload(ctx, *sat, mode);
         } else {
           std::string what = s.empty() ? "empty" : std::string(s.begin()->key());
           part = Invalid("projected source " + what + " is not supported on this node");
@@ -359,6 +429,7 @@ Result<std::map<std::string, HostVolume>> VolumeManager::SetUp(const json::objec
   std::string pod_dir = opts_.pods_dir + "/" + uid;
   PodContext ctx{&pod,    Str(*meta, "namespace"), pod_dir + "/volumes", std::nullopt, &opts_,
                  &getter_};
+  ctx.token = [this](const TokenRequestArgs& args) { return tokens_->Get(args); };
   RETURN_IF_ERROR(fs::MakeDirs(ctx.volumes_dir, 0750));
   const json::object* spec = Obj(pod, "spec");
   if (spec == nullptr) spec = &empty;
@@ -390,6 +461,7 @@ Status VolumeManager::TearDown(const std::string& pod_uid) {
       pod_uid == "..") {
     return Invalid("bad pod uid \"" + pod_uid + "\"");
   }
+  tokens_->Forget(pod_uid);
   std::string pod_dir = opts_.pods_dir + "/" + pod_uid;
   if (!fs::Exists(pod_dir)) return Status::Ok();
   RETURN_IF_ERROR(internal::UnmountAllUnder(pod_dir));

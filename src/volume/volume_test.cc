@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "util/clock.h"
 #include "util/fs.h"
 #include "volume/volume_internal.h"
 #include "volume/volumes.h"
@@ -351,6 +352,59 @@ TEST_F(VolumeTest, MissingObjectsAndKeysUseKubeletWording) {
   ASSERT_TRUE(mgr_->TearDown("pod-1").ok());
 }
 
+TEST_F(VolumeTest, ServiceAccountTokenProjection) {
+  std::vector<TokenRequestArgs> asked;
+  int64_t lifetime = 3600;
+  TokenRequester tokens = [&](const TokenRequestArgs& a) -> Result<IssuedToken> {
+    asked.push_back(a);
+    if (a.service_account == "missing") return NotFound("serviceaccounts \"missing\" not found");
+    return IssuedToken{"token-" + std::to_string(asked.size()),
+                       Clock::Real().NowUnix() + lifetime};
+  };
+  VolumeManager mgr(opts_, Getter(), tokens);
+  const std::string vol = R"({"name": "api", "projected": {"defaultMode": 420, "sources": [
+        {"serviceAccountToken": {"path": "token", "expirationSeconds": 7200, "audience": "vault"}},
+        {"configMap": {"name": "cfg", "items": [{"key": "other", "path": "ca.crt"}]}}]}})";
+  auto r = mgr.SetUp(Pod(vol, R"("serviceAccountName": "robot")"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const std::string dir = r->at("api").path;
+  EXPECT_EQ(*fs::ReadFile(dir + "/token"), "token-1");
+  EXPECT_EQ(*fs::ReadFile(dir + "/ca.crt"), "o");
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0].ns, "ns1");
+  EXPECT_EQ(asked[0].service_account, "robot");
+  EXPECT_EQ(asked[0].audience, "vault");
+  EXPECT_EQ(asked[0].expiration_seconds, 7200);
+  EXPECT_EQ(asked[0].pod_name, "p");
+  EXPECT_EQ(asked[0].pod_uid, "pod-1");
+  // A refresh keeps a token that is far from expiring.
+  ASSERT_TRUE(mgr.SetUp(Pod(vol, R"("serviceAccountName": "robot")")).ok());
+  EXPECT_EQ(asked.size(), 1u);
+  ASSERT_TRUE(mgr.TearDown("pod-1").ok());
+
+  // One past 80% of its lifetime is asked for again; no service account name means "default".
+  lifetime = 0;
+  const std::string plain = R"({"name": "t", "projected": {"sources": [
+        {"serviceAccountToken": {"path": "t"}}]}})";
+  ASSERT_TRUE(mgr.SetUp(Pod(plain)).ok());
+  ASSERT_TRUE(mgr.SetUp(Pod(plain)).ok());
+  ASSERT_EQ(asked.size(), 3u);
+  EXPECT_EQ(asked[1].service_account, "default");
+  EXPECT_EQ(asked[1].expiration_seconds, 3600);
+  EXPECT_EQ(*fs::ReadFile(r->at("api").path.substr(0, r->at("api").path.rfind('/')) + "/t/t"),
+            "token-3");
+  ASSERT_TRUE(mgr.TearDown("pod-1").ok());
+
+  // The API server's refusal is the volume's error.
+  auto bad = mgr.SetUp(Pod(plain, R"("serviceAccountName": "missing")"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Code::kNotFound);
+  EXPECT_NE(bad.status().message().find("serviceaccounts \"missing\" not found"),
+            std::string::npos)
+      << bad.status().message();
+  ASSERT_TRUE(mgr.TearDown("pod-1").ok());
+}
+
 TEST_F(VolumeTest, DownwardApiAndProjected) {
   json::object pod = Pod(R"({"name": "info", "downwardAPI": {"items": [
         {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
@@ -400,8 +454,10 @@ TEST_F(VolumeTest, DownwardApiAndProjected) {
             "container nope not found]");
   r = mgr_->SetUp(Pod(R"({"name": "t", "projected": {"sources": [
         {"serviceAccountToken": {"path": "token", "expirationSeconds": 3600}}]}})"));
-  ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("not implemented: serviceAccountToken"), std::string::npos)
+  ASSERT_FALSE(r.ok());  // this manager was given no way to ask for tokens
+  EXPECT_EQ(r.status().code(), Code::kUnavailable);
+  EXPECT_NE(r.status().message().find("cannot ask the API server for service account tokens"),
+            std::string::npos)
       << r.status().message();
   r = mgr_->SetUp(Pod(R"({"name": "p", "projected": {"sources": [
         {"secret": {"name": "nope"}}, {"configMap": {"name": "gone"}},

@@ -13,6 +13,7 @@
 #include <boost/json/fwd.hpp>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,10 +23,23 @@
 
 namespace sampan::volume {
 
-// Reads the ConfigMaps, Secrets (and later ServiceAccount tokens) a pod refers to.
+// Reads the ConfigMaps and Secrets a pod refers to.
 // kind is "ConfigMap" or "Secret". NotFound when absent.
 using ObjectGetter = std::function<Result<boost::json::object>(
     const std::string& kind, const std::string& ns, const std::string& name)>;
+
+// A service account token for a pod, asked of the API server (TokenRequest, bound to the pod).
+struct TokenRequestArgs {
+  std::string ns, service_account;
+  std::string audience;  // "" = the API server's own
+  int64_t expiration_seconds = 3600;
+  std::string pod_name, pod_uid;
+};
+struct IssuedToken {
+  std::string token;
+  int64_t expires = 0;  // unix seconds
+};
+using TokenRequester = std::function<Result<IssuedToken>(const TokenRequestArgs& args)>;
 
 // What to bind into containers for one volume.
 struct HostVolume {
@@ -48,7 +62,9 @@ struct VolumeOptions {
 
 class VolumeManager {
  public:
-  VolumeManager(VolumeOptions opts, ObjectGetter getter);
+  // `tokens` serves serviceAccountToken projections; without it they are Unavailable.
+  VolumeManager(VolumeOptions opts, ObjectGetter getter, TokenRequester tokens = nullptr);
+  ~VolumeManager();
 
   // Makes (or refreshes) every volume of `pod` (a Pod object, status included for
   // downward API fields such as status.podIP). Returns volume name → host volume.
@@ -63,7 +79,8 @@ class VolumeManager {
   // directory, FileOrCreate a 0644 file; type "" makes a missing path a 0755 directory as
   // containerd does). spec.securityContext.fsGroup gives every volume but hostPath that
   // group (setgid directories, g+rw; g+r for the read-only kinds). A serviceAccountToken
-  // projection is Internal "not implemented" (no TokenRequest API yet). Unknown volume
+  // projection holds a token of the pod's service account bound to the pod, asked for once
+  // and asked for again when 80% of its lifetime has passed (as the kubelet). Unknown volume
   // kinds (persistentVolumeClaim, ...) are Invalid. Not thread-safe for one pod; distinct
   // pods may be set up concurrently.
   Result<std::map<std::string, HostVolume>> SetUp(const boost::json::object& pod);
@@ -104,6 +121,8 @@ class VolumeManager {
  private:
   VolumeOptions opts_;
   ObjectGetter getter_;
+  class TokenCache;
+  std::unique_ptr<TokenCache> tokens_;
 };
 
 // The container's environment as "NAME=value" strings, in Kubernetes order: envFrom

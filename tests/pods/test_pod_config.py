@@ -1,11 +1,15 @@
 """configMap, secret and downward API: as volumes and as environment variables; configMap updates reach
 the volume (not the environment); missing references give Kubernetes' reasons."""
 
+import base64
+import json
 import re
 import time
 
 import pytest
+import yaml
 
+import cluster as cl
 import podutil as pu
 
 CONSUMER = """
@@ -373,3 +377,73 @@ def test_config_map_update_reaches_the_volume_not_the_env(kubectl, updated):
     assert after != before and re.match(r"^\.\.\d{4}_", after), (before, after)
     # The environment was fixed when the container started.
     assert sh(kubectl, ns, "echo $GREETING", pod="live") == "hello\n"
+
+
+API_ACCESS = """
+apiVersion: v1
+kind: Pod
+metadata:
+  name: api-access
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "exec sleep 3600"]
+    volumeMounts:
+    - name: kube-api-access
+      mountPath: /var/run/secrets/kubernetes.io/serviceaccount
+      readOnly: true
+  volumes:
+  - name: kube-api-access
+    projected:
+      defaultMode: 420
+      sources:
+      - serviceAccountToken:
+          expirationSeconds: 3607
+          path: token
+      - configMap:
+          name: kube-root-ca.crt
+          items:
+          - key: ca.crt
+            path: ca.crt
+      - downwardAPI:
+          items:
+          - path: namespace
+            fieldRef:
+              fieldPath: metadata.namespace
+"""
+
+
+def test_service_account_token_volume(kubectl, api, server, ns, tmp_path):
+    """The volume Kubernetes' admission gives every pod (kube-api-access-*): a token of the pod's
+    service account bound to the pod, the cluster CA and the namespace. The token authenticates
+    against the API server as the service account, and stops when the pod goes."""
+    pu.create(kubectl, ns, API_ACCESS)
+    pod = pu.wait_pod(api, ns, "api-access", pu.is_running, timeout=60, what="Running")
+    base = "/var/run/secrets/kubernetes.io/serviceaccount"
+    token = sh(kubectl, ns, f"cat {base}/token", pod="api-access")
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["sub"] == f"system:serviceaccount:{ns}:default", claims
+    assert claims["kubernetes.io"]["pod"] == {"name": "api-access",
+                                              "uid": pod["metadata"]["uid"]}, claims
+    assert claims["exp"] - claims["iat"] == 3607, claims
+    assert sh(kubectl, ns, f"cat {base}/namespace", pod="api-access") == ns
+    ca = kubectl.json("get", "configmap", "kube-root-ca.crt", "-n", ns)["data"]["ca.crt"]
+    assert sh(kubectl, ns, f"cat {base}/ca.crt", pod="api-access") == ca
+    assert sh(kubectl, ns, f"stat -L -c %a {base}/token", pod="api-access").strip() == "644"
+
+    with open(server.kubeconfig) as f:
+        cfg = yaml.safe_load(f)
+    for u in cfg["users"]:
+        u["user"] = {"token": token}
+    path = tmp_path / "token-kubeconfig.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    as_pod = cl.NetnsKubectl(str(path), str(tmp_path / "cache"), kubectl.netns_path)
+    who = json.loads(as_pod.ok("auth", "whoami", "-o", "json").stdout)
+    assert who["status"]["userInfo"]["username"] == f"system:serviceaccount:{ns}:default", who
+    kubectl.ok("delete", "pod", "api-access", "-n", ns, "--wait=true")
+    r = as_pod("auth", "whoami")
+    assert r.rc != 0 and "You must be logged in" in r.stderr, r
