@@ -4,6 +4,7 @@
 #include "api/discovery.h"
 #include "api/openapi.h"
 #include "apiserver/api_handler.h"
+#include "apiserver/sa_tokens.h"
 
 namespace sampan::apiserver {
 
@@ -60,6 +61,27 @@ asio::awaitable<bool> ApiHandler::HandleNonResource(Request& req, Responder& res
       }
       RETURN_REPLY_TRUE(Text(ready ? 200 : 500, body));
     }
+  }
+  // Service account issuer discovery (OIDC): where the tokens' signing key can be fetched.
+  if (path == "/.well-known/openid-configuration" || path == "/openid/v1/jwks") {
+    if (!req.identity.authenticated) {
+      RETURN_REPLY_TRUE(ErrorResponse(Status(Code::kUnauthorized, "Unauthorized")));
+    }
+    if (!sa_tokens_) {
+      RETURN_REPLY_TRUE(ErrorResponse(NotFound("the server could not find the requested resource")));
+    }
+    if (path == "/openid/v1/jwks") {
+      Response r;
+      r.content_type = "application/jwk-set+json";
+      r.body = sa_tokens_->JwksJson();
+      RETURN_REPLY_TRUE(std::move(r));
+    }
+    json::object config{{"issuer", kServiceAccountIssuer},
+                        {"jwks_uri", "https://" + advertise_ + "/openid/v1/jwks"},
+                        {"response_types_supported", json::array{"id_token"}},
+                        {"subject_types_supported", json::array{"public"}},
+                        {"id_token_signing_alg_values_supported", json::array{"RS256"}}};
+    RETURN_REPLY_TRUE(Json(200, config));
   }
   bool discovery = path == "/api" || path == "/api/" || path == "/apis" || path == "/apis/" ||
                    StartsWith(path, "/openapi/");

@@ -1,6 +1,8 @@
 #include "apiserver/sa_tokens.h"
 
 #include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
@@ -29,7 +31,9 @@ std::string Pem(EVP_PKEY* key) {
   return std::string(data, static_cast<size_t>(n));
 }
 
-const json::value* Member(const json::object& o, std::string_view key) { return o.if_contains(key); }
+const json::value* Member(const json::object& o, std::string_view key) {
+  return o.if_contains(key);
+}
 
 std::string StringAt(const json::object& o, std::string_view key) {
   const json::value* v = Member(o, key);
@@ -92,16 +96,13 @@ Result<std::string> ServiceAccountTokens::Issue(TokenClaims c) const {
     std::string field = c.bound_kind == "Pod" ? "pod" : c.bound_kind == "Node" ? "node" : "secret";
     k8s[field] = json::object{{"name", c.bound_name}, {"uid", c.bound_uid}};
   }
-  json::object claims{{"aud", std::move(aud)},
-                      {"exp", c.expires},
-                      {"iat", c.issued_at},
-                      {"iss", kServiceAccountIssuer},
-                      {"jti", c.id},
-                      {"kubernetes.io", std::move(k8s)},
-                      {"nbf", c.not_before},
-                      {"sub", "system:serviceaccount:" + c.ns + ":" + c.name}};
-  std::string signing_input = Base64UrlEncode(json::serialize(header)) + "." +
-                              Base64UrlEncode(json::serialize(claims));
+  json::object claims{
+      {"aud", std::move(aud)}, {"exp", c.expires},
+      {"iat", c.issued_at},    {"iss", kServiceAccountIssuer},
+      {"jti", c.id},           {"kubernetes.io", std::move(k8s)},
+      {"nbf", c.not_before},   {"sub", "system:serviceaccount:" + c.ns + ":" + c.name}};
+  std::string signing_input =
+      Base64UrlEncode(json::serialize(header)) + "." + Base64UrlEncode(json::serialize(claims));
   MdCtxPtr ctx(EVP_MD_CTX_new());
   size_t len = 0;
   if (!ctx ||
@@ -186,6 +187,26 @@ std::optional<TokenClaims> ServiceAccountTokens::Verify(
     }
   }
   return c;
+}
+
+std::string ServiceAccountTokens::JwksJson() const {
+  auto param = [&](const char* name) {
+    BIGNUM* bn = nullptr;
+    std::string out;
+    if (EVP_PKEY_get_bn_param(key_->pkey.get(), name, &bn) == 1) {
+      out.resize(static_cast<size_t>(BN_num_bytes(bn)));
+      BN_bn2bin(bn, reinterpret_cast<unsigned char*>(out.data()));
+      BN_free(bn);
+    }
+    return Base64UrlEncode(out);
+  };
+  json::object key{{"use", "sig"},
+                   {"kty", "RSA"},
+                   {"kid", key_->kid},
+                   {"alg", "RS256"},
+                   {"n", param(OSSL_PKEY_PARAM_RSA_N)},
+                   {"e", param(OSSL_PKEY_PARAM_RSA_E)}};
+  return json::serialize(json::object{{"keys", json::array{std::move(key)}}});
 }
 
 }  // namespace sampan::apiserver

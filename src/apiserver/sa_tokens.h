@@ -20,11 +20,11 @@ inline constexpr std::string_view kServiceAccountIssuer =
 
 // What a token says about its holder.
 struct TokenClaims {
-  std::string ns, name, uid;       // the service account
+  std::string ns, name, uid;  // the service account
   std::vector<std::string> audiences;
   int64_t issued_at = 0, not_before = 0, expires = 0;  // unix seconds
   std::string bound_kind, bound_name, bound_uid;       // Pod or Secret or Node; "" if unbound
-  std::string id;                                       // jti
+  std::string id;                                      // jti
 };
 
 class ServiceAccountTokens {
@@ -39,6 +39,8 @@ class ServiceAccountTokens {
   // nullopt when the signature, issuer, audience or time window is wrong.
   std::optional<TokenClaims> Verify(std::string_view token, int64_t now,
                                     const std::vector<std::string>& audiences) const;
+  // The public key as a JSON Web Key Set (/openid/v1/jwks), for whoever verifies the tokens.
+  std::string JwksJson() const;
 
  private:
   struct Key;

@@ -7,6 +7,8 @@ import json
 import time
 
 import yaml
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 import harness
 
@@ -118,3 +120,27 @@ def test_forged_or_foreign_tokens_are_refused(server, kubectl, ns, tmp_path):
     other = kubectl.ok("create", "token", "default", "-n", ns, "--audience=vault").stdout.strip()
     assert claims_of(other)["aud"] == ["vault"]
     assert whoami(with_token(server, tmp_path, other, "vault"))[0] is None
+
+
+def test_issuer_discovery_verifies_the_tokens(kubectl, ns):
+    """/.well-known/openid-configuration and /openid/v1/jwks: the public key that verifies the
+    tokens, as other systems fetch it."""
+    config = json.loads(kubectl.ok("get", "--raw", "/.well-known/openid-configuration").stdout)
+    assert config["issuer"] == "https://kubernetes.default.svc.cluster.local", config
+    assert config["jwks_uri"].endswith("/openid/v1/jwks"), config
+    assert config["id_token_signing_alg_values_supported"] == ["RS256"], config
+    jwks = json.loads(kubectl.ok("get", "--raw", "/openid/v1/jwks").stdout)
+    token = kubectl.ok("create", "token", "default", "-n", ns).stdout.strip()
+    header_b64, payload_b64, sig_b64 = token.split(".")
+    kid = json.loads(base64.urlsafe_b64decode(header_b64 + "=="))["kid"]
+    (key,) = [k for k in jwks["keys"] if k["kid"] == kid]
+    assert key["kty"] == "RSA" and key["alg"] == "RS256" and key["use"] == "sig", key
+
+    def number(b64):
+        return int.from_bytes(base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4)), "big")
+
+    public = rsa.RSAPublicNumbers(number(key["e"]), number(key["n"])).public_key()
+    signature = base64.urlsafe_b64decode(sig_b64 + "=" * (-len(sig_b64) % 4))
+    # Raises InvalidSignature when the key does not verify the token.
+    public.verify(signature, f"{header_b64}.{payload_b64}".encode(), padding.PKCS1v15(),
+                  hashes.SHA256())
