@@ -64,3 +64,22 @@ def test_dispatcher_picks_server_minor(server, tmp_path):
     info = json.loads(k.ok("version", "-o", "json").stdout)
     assert info["serverVersion"]["minor"].rstrip("+") == "32", info
     assert info["clientVersion"]["minor"].rstrip("+") == "32", info
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_version_apply_server_side_auth_and_tokens(server, ns, tmp_path, version):
+    """Server-side apply, auth can-i/whoami and create token with each kubectl version."""
+    k = versioned(server, version, tmp_path)
+    name = "ssa-" + version.replace(".", "-")
+    path = tmp_path / "ssa.yaml"
+    path.write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  a: '1'\n")
+    r = k.ok("apply", "--server-side", "-f", str(path), "-n", ns)
+    assert r.stdout.strip() == f"configmap/{name} serverside-applied", r
+    path.write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  b: '2'\n")
+    k.ok("apply", "--server-side", "-f", str(path), "-n", ns)
+    assert k.json("get", "cm", name, "-n", ns)["data"] == {"b": "2"}
+    assert k.ok("auth", "can-i", "create", "pods", "-n", ns).stdout.strip() == "yes"
+    who = json.loads(k.ok("auth", "whoami", "-o", "json").stdout)
+    assert who["status"]["userInfo"]["username"] == "system:admin", who
+    token = k.ok("create", "token", "default", "-n", ns).stdout.strip()
+    assert token.count(".") == 2, token
