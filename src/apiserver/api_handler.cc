@@ -59,13 +59,6 @@ Status CheckAccept(const Request& req) {
                 "only the following media types are accepted: application/json, application/yaml");
 }
 
-Response JsonResponse(int status, const json::value& v) {
-  Response r;
-  r.status = status;
-  r.body = json::serialize(v);
-  return r;
-}
-
 Result<WriteOptions> ParseWriteOptions(const Request& req, std::vector<std::string>* warnings) {
   WriteOptions o;
   for (const auto& d : req.QueryAll("dryRun")) {
@@ -256,10 +249,7 @@ asio::awaitable<void> ApiHandler::Route(Request& req, Responder& res) {
   if (info->subresource.empty() && info->kind &&
       std::find(info->kind->verbs.begin(), info->kind->verbs.end(), info->verb) ==
           info->kind->verbs.end()) {
-    RETURN_REPLY(ErrorResponse(
-        Status(Code::kMethodNotAllowed, "the server does not allow this method on the requested "
-                                        "resource"),
-        &*info));
+    RETURN_REPLY(ErrorResponse(MethodNotAllowed(), &*info));
   }
   if (!info->subresource.empty()) {
     co_await HandleSubresource(req, res, *info);

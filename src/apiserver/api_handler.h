@@ -114,5 +114,10 @@ std::string StatusJson(const Status& st, std::string_view kind_for_details = "",
                        std::string_view name_for_details = "",
                        std::string_view group_for_details = "");
 Response ErrorResponse(const Status& st, const RequestInfo* info = nullptr);
+// A reply whose body is `v` serialized.
+Response JsonResponse(int status, const boost::json::value& v,
+                      std::string_view content_type = "application/json");
+// 405 for a verb the requested resource does not offer.
+Status MethodNotAllowed();
 
 }  // namespace sampan::apiserver

@@ -20,13 +20,6 @@ Response Text(int status, std::string body) {
   return r;
 }
 
-Response Json(int status, const json::value& v, std::string_view content_type = "application/json") {
-  Response r;
-  r.status = status;
-  r.content_type = std::string(content_type);
-  r.body = json::serialize(v);
-  return r;
-}
 
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
@@ -45,7 +38,7 @@ asio::awaitable<bool> ApiHandler::HandleNonResource(Request& req, Responder& res
                    {"goVersion", "none"},
                    {"compiler", "gcc"},
                    {"platform", "linux/amd64"}};
-    RETURN_REPLY_TRUE(Json(200, v));
+    RETURN_REPLY_TRUE(JsonResponse(200, v));
   }
   for (std::string_view h : {"/healthz", "/livez", "/readyz"}) {
     // h, or h + "/..." (compared in place: this runs before every request).
@@ -81,7 +74,7 @@ asio::awaitable<bool> ApiHandler::HandleNonResource(Request& req, Responder& res
                         {"response_types_supported", json::array{"id_token"}},
                         {"subject_types_supported", json::array{"public"}},
                         {"id_token_signing_alg_values_supported", json::array{"RS256"}}};
-    RETURN_REPLY_TRUE(Json(200, config));
+    RETURN_REPLY_TRUE(JsonResponse(200, config));
   }
   bool discovery = path == "/api" || path == "/api/" || path == "/apis" || path == "/apis/" ||
                    StartsWith(path, "/openapi/");
@@ -112,18 +105,18 @@ asio::awaitable<bool> ApiHandler::HandleNonResource(Request& req, Responder& res
     bool core = StartsWith(path, "/api") && !StartsWith(path, "/apis");
     api::DiscoveryFormat f = api::NegotiateDiscovery(accept);
     if (f != api::DiscoveryFormat::kLegacy) {
-      Response r = Json(200, api::AggregatedDiscovery(registry_, core, f),
+      Response r = JsonResponse(200, api::AggregatedDiscovery(registry_, core, f),
                         api::DiscoveryContentType(f));
       r.headers.emplace_back("Vary", "Accept");
       co_await res.Send(std::move(r));
     } else if (core) {
       {
-        Response reply = Json(200, api::ApiVersions(advertise_));
+        Response reply = JsonResponse(200, api::ApiVersions(advertise_));
         co_await res.Send(std::move(reply));
       }
     } else {
       {
-        Response reply = Json(200, api::ApiGroupList(registry_));
+        Response reply = JsonResponse(200, api::ApiGroupList(registry_));
         co_await res.Send(std::move(reply));
       }
     }
@@ -131,15 +124,15 @@ asio::awaitable<bool> ApiHandler::HandleNonResource(Request& req, Responder& res
   }
   if (parts.size() == 2 && parts[0] == "api") {
     auto l = api::ApiResourceList(registry_, "", parts[1]);
-    RETURN_REPLY_TRUE(l.ok() ? Json(200, *l) : ErrorResponse(l.status()));
+    RETURN_REPLY_TRUE(l.ok() ? JsonResponse(200, *l) : ErrorResponse(l.status()));
   }
   if (parts.size() == 2 && parts[0] == "apis") {
     auto g = api::ApiGroup(registry_, parts[1]);
-    RETURN_REPLY_TRUE(g.ok() ? Json(200, *g) : ErrorResponse(g.status()));
+    RETURN_REPLY_TRUE(g.ok() ? JsonResponse(200, *g) : ErrorResponse(g.status()));
   }
   if (parts.size() == 3 && parts[0] == "apis") {
     auto l = api::ApiResourceList(registry_, parts[1], parts[2]);
-    RETURN_REPLY_TRUE(l.ok() ? Json(200, *l) : ErrorResponse(l.status()));
+    RETURN_REPLY_TRUE(l.ok() ? JsonResponse(200, *l) : ErrorResponse(l.status()));
   }
   // OpenAPI.
   std::call_once(openapi_once_, [this] {

@@ -90,7 +90,7 @@ Result<RequestInfo> ParseRequestInfo(const Request& req, const api::Registry& re
   } else if (m == "DELETE") {
     info.verb = info.name.empty() ? "deletecollection" : "delete";
   } else {
-    return Status(Code::kMethodNotAllowed, "the server does not allow this method on the requested resource");
+    return MethodNotAllowed();
   }
   return info;
 }
@@ -129,6 +129,19 @@ std::string StatusJson(const Status& st, std::string_view kind, std::string_view
   }
   o["code"] = CodeHttpStatus(st.code());
   return json::serialize(o);
+}
+
+Response JsonResponse(int status, const json::value& v, std::string_view content_type) {
+  Response r;
+  r.status = status;
+  r.content_type = std::string(content_type);
+  r.body = json::serialize(v);
+  return r;
+}
+
+Status MethodNotAllowed() {
+  return Status(Code::kMethodNotAllowed,
+                "the server does not allow this method on the requested resource");
 }
 
 Response ErrorResponse(const Status& st, const RequestInfo* info) {

@@ -13,13 +13,6 @@ namespace sampan::apiserver {
 
 namespace {
 
-Response Json(int status, const json::value& v) {
-  Response r;
-  r.status = status;
-  r.body = json::serialize(v);
-  return r;
-}
-
 Response Success(int status) {
   Response r;
   r.status = status;
@@ -52,10 +45,7 @@ asio::awaitable<void> ApiHandler::HandleSubresource(Request& req, Responder& res
   }
   if (kind.group.empty() && kind.kind == "ServiceAccount" && sub == "token") {
     if (info.verb != "create") {
-      RETURN_REPLY(ErrorResponse(
-          Status(Code::kMethodNotAllowed, "the server does not allow this method on the requested "
-                                          "resource"),
-          &info));
+      RETURN_REPLY(ErrorResponse(MethodNotAllowed(), &info));
     }
     co_await CreateToken(req, res, info, (*current)->obj);
     co_return;
@@ -73,10 +63,10 @@ asio::awaitable<void> ApiHandler::HandleSubresource(Request& req, Responder& res
     }
     if (as_scale) {
       auto s = rest_.ScaleOf(kind, (*out)->obj);
-      RETURN_REPLY(s.ok() ? Json(200, *s) : ErrorResponse(s.status(), &info));
+      RETURN_REPLY(s.ok() ? JsonResponse(200, *s) : ErrorResponse(s.status(), &info));
     }
     {
-      Response reply = Json(200, (*out)->obj);
+      Response reply = JsonResponse(200, (*out)->obj);
       co_await res.Send(std::move(reply));
     }
   };
@@ -94,7 +84,7 @@ asio::awaitable<void> ApiHandler::HandleSubresource(Request& req, Responder& res
     // The Pod itself; a write may change spec.ephemeralContainers only (add entries).
     if (info.verb == "get") {
       {
-        Response reply = Json(200, (*current)->obj);
+        Response reply = JsonResponse(200, (*current)->obj);
         co_await res.Send(std::move(reply));
       }
       co_return;
@@ -169,7 +159,7 @@ asio::awaitable<void> ApiHandler::HandleSubresource(Request& req, Responder& res
         co_await send_result(current, true);
       } else {
         {
-          Response reply = Json(200, (*current)->obj);
+          Response reply = JsonResponse(200, (*current)->obj);
           co_await res.Send(std::move(reply));
         }
       }
@@ -364,10 +354,7 @@ asio::awaitable<void> ApiHandler::HandleSubresource(Request& req, Responder& res
     co_return;
   }
   {
-    Response reply = ErrorResponse(
-      Status(Code::kMethodNotAllowed,
-             "the server does not allow this method on the requested resource"),
-      &info);
+    Response reply = ErrorResponse(MethodNotAllowed(), &info);
     co_await res.Send(std::move(reply));
   }
 }

@@ -17,13 +17,6 @@ constexpr int64_t kDefaultExpiration = 3600;     // seconds, as Kubernetes
 constexpr int64_t kMinExpiration = 600;          // "may not specify a duration less than 10 minutes"
 constexpr int64_t kMaxExpiration = 1LL << 32;    // "... larger than 2^32 seconds"
 
-Response JsonReply(int status, const json::value& v) {
-  Response r;
-  r.status = status;
-  r.body = json::serialize(v);
-  return r;
-}
-
 }  // namespace
 
 asio::awaitable<void> ApiHandler::CreateToken(Request& req, Responder& res,
@@ -143,7 +136,7 @@ asio::awaitable<void> ApiHandler::CreateToken(Request& req, Responder& res,
       {"spec", std::move(spec)},
       {"status", json::object{{"token", *token},
                               {"expirationTimestamp", FormatRfc3339(claims.expires)}}}};
-  RETURN_REPLY(JsonReply(201, out));
+  RETURN_REPLY(JsonResponse(201, out));
 }
 
 }  // namespace sampan::apiserver
