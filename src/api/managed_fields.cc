@@ -274,6 +274,13 @@ const json::value* ValueAtPath(const json::value& obj, const FieldPath& path) {
   return v;
 }
 
+const json::value* ValueAtPath(const json::object& obj, const FieldPath& path) {
+  if (path.empty() || !StartsWith(path[0], "f:")) return nullptr;
+  const json::value* v = obj.if_contains(std::string_view(path[0]).substr(2));
+  for (size_t i = 1; v && i < path.size(); ++i) v = Step(*v, path[i]);
+  return v;
+}
+
 void RemoveAtPath(json::value& obj, const FieldPath& path) {
   if (path.empty()) return;
   // The path to the list item when it ends in ".", else to the field itself.

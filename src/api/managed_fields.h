@@ -37,6 +37,8 @@ void TrieAdd(boost::json::object& trie, const FieldPath& path);
 
 // The value at `path` in `obj` (a "." element names the list item itself); null if absent.
 const boost::json::value* ValueAtPath(const boost::json::value& obj, const FieldPath& path);
+// The same from an object, without making a value of it (a path into an object starts with "f:").
+const boost::json::value* ValueAtPath(const boost::json::object& obj, const FieldPath& path);
 // Removes what `path` names from `obj`: a field, a map key, a list item. No-op if absent.
 void RemoveAtPath(boost::json::value& obj, const FieldPath& path);
 

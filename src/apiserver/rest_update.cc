@@ -149,14 +149,14 @@ void SetManagedFields(json::object& obj, json::array entries) {
 // owner. Objects never applied server-side carry no managedFields and stay without (unlike
 // Kubernetes, which records every writer).
 void TrackUpdate(const api::KindInfo& kind, const json::object& cur, json::object& next,
-                 const std::string& manager, const std::string& now) {
+                 const std::string& manager, int64_t now_unix) {
   json::array entries = ManagedEntries(cur);
   if (entries.empty()) return;
-  const json::value cur_v(cur), next_v(next);
+  const std::string now = FormatRfc3339(now_unix);
   std::vector<api::FieldPath> changed;
   for (auto& p : api::LeafPaths(api::AppliedFields(next, kind.schema))) {
-    const json::value* now_v = api::ValueAtPath(next_v, p);
-    const json::value* was = api::ValueAtPath(cur_v, p);
+    const json::value* now_v = api::ValueAtPath(next, p);
+    const json::value* was = api::ValueAtPath(cur, p);
     bool item = p.back() == ".";
     if (!was || (!item && now_v && *was != *now_v)) changed.push_back(std::move(p));
   }
@@ -168,7 +168,7 @@ void TrackUpdate(const api::KindInfo& kind, const json::object& cur, json::objec
     if (own) mine = &e;
     json::object& trie = EntryFields(e);
     for (const auto& p : api::LeafPaths(trie)) {
-      bool gone = api::ValueAtPath(next_v, p) == nullptr;
+      bool gone = api::ValueAtPath(next, p) == nullptr;
       bool taken = !own && std::find(changed.begin(), changed.end(), p) != changed.end();
       if (gone || taken) api::TrieRemove(trie, p);
     }
@@ -185,7 +185,7 @@ void TrackUpdate(const api::KindInfo& kind, const json::object& cur, json::objec
   SetManagedFields(next, std::move(entries));
 }
 
-std::string ManagerOf(const WriteOptions& opts) {
+const std::string& ManagerOf(const WriteOptions& opts) {
   return opts.field_manager.empty() ? opts.default_manager : opts.field_manager;
 }
 
@@ -300,8 +300,7 @@ asio::awaitable<Result<ObjectPtr>> Rest::Update(const api::KindInfo& kind, std::
   }
   json::object next = std::move(obj);
   KeepSystemMetadata(cur->obj, next);
-  if (subresource != "status")
-    TrackUpdate(kind, cur->obj, next, ManagerOf(opts), FormatRfc3339(clock_.NowUnix()));
+  if (subresource != "status") TrackUpdate(kind, cur->obj, next, ManagerOf(opts), clock_.NowUnix());
   if (subresource == "status") {
     api::PrepareForStatusUpdate(kind, next, cur->obj);
   } else {
@@ -412,14 +411,14 @@ asio::awaitable<Result<ObjectPtr>> Rest::Patch(const api::KindInfo& kind, std::s
         co_return bad;
       }
       spec.as_object()["replicas"] = r->to_number<int64_t>();
-      TrackUpdate(kind, cur->obj, next, ManagerOf(opts), FormatRfc3339(clock_.NowUnix()));
+      TrackUpdate(kind, cur->obj, next, ManagerOf(opts), clock_.NowUnix());
     } else {
       auto decoded = Decode(kind, std::move(*patched), opts);
       if (!decoded.ok()) co_return decoded.status();
       next = std::move(*decoded);
       KeepSystemMetadata(cur->obj, next);
       if (subresource != "status")
-        TrackUpdate(kind, cur->obj, next, ManagerOf(opts), FormatRfc3339(clock_.NowUnix()));
+        TrackUpdate(kind, cur->obj, next, ManagerOf(opts), clock_.NowUnix());
       if (subresource == "status") {
         api::PrepareForStatusUpdate(kind, next, cur->obj);
       } else {
@@ -466,7 +465,6 @@ asio::awaitable<Result<ObjectPtr>> Rest::Apply(const api::KindInfo& kind, std::s
     Meta(applied).erase(f);
   }
   const json::object fields = api::AppliedFields(applied, kind.schema);
-  const json::value applied_v(applied);
   const std::string api_version = kind.ApiVersion();
   for (int attempt = 0;; ++attempt) {
     const std::string now = FormatRfc3339(clock_.NowUnix());
@@ -491,13 +489,12 @@ asio::awaitable<Result<ObjectPtr>> Rest::Apply(const api::KindInfo& kind, std::s
       co_return ConflictError(kind, name);
     }
     json::array entries = ManagedEntries(cur->obj);
-    const json::value live_v(cur->obj);
     // Fields this configuration sets that other managers own with another value.
     std::vector<std::pair<std::string, api::FieldPath>> conflicts;
     for (const auto& p : api::LeafPaths(fields)) {
       if (p.back() == ".") continue;  // list items themselves are shared freely
-      const json::value* want = api::ValueAtPath(applied_v, p);
-      const json::value* have = api::ValueAtPath(live_v, p);
+      const json::value* want = api::ValueAtPath(applied, p);
+      const json::value* have = api::ValueAtPath(cur->obj, p);
       // Owned with the same value, or owned on paper only (the live object lacks it): no clash.
       if (!want || !have || *want == *have) continue;
       for (auto& e : entries) {
