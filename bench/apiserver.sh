@@ -111,8 +111,10 @@ if [[ -n "${THREAD_STATES:-}" ]]; then
   "$LOAD_BIN" --kubeconfig "$KUBECONFIG_FILE" --op create --concurrency "$C_MAX" --count "$COUNT" \
     --duration "$DURATION" --prefix "ts" > "$WORK/ts.json" &
   LOAD_PID=$!
-  sleep 1
-  $PY "$ROOT/bench/thread_states.py" "$SERVER_PID" "$(( DURATION > 3 ? DURATION - 2 : 1 ))" | tee -a "$OUT"
+  # Sampled for the whole run, so each thread group's CPU time divides by the requests served: a
+  # group of one thread costing U us per create bounds creates at 1e6/U per second on any machine.
+  $PY "$ROOT/bench/thread_states.py" "$SERVER_PID" "$(( DURATION + 30 ))" --while "$LOAD_PID" \
+    --per-json "$WORK/ts.json" | tee -a "$OUT"
   wait "$LOAD_PID"
   echo "(that run, with the sampler beside it: $(cat "$WORK/ts.json"))" | tee -a "$OUT"
   echo | tee -a "$OUT"

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -12,8 +13,14 @@
 namespace sampan::store {
 
 Result<std::unique_ptr<Backend>> OpenMemoryBackend();
+struct SqliteOptions {
+  // Makes the WAL file's written data durable (default: fdatasync). Tests replace it to hold
+  // or fail the sync and see that nothing is acknowledged before it returns.
+  std::function<Status(int fd)> sync;
+};
 // Opens (creating if needed) the SQLite store at `path`.
-Result<std::unique_ptr<Backend>> OpenSqliteBackend(const std::string& path);
+Result<std::unique_ptr<Backend>> OpenSqliteBackend(const std::string& path,
+                                                   SqliteOptions options = {});
 
 inline bool HasPrefix(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;

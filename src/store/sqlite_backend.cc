@@ -1,12 +1,17 @@
-// sqlite:// — the embedded default store: one SQLite file in WAL mode with
-// synchronous=FULL, holding a log-structured table whose row id is the revision
-// (see docs/store.md). One writer thread group-commits queued writes; reads use a
-// pool of separate connections and never wait for the writer.
+// sqlite:// — the embedded default store: one SQLite file in WAL mode holding a
+// log-structured table whose row id is the revision (see docs/store.md). One writer
+// thread runs queued writes in an open transaction and commits it into the WAL when the
+// sync thread is free; the sync thread makes it durable (fdatasync of the WAL) while the
+// writer already runs the next writes, and only then publishes the group and answers
+// its writers. Reads use a pool of separate connections, never wait for the writer, and
+// never see a revision that is not yet durable.
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -130,9 +135,25 @@ struct Op {
   WriteCallback done;
 };
 
+// The writes of one group commit: in the WAL, not yet known to be on disk.
+struct Committed {
+  int64_t revision = 0;  // the group's newest revision
+  std::vector<Event> events;
+  std::vector<WriteCallback> done;
+  std::vector<Result<int64_t>> results;
+};
+
+Status FdatasyncFile(int fd) {
+  if (fdatasync(fd) == 0) return Status::Ok();
+  return ErrnoStatus("fdatasync", errno);
+}
+
 class SqliteBackend final : public Backend {
  public:
-  explicit SqliteBackend(std::string path) : path_(std::move(path)) {}
+  SqliteBackend(std::string path, SqliteOptions options)
+      : path_(std::move(path)),
+        wal_path_(path_ + "-wal"),
+        sync_(options.sync ? std::move(options.sync) : FdatasyncFile) {}
 
   ~SqliteBackend() override {
     if (writer_.joinable()) {
@@ -141,9 +162,18 @@ class SqliteBackend final : public Backend {
         stopping_ = true;
       }
       queue_cv_.notify_all();
+      sync_cv_.notify_all();
       writer_.join();
+      // The writer has handed over its last group; the syncer finishes them all.
+      {
+        std::lock_guard lock(queue_mu_);
+        writer_done_ = true;
+      }
+      sync_cv_.notify_all();
+      syncer_.join();
       LogWriterStats();
     }
+    if (wal_fd_ >= 0) close(wal_fd_);
     if (hub_) hub_->Shutdown(Unavailable("store closed"));
     pool_.clear();
     writer_db_.reset();
@@ -199,34 +229,74 @@ class SqliteBackend final : public Backend {
   void Enqueue(Op op);
   void WriterLoop();
   void LogWriterStats() const;
-  void CommitGroup(std::vector<Op>& group);
+  // Runs `ops` in the open transaction (beginning one if none is open).
+  void ApplyGroup(std::vector<Op>& ops);
+  // Commits the open transaction into the WAL and hands it to the syncer.
+  void CommitOpen();
+  // Fails every write of the open transaction (rolled back) with `st`.
+  void FailOpen(const Status& st);
   Result<int64_t> ApplyWrite(Op& op, int64_t rev, std::vector<Event>* events);
   Status RunCompaction(int64_t revision);
 
+  // The sync thread: makes handed-over groups durable, then publishes and answers them.
+  void SyncLoop();
+  Status SyncWal();
+  // After a failed sync nothing more is written: what the WAL holds beyond the last durable
+  // revision is of unknown fate, so every later write fails with this status (a restart
+  // recovers what the disk has).
+  Status Failure();
+  void Fail(const Status& st);
+
   const std::string path_;
+  const std::string wal_path_;
+  const std::function<Status(int fd)> sync_;
   std::unique_ptr<Db> writer_db_;      // used by the writer thread only (and Init)
-  std::atomic<int64_t> rev_{0};        // newest committed and published revision
+  int64_t written_ = 0;                // writer: newest revision committed to the WAL
+  bool txn_open_ = false;              // writer: a write transaction is open
+  Committed open_;                     // writer: what the open transaction holds
+  std::atomic<int64_t> rev_{0};        // newest durable and published revision
   std::atomic<int64_t> compacted_{0};  // newest committed compaction
   std::shared_ptr<WatchHub> hub_;
+
+  // Under queue_mu_: groups handed to the syncer, and whether it is busy with one (from
+  // hand-over until its sync returned and nothing else waits). The writer commits its open
+  // transaction only when the syncer is free, so every sync takes one whole group and the
+  // group grows for as long as the previous sync runs.
+  std::condition_variable sync_cv_;
+  std::deque<Committed> committed_;
+  bool sync_busy_ = false;
+  bool writer_done_ = false;
+  std::thread syncer_;
+  int wal_fd_ = -1;  // syncer only: the WAL file, opened at the first sync
+  ino_t wal_ino_ = 0;
+
+  std::atomic<bool> failed_{false};
+  std::mutex failure_mu_;
+  Status failure_;  // set once, when failed_ turns true
 
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<Db>> pool_;
 
   std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
+  std::condition_variable queue_cv_;  // the writer waits here
   std::deque<Op> queue_;
   bool stopping_ = false;
   std::thread writer_;
   std::thread::id writer_id_;
   int lock_fd_ = -1;  // PATH.lock, flock'd while open
 
-  // Where the writer's time goes, logged when the store closes: the figures that tell a slow
-  // disk (commit) from a busy writer (statements, callbacks) or an idle one (waiting).
+  // Where the writer's and the syncer's time goes, logged when the store closes: the figures
+  // that tell a slow disk (sync) from a busy writer (statements, commit) or an idle one.
   struct WriterStats {
     int64_t groups = 0, writes = 0;
-    std::chrono::steady_clock::duration waiting{}, statements{}, commit{}, publish{}, callbacks{};
+    std::chrono::steady_clock::duration waiting{}, statements{}, commit{};
   };
-  WriterStats stats_;  // writer thread only
+  struct SyncStats {
+    int64_t syncs = 0;
+    std::chrono::steady_clock::duration waiting{}, sync{}, publish{}, callbacks{};
+  };
+  WriterStats stats_;     // writer thread only
+  SyncStats sync_stats_;  // sync thread only
 };
 
 Status SqliteBackend::Init() {
@@ -255,7 +325,10 @@ Status SqliteBackend::Init() {
     ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row || s->Blob(0) != "wal") return Internal("cannot switch the database to WAL mode");
   }
-  RETURN_IF_ERROR(db.Exec("PRAGMA synchronous=FULL"));
+  // Commits write the WAL without syncing it; the sync thread fdatasyncs it before any
+  // write is acknowledged, published or readable. NORMAL still syncs around checkpoints
+  // (the WAL before its pages are copied, the database file before the WAL is reused).
+  RETURN_IF_ERROR(db.Exec("PRAGMA synchronous=NORMAL"));
   RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
   Status st = db.Exec(kSchema);
   if (st.ok()) {
@@ -293,8 +366,13 @@ Status SqliteBackend::Init() {
   // Compaction never removes the newest row above the compacted revision, so the
   // counter continues from whichever is larger.
   rev_ = std::max(max_id, compacted);
+  written_ = rev_;
   compacted_ = compacted;
   hub_ = WatchHub::Create(rev_);
+  syncer_ = std::thread([this] {
+    util::NameThisThread("store-sync");
+    SyncLoop();
+  });
   writer_ = std::thread([this] {
     util::NameThisThread("store-commit");
     WriterLoop();
@@ -480,29 +558,112 @@ void SqliteBackend::WriterLoop() {
     {
       auto wait_start = std::chrono::steady_clock::now();
       std::unique_lock lock(queue_mu_);
-      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      queue_cv_.wait(lock, [&] {
+        return !queue_.empty() || (txn_open_ && !sync_busy_) || (stopping_ && !txn_open_);
+      });
       stats_.waiting += std::chrono::steady_clock::now() - wait_start;
-      if (queue_.empty()) return;  // stopping, and everything queued is done
+      if (queue_.empty() && !txn_open_) return;  // stopping, and everything queued is done
       while (!queue_.empty() && batch.size() < kMaxBatch) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
-    // Writes are committed in groups; a compaction runs alone, in queue order.
+    // Writes join the open transaction; a compaction runs alone, in queue order, after
+    // what came before it is committed.
     std::vector<Op> group;
     for (Op& op : batch) {
       if (op.kind != Op::Kind::kCompact) {
         group.push_back(std::move(op));
         continue;
       }
-      CommitGroup(group);
+      ApplyGroup(group);
       group.clear();
+      if (txn_open_) CommitOpen();
       Status st = RunCompaction(op.revision);
       op.done(st.ok() ? Result<int64_t>(op.revision) : Result<int64_t>(st));
     }
-    CommitGroup(group);
+    ApplyGroup(group);
     batch.clear();
+    if (!txn_open_) continue;
+    bool commit;
+    {
+      std::lock_guard lock(queue_mu_);
+      commit = !sync_busy_;
+    }
+    if (commit) CommitOpen();
   }
+}
+
+void SqliteBackend::ApplyGroup(std::vector<Op>& ops) {
+  if (ops.empty()) return;
+  if (failed_.load()) {
+    Status st = Failure();
+    for (Op& op : ops) op.done(st);
+    return;
+  }
+  Db& db = *writer_db_;
+  const auto t0 = std::chrono::steady_clock::now();
+  if (!txn_open_) {
+    Status st = db.ExecCached(kBeginWrite);
+    if (!st.ok()) {
+      LOG(ERROR) << "store " << path_ << ": cannot begin a write: " << st.ToString();
+      st = st.WithContext("store commit failed");
+      for (Op& op : ops) op.done(st);
+      return;
+    }
+    txn_open_ = true;
+    open_.revision = written_;
+  }
+  for (Op& op : ops) {
+    Result<int64_t> r = ApplyWrite(op, open_.revision + 1, &open_.events);
+    if (r.ok()) {
+      open_.revision = *r;
+    } else if (r.status().code() == Code::kInternal || r.status().code() == Code::kUnavailable) {
+      // The database failed, not the request: nothing of the open transaction stays.
+      Status st = r.status();
+      open_.done.push_back(std::move(op.done));
+      for (Op* rest = &op + 1; rest != ops.data() + ops.size(); ++rest) {
+        open_.done.push_back(std::move(rest->done));
+      }
+      FailOpen(st);
+      return;
+    }
+    open_.results.push_back(std::move(r));
+    open_.done.push_back(std::move(op.done));
+  }
+  stats_.writes += static_cast<int64_t>(ops.size());
+  stats_.statements += std::chrono::steady_clock::now() - t0;
+}
+
+void SqliteBackend::CommitOpen() {
+  const auto t0 = std::chrono::steady_clock::now();
+  Status st = writer_db_->ExecCached(kCommitWrite);
+  stats_.commit += std::chrono::steady_clock::now() - t0;
+  if (!st.ok()) {
+    FailOpen(st);
+    return;
+  }
+  ++stats_.groups;
+  txn_open_ = false;
+  written_ = open_.revision;
+  {
+    std::lock_guard lock(queue_mu_);
+    sync_busy_ = true;
+    committed_.push_back(std::move(open_));
+  }
+  open_ = Committed{};
+  sync_cv_.notify_one();
+}
+
+void SqliteBackend::FailOpen(const Status& failure) {
+  (void)writer_db_->ExecCached(kRollbackWrite);
+  txn_open_ = false;
+  LOG(ERROR) << "store " << path_ << ": group commit of " << open_.done.size()
+             << " writes failed: " << failure.ToString();
+  Status st = failure.WithContext("store commit failed");
+  Committed failed = std::move(open_);
+  open_ = Committed{};
+  for (WriteCallback& done : failed.done) done(st);
 }
 
 Result<int64_t> SqliteBackend::ApplyWrite(Op& op, int64_t rev, std::vector<Event>* events) {
@@ -549,50 +710,94 @@ Result<int64_t> SqliteBackend::ApplyWrite(Op& op, int64_t rev, std::vector<Event
   return rev;
 }
 
-void SqliteBackend::CommitGroup(std::vector<Op>& group) {
-  if (group.empty()) return;
-  Db& db = *writer_db_;
-  std::vector<Result<int64_t>> results;
-  results.reserve(group.size());
-  std::vector<Event> events;
-  int64_t rev = rev_.load();
+void SqliteBackend::SyncLoop() {
+  MarkStoreThread();
   using Clock = std::chrono::steady_clock;
-  const auto t0 = Clock::now();
-  auto t1 = t0;
-  Status failure = db.ExecCached(kBeginWrite);
-  if (failure.ok()) {
-    for (Op& op : group) {
-      Result<int64_t> r = ApplyWrite(op, rev + 1, &events);
-      if (r.ok()) {
-        rev = *r;
-      } else if (r.status().code() == Code::kInternal || r.status().code() == Code::kUnavailable) {
-        failure = r.status();  // the database failed, not the request
-        break;
-      }
-      results.push_back(std::move(r));
+  std::deque<Committed> ready;
+  for (;;) {
+    {
+      auto wait_start = Clock::now();
+      std::unique_lock lock(queue_mu_);
+      sync_cv_.wait(lock, [&] { return writer_done_ || !committed_.empty(); });
+      sync_stats_.waiting += Clock::now() - wait_start;
+      if (committed_.empty()) return;  // the writer is gone, and every group is answered
+      ready.swap(committed_);
     }
-    t1 = Clock::now();
-    if (failure.ok()) failure = db.ExecCached(kCommitWrite);
-    if (!failure.ok()) (void)db.ExecCached(kRollbackWrite);
+    // One sync covers every group committed before it started.
+    const auto t0 = Clock::now();
+    Status st = failed_.load() ? Failure() : SyncWal();
+    const auto t1 = Clock::now();
+    ++sync_stats_.syncs;
+    sync_stats_.sync += t1 - t0;
+    // Free for the next group as soon as the disk is: the writer commits it while this
+    // thread publishes and answers the synced one.
+    {
+      std::lock_guard lock(queue_mu_);
+      sync_busy_ = !committed_.empty();
+    }
+    queue_cv_.notify_one();
+    if (!st.ok()) {
+      Fail(st);
+      Status failed = Failure();
+      for (Committed& c : ready) {
+        for (WriteCallback& done : c.done) done(failed);
+      }
+      ready.clear();
+      continue;
+    }
+    std::vector<Event> events;
+    for (Committed& c : ready) {
+      if (events.empty()) {
+        events = std::move(c.events);
+      } else {
+        events.insert(events.end(), std::make_move_iterator(c.events.begin()),
+                      std::make_move_iterator(c.events.end()));
+      }
+    }
+    rev_.store(ready.back().revision);
+    hub_->Publish(std::move(events));
+    const auto t2 = Clock::now();
+    for (Committed& c : ready) {
+      for (size_t i = 0; i < c.done.size(); ++i) c.done[i](std::move(c.results[i]));
+    }
+    ready.clear();
+    sync_stats_.publish += t2 - t1;
+    sync_stats_.callbacks += Clock::now() - t2;
   }
-  const auto t2 = Clock::now();
-  ++stats_.groups;
-  stats_.writes += static_cast<int64_t>(group.size());
-  stats_.statements += t1 - t0;
-  stats_.commit += t2 - t1;
-  if (!failure.ok()) {
-    LOG(ERROR) << "store " << path_ << ": group commit of " << group.size()
-               << " writes failed: " << failure.ToString();
-    Status st = failure.WithContext("store commit failed");
-    for (Op& op : group) op.done(st);
-    return;
+}
+
+Status SqliteBackend::SyncWal() {
+  // SQLite keeps the WAL file while any connection is open (ours always are), but a
+  // replaced file must never be mistaken for the one written: check its identity.
+  struct stat st;
+  if (stat(wal_path_.c_str(), &st) != 0) return ErrnoStatus("stat " + wal_path_, errno);
+  if (wal_fd_ < 0 || st.st_ino != wal_ino_) {
+    if (wal_fd_ >= 0) {
+      // The old file may hold the newest frames: sync it too before letting go.
+      RETURN_IF_ERROR(sync_(wal_fd_).WithContext(wal_path_));
+      close(wal_fd_);
+    }
+    wal_fd_ = open(wal_path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (wal_fd_ < 0) return ErrnoStatus("open " + wal_path_, errno);
+    struct stat opened;
+    if (fstat(wal_fd_, &opened) != 0) return ErrnoStatus("fstat " + wal_path_, errno);
+    wal_ino_ = opened.st_ino;
   }
-  rev_.store(rev);
-  hub_->Publish(std::move(events));
-  const auto t3 = Clock::now();
-  for (size_t i = 0; i < group.size(); ++i) group[i].done(std::move(results[i]));
-  stats_.publish += t3 - t2;
-  stats_.callbacks += Clock::now() - t3;
+  return sync_(wal_fd_).WithContext(wal_path_);
+}
+
+Status SqliteBackend::Failure() {
+  std::lock_guard lock(failure_mu_);
+  return failure_;
+}
+
+void SqliteBackend::Fail(const Status& st) {
+  std::lock_guard lock(failure_mu_);
+  if (failed_.load()) return;
+  failure_ = Unavailable("store " + path_ + " failed to make writes durable (" + st.ToString() +
+                         "); writes are refused until sampan restarts");
+  failed_.store(true);
+  LOG(ERROR) << failure_.ToString();
 }
 
 void SqliteBackend::LogWriterStats() const {
@@ -601,10 +806,12 @@ void SqliteBackend::LogWriterStats() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
   };
   LOG(INFO) << "store " << path_ << ": " << stats_.writes << " writes in " << stats_.groups
-            << " group commits (" << stats_.writes / stats_.groups << " per group); writer ms: "
-            << "waiting " << ms(stats_.waiting) << ", statements " << ms(stats_.statements)
-            << ", commit " << ms(stats_.commit) << ", publish " << ms(stats_.publish)
-            << ", callbacks " << ms(stats_.callbacks);
+            << " group commits (" << stats_.writes / stats_.groups << " per group) and "
+            << sync_stats_.syncs << " syncs; writer ms: waiting " << ms(stats_.waiting)
+            << ", statements " << ms(stats_.statements) << ", commit " << ms(stats_.commit)
+            << "; syncer ms: waiting " << ms(sync_stats_.waiting) << ", sync "
+            << ms(sync_stats_.sync) << ", publish " << ms(sync_stats_.publish) << ", callbacks "
+            << ms(sync_stats_.callbacks);
 }
 
 Status SqliteBackend::RunCompaction(int64_t revision) {
@@ -633,8 +840,8 @@ Status SqliteBackend::RunCompaction(int64_t revision) {
 
 }  // namespace
 
-Result<std::unique_ptr<Backend>> OpenSqliteBackend(const std::string& path) {
-  auto backend = std::make_unique<SqliteBackend>(path);
+Result<std::unique_ptr<Backend>> OpenSqliteBackend(const std::string& path, SqliteOptions options) {
+  auto backend = std::make_unique<SqliteBackend>(path, std::move(options));
   Status st = backend->Init();
   if (!st.ok()) return st.WithContext("opening sqlite store " + path);
   return std::unique_ptr<Backend>(std::move(backend));

@@ -5,22 +5,28 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <map>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
 #include "store/backend.h"
+#include "store/backend_internal.h"
 #include "store/store_test_util.h"
 
 namespace sampan::store {
 namespace {
 
+using testing::Collector;
 using testing::TempDir;
 
 // Runs in a forked child: writes forever from several threads, reporting every
@@ -218,7 +224,138 @@ TEST(SqliteBackendTest, SecondOpenerIsRefusedUntilTheFirstCloses) {
   EXPECT_TRUE(OpenBackend(url).ok());
 }
 
-TEST(SqliteBackendTest, OpensInWalModeWithFullSync) {
+// Stands in for fdatasync: records which file it was asked to sync, and holds every
+// caller until released; then answers `result`.
+class HeldSync {
+ public:
+  std::function<Status(int)> Fn() {
+    return [this](int fd) {
+      struct stat st {};
+      fstat(fd, &st);
+      std::unique_lock lock(mu_);
+      inodes_.push_back(st.st_ino);
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return released_; });
+      return result_;
+    };
+  }
+  // Waits until `n` syncs have started.
+  bool WaitStarted(size_t n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return inodes_.size() >= n; });
+  }
+  void Release(Status result = Status::Ok()) {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    result_ = std::move(result);
+    cv_.notify_all();
+  }
+  std::vector<ino_t> inodes() {
+    std::lock_guard lock(mu_);
+    return inodes_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<ino_t> inodes_;
+  bool released_ = false;
+  Status result_;
+};
+
+// A write is acknowledged, published to watchers and readable only after the WAL holding it
+// was synced; until then it is in the WAL (committed) but invisible.
+TEST(SqliteBackendTest, WritesAreVisibleOnlyAfterTheWalIsSynced) {
+  TempDir dir;
+  const std::string path = dir.path() + "/state.db";
+  HeldSync held;
+  auto opened = OpenSqliteBackend(path, SqliteOptions{held.Fn()});
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Backend& store = **opened;
+  Collector watch;
+  auto handle = store.Watch("/k/", 0, watch.Callbacks());
+  ASSERT_TRUE(handle.ok());
+
+  std::promise<Result<int64_t>> a, b, c;
+  auto settle = [](std::promise<Result<int64_t>>& p) {
+    return [&p](Result<int64_t> r) { p.set_value(std::move(r)); };
+  };
+  store.Create("/k/a", "1", settle(a));
+  ASSERT_TRUE(held.WaitStarted(1));
+  // Committed into the WAL, being synced: not acknowledged, not readable, not published.
+  EXPECT_EQ(QueryText(path, "SELECT COUNT(*) FROM kv"), "1");
+  auto fa = a.get_future();
+  EXPECT_EQ(fa.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  EXPECT_EQ(store.CurrentRevision(), 0);
+  EXPECT_EQ(store.Get("/k/a").status().code(), Code::kNotFound);
+  auto count = store.Count("/k/");
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, 0);
+  EXPECT_EQ(store.Get("/k/a", 1).status().code(), Code::kBadRequest);  // a future revision
+
+  // While the sync runs, later writes wait in the writer's open transaction: the WAL
+  // gets no second commit until the syncer is free.
+  store.Create("/k/b", "2", settle(b));
+  store.Create("/k/c", "3", settle(c));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(QueryText(path, "SELECT COUNT(*) FROM kv"), "1");
+  EXPECT_TRUE(watch.events().empty());
+
+  held.Release();
+  auto ra = fa.get();
+  auto rb = b.get_future().get();
+  auto rc = c.get_future().get();
+  ASSERT_TRUE(ra.ok() && rb.ok() && rc.ok());
+  EXPECT_EQ(*ra, 1);
+  EXPECT_EQ(*rb, 2);
+  EXPECT_EQ(*rc, 3);
+  EXPECT_EQ(store.CurrentRevision(), 3);
+  auto got = store.Get("/k/c");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->value, "3");
+  auto events = watch.WaitFor(3);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].kv.key, "/k/a");
+  EXPECT_EQ(events[2].kv.mod_revision, 3);
+  // What was synced is the database's WAL file.
+  struct stat wal {};
+  ASSERT_EQ(stat((path + "-wal").c_str(), &wal), 0);
+  auto inodes = held.inodes();
+  ASSERT_GE(inodes.size(), 2u);
+  for (ino_t ino : inodes) EXPECT_EQ(ino, wal.st_ino);
+}
+
+// After a failed sync the fate of what the WAL holds is unknown: the writes being synced
+// fail, and every later write is refused (until a restart) instead of building on them.
+TEST(SqliteBackendTest, AFailedSyncFailsItsWritesAndRefusesLaterOnes) {
+  TempDir dir;
+  const std::string path = dir.path() + "/state.db";
+  HeldSync failing;
+  failing.Release(Internal("fdatasync: Input/output error"));
+  auto opened = OpenSqliteBackend(path, SqliteOptions{failing.Fn()});
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Backend& store = **opened;
+
+  auto first = store.SyncCreate("/k/a", "1");
+  ASSERT_FALSE(first.ok());
+  EXPECT_EQ(first.status().code(), Code::kUnavailable);
+  EXPECT_NE(first.status().message().find("failed to make writes durable"), std::string::npos)
+      << first.status().ToString();
+  EXPECT_NE(first.status().message().find("Input/output error"), std::string::npos)
+      << first.status().ToString();
+  EXPECT_EQ(store.CurrentRevision(), 0);
+  EXPECT_EQ(store.Get("/k/a").status().code(), Code::kNotFound);
+
+  auto later = store.SyncCreate("/k/b", "2");
+  ASSERT_FALSE(later.ok());
+  EXPECT_EQ(later.status().code(), Code::kUnavailable);
+  EXPECT_EQ(failing.inodes().size(), 1u);   // refused without another attempt
+  auto list = store.List("/k/", "", 0, 0);  // reads still answer
+  ASSERT_TRUE(list.ok());
+  EXPECT_TRUE(list->items.empty());
+}
+
+TEST(SqliteBackendTest, OpensInWalMode) {
   TempDir dir;
   const std::string path = dir.path() + "/state.db";
   auto b = OpenBackend("sqlite://" + path);
