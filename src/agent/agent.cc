@@ -3,9 +3,6 @@
 // pods that no longer exist, and the kubelet API server.
 #include "agent/agent.h"
 
-#include <arpa/inet.h>
-#include <ifaddrs.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,6 +24,7 @@
 #include "agent/streaming_backend.h"
 #include "client/informer.h"
 #include "streaming/kubelet_server.h"
+#include "net/host_ip.h"
 #include "util/clock.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -37,27 +35,6 @@ namespace json = boost::json;
 namespace fsys = std::filesystem;
 
 namespace {
-
-// The first IPv4 address of an interface that is up, not loopback and not ours.
-std::string DetectNodeIp(const std::string& bridge) {
-  struct ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) != 0) return "";
-  std::string out;
-  for (auto* a = list; a; a = a->ifa_next) {
-    if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET) continue;
-    if ((a->ifa_flags & IFF_UP) == 0 || (a->ifa_flags & IFF_LOOPBACK)) continue;
-    std::string name = a->ifa_name;
-    if (name == bridge || name.rfind("veth", 0) == 0) continue;
-    char buf[INET_ADDRSTRLEN];
-    auto* sin = reinterpret_cast<struct sockaddr_in*>(a->ifa_addr);
-    if (::inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof buf)) {
-      out = buf;
-      break;
-    }
-  }
-  ::freeifaddrs(list);
-  return out;
-}
 
 std::string DefaultPauseBinary(const std::string& self_exe) {
   std::error_code ec;
@@ -145,7 +122,7 @@ Status AgentImpl::Init() {
   MachineInfo machine = ReadMachineInfo(opts_.data_dir);
   if (opts_.node_name.empty()) opts_.node_name = machine.hostname;
   if (opts_.node_name.empty()) return Invalid("cannot tell the node name: pass --node-name");
-  if (opts_.node_ip.empty()) opts_.node_ip = DetectNodeIp(opts_.bridge);
+  if (opts_.node_ip.empty()) opts_.node_ip = net::FirstHostIpv4(opts_.bridge);
   std::string agent_dir = opts_.data_dir + "/agent";
   if (opts_.pause_binary.empty()) opts_.pause_binary = DefaultPauseBinary(opts_.self_exe);
 

@@ -19,6 +19,7 @@
 #include "apiserver/api_handler.h"
 #include "apiserver/certs.h"
 #include "apiserver/http.h"
+#include "apiserver/kubernetes_service.h"
 #include "apiserver/loopback.h"
 #include "apiserver/namespace_controller.h"
 #include "apiserver/object_cache.h"
@@ -26,6 +27,7 @@
 #include "apiserver/rest.h"
 #include "apiserver/rest_internal.h"
 #include "apiserver/sa_tokens.h"
+#include "net/host_ip.h"
 #include "store/backend.h"
 #include "util/clock.h"
 #include "util/fs.h"
@@ -60,9 +62,19 @@ class ApiServerImpl final : public ApiServer {
     RETURN_IF_ERROR(cache_->Start());
     registry_ = &api::BuiltinRegistry();
     rest_ = std::make_unique<Rest>(*backend_, *cache_, *registry_);
+    if (const api::KindInfo* svc = registry_->FindKind("", "v1", "Service")) {
+      services_ = std::make_unique<ServiceAllocator>(opt_.service_network, *cache_,
+                                                     ResourcePrefix(*svc));
+      rest_->SetServiceAllocator(services_.get());
+    }
     handler_ = std::make_unique<ApiHandler>(*rest_, *registry_);
 
-    ASSIGN_OR_RETURN(TlsFiles tls, EnsurePki(server_dir + "/tls", opt_.tls_sans));
+    // Pods reach this server at the `kubernetes` Service's clusterIP and the advertised
+    // address: both are names of the serving certificate.
+    std::vector<std::string> sans = opt_.tls_sans;
+    sans.push_back(net::FormatIpv4(opt_.service_network.ApiServiceIp()));
+    if (std::string adv = AdvertiseAddress(); !adv.empty()) sans.push_back(adv);
+    ASSIGN_OR_RETURN(TlsFiles tls, EnsurePki(server_dir + "/tls", sans));
     ServerOptions so;
     so.bind_address = opt_.bind_address;
     so.https_port = opt_.https_port;
@@ -113,11 +125,26 @@ class ApiServerImpl final : public ApiServer {
                      classes.set_value(e ? Internal("bootstrap failed") : st);
                    });
     RETURN_IF_ERROR(classes.get_future().get());
+    std::promise<Status> kubernetes;  // the `kubernetes` Service and its endpoints
+    asio::co_spawn(asio::make_strand(io_),
+                   EnsureKubernetesService(*rest_, AdvertiseAddress(), port_),
+                   [&kubernetes](std::exception_ptr e, Status st) {
+                     kubernetes.set_value(e ? Internal("bootstrap failed") : st);
+                   });
+    RETURN_IF_ERROR(kubernetes.get_future().get());
     ns_controller_ = std::make_unique<NamespaceController>(*rest_);
     asio::co_spawn(asio::make_strand(io_), ns_controller_->Run(), asio::detached);
     asio::co_spawn(asio::make_strand(io_), CompactLoop(), asio::detached);
+    asio::co_spawn(asio::make_strand(io_), KubernetesServiceLoop(), asio::detached);
     handler_->SetReady(true);
     return Status::Ok();
+  }
+
+  std::string AdvertiseAddress() const {
+    if (!opt_.advertise_address.empty()) return opt_.advertise_address;
+    auto bound = net::ParseIpv4(opt_.bind_address);
+    if (bound.ok() && *bound != 0 && (*bound >> 24) != 127) return opt_.bind_address;
+    return net::FirstHostIpv4();
   }
 
   void Run() override {
@@ -178,6 +205,22 @@ class ApiServerImpl final : public ApiServer {
   }
 
   // Kubernetes compacts the store every five minutes, to the revision seen at the previous tick.
+  // As Kubernetes' bootstrap controller: the `kubernetes` Service and its endpoints come back
+  // within seconds when deleted or edited (a write happens only when something differs).
+  asio::awaitable<void> KubernetesServiceLoop() {
+    auto ex = co_await asio::this_coro::executor;
+    asio::steady_timer timer(ex);
+    const std::string address = AdvertiseAddress();
+    for (;;) {
+      timer.expires_after(std::chrono::seconds(10));
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      Status st = co_await EnsureKubernetesService(*rest_, address, port_);
+      if (!st.ok()) LOG(WARNING) << "kubernetes Service: " << st.ToString();
+    }
+  }
+
   asio::awaitable<void> CompactLoop() {
     auto ex = co_await asio::this_coro::executor;
     asio::steady_timer timer(ex);
@@ -205,6 +248,7 @@ class ApiServerImpl final : public ApiServer {
   std::unique_ptr<ObjectCache> cache_;
   const api::Registry* registry_ = nullptr;
   std::unique_ptr<Rest> rest_;
+  std::unique_ptr<ServiceAllocator> services_;
   std::unique_ptr<ApiHandler> handler_;
   Handler handle_;  // the request path every transport shares
   std::unique_ptr<ServiceAccountTokens> sa_tokens_;

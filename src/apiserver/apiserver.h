@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "apiserver/service_alloc.h"
+
 #include "util/status.h"
 
 namespace sampan::client {
@@ -24,6 +26,12 @@ struct Options {
   std::vector<std::string> tls_sans;
   std::string write_kubeconfig;  // "" = DATA_DIR/kubeconfig.yaml
   int threads = 2;
+  // Services' clusterIPs and node ports (Kubernetes' --service-cluster-ip-range and
+  // --service-node-port-range).
+  ServiceNetwork service_network;
+  // The address the `kubernetes` Service's endpoints name ("" = the bind address when it is
+  // a specific one, else the machine's first non-loopback IPv4 address).
+  std::string advertise_address;
 };
 
 class ApiServer {

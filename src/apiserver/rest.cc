@@ -2,6 +2,7 @@
 #include "apiserver/rest.h"
 
 #include <boost/json.hpp>
+#include <optional>
 
 #include "api/fields.h"
 #include "api/labels.h"
@@ -9,12 +10,17 @@
 #include "api/validate.h"
 #include "apiserver/priority_admission.h"
 #include "apiserver/rest_internal.h"
+#include "apiserver/service_alloc.h"
 #include "apiserver/store_await.h"
 
 namespace sampan::apiserver {
 
 std::string ResourcePrefix(const api::KindInfo& kind) {
   return "/registry/" + (kind.group.empty() ? std::string() : kind.group + "/") + kind.plural + "/";
+}
+
+bool IsService(const api::KindInfo& kind) {
+  return kind.group.empty() && kind.kind == "Service";
 }
 
 std::string ObjectKey(const api::KindInfo& kind, std::string_view ns, std::string_view name) {
@@ -256,6 +262,18 @@ asio::awaitable<Result<ObjectPtr>> Rest::Create(const api::KindInfo& kind, std::
   }
   if (Status st = CheckNamespaceAcceptsWrites(kind, ns); !st.ok()) co_return st;
   std::string key = ObjectKey(kind, ns, name);
+  // A Service's clusterIP and node ports, held until the write is in the cache (or failed).
+  std::optional<ServiceAllocator::Hold> hold;
+  if (services_ && IsService(kind)) {
+    auto held = services_->Allocate(key, obj, nullptr, opts.dry_run);
+    if (!held.ok()) {
+      if (held.status().code() == Code::kInvalid) {
+        co_return InvalidError(kind, name, held.status().causes());
+      }
+      co_return held.status();
+    }
+    hold.emplace(std::move(*held));
+  }
   if (opts.dry_run) {
     if (cache_.Get(key)) {
       co_return AlreadyExists(QualifiedResource(kind) + " \"" + name + "\" already exists");

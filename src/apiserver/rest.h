@@ -27,6 +27,8 @@ namespace sampan::apiserver {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
+class ServiceAllocator;
+
 // "/registry/pods/" or "/registry/apps/deployments/".
 std::string ResourcePrefix(const api::KindInfo& kind);
 // The key of one object; `ns` ignored for cluster-scoped kinds.
@@ -118,6 +120,11 @@ class Rest {
   Result<json::object> Decode(const api::KindInfo& kind, json::value body,
                               const WriteOptions& opts) const;
 
+  // Services get their clusterIP and node ports from `a` (none without one). Set before
+  // serving; `a` outlives this.
+  void SetServiceAllocator(ServiceAllocator* a) { services_ = a; }
+  ServiceAllocator* service_allocator() const { return services_; }
+
   ObjectCache& cache() { return cache_; }
   const api::Registry& registry() const { return registry_; }
 
@@ -137,6 +144,10 @@ class Rest {
   ObjectCache& cache_;
   const api::Registry& registry_;
   const Clock& clock_;
+  ServiceAllocator* services_ = nullptr;
 };
+
+// True for core/v1 Services.
+bool IsService(const api::KindInfo& kind);
 
 }  // namespace sampan::apiserver

@@ -1,11 +1,13 @@
 // Update, patch and delete (with finalizers and graceful deletion).
 #include <boost/json.hpp>
 #include <map>
+#include <optional>
 
 #include "api/managed_fields.h"
 #include "api/patch.h"
 #include "api/strategy.h"
 #include "apiserver/priority_admission.h"
+#include "apiserver/service_alloc.h"
 #include "apiserver/rest.h"
 #include "apiserver/rest_internal.h"
 #include "apiserver/store_await.h"
@@ -203,6 +205,8 @@ asio::awaitable<Result<ObjectPtr>> Rest::WriteUpdate(const api::KindInfo& kind,
                                                      const ObjectPtr& cur, json::object next,
                                                      const WriteOptions& opts) {
   const std::string name(MetaString(cur->obj, "name"));
+  const bool service = services_ && IsService(kind);
+  if (service) ServiceAllocator::PrepareUpdate(next, cur->obj);
   internal::ApplyDefaults(kind, next);
   if (api::TracksGeneration(kind) && SpecChanged(cur->obj, next)) {
     int64_t gen = 1;
@@ -218,6 +222,17 @@ asio::awaitable<Result<ObjectPtr>> Rest::WriteUpdate(const api::KindInfo& kind,
   }
   if (Status st = ValidatePriorityClassAdmission(cache_, kind, next, &cur->obj); !st.ok()) {
     co_return st;
+  }
+  std::optional<ServiceAllocator::Hold> hold;  // held until the write is in the cache
+  if (service) {
+    auto held = services_->Allocate(cur->key, next, &cur->obj, opts.dry_run);
+    if (!held.ok()) {
+      if (held.status().code() == Code::kInvalid) {
+        co_return InvalidError(kind, name, held.status().causes());
+      }
+      co_return held.status();
+    }
+    hold.emplace(std::move(*held));
   }
   // The last finalizer removed from an object being deleted: it goes now.
   bool deleting = !MetaString(next, "deletionTimestamp").empty();

@@ -75,6 +75,12 @@ void Usage(FILE* out) {
                "  --cluster-cidr CIDR         the pods' range; each node gets a block of it as its\n"
                "                              podCIDR (default 10.244.0.0/16)\n"
                "  --node-cidr-mask-size N     prefix length of each node's block (default 24)\n"
+               "  --service-cidr CIDR         Services' clusterIPs (default 10.43.0.0/16; the\n"
+               "                              first address is the kubernetes Service's)\n"
+               "  --service-node-port-range R ports for NodePort Services (default 30000-32767)\n"
+               "  --advertise-address IP      the address pods reach this server at (the\n"
+               "                              kubernetes Service's endpoint; default: the bind\n"
+               "                              address, or the machine's first IPv4 address)\n"
                "  --terminated-pod-gc-threshold N  finished pods kept before the oldest are\n"
                "                              deleted (default 12500; <= 0: keep all)\n"
                "  --threads N                 API worker threads (default 1 on a machine with\n"
@@ -172,6 +178,37 @@ int ServerMain(int argc, char** argv) {
         std::fprintf(stderr, "sampan server: --cluster-cidr: %s\n", c.status().message().c_str());
         return 2;
       }
+    } else if (a == "--service-cidr") {
+      std::string v;
+      if (!need(&v)) return 2;
+      auto c = net::ParseCidr(v);
+      if (!c.ok() || c->prefix_len > 28 || c->prefix_len < 12) {
+        std::fprintf(stderr, "sampan server: --service-cidr: %s\n",
+                     c.ok() ? "want a prefix length between 12 and 28"
+                            : c.status().message().c_str());
+        return 2;
+      }
+      opt.service_network.service_cidr = *c;
+    } else if (a == "--service-node-port-range") {
+      std::string v;
+      if (!need(&v)) return 2;
+      auto r = apiserver::ParseNodePortRange(v);
+      if (!r.ok()) {
+        std::fprintf(stderr, "sampan server: --service-node-port-range: %s\n",
+                     r.status().message().c_str());
+        return 2;
+      }
+      opt.service_network.node_port_min = r->first;
+      opt.service_network.node_port_max = r->second;
+    } else if (a == "--advertise-address") {
+      std::string v;
+      if (!need(&v)) return 2;
+      if (auto ip = net::ParseIpv4(v); !ip.ok()) {
+        std::fprintf(stderr, "sampan server: --advertise-address: %s\n",
+                     ip.status().message().c_str());
+        return 2;
+      }
+      opt.advertise_address = v;
     } else if (a == "--node-cidr-mask-size") {
       std::string s;
       if (!need(&s)) return 2;
