@@ -138,6 +138,8 @@ class PodNetworkImpl final : public PodNetwork {
   Status Detach(const std::string& pod_uid) override;
   std::optional<PodAddress> AddressOf(const std::string& pod_uid) const override;
   std::vector<std::string> Pods() const override;
+  Status SetServices(const std::vector<ServicePortRule>& ports,
+                     const Ipv4Cidr& service_cidr) override;
   Status Teardown() override;
 
  private:
@@ -486,6 +488,15 @@ std::vector<std::string> PodNetworkImpl::Pods() const {
   return out;
 }
 
+Status PodNetworkImpl::SetServices(const std::vector<ServicePortRule>& ports,
+                                   const Ipv4Cidr& service_cidr) {
+  std::lock_guard<std::mutex> lock(mu_);
+  RETURN_IF_ERROR(node_->ReplaceRoute(service_cidr, 0, config_.bridge)
+                      .WithContext("route for the service range " + service_cidr.ToString()));
+  std::string script = RenderServicesScript(ports);
+  return RunInNetns(node_ns_.get(), [&] { return RunNftScript(script); });
+}
+
 Status PodNetworkImpl::Teardown() {
   std::lock_guard<std::mutex> lock(mu_);
   Status first;
@@ -493,6 +504,7 @@ Status PodNetworkImpl::Teardown() {
     if (!st.ok() && !IsNotFound(st) && first.ok()) first = st;
   };
   note(RunInNetns(node_ns_.get(), [] { return RunNftScript(RenderDeleteScript()); }));
+  note(RunInNetns(node_ns_.get(), [] { return RunNftScript(RenderServicesDeleteScript()); }));
   for (const auto& [uid, ip] : pool_->All()) note(node_->DeleteLink(HostVethName(uid)));
   note(node_->DeleteLink(config_.bridge));
   return first;

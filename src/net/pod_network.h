@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "net/ipv4.h"
+#include "net/service_rules.h"
 #include "util/status.h"
 
 namespace sampan::net {
@@ -78,6 +80,12 @@ class PodNetwork {
   virtual std::optional<PodAddress> AddressOf(const std::string& pod_uid) const = 0;
   // Pod UIDs holding addresses (for garbage-collecting pods that no longer exist).
   virtual std::vector<std::string> Pods() const = 0;
+  // The service proxy's rules (see service_rules.h): replaces the node's services table
+  // with `ports`, and routes `service_cidr` to the bridge so that connections to a service
+  // address reach the NAT and filter hooks even on a node without a default route (one
+  // to an address nothing serves is then refused, not unreachable).
+  virtual Status SetServices(const std::vector<ServicePortRule>& ports,
+                             const Ipv4Cidr& service_cidr) = 0;
   // Removes the bridge and every table this network installed (for tests and `make down`),
   // and the veths of the pods it knows; the IP allocations stay on disk.
   virtual Status Teardown() = 0;

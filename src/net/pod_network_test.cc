@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "net/netlink.h"
+#include "net/service_rules.h"
 #include "net/test_netns.h"
 #include "util/fs.h"
 
@@ -371,6 +372,49 @@ TEST_F(PodNetworkTest, TeardownRemovesBridgeTableAndVeths) {
   EXPECT_EQ(node_nl_->GetLink(addr->host_veth).status().code(), Code::kNotFound);
   EXPECT_FALSE(NodeHasTable());
   EXPECT_TRUE(network_->Teardown().ok());  // nothing left to remove
+}
+
+// The service proxy's table on a real node: a clusterIP and a node port reach the endpoint
+// pod from another pod and from the endpoint itself (hairpin); a Service without endpoints
+// refuses connections at once.
+TEST_F(PodNetworkTest, ServiceRulesSendServiceAddressesToEndpoints) {
+  OpenNetwork();
+  TestNetns& a = NewPod("pa");
+  TestNetns& b = NewPod("pb");
+  ASSERT_TRUE(network_->Attach("uid-a", a.path()).ok());
+  auto addr_b = network_->Attach("uid-b", b.path());
+  ASSERT_TRUE(addr_b.ok());
+  int lb = Listen(b, 8080);
+  ServicePortRule web{"ns/web/http", "TCP", *ParseIpv4("10.43.1.5"), 80, 30080,
+                      {{*ParseIpv4(addr_b->ip), 8080}}};
+  ServicePortRule empty{"ns/empty/http", "TCP", *ParseIpv4("10.43.1.6"), 80, 30081, {}};
+  ASSERT_TRUE(network_->SetServices({web, empty}, *ParseCidr("10.43.0.0/16")).ok());
+
+  // Every service connection is masqueraded: the endpoint sees the node's bridge address.
+  auto peer = Probe(a.path(), "10.43.1.5", 80, lb);
+  ASSERT_TRUE(peer.ok()) << peer.status().ToString();
+  EXPECT_EQ(*peer, "10.244.1.1");
+  peer = Probe(b.path(), "10.43.1.5", 80, lb);  // to itself through its Service
+  ASSERT_TRUE(peer.ok()) << peer.status().ToString();
+  peer = Probe(a.path(), "10.244.1.1", 30080, lb);  // the node port on the node's address
+  ASSERT_TRUE(peer.ok()) << peer.status().ToString();
+
+  // The service range is routed to the bridge, so a connection to a Service without
+  // endpoints reaches the forward hook, where it is refused (not "network unreachable").
+  auto refused = ConnectFrom(a.path(), "10.43.1.6", 80);
+  EXPECT_FALSE(refused.ok());
+  if (refused.ok()) ::close(*refused);
+  EXPECT_NE(refused.status().message().find("refused"), std::string::npos)
+      << refused.status().ToString();
+
+  // Applying again replaces the table; Teardown removes it.
+  ASSERT_TRUE(network_->SetServices({empty}, *ParseCidr("10.43.0.0/16")).ok());
+  std::string out;
+  node_.Run("nft list table ip sampan-services", &out);
+  EXPECT_EQ(out.find("10.43.1.5"), std::string::npos) << out;
+  EXPECT_NE(out.find("10.43.1.6 . tcp . 80 : goto reject-chain"), std::string::npos) << out;
+  ASSERT_TRUE(network_->Teardown().ok());
+  EXPECT_NE(node_.Run("nft list table ip sampan-services >/dev/null"), 0);
 }
 
 }  // namespace
