@@ -24,6 +24,7 @@
 #include "agent/streaming_backend.h"
 #include "client/informer.h"
 #include "streaming/kubelet_server.h"
+#include "agent/service_proxy.h"
 #include "net/host_ip.h"
 #include "util/clock.h"
 #include "util/fs.h"
@@ -92,6 +93,7 @@ class AgentImpl final : public Agent {
   NodeContext ctx_;
   std::unique_ptr<NodeLoop> node_loop_;
   std::unique_ptr<client::Informer> pods_;
+  std::unique_ptr<ServiceProxy> proxy_;
   std::unique_ptr<ContainerBackend> backend_;
   std::unique_ptr<streaming::KubeletServer> server_;
   int port_ = 0;
@@ -164,6 +166,9 @@ Status AgentImpl::Init() {
   ctx_.bundles_dir = layout_.bundles_dir;
   ctx_.pause_rootfs = agent_dir + "/pause/rootfs";
   ctx_.cluster_dns = opts_.cluster_dns;
+  ctx_.services = [this] {
+    return proxy_ ? proxy_->Services() : std::vector<client::ObjectPtr>{};
+  };
   ctx_.cluster_domain = opts_.cluster_domain;
   ctx_.node_memory_capacity = machine.memory_bytes;
   ctx_.volume_options.pods_dir = ctx_.pods_dir;
@@ -281,6 +286,18 @@ Status AgentImpl::Init() {
   h.on_delete = [this](const client::ObjectPtr& p) { OnPod(p, true); };
   pods_->AddEventHandler(std::move(h));
   RETURN_IF_ERROR(StartManagers());
+  // As the kubelet, pods start once the Services are known (their variables go into every
+  // container); a control plane that does not answer delays that by at most a few seconds.
+  auto service_cidr = net::ParseCidr(opts_.service_cidr);
+  if (!service_cidr.ok()) {
+    return Invalid("--service-cidr " + opts_.service_cidr + ": " +
+                   service_cidr.status().message());
+  }
+  proxy_ = std::make_unique<ServiceProxy>(&ctx_, *service_cidr);
+  proxy_->Start();
+  if (!proxy_->WaitForServices(std::chrono::seconds(5))) {
+    LOG(WARNING) << "Services not listed yet; pods started now get no service variables";
+  }
   pods_->Start();
   housekeeping_ = std::thread([this] { Housekeeping(); });
   LOG(INFO) << "node agent " << opts_.node_name << " started (node IP " << opts_.node_ip
@@ -450,6 +467,7 @@ void AgentImpl::Stop() {
   if (log_manager_) log_manager_->Stop();
   if (image_gc_) image_gc_->Stop();
   if (pods_) pods_->Stop();
+  if (proxy_) proxy_->Stop();
   if (node_loop_) node_loop_->Stop();
   if (server_) server_->Stop();
   std::map<std::string, std::shared_ptr<PodWorker>> workers;

@@ -36,6 +36,7 @@ struct AgentOptions {
   std::string cluster_dns;   // nameserver for dnsPolicy ClusterFirst pods ("" = host's)
   std::string cluster_domain = "cluster.local";
   std::string cluster_cidr = "10.244.0.0/16";  // all pods (routes, masquerade)
+  std::string service_cidr = "10.43.0.0/16";   // Services' clusterIPs (the service proxy)
   int max_pods = 110;
   std::string registries = "/etc/sampan/registries.yaml";
   // Runtime state and container bundles, on a tmpfs (see run_dir.h); default

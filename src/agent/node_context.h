@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -38,6 +39,8 @@ struct NodeContext {
   std::string bundles_dir;   // DATA_DIR/agent/containers
   std::string pause_rootfs;  // DATA_DIR/agent/pause/rootfs
   std::string cluster_dns, cluster_domain;
+  // The cluster's Services, for the variables of enableServiceLinks (empty when unset).
+  std::function<std::vector<std::shared_ptr<const boost::json::object>>()> services;
   int64_t node_memory_capacity = 0;
 
   // The pod network, set once the node has a podCIDR; nullptr before.

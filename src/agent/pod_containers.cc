@@ -355,7 +355,10 @@ void PodWorker::StartContainer(const json::object& api_pod, const json::object& 
   if (!EnsureImage(pod, spec, c, &info)) return;
   auto t_image = std::chrono::steady_clock::now();
   std::vector<std::string> warnings;
-  auto env = volume::ContainerEnv(pod, spec, {}, ctx_->getter, ctx_->volume_options, &warnings);
+  std::vector<std::string> service_env;
+  if (ctx_->services) service_env = volume::ServiceLinkEnv(pod, ctx_->services());
+  auto env = volume::ContainerEnv(pod, spec, service_env, ctx_->getter, ctx_->volume_options,
+                                  &warnings);
   if (!env.ok()) return config_error("CreateContainerConfigError", env.status().message());
   for (const auto& w : warnings) Event(pod, "Warning", "InvalidEnvironmentVariableNames", w);
   auto mounts = ctx_->volumes->MountsFor(pod, spec, volume_map_, *env);

@@ -43,13 +43,14 @@ const Resource kControllerRevisions{"apps", "v1", "controllerrevisions", "Contro
 const Resource kJobs{"batch", "v1", "jobs", "Job", true};
 const Resource kCronJobs{"batch", "v1", "cronjobs", "CronJob", true};
 const Resource kLeases{"coordination.k8s.io", "v1", "leases", "Lease", true};
+const Resource kEndpointSlices{"discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", true};
 
 const Resource* Find(std::string_view name) {
   static const Resource* const kAll[] = {
       &kPods,        &kNodes,       &kNamespaces, &kEvents,          &kReplicationControllers,
       &kConfigMaps,  &kSecrets,     &kServices,   &kServiceAccounts, &kEndpoints,
       &kReplicaSets, &kDeployments, &kDaemonSets, &kStatefulSets,    &kControllerRevisions,
-      &kJobs,        &kCronJobs,    &kLeases};
+      &kJobs,        &kCronJobs,    &kLeases,     &kEndpointSlices};
   for (const Resource* r : kAll) {
     if (name == r->plural) return r;
     if (name.size() == r->plural.size() + 1 + r->group.size() && name.starts_with(r->plural) &&

@@ -13,6 +13,7 @@
 #include "cmd/agent_flags.h"
 #include "cmd/commands.h"
 #include "cmd/flags.h"
+#include "net/ipv4.h"
 #include "util/log.h"
 
 namespace sampan::cmd {
@@ -31,6 +32,7 @@ void Usage(FILE* out) {
   std::fprintf(
       out,
       "  --cluster-cidr CIDR         the pods' range of the cluster (default 10.244.0.0/16)\n"
+      "  --service-cidr CIDR         Services' clusterIPs, as the server's (default 10.43.0.0/16)\n"
       "  --debug                     verbose logging\n");
 }
 
@@ -100,6 +102,12 @@ int AgentMain(int argc, char** argv) {
       if (!need(&o.data_dir)) return 2;
     } else if (a == "--cluster-cidr") {
       if (!need(&o.cluster_cidr)) return 2;
+    } else if (a == "--service-cidr") {
+      if (!need(&o.service_cidr)) return 2;
+      if (auto c = net::ParseCidr(o.service_cidr); !c.ok()) {
+        std::fprintf(stderr, "sampan agent: --service-cidr: %s\n", c.status().message().c_str());
+        return 2;
+      }
     } else if (a == "--debug") {
       log::SetLevel(log::DEBUG);
     } else if (ParseAgentFlag(a, need, &o, &ok)) {

@@ -303,6 +303,7 @@ int ServerMain(int argc, char** argv) {
     agent_opts.client = std::move(*cfg);
     agent_opts.data_dir = opt.data_dir;
     agent_opts.cluster_cidr = cluster_cidr;  // the same range the node IPAM cuts up
+    agent_opts.service_cidr = opt.service_network.service_cidr.ToString();
     auto started = agent::Agent::Start(agent_opts);
     if (!started.ok()) {
       std::fprintf(stderr, "sampan server: starting the node agent: %s\n",

@@ -1,6 +1,8 @@
 // Container environment and downward API values: env/envFrom resolution, $(VAR)
 // expansion, fieldRef and resourceFieldRef values, the way the kubelet computes them.
 #include <algorithm>
+#include <cctype>
+#include <map>
 #include <unordered_map>
 
 #include "api/quantity.h"
@@ -357,6 +359,73 @@ class SourceCache {
 };
 
 }  // namespace
+
+std::vector<std::string> ServiceLinkEnv(
+    const json::object& pod, const std::vector<std::shared_ptr<const json::object>>& services) {
+  const json::object empty;
+  const json::object* meta = Obj(pod, "metadata");
+  const json::object* spec = Obj(pod, "spec");
+  const std::string ns = Str(meta ? *meta : empty, "namespace");
+  const json::value* links = spec ? spec->if_contains("enableServiceLinks") : nullptr;
+  const bool all = !(links && links->is_bool() && !links->as_bool());
+  // By name: the pod's namespace first, default/kubernetes where the name is still free.
+  std::map<std::string, const json::object*> chosen;
+  for (const auto& svc : services) {
+    const json::object* m = Obj(*svc, "metadata");
+    if (!m) continue;
+    std::string sns = Str(*m, "namespace"), name = Str(*m, "name");
+    if (all && sns == ns) chosen[name] = svc.get();
+  }
+  for (const auto& svc : services) {
+    const json::object* m = Obj(*svc, "metadata");
+    if (m && Str(*m, "namespace") == "default" && Str(*m, "name") == "kubernetes") {
+      chosen.emplace("kubernetes", svc.get());
+    }
+  }
+  auto var_name = [](std::string s) {
+    for (char& c : s)
+      c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+  };
+  std::vector<std::string> out;
+  for (const auto& [name, svc] : chosen) {
+    const json::object* sspec = Obj(*svc, "spec");
+    if (!sspec) continue;
+    const std::string ip = Str(*sspec, "clusterIP");
+    if (ip.empty() || ip == "None") continue;
+    const json::array* ports = Arr(*sspec, "ports");
+    if (!ports || ports->empty()) continue;
+    const std::string prefix = var_name(name);
+    bool first = true;
+    for (const json::value& pv : *ports) {
+      if (!pv.is_object()) continue;
+      const json::object& p = pv.as_object();
+      const json::value* pn = p.if_contains("port");
+      if (!pn || !pn->is_int64()) continue;
+      const std::string port = std::to_string(pn->as_int64());
+      std::string proto = Str(p, "protocol");
+      if (proto.empty()) proto = "TCP";
+      const std::string lower = ToLower(proto);
+      const std::string url = lower + "://" + ip + ":" + port;
+      if (first) {
+        out.push_back(prefix + "_SERVICE_HOST=" + ip);
+        out.push_back(prefix + "_SERVICE_PORT=" + port);
+        out.push_back(prefix + "_PORT=" + url);
+        first = false;
+      }
+      if (std::string pname = Str(p, "name"); !pname.empty()) {
+        out.push_back(prefix + "_SERVICE_PORT_" + var_name(pname) + "=" + port);
+      }
+      const std::string base = prefix + "_PORT_" + port + "_" + var_name(proto);
+      out.push_back(base + "=" + url);
+      out.push_back(base + "_PROTO=" + lower);
+      out.push_back(base + "_PORT=" + port);
+      out.push_back(base + "_ADDR=" + ip);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 Result<std::vector<std::string>> ContainerEnv(const json::object& pod,
                                               const json::object& container,

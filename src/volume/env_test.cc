@@ -259,3 +259,69 @@ TEST(CleanPath, LikeGoPathClean) {
 
 }  // namespace
 }  // namespace sampan::volume
+
+namespace sampan::volume {
+namespace {
+
+std::shared_ptr<const boost::json::object> ServiceObj(const char* text) {
+  return std::make_shared<const boost::json::object>(boost::json::parse(text).as_object());
+}
+
+TEST(ServiceLinkEnv, VariablesOfTheNamespacesServicesAndKubernetes) {
+  auto api = ServiceObj(R"({"metadata":{"namespace":"default","name":"kubernetes"},
+    "spec":{"clusterIP":"10.43.0.1","ports":[{"name":"https","port":443,"protocol":"TCP"}]}})");
+  auto web = ServiceObj(R"({"metadata":{"namespace":"shop","name":"web-front"},
+    "spec":{"clusterIP":"10.43.1.5","ports":[{"name":"http","port":80},
+      {"name":"dns-udp","port":53,"protocol":"UDP"}]}})");
+  auto headless = ServiceObj(R"({"metadata":{"namespace":"shop","name":"hl"},
+    "spec":{"clusterIP":"None","ports":[{"port":80}]}})");
+  auto elsewhere = ServiceObj(R"({"metadata":{"namespace":"other","name":"db"},
+    "spec":{"clusterIP":"10.43.1.6","ports":[{"port":5432}]}})");
+  auto pod = boost::json::parse(R"({"metadata":{"namespace":"shop","name":"p"},"spec":{}})")
+                 .as_object();
+  std::vector<std::string> want = {
+      "KUBERNETES_PORT=tcp://10.43.0.1:443",
+      "KUBERNETES_PORT_443_TCP=tcp://10.43.0.1:443",
+      "KUBERNETES_PORT_443_TCP_ADDR=10.43.0.1",
+      "KUBERNETES_PORT_443_TCP_PORT=443",
+      "KUBERNETES_PORT_443_TCP_PROTO=tcp",
+      "KUBERNETES_SERVICE_HOST=10.43.0.1",
+      "KUBERNETES_SERVICE_PORT=443",
+      "KUBERNETES_SERVICE_PORT_HTTPS=443",
+      "WEB_FRONT_PORT=tcp://10.43.1.5:80",
+      "WEB_FRONT_PORT_53_UDP=udp://10.43.1.5:53",
+      "WEB_FRONT_PORT_53_UDP_ADDR=10.43.1.5",
+      "WEB_FRONT_PORT_53_UDP_PORT=53",
+      "WEB_FRONT_PORT_53_UDP_PROTO=udp",
+      "WEB_FRONT_PORT_80_TCP=tcp://10.43.1.5:80",
+      "WEB_FRONT_PORT_80_TCP_ADDR=10.43.1.5",
+      "WEB_FRONT_PORT_80_TCP_PORT=80",
+      "WEB_FRONT_PORT_80_TCP_PROTO=tcp",
+      "WEB_FRONT_SERVICE_HOST=10.43.1.5",
+      "WEB_FRONT_SERVICE_PORT=80",
+      "WEB_FRONT_SERVICE_PORT_DNS_UDP=53",
+      "WEB_FRONT_SERVICE_PORT_HTTP=80",
+  };
+  EXPECT_EQ(ServiceLinkEnv(pod, {api, web, headless, elsewhere}), want);
+
+  // enableServiceLinks: false keeps only the kubernetes Service's.
+  pod["spec"].as_object()["enableServiceLinks"] = false;
+  auto only = ServiceLinkEnv(pod, {api, web});
+  ASSERT_EQ(only.size(), 8u);
+  for (const auto& e : only) EXPECT_EQ(e.rfind("KUBERNETES_", 0), 0u) << e;
+
+  // The service variables fill in only names the container does not set, and $(VAR) sees them.
+  auto c = boost::json::parse(R"J({"name":"c","env":[
+      {"name":"KUBERNETES_SERVICE_HOST","value":"mine"},
+      {"name":"URL","value":"https://$(KUBERNETES_SERVICE_HOST):$(KUBERNETES_SERVICE_PORT)"}]})J")
+               .as_object();
+  auto env = ContainerEnv(pod, c, only, ObjectGetter{}, VolumeOptions{});
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  EXPECT_NE(std::find(env->begin(), env->end(), "KUBERNETES_SERVICE_HOST=mine"), env->end());
+  EXPECT_NE(std::find(env->begin(), env->end(), "URL=https://mine:443"), env->end());
+  auto host_vars = [](const std::string& e) { return e.rfind("KUBERNETES_SERVICE_HOST=", 0) == 0; };
+  EXPECT_EQ(std::count_if(env->begin(), env->end(), host_vars), 1);
+}
+
+}  // namespace
+}  // namespace sampan::volume

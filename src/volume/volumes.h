@@ -144,6 +144,15 @@ Result<std::vector<std::string>> ContainerEnv(const boost::json::object& pod,
                                               const ObjectGetter& getter, const VolumeOptions& node,
                                               std::vector<std::string>* warnings = nullptr);
 
+// The Docker-link-style variables the kubelet gives a pod for Services ("{SVC}_SERVICE_HOST",
+// "{SVC}_SERVICE_PORT", "{SVC}_PORT_80_TCP_ADDR", ...; see ContainerEnv's service_env), sorted:
+// for every Service of the pod's namespace that has a clusterIP when the pod's
+// enableServiceLinks is not false, and always for default/kubernetes (a Service of the pod's
+// own namespace with the same name wins).
+std::vector<std::string> ServiceLinkEnv(
+    const boost::json::object& pod,
+    const std::vector<std::shared_ptr<const boost::json::object>>& services);
+
 // Kubernetes' $(VAR) expansion: "$(NAME)" → lookup(NAME), or left as written when lookup
 // has no value; "$$" → "$"; any other '$' and an unterminated "$(" are copied as written.
 std::string ExpandVars(std::string_view input,

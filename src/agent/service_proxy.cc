@@ -1,0 +1,216 @@
+#include "agent/service_proxy.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "agent/node_context.h"
+#include "util/log.h"
+#include "util/thread_name.h"
+
+namespace sampan::agent {
+
+namespace json = boost::json;
+
+namespace {
+
+std::string_view Str(const json::object& o, std::string_view k) {
+  const json::value* v = o.if_contains(k);
+  return v && v->is_string() ? std::string_view(v->as_string()) : std::string_view();
+}
+
+int64_t Int(const json::object& o, std::string_view k) {
+  const json::value* v = o.if_contains(k);
+  return v && v->is_int64() ? v->as_int64() : 0;
+}
+
+const json::object* Obj(const json::object& o, std::string_view k) {
+  const json::value* v = o.if_contains(k);
+  return v && v->is_object() ? &v->as_object() : nullptr;
+}
+
+const json::array* Arr(const json::object& o, std::string_view k) {
+  const json::value* v = o.if_contains(k);
+  return v && v->is_array() ? &v->as_array() : nullptr;
+}
+
+std::string_view Protocol(const json::object& port) {
+  std::string_view p = Str(port, "protocol");
+  return p.empty() ? "TCP" : p;
+}
+
+std::string_view LabelOf(const json::object& obj, std::string_view key) {
+  const json::object* meta = Obj(obj, "metadata");
+  const json::object* labels = meta ? Obj(*meta, "labels") : nullptr;
+  return labels ? Str(*labels, key) : std::string_view();
+}
+
+// An endpoint serves unless its slice says it is not ready (absent means ready).
+bool Ready(const json::object& endpoint) {
+  const json::object* c = Obj(endpoint, "conditions");
+  if (!c) return true;
+  const json::value* r = c->if_contains("ready");
+  return !(r && r->is_bool() && !r->as_bool());
+}
+
+}  // namespace
+
+std::vector<net::ServicePortRule> ServiceRules(const std::vector<client::ObjectPtr>& services,
+                                               const std::vector<client::ObjectPtr>& slices) {
+  // Slices by namespace/service name.
+  std::map<std::string, std::vector<const json::object*>> by_service;
+  for (const client::ObjectPtr& s : slices) {
+    if (Str(*s, "addressType") != "IPv4") continue;
+    std::string_view svc = LabelOf(*s, "kubernetes.io/service-name");
+    if (svc.empty()) continue;
+    by_service[client::MetaString(*s, "namespace") + "/" + std::string(svc)].push_back(s.get());
+  }
+  std::vector<net::ServicePortRule> out;
+  for (const client::ObjectPtr& svc : services) {
+    const json::object* spec = Obj(*svc, "spec");
+    if (!spec || Str(*spec, "type") == "ExternalName") continue;
+    uint32_t cluster_ip = 0;
+    if (auto ip = net::ParseIpv4(Str(*spec, "clusterIP")); ip.ok()) cluster_ip = *ip;
+    const json::array* ports = Arr(*spec, "ports");
+    if (!ports) continue;
+    const std::string key =
+        client::MetaString(*svc, "namespace") + "/" + client::MetaString(*svc, "name");
+    for (const json::value& pv : *ports) {
+      if (!pv.is_object()) continue;
+      const json::object& port = pv.as_object();
+      net::ServicePortRule rule;
+      rule.protocol = std::string(Protocol(port));
+      rule.cluster_ip = cluster_ip;
+      rule.port = static_cast<int>(Int(port, "port"));
+      rule.node_port = static_cast<int>(Int(port, "nodePort"));
+      const std::string port_name(Str(port, "name"));
+      rule.name = key + "/" + port_name;
+      if ((rule.cluster_ip == 0 || rule.port == 0) && rule.node_port == 0) continue;
+      std::set<std::pair<uint32_t, int>> seen;
+      auto it = by_service.find(key);
+      for (const json::object* slice :
+           it == by_service.end() ? std::vector<const json::object*>{} : it->second) {
+        // The slice's port for this service port: same name and protocol.
+        int target = 0;
+        if (const json::array* sp = Arr(*slice, "ports")) {
+          for (const json::value& p : *sp) {
+            if (!p.is_object()) continue;
+            if (Str(p.as_object(), "name") == port_name &&
+                Protocol(p.as_object()) == rule.protocol) {
+              target = static_cast<int>(Int(p.as_object(), "port"));
+            }
+          }
+        }
+        if (target == 0) continue;
+        const json::array* eps = Arr(*slice, "endpoints");
+        if (!eps) continue;
+        for (const json::value& ev : *eps) {
+          if (!ev.is_object() || !Ready(ev.as_object())) continue;
+          const json::array* addrs = Arr(ev.as_object(), "addresses");
+          if (!addrs) continue;
+          for (const json::value& a : *addrs) {
+            if (!a.is_string()) continue;
+            auto ip = net::ParseIpv4(a.as_string());
+            if (ip.ok() && seen.emplace(*ip, target).second) {
+              rule.endpoints.push_back(net::ServiceEndpoint{*ip, target});
+            }
+          }
+        }
+      }
+      std::sort(rule.endpoints.begin(), rule.endpoints.end(),
+                [](const net::ServiceEndpoint& a, const net::ServiceEndpoint& b) {
+                  return std::tie(a.ip, a.port) < std::tie(b.ip, b.port);
+                });
+      out.push_back(std::move(rule));
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
+ServiceProxy::ServiceProxy(NodeContext* ctx, net::Ipv4Cidr service_cidr)
+    : ctx_(ctx), service_cidr_(service_cidr) {}
+
+ServiceProxy::~ServiceProxy() { Stop(); }
+
+void ServiceProxy::Wake() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    dirty_ = true;
+  }
+  cv_.notify_all();
+}
+
+void ServiceProxy::Start() {
+  services_ = std::make_unique<client::Informer>(ctx_->client, client::resources::kServices);
+  slices_ = std::make_unique<client::Informer>(ctx_->client, client::resources::kEndpointSlices);
+  for (client::Informer* inf : {services_.get(), slices_.get()}) {
+    client::EventHandlers h;
+    h.on_add = [this](const client::ObjectPtr&) { Wake(); };
+    h.on_update = [this](const client::ObjectPtr&, const client::ObjectPtr&) { Wake(); };
+    h.on_delete = [this](const client::ObjectPtr&) { Wake(); };
+    inf->AddEventHandler(std::move(h));
+    inf->Start();
+  }
+  thread_ = std::thread([this] {
+    util::NameThisThread("service-proxy");
+    Loop();
+  });
+}
+
+std::vector<client::ObjectPtr> ServiceProxy::Services() const {
+  return services_ ? services_->List() : std::vector<client::ObjectPtr>{};
+}
+
+bool ServiceProxy::WaitForServices(std::chrono::milliseconds timeout) const {
+  return services_ && services_->WaitForSync(timeout);
+}
+
+void ServiceProxy::Stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  if (services_) services_->Stop();
+  if (slices_) slices_->Stop();
+}
+
+void ServiceProxy::Loop() {
+  std::string applied;  // the last script written
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      // Wakes at least every second: the pod network may appear, a failed write is retried.
+      cv_.wait_for(l, std::chrono::seconds(1), [&] { return stopping_ || dirty_; });
+      if (stopping_) return;
+      // A burst of events (a Deployment scaling) becomes one write.
+      cv_.wait_for(l, std::chrono::milliseconds(50), [&] { return stopping_; });
+      if (stopping_) return;
+      dirty_ = false;
+    }
+    net::PodNetwork* network = ctx_->network();
+    if (!network || !services_->HasSynced() || !slices_->HasSynced()) {
+      std::lock_guard<std::mutex> l(mu_);
+      dirty_ = true;
+      continue;
+    }
+    std::vector<net::ServicePortRule> rules = ServiceRules(services_->List(), slices_->List());
+    std::string script = net::RenderServicesScript(rules);
+    if (script == applied) continue;
+    Status st = network->SetServices(rules, service_cidr_);
+    if (!st.ok()) {
+      LOG(WARNING) << "service proxy: " << st.ToString();
+      std::lock_guard<std::mutex> l(mu_);
+      dirty_ = true;  // retried at the next wake
+      continue;
+    }
+    applied = std::move(script);
+    LOG(DEBUG) << "service proxy: " << rules.size() << " service ports";
+  }
+}
+
+}  // namespace sampan::agent
