@@ -11,6 +11,8 @@
 #include "controllers/cronjob.h"
 #include "controllers/daemonset.h"
 #include "controllers/deployment.h"
+#include "controllers/endpoints.h"
+#include "controllers/endpointslice.h"
 #include "controllers/garbage_collector.h"
 #include "controllers/job.h"
 #include "controllers/node_lifecycle.h"
@@ -71,7 +73,11 @@ class Controllers {
         node_lifecycle_(&informers_, &recorder_node_, NodeLifecycleFrom(o)),
         opts_(o),
         recorder_ipam_(c, "node-ipam-controller", host),
-        podgc_(&informers_, PodGcFrom(o)) {
+        podgc_(&informers_, PodGcFrom(o)),
+        recorder_ep_(c, "endpoint-controller", host),
+        recorder_eps_(c, "endpoint-slice-controller", host),
+        endpoints_(&informers_, &recorder_ep_),
+        endpointslices_(&informers_, &recorder_eps_) {
     if (o.allocate_node_cidrs) {
       // The options were checked by StartControlPlane, so this cannot fail.
       auto ipam = NodeIpamController::New(&informers_, &recorder_ipam_,
@@ -94,6 +100,10 @@ class Controllers {
     node_lifecycle_.Run(2);
     if (node_ipam_) node_ipam_->Run(1);
     podgc_.Run();
+    // kube-controller-manager's --concurrent-endpoint-syncs and
+    // --concurrent-service-endpoint-syncs default to 5.
+    endpoints_.Run(5);
+    endpointslices_.Run(5);
   }
   void Stop() {
     rs_.Stop();
@@ -108,6 +118,8 @@ class Controllers {
     node_lifecycle_.Stop();
     if (node_ipam_) node_ipam_->Stop();
     podgc_.Stop();
+    endpoints_.Stop();
+    endpointslices_.Stop();
     informers_.Stop();
   }
 
@@ -129,6 +141,9 @@ class Controllers {
   client::EventRecorder recorder_ipam_;
   std::unique_ptr<NodeIpamController> node_ipam_;
   PodGcController podgc_;
+  client::EventRecorder recorder_ep_, recorder_eps_;
+  EndpointsController endpoints_;
+  EndpointSliceController endpointslices_;
 };
 
 class ControlPlaneImpl final : public ControlPlane {
@@ -216,7 +231,7 @@ class ControlPlaneImpl final : public ControlPlane {
     LOG(INFO)
         << "controllers started (replicaset, replicationcontroller, deployment, daemonset, job, "
            "cronjob, statefulset, "
-           "serviceaccount, root-ca, garbage collector, pod gc)";
+           "serviceaccount, root-ca, garbage collector, pod gc, endpoints, endpointslice)";
   }
   void StopControllers() {
     std::unique_ptr<Controllers> c;

@@ -1,6 +1,6 @@
 // The control plane's clients in one call: the scheduler and the controllers
 // (ReplicaSet, ReplicationController, Deployment, ServiceAccount + root CA,
-// garbage collector), each behind its own
+// garbage collector, Endpoints, EndpointSlices, ...), each behind its own
 // Lease-based leader election so that with several servers exactly one of each
 // is active.
 //

@@ -1,7 +1,7 @@
 """networking.k8s.io/v1 (Ingress, IngressClass, NetworkPolicy), discovery.k8s.io/v1
 (EndpointSlice) and storage.k8s.io/v1 (StorageClass) objects: created, shown, defaulted and
-validated as on Kubernetes. (No ingress controller, policy enforcement, endpoint slice controller
-or provisioner acts on them yet.)"""
+validated as on Kubernetes. (No ingress controller, policy enforcement or provisioner acts on them
+yet; the slices here belong to no Service the endpointslice controller manages.)"""
 
 import harness
 from harness import apply_manifest

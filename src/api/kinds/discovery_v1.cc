@@ -44,7 +44,7 @@ type EndpointSlice "A part of the backends of a service: endpoints of one addres
 type ForZone "A zone that should route to the endpoint."
   name string 1 required "Name of the zone."
 
-# Stored and served; no controller writes them from Services yet.
+# Written by the endpointslice controller for Services with a selector.
 kind EndpointSlice group=discovery.k8s.io version=v1 plural=endpointslices singular=endpointslice scope=Namespaced type=EndpointSlice
 )schema";
 }

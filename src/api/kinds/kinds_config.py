@@ -149,7 +149,7 @@ KIND_LINES = {
         f'kind NetworkPolicy group=networking.k8s.io version=v1 plural=networkpolicies singular=networkpolicy {N} type=NetworkPolicy short=netpol',
     ],
     'discovery/v1': [
-        '# Stored and served; no controller writes them from Services yet.',
+        '# Written by the endpointslice controller for Services with a selector.',
         f'kind EndpointSlice group=discovery.k8s.io version=v1 plural=endpointslices singular=endpointslice {N} type=EndpointSlice',
     ],
     'storage/v1': [
