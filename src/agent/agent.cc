@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <sstream>
+#include <string>
 
 #include "agent/adoption.h"
 #include "agent/container_logs.h"
@@ -36,6 +38,23 @@ namespace json = boost::json;
 namespace fsys = std::filesystem;
 
 namespace {
+
+// The IPv4 nameservers of the host's /etc/resolv.conf: the cluster DNS's upstreams.
+std::vector<std::string> HostNameservers() {
+  std::vector<std::string> out;
+  auto text = fs::ReadFile("/etc/resolv.conf");
+  if (!text.ok()) return out;
+  std::istringstream in(*text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::string key, value;
+    if (ls >> key >> value && key == "nameserver" && net::ParseIpv4(value).ok()) {
+      out.push_back(value);
+    }
+  }
+  return out;
+}
 
 std::string DefaultPauseBinary(const std::string& self_exe) {
   std::error_code ec;
@@ -165,7 +184,15 @@ Status AgentImpl::Init() {
   ctx_.pods_dir = agent_dir + "/pods";
   ctx_.bundles_dir = layout_.bundles_dir;
   ctx_.pause_rootfs = agent_dir + "/pause/rootfs";
+  // The kube-dns Service's address unless told otherwise ("none": the host's resolvers).
   ctx_.cluster_dns = opts_.cluster_dns;
+  if (ctx_.cluster_dns.empty()) {
+    if (auto r = net::ParseCidr(opts_.service_cidr); r.ok()) {
+      ctx_.cluster_dns = net::FormatIpv4(r->network + 10);
+    }
+  } else if (ctx_.cluster_dns == "none") {
+    ctx_.cluster_dns.clear();
+  }
   ctx_.services = [this] {
     return proxy_ ? proxy_->Services() : std::vector<client::ObjectPtr>{};
   };
@@ -293,7 +320,19 @@ Status AgentImpl::Init() {
     return Invalid("--service-cidr " + opts_.service_cidr + ": " +
                    service_cidr.status().message());
   }
-  proxy_ = std::make_unique<ServiceProxy>(&ctx_, *service_cidr);
+  ServiceProxyOptions po;
+  po.service_cidr = *service_cidr;
+  if (auto dns = net::ParseIpv4(ctx_.cluster_dns); dns.ok() && service_cidr->Contains(*dns)) {
+    po.dns_ip = *dns;
+    po.dns.zone = opts_.cluster_domain;
+    po.dns.upstreams = opts_.cluster_dns_upstreams ? *opts_.cluster_dns_upstreams
+                                                   : HostNameservers();
+    po.dns.reverse_zones.push_back(*service_cidr);
+    if (auto pods = net::ParseCidr(opts_.cluster_cidr); pods.ok()) {
+      po.dns.reverse_zones.push_back(*pods);
+    }
+  }
+  proxy_ = std::make_unique<ServiceProxy>(&ctx_, po);
   proxy_->Start();
   if (!proxy_->WaitForServices(std::chrono::seconds(5))) {
     LOG(WARNING) << "Services not listed yet; pods started now get no service variables";

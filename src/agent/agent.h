@@ -16,6 +16,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "agent/container_logs.h"
@@ -33,7 +34,12 @@ struct AgentOptions {
   std::string node_name;     // default: the host name, lower case
   std::string node_ip;       // default: the first non-loopback IPv4 address
   int kubelet_port = 10250;  // 0: any free port (published in the Node status)
-  std::string cluster_dns;   // nameserver for dnsPolicy ClusterFirst pods ("" = host's)
+  // Nameserver for dnsPolicy ClusterFirst pods; "" = the 10th address of service_cidr (the
+  // kube-dns Service's), which this node's cluster DNS answers; "none" = the host's.
+  std::string cluster_dns;
+  // Where the cluster DNS forwards names outside the cluster; unset = the nameservers of
+  // /etc/resolv.conf; empty = none (refused).
+  std::optional<std::vector<std::string>> cluster_dns_upstreams;
   std::string cluster_domain = "cluster.local";
   std::string cluster_cidr = "10.244.0.0/16";  // all pods (routes, masquerade)
   std::string service_cidr = "10.43.0.0/16";   // Services' clusterIPs (the service proxy)

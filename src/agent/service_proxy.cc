@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "agent/node_context.h"
+#include "agent/object_view.h"
 #include "util/log.h"
 #include "util/thread_name.h"
 
@@ -15,44 +16,12 @@ namespace json = boost::json;
 
 namespace {
 
-std::string_view Str(const json::object& o, std::string_view k) {
-  const json::value* v = o.if_contains(k);
-  return v && v->is_string() ? std::string_view(v->as_string()) : std::string_view();
-}
-
-int64_t Int(const json::object& o, std::string_view k) {
-  const json::value* v = o.if_contains(k);
-  return v && v->is_int64() ? v->as_int64() : 0;
-}
-
-const json::object* Obj(const json::object& o, std::string_view k) {
-  const json::value* v = o.if_contains(k);
-  return v && v->is_object() ? &v->as_object() : nullptr;
-}
-
-const json::array* Arr(const json::object& o, std::string_view k) {
-  const json::value* v = o.if_contains(k);
-  return v && v->is_array() ? &v->as_array() : nullptr;
-}
-
-std::string_view Protocol(const json::object& port) {
-  std::string_view p = Str(port, "protocol");
-  return p.empty() ? "TCP" : p;
-}
-
-std::string_view LabelOf(const json::object& obj, std::string_view key) {
-  const json::object* meta = Obj(obj, "metadata");
-  const json::object* labels = meta ? Obj(*meta, "labels") : nullptr;
-  return labels ? Str(*labels, key) : std::string_view();
-}
-
-// An endpoint serves unless its slice says it is not ready (absent means ready).
-bool Ready(const json::object& endpoint) {
-  const json::object* c = Obj(endpoint, "conditions");
-  if (!c) return true;
-  const json::value* r = c->if_contains("ready");
-  return !(r && r->is_bool() && !r->as_bool());
-}
+using view::Arr;
+using view::Int;
+using view::LabelOf;
+using view::Obj;
+using view::ProtocolOf;
+using view::Str;
 
 }  // namespace
 
@@ -80,7 +49,7 @@ std::vector<net::ServicePortRule> ServiceRules(const std::vector<client::ObjectP
       if (!pv.is_object()) continue;
       const json::object& port = pv.as_object();
       net::ServicePortRule rule;
-      rule.protocol = std::string(Protocol(port));
+      rule.protocol = std::string(ProtocolOf(port));
       rule.cluster_ip = cluster_ip;
       rule.port = static_cast<int>(Int(port, "port"));
       rule.node_port = static_cast<int>(Int(port, "nodePort"));
@@ -97,7 +66,7 @@ std::vector<net::ServicePortRule> ServiceRules(const std::vector<client::ObjectP
           for (const json::value& p : *sp) {
             if (!p.is_object()) continue;
             if (Str(p.as_object(), "name") == port_name &&
-                Protocol(p.as_object()) == rule.protocol) {
+                ProtocolOf(p.as_object()) == rule.protocol) {
               target = static_cast<int>(Int(p.as_object(), "port"));
             }
           }
@@ -106,7 +75,7 @@ std::vector<net::ServicePortRule> ServiceRules(const std::vector<client::ObjectP
         const json::array* eps = Arr(*slice, "endpoints");
         if (!eps) continue;
         for (const json::value& ev : *eps) {
-          if (!ev.is_object() || !Ready(ev.as_object())) continue;
+          if (!ev.is_object() || !view::EndpointReady(ev.as_object())) continue;
           const json::array* addrs = Arr(ev.as_object(), "addresses");
           if (!addrs) continue;
           for (const json::value& a : *addrs) {
@@ -129,8 +98,33 @@ std::vector<net::ServicePortRule> ServiceRules(const std::vector<client::ObjectP
   return out;
 }
 
-ServiceProxy::ServiceProxy(NodeContext* ctx, net::Ipv4Cidr service_cidr)
-    : ctx_(ctx), service_cidr_(service_cidr) {}
+std::vector<std::pair<net::Ipv4Cidr, uint32_t>> NodeRoutes(
+    const std::vector<client::ObjectPtr>& nodes, const std::string& self) {
+  std::vector<std::pair<net::Ipv4Cidr, uint32_t>> out;
+  for (const client::ObjectPtr& n : nodes) {
+    if (client::MetaString(*n, "name") == self) continue;
+    const json::object* spec = Obj(*n, "spec");
+    const json::object* status = Obj(*n, "status");
+    auto cidr = net::ParseCidr(spec ? Str(*spec, "podCIDR") : "");
+    if (!cidr.ok() || !status) continue;
+    const json::array* addrs = Arr(*status, "addresses");
+    for (const json::value& a : addrs ? *addrs : json::array{}) {
+      if (!a.is_object() || Str(a.as_object(), "type") != "InternalIP") continue;
+      if (auto ip = net::ParseIpv4(Str(a.as_object(), "address")); ip.ok()) {
+        out.emplace_back(*cidr, *ip);
+        break;
+      }
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.first.network, a.first.prefix_len) <
+           std::tie(b.first.network, b.first.prefix_len);
+  });
+  return out;
+}
+
+ServiceProxy::ServiceProxy(NodeContext* ctx, ServiceProxyOptions options)
+    : ctx_(ctx), opts_(std::move(options)) {}
 
 ServiceProxy::~ServiceProxy() { Stop(); }
 
@@ -145,7 +139,8 @@ void ServiceProxy::Wake() {
 void ServiceProxy::Start() {
   services_ = std::make_unique<client::Informer>(ctx_->client, client::resources::kServices);
   slices_ = std::make_unique<client::Informer>(ctx_->client, client::resources::kEndpointSlices);
-  for (client::Informer* inf : {services_.get(), slices_.get()}) {
+  nodes_ = std::make_unique<client::Informer>(ctx_->client, client::resources::kNodes);
+  for (client::Informer* inf : {services_.get(), slices_.get(), nodes_.get()}) {
     client::EventHandlers h;
     h.on_add = [this](const client::ObjectPtr&) { Wake(); };
     h.on_update = [this](const client::ObjectPtr&, const client::ObjectPtr&) { Wake(); };
@@ -175,8 +170,10 @@ void ServiceProxy::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (dns_) dns_->Stop();
   if (services_) services_->Stop();
   if (slices_) slices_->Stop();
+  if (nodes_) nodes_->Stop();
 }
 
 void ServiceProxy::Loop() {
@@ -198,10 +195,48 @@ void ServiceProxy::Loop() {
       dirty_ = true;
       continue;
     }
+    if (nodes_->HasSynced()) {
+      auto routes = NodeRoutes(nodes_->List(), ctx_->node_name);
+      if (routes != routed_) {
+        if (Status st = network->SetNodeRoutes(routes); !st.ok()) {
+          LOG(WARNING) << "routes to other nodes' pods: " << st.ToString();
+          std::lock_guard<std::mutex> l(mu_);
+          dirty_ = true;
+        } else {
+          routed_ = std::move(routes);
+        }
+      }
+    }
     std::vector<net::ServicePortRule> rules = ServiceRules(services_->List(), slices_->List());
+    if (opts_.dns_ip != 0) {
+      if (!dns_) {
+        ClusterDnsOptions o = opts_.dns;
+        o.listen_ip = network->Gateway();
+        auto dns = std::make_unique<ClusterDns>(o, [this] {
+          return DnsData{services_->List(), slices_->List()};
+        });
+        if (Status st = dns->Start(); !st.ok()) {
+          LOG(WARNING) << "cluster DNS: " << st.ToString();
+        } else {
+          dns_ = std::move(dns);
+        }
+      }
+      // The DNS address goes to this node's server, whatever the kube-dns Service says.
+      std::erase_if(rules,
+                    [&](const net::ServicePortRule& r) { return r.cluster_ip == opts_.dns_ip; });
+      for (const char* proto : {"UDP", "TCP"}) {
+        net::ServicePortRule r;
+        r.name = std::string("kube-system/kube-dns/node-local-") + proto;
+        r.protocol = proto;
+        r.cluster_ip = opts_.dns_ip;
+        r.port = 53;
+        if (dns_) r.endpoints.push_back(net::ServiceEndpoint{network->Gateway(), 53});
+        rules.push_back(std::move(r));
+      }
+    }
     std::string script = net::RenderServicesScript(rules);
     if (script == applied) continue;
-    Status st = network->SetServices(rules, service_cidr_);
+    Status st = network->SetServices(rules, opts_.service_cidr);
     if (!st.ok()) {
       LOG(WARNING) << "service proxy: " << st.ToString();
       std::lock_guard<std::mutex> l(mu_);

@@ -1,6 +1,7 @@
 // The service proxy of this node (kube-proxy's job, in the agent): Services and their
 // EndpointSlices, watched cluster-wide, become the node's services table (net/service_rules.h)
-// through the pod network. It waits until both have been listed (as kube-proxy does), then
+// through the pod network. It also keeps the routes to the other nodes' pods (flannel's
+// host-gw backend): each other Node's podCIDR via its InternalIP. It waits until both have been listed (as kube-proxy does), then
 // rewrites the table whenever what it would hold changes; bursts of events are folded into
 // one write. Until the node has a pod network (a podCIDR), there is nothing to write to.
 #pragma once
@@ -12,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/cluster_dns.h"
 #include "client/informer.h"
 #include "net/ipv4.h"
 #include "net/service_rules.h"
@@ -26,9 +28,23 @@ struct NodeContext;
 std::vector<net::ServicePortRule> ServiceRules(const std::vector<client::ObjectPtr>& services,
                                                const std::vector<client::ObjectPtr>& slices);
 
+// The routes to the pods of the Nodes other than `self`: (podCIDR, InternalIP) of each that
+// has both (pure; unit-tested).
+std::vector<std::pair<net::Ipv4Cidr, uint32_t>> NodeRoutes(
+    const std::vector<client::ObjectPtr>& nodes, const std::string& self);
+
+struct ServiceProxyOptions {
+  net::Ipv4Cidr service_cidr;
+  // The kube-dns clusterIP this node answers itself (0: none): a cluster DNS server
+  // (cluster_dns.h) listens on the bridge address, and the address's port 53 (UDP and TCP)
+  // goes there instead of to the kube-dns Service's endpoints.
+  uint32_t dns_ip = 0;
+  ClusterDnsOptions dns;
+};
+
 class ServiceProxy {
  public:
-  ServiceProxy(NodeContext* ctx, net::Ipv4Cidr service_cidr);
+  ServiceProxy(NodeContext* ctx, ServiceProxyOptions options);
   ~ServiceProxy();
   void Start();
   void Stop();
@@ -42,8 +58,10 @@ class ServiceProxy {
   void Wake();
 
   NodeContext* ctx_;
-  const net::Ipv4Cidr service_cidr_;
-  std::unique_ptr<client::Informer> services_, slices_;
+  const ServiceProxyOptions opts_;
+  std::unique_ptr<ClusterDns> dns_;  // loop thread only; started once the pod network exists
+  std::vector<std::pair<net::Ipv4Cidr, uint32_t>> routed_;  // loop thread only: routes set
+  std::unique_ptr<client::Informer> services_, slices_, nodes_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool dirty_ = true, stopping_ = false;  // under mu_

@@ -95,6 +95,36 @@ json::object SliceObject(const std::string& address, int port) {
       {"ports", EndpointPorts(port)}};
 }
 
+// kube-system/kube-dns: the cluster DNS's address (every node agent answers it itself).
+json::object DnsServiceObject(const std::string& ip) {
+  json::object labels{{"k8s-app", "kube-dns"}, {"kubernetes.io/cluster-service", "true"}};
+  json::array ports{
+      json::object{{"name", "dns"}, {"port", 53}, {"protocol", "UDP"}, {"targetPort", 53}},
+      json::object{{"name", "dns-tcp"}, {"port", 53}, {"protocol", "TCP"}, {"targetPort", 53}}};
+  return json::object{
+      {"apiVersion", "v1"},
+      {"kind", "Service"},
+      {"metadata",
+       json::object{{"name", "kube-dns"}, {"namespace", "kube-system"}, {"labels", labels}}},
+      {"spec", json::object{{"type", "ClusterIP"},
+                            {"clusterIP", ip},
+                            {"sessionAffinity", "None"},
+                            {"ports", ports}}}};
+}
+
+// `want`'s ports over the stored Service's spec: the allocated values stay.
+void KeepSpec(Rest& rest, const api::KindInfo* kind, json::object& want) {
+  if (!kind) return;
+  const json::object& meta = want.at("metadata").as_object();
+  auto cur = rest.Get(*kind, meta.at("namespace").as_string(), meta.at("name").as_string());
+  if (!cur.ok()) return;
+  if (const json::value* s = (*cur)->obj.if_contains("spec"); s && s->is_object()) {
+    json::object merged = s->as_object();
+    merged["ports"] = want["spec"].as_object()["ports"];
+    want["spec"] = std::move(merged);
+  }
+}
+
 std::vector<std::string> Fields(std::string a, std::string b = "") {
   std::vector<std::string> out;
   out.push_back(std::move(a));
@@ -109,18 +139,15 @@ asio::awaitable<Status> EnsureKubernetesService(Rest& rest, std::string address,
   const ServiceAllocator* alloc = rest.service_allocator();
   if (alloc == nullptr) co_return Status::Ok();
   json::object svc = ServiceObject(net::FormatIpv4(alloc->network().ApiServiceIp()), port);
+  json::object dns = DnsServiceObject(net::FormatIpv4(alloc->network().DnsServiceIp()));
   // The ports only: the clusterIP is the one allocated when the Service was made.
   const api::KindInfo* svc_kind = reg.FindKind("", "v1", "Service");
-  if (svc_kind) {
-    if (auto cur = rest.Get(*svc_kind, "default", "kubernetes"); cur.ok()) {
-      if (const json::value* s = (*cur)->obj.if_contains("spec"); s && s->is_object()) {
-        json::object merged = s->as_object();
-        merged["ports"] = svc["spec"].as_object()["ports"];
-        svc["spec"] = std::move(merged);
-      }
-    }
-  }
+  KeepSpec(rest, svc_kind, svc);
+  KeepSpec(rest, svc_kind, dns);
   if (Status st = co_await Reconcile(rest, svc_kind, std::move(svc), Fields("spec")); !st.ok()) {
+    co_return st;
+  }
+  if (Status st = co_await Reconcile(rest, svc_kind, std::move(dns), Fields("spec")); !st.ok()) {
     co_return st;
   }
   if (address.empty()) {

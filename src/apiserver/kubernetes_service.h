@@ -14,7 +14,9 @@ namespace sampan::apiserver {
 class Rest;
 
 // Creates or corrects the Service, and (when `address` is not empty) its Endpoints and
-// EndpointSlice pointing at address:port.
+// EndpointSlice pointing at address:port; and kube-system/kube-dns, the cluster DNS's
+// address (the 10th of the service range), without endpoints: every node agent answers it
+// itself.
 boost::asio::awaitable<Status> EnsureKubernetesService(Rest& rest, std::string address, int port);
 
 }  // namespace sampan::apiserver

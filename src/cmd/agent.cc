@@ -44,7 +44,12 @@ void PrintAgentFlags(FILE* out) {
       "  --node-name NAME            name of this node (default: the host name)\n"
       "  --node-ip IP                InternalIP of this node (default: first IPv4 address)\n"
       "  --kubelet-port N            port of the kubelet API (default 10250; 0 = any)\n"
-      "  --cluster-dns IP            nameserver for pods with dnsPolicy ClusterFirst\n"
+      "  --cluster-dns IP            nameserver for pods with dnsPolicy ClusterFirst (default:\n"
+      "                              the 10th address of the service range, the kube-dns\n"
+      "                              Service's; this node answers it itself)\n"
+      "  --cluster-dns-upstream IP[:PORT]  where the cluster DNS sends names outside the\n"
+      "                              cluster (repeatable; default: the nameservers of\n"
+      "                              /etc/resolv.conf; \"none\": such names are refused)\n"
       "  --cluster-domain DOMAIN     cluster DNS domain (default cluster.local)\n"
       "  --max-pods N                pods this node accepts (default 110)\n"
       "  --registries FILE           registry mirrors and credentials\n"
@@ -67,6 +72,19 @@ bool ParseAgentFlag(const std::string& a, const std::function<bool(std::string*)
     *ok = need(&o->cluster_dns);
   } else if (a == "--cluster-domain") {
     *ok = need(&o->cluster_domain);
+  } else if (a == "--cluster-dns-upstream") {
+    if (!need(&v)) {
+      *ok = false;
+    } else if (v == "none") {
+      o->cluster_dns_upstreams = std::vector<std::string>{};
+    } else if (!net::ParseIpv4(v.substr(0, v.find(':'))).ok()) {
+      std::fprintf(stderr, "sampan: invalid value \"%s\" for %s: want IP or IP:PORT\n",
+                   v.c_str(), a.c_str());
+      *ok = false;
+    } else {
+      if (!o->cluster_dns_upstreams) o->cluster_dns_upstreams = std::vector<std::string>{};
+      o->cluster_dns_upstreams->push_back(v);
+    }
   } else if (a == "--registries") {
     *ok = need(&o->registries);
   } else if (a == "--run-dir") {

@@ -561,26 +561,34 @@ struct rtmsg RouteHeader(const Ipv4Cidr& dst, uint32_t gateway) {
 
 Status Netlink::ReplaceRoute(const Ipv4Cidr& destination, uint32_t gateway,
                              const std::string& dev) {
-  ASSIGN_OR_RETURN(int index, IndexOf(dev));
+  int index = 0;
+  if (!dev.empty()) {
+    ASSIGN_OR_RETURN(index, IndexOf(dev));
+  }
   auto rtm = RouteHeader(destination, gateway);
   Message msg(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, &rtm, sizeof rtm);
   if (destination.prefix_len > 0) msg.PutU32(RTA_DST, htonl(destination.network));
   if (gateway) msg.PutU32(RTA_GATEWAY, htonl(gateway));
-  msg.PutU32(RTA_OIF, index);
+  if (index) msg.PutU32(RTA_OIF, index);
   return Transact("replace route " + destination.ToString() +
-                      (gateway ? " via " + FormatIpv4(gateway) : "") + " dev " + dev,
+                      (gateway ? " via " + FormatIpv4(gateway) : "") +
+                      (dev.empty() ? "" : " dev " + dev),
                   msg);
 }
 
 Status Netlink::DeleteRoute(const Ipv4Cidr& destination, uint32_t gateway, const std::string& dev) {
-  ASSIGN_OR_RETURN(int index, IndexOf(dev));
+  int index = 0;
+  if (!dev.empty()) {
+    ASSIGN_OR_RETURN(index, IndexOf(dev));
+  }
   auto rtm = RouteHeader(destination, gateway);
   rtm.rtm_scope = RT_SCOPE_NOWHERE;  // match any scope
   Message msg(RTM_DELROUTE, 0, &rtm, sizeof rtm);
   if (destination.prefix_len > 0) msg.PutU32(RTA_DST, htonl(destination.network));
   if (gateway) msg.PutU32(RTA_GATEWAY, htonl(gateway));
-  msg.PutU32(RTA_OIF, index);
-  return Transact("delete route " + destination.ToString() + " dev " + dev, msg);
+  if (index) msg.PutU32(RTA_OIF, index);
+  return Transact("delete route " + destination.ToString() + (dev.empty() ? "" : " dev " + dev),
+                  msg);
 }
 
 }  // namespace sampan::net

@@ -95,7 +95,8 @@ class Netlink {
 
   // --- IPv4 routes (main table) ---
   Result<std::vector<RouteInfo>> ListRoutes();
-  // Adds or replaces the route to `destination` via `gateway` (0: on-link) out of `dev`.
+  // Adds or replaces the route to `destination` via `gateway` (0: on-link) out of `dev`
+  // ("" with a gateway: the interface the kernel finds for the gateway).
   Status ReplaceRoute(const Ipv4Cidr& destination, uint32_t gateway, const std::string& dev);
   Status DeleteRoute(const Ipv4Cidr& destination, uint32_t gateway, const std::string& dev);
 

@@ -138,8 +138,10 @@ class PodNetworkImpl final : public PodNetwork {
   Status Detach(const std::string& pod_uid) override;
   std::optional<PodAddress> AddressOf(const std::string& pod_uid) const override;
   std::vector<std::string> Pods() const override;
+  uint32_t Gateway() const override { return pool_->gateway(); }
   Status SetServices(const std::vector<ServicePortRule>& ports,
                      const Ipv4Cidr& service_cidr) override;
+  Status SetNodeRoutes(const std::vector<std::pair<Ipv4Cidr, uint32_t>>& routes) override;
   Status Teardown() override;
 
  private:
@@ -495,6 +497,26 @@ Status PodNetworkImpl::SetServices(const std::vector<ServicePortRule>& ports,
                       .WithContext("route for the service range " + service_cidr.ToString()));
   std::string script = RenderServicesScript(ports);
   return RunInNetns(node_ns_.get(), [&] { return RunNftScript(script); });
+}
+
+Status PodNetworkImpl::SetNodeRoutes(
+    const std::vector<std::pair<Ipv4Cidr, uint32_t>>& routes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(std::vector<RouteInfo> existing, node_->ListRoutes());
+  for (const RouteInfo& r : existing) {
+    if (r.gateway == 0 || !cluster_cidr_.Contains(r.destination) || r.destination == pod_cidr_) {
+      continue;
+    }
+    bool wanted = std::any_of(routes.begin(), routes.end(), [&](const auto& w) {
+      return w.first == r.destination && w.second == r.gateway;
+    });
+    if (!wanted) RETURN_IF_ERROR(node_->DeleteRoute(r.destination, r.gateway, ""));
+  }
+  for (const auto& [cidr, via] : routes) {
+    if (cidr == pod_cidr_ || !cluster_cidr_.Contains(cidr)) continue;
+    RETURN_IF_ERROR(node_->ReplaceRoute(cidr, via, ""));
+  }
+  return Status::Ok();
 }
 
 Status PodNetworkImpl::Teardown() {

@@ -80,12 +80,20 @@ class PodNetwork {
   virtual std::optional<PodAddress> AddressOf(const std::string& pod_uid) const = 0;
   // Pod UIDs holding addresses (for garbage-collecting pods that no longer exist).
   virtual std::vector<std::string> Pods() const = 0;
+  // The bridge's address (the pods' gateway), on which node-local services such as the
+  // cluster DNS listen.
+  virtual uint32_t Gateway() const = 0;
   // The service proxy's rules (see service_rules.h): replaces the node's services table
   // with `ports`, and routes `service_cidr` to the bridge so that connections to a service
   // address reach the NAT and filter hooks even on a node without a default route (one
   // to an address nothing serves is then refused, not unreachable).
   virtual Status SetServices(const std::vector<ServicePortRule>& ports,
                              const Ipv4Cidr& service_cidr) = 0;
+  // Routes to the other nodes' pods (host-gw, as flannel's backend of that name): each
+  // range in `routes` via that node's address, which must be on a network this node reaches
+  // directly. Routes into cluster_cidr via a gateway that are not in `routes` (nodes gone)
+  // are removed.
+  virtual Status SetNodeRoutes(const std::vector<std::pair<Ipv4Cidr, uint32_t>>& routes) = 0;
   // Removes the bridge and every table this network installed (for tests and `make down`),
   // and the veths of the pods it knows; the IP allocations stay on disk.
   virtual Status Teardown() = 0;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "net/netlink.h"
 #include "net/service_rules.h"
@@ -415,6 +416,41 @@ TEST_F(PodNetworkTest, ServiceRulesSendServiceAddressesToEndpoints) {
   EXPECT_NE(out.find("10.43.1.6 . tcp . 80 : goto reject-chain"), std::string::npos) << out;
   ASSERT_TRUE(network_->Teardown().ok());
   EXPECT_NE(node_.Run("nft list table ip sampan-services >/dev/null"), 0);
+}
+
+TEST_F(PodNetworkTest, NodeRoutesFollowTheOtherNodes) {
+  OpenNetwork();
+  // The other nodes sit on a network the node reaches directly.
+  ASSERT_EQ(node_.Run("ip link add fabric type veth peer name fabric-peer && "
+                      "ip addr add 192.168.200.2/24 dev fabric && ip link set fabric up && "
+                      "ip link set fabric-peer up"),
+            0);
+  auto routes_via = [&] {
+    std::map<std::string, std::string> out;
+    auto routes = node_nl_->ListRoutes();  // kept: the loop reads into it
+    EXPECT_TRUE(routes.ok());
+    if (!routes.ok()) return std::map<std::string, std::string>{};
+    for (const RouteInfo& r : *routes) {
+      if (r.gateway) out[r.destination.ToString()] = FormatIpv4(r.gateway);
+    }
+    return out;
+  };
+  ASSERT_TRUE(network_
+                  ->SetNodeRoutes({{*ParseCidr("10.244.2.0/24"), *ParseIpv4("192.168.200.3")},
+                                   {*ParseCidr("10.244.3.0/24"), *ParseIpv4("192.168.200.4")}})
+                  .ok());
+  EXPECT_EQ(routes_via(), (std::map<std::string, std::string>{{"10.244.2.0/24", "192.168.200.3"},
+                                                               {"10.244.3.0/24", "192.168.200.4"}}));
+  // A node gone, another moved: stale routes go, others change.
+  ASSERT_TRUE(
+      network_->SetNodeRoutes({{*ParseCidr("10.244.3.0/24"), *ParseIpv4("192.168.200.5")}}).ok());
+  EXPECT_EQ(routes_via(), (std::map<std::string, std::string>{{"10.244.3.0/24", "192.168.200.5"}}));
+  // This node's own range is never routed elsewhere, nor ranges outside the cluster's.
+  ASSERT_TRUE(network_
+                  ->SetNodeRoutes({{*ParseCidr("10.244.1.0/24"), *ParseIpv4("192.168.200.3")},
+                                   {*ParseCidr("10.99.0.0/24"), *ParseIpv4("192.168.200.3")}})
+                  .ok());
+  EXPECT_TRUE(routes_via().empty());
 }
 
 }  // namespace

@@ -207,6 +207,8 @@ class NodeServer(harness.ManagedProcess):
                 # what other nodes use (hence --tls-san).
                 "--tls-san", self.node.address, "--node-ip", self.node.address,
                 "--kubelet-port", str(KUBELET_PORT), "--cluster-cidr", CLUSTER_CIDR,
+                # The cluster DNS answers cluster names only: it never forwards to a real resolver.
+                "--cluster-dns-upstream", "none",
                 # Image GC follows the host disk's fill level; off unless a test asks for it.
                 *NO_IMAGE_GC, *self.extra_args]
 
@@ -294,7 +296,8 @@ class AgentNode(harness.ManagedProcess):
         self._launch(self.node.nsenter([
             harness.sampan_bin(), "agent", "--kubeconfig", self.kubeconfig, "--data-dir",
             self.data_dir, "--node-name", self.name, "--node-ip", self.node.address,
-            "--kubelet-port", str(KUBELET_PORT), *NO_IMAGE_GC]))
+            "--kubelet-port", str(KUBELET_PORT), "--cluster-cidr", CLUSTER_CIDR,
+            "--cluster-dns-upstream", "none", *NO_IMAGE_GC]))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -1,6 +1,7 @@
 """A second node: `sampan agent` in its own network namespace joins the server over the fabric, gets its
 own pod CIDR, and runs a pod whose logs and exec go through the API server to that node's kubelet API.
-(Pod traffic between nodes needs the cross-node network, which is not part of these tests yet.)"""
+Pods on the two nodes reach each other by IP (routes between the nodes, host-gw) and through a
+Service whose endpoint is on the other node, and the second node answers cluster DNS names."""
 
 import ipaddress
 
@@ -66,3 +67,71 @@ spec:
     logs = kubectl.ok("logs", "far", "-n", ns).stdout
     assert "Received request from" in logs, logs
     assert kubectl.ok("exec", "far", "-n", ns, "--", "hostname").stdout == "far\n"
+
+
+def test_pods_across_nodes_and_services(kubectl, api, ns, server, node2):
+    """A pod on the first node reaches the pod on the second by its IP (no NAT between pods) and
+    through a Service, by name (the first node's DNS) and by clusterIP."""
+    hostname = api.get(f"/api/v1/nodes/{node2.name}")["metadata"]["labels"]["kubernetes.io/hostname"]
+    pu.create(kubectl, ns, f"""
+apiVersion: v1
+kind: Pod
+metadata:
+  name: remote
+  labels: {{app: remote}}
+spec:
+  terminationGracePeriodSeconds: 2
+  nodeSelector:
+    kubernetes.io/hostname: {hostname}
+  containers:
+  - name: kubia
+    image: docker.io/luksa/kubia:latest
+    imagePullPolicy: IfNotPresent
+    ports: [{{containerPort: 8080}}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: remote
+spec:
+  selector: {{app: remote}}
+  ports: [{{port: 80, targetPort: 8080}}]
+""")
+    pod = pu.wait_pod(api, ns, "remote", lambda p: pu.is_running(p) and pu.is_ready(p), timeout=60,
+                      what="Running and Ready on the second node")
+    ip = pod["status"]["podIP"]
+    svc_ip = kubectl.json("get", "service", "remote", "-n", ns)["spec"]["clusterIP"]
+    harness.wait_until(
+        lambda: any(e.get("addresses") == [ip]
+                    for s in kubectl.json("get", "endpointslices", "-n", ns,
+                                          "-l", "kubernetes.io/service-name=remote")["items"]
+                    for e in s.get("endpoints") or []),
+        timeout=30, what="the Service's endpoint")
+    hostname1 = api.get(f"/api/v1/nodes/{server.node_name}")["metadata"]["labels"][
+        "kubernetes.io/hostname"]
+    script = (f"timeout 5 wget -q -O - http://{ip}:8080/ && timeout 5 wget -q -O - http://{svc_ip}/ "
+              "&& timeout 5 wget -q -O - http://remote/")
+    pu.create(kubectl, ns, f"""
+apiVersion: v1
+kind: Pod
+metadata:
+  name: near
+spec:
+  restartPolicy: Never
+  nodeSelector:
+    kubernetes.io/hostname: {hostname1}
+  containers:
+  - name: client
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", {script!r}]
+""")
+    client = pu.wait_pod(api, ns, "near", lambda p: pu.phase(p) in ("Succeeded", "Failed"),
+                         timeout=90, what="client finished")
+    logs = kubectl.ok("logs", "near", "-n", ns).stdout
+    assert pu.phase(client) == "Succeeded", (client["status"], logs)
+    assert logs == "You've hit remote\n" * 3, logs
+    assert client["spec"]["nodeName"] == server.node_name
+    # By IP the remote pod sees the client's own address: no NAT between pods.
+    assert f"Received request from {client['status']['podIP']}" in \
+        kubectl.ok("logs", "remote", "-n", ns).stdout

@@ -1,0 +1,89 @@
+#include "agent/service_proxy.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+namespace sampan::agent {
+namespace {
+
+namespace json = boost::json;
+
+client::ObjectPtr Obj(const char* text) {
+  return std::make_shared<const json::object>(json::parse(text).as_object());
+}
+
+TEST(ServiceRulesTest, ReadyEndpointsOfEachPortByName) {
+  auto web = Obj(R"({"metadata":{"namespace":"ns","name":"web"},
+    "spec":{"type":"NodePort","clusterIP":"10.43.1.5","ports":[
+      {"name":"http","port":80,"protocol":"TCP","nodePort":30080},
+      {"name":"dns","port":53,"protocol":"UDP"}]}})");
+  auto slice_a = Obj(R"({"metadata":{"namespace":"ns","name":"web-a",
+      "labels":{"kubernetes.io/service-name":"web"}},
+    "addressType":"IPv4",
+    "ports":[{"name":"http","port":8080,"protocol":"TCP"},{"name":"dns","port":5353,"protocol":"UDP"}],
+    "endpoints":[
+      {"addresses":["10.244.1.3"],"conditions":{"ready":true}},
+      {"addresses":["10.244.1.9"],"conditions":{"ready":false}},
+      {"addresses":["10.244.1.4"]}]})");
+  // Another service's slice, and one of the same name in another namespace: not ours.
+  auto other = Obj(R"({"metadata":{"namespace":"ns","name":"db-a",
+      "labels":{"kubernetes.io/service-name":"db"}},"addressType":"IPv4",
+    "ports":[{"name":"http","port":1,"protocol":"TCP"}],"endpoints":[{"addresses":["10.244.1.7"]}]})");
+  auto elsewhere = Obj(R"({"metadata":{"namespace":"other","name":"web-x",
+      "labels":{"kubernetes.io/service-name":"web"}},"addressType":"IPv4",
+    "ports":[{"name":"http","port":1,"protocol":"TCP"}],"endpoints":[{"addresses":["10.244.1.8"]}]})");
+  auto rules = ServiceRules({web}, {slice_a, other, elsewhere});
+  ASSERT_EQ(rules.size(), 2u);
+  const net::ServicePortRule& dns = rules[0];  // sorted by name: ns/web/dns, ns/web/http
+  const net::ServicePortRule& http = rules[1];
+  EXPECT_EQ(dns.name, "ns/web/dns");
+  EXPECT_EQ(dns.protocol, "UDP");
+  EXPECT_EQ(dns.node_port, 0);
+  ASSERT_EQ(dns.endpoints.size(), 2u);
+  EXPECT_EQ(dns.endpoints[0].port, 5353);
+  EXPECT_EQ(http.name, "ns/web/http");
+  EXPECT_EQ(http.cluster_ip, *net::ParseIpv4("10.43.1.5"));
+  EXPECT_EQ(http.port, 80);
+  EXPECT_EQ(http.node_port, 30080);
+  ASSERT_EQ(http.endpoints.size(), 2u);  // the unready one is left out
+  EXPECT_EQ(net::FormatIpv4(http.endpoints[0].ip), "10.244.1.3");
+  EXPECT_EQ(net::FormatIpv4(http.endpoints[1].ip), "10.244.1.4");
+  EXPECT_EQ(http.endpoints[0].port, 8080);
+}
+
+TEST(ServiceRulesTest, HeadlessAndExternalNameServicesHaveNoRules) {
+  auto headless = Obj(R"({"metadata":{"namespace":"ns","name":"h"},
+    "spec":{"clusterIP":"None","ports":[{"port":80}]}})");
+  auto ext = Obj(R"({"metadata":{"namespace":"ns","name":"e"},
+    "spec":{"type":"ExternalName","externalName":"x.example.com"}})");
+  EXPECT_TRUE(ServiceRules({headless, ext}, {}).empty());
+}
+
+TEST(ServiceRulesTest, AServiceWithoutEndpointsStillHasItsRule) {
+  auto svc = Obj(R"({"metadata":{"namespace":"ns","name":"s"},
+    "spec":{"clusterIP":"10.43.2.2","ports":[{"port":80,"protocol":"TCP"}]}})");
+  auto rules = ServiceRules({svc}, {});
+  ASSERT_EQ(rules.size(), 1u);
+  EXPECT_TRUE(rules[0].endpoints.empty());  // rendered as a refusal
+  EXPECT_NE(net::RenderServicesScript(rules).find("10.43.2.2 . tcp . 80 : goto reject-chain"),
+            std::string::npos);
+}
+
+TEST(NodeRoutesTest, OtherNodesPodRangesViaTheirInternalIps) {
+  auto self = Obj(R"({"metadata":{"name":"a"},"spec":{"podCIDR":"10.244.0.0/24"},
+    "status":{"addresses":[{"type":"InternalIP","address":"192.168.200.2"}]}})");
+  auto b = Obj(R"({"metadata":{"name":"b"},"spec":{"podCIDR":"10.244.2.0/24"},
+    "status":{"addresses":[{"type":"Hostname","address":"b"},
+                           {"type":"InternalIP","address":"192.168.200.3"}]}})");
+  auto no_cidr = Obj(R"({"metadata":{"name":"c"},"spec":{},
+    "status":{"addresses":[{"type":"InternalIP","address":"192.168.200.4"}]}})");
+  auto no_ip = Obj(R"({"metadata":{"name":"d"},"spec":{"podCIDR":"10.244.3.0/24"},"status":{}})");
+  auto routes = NodeRoutes({self, b, no_cidr, no_ip}, "a");
+  ASSERT_EQ(routes.size(), 1u);
+  EXPECT_EQ(routes[0].first.ToString(), "10.244.2.0/24");
+  EXPECT_EQ(net::FormatIpv4(routes[0].second), "192.168.200.3");
+}
+
+}  // namespace
+}  // namespace sampan::agent

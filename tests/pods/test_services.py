@@ -1,0 +1,164 @@
+"""Services on a real node: the book's kubia ReplicaSet behind a Service. A client pod reaches the pods
+through the clusterIP (spread over them), the node port answers on the node's address, and a Service
+nothing serves refuses connections at once. The node agent's service proxy writes the rules; the
+endpoint-slice controller tells it which pods serve."""
+
+import ipaddress
+
+import cluster as cl
+import harness
+import podutil as pu
+
+KUBIA_RS = """
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: kubia
+spec:
+  replicas: 3
+  selector:
+    matchLabels: {app: kubia}
+  template:
+    metadata:
+      labels: {app: kubia}
+    spec:
+      terminationGracePeriodSeconds: 2
+      containers:
+      - name: kubia
+        image: luksa/kubia
+        imagePullPolicy: IfNotPresent
+        ports:
+        - {name: http, containerPort: 8080}
+"""
+
+# The book's kubia-svc.yaml, with a node port as well.
+KUBIA_SVC = """
+apiVersion: v1
+kind: Service
+metadata:
+  name: kubia
+spec:
+  type: NodePort
+  ports:
+  - port: 80
+    targetPort: http
+  selector:
+    app: kubia
+"""
+
+NOBODY_SVC = """
+apiVersion: v1
+kind: Service
+metadata:
+  name: nobody
+spec:
+  ports:
+  - port: 80
+    targetPort: 8080
+  selector:
+    app: nobody-has-this-label
+"""
+
+
+def client_pod(name, script):
+    return f"""
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: client
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", {script!r}]
+"""
+
+
+def run_client(kubectl, api, ns, name, script):
+    pu.create(kubectl, ns, client_pod(name, script))
+    pod = pu.wait_pod(api, ns, name, lambda p: pu.phase(p) in ("Succeeded", "Failed"), timeout=90,
+                      what="client finished")
+    return pod, kubectl.ok("logs", name, "-n", ns).stdout
+
+
+def ready_endpoints(kubectl, ns, service):
+    slices = kubectl.json("get", "endpointslices", "-n", ns,
+                          "-l", f"kubernetes.io/service-name={service}")["items"]
+    return sorted(a for s in slices for e in s.get("endpoints") or []
+                  if (e.get("conditions") or {}).get("ready", True) for a in e["addresses"])
+
+
+def test_cluster_ip_and_node_port_reach_the_pods(kubectl, api, ns, node):
+    pu.create(kubectl, ns, KUBIA_RS)
+    pu.create(kubectl, ns, KUBIA_SVC)
+    svc = kubectl.json("get", "service", "kubia", "-n", ns)
+    ip = svc["spec"]["clusterIP"]
+    node_port = svc["spec"]["ports"][0]["nodePort"]
+    assert ipaddress.ip_address(ip) in ipaddress.ip_network("10.43.0.0/16"), svc["spec"]
+    def ready_pods():
+        items = [p for p in api.get(f"/api/v1/namespaces/{ns}/pods")["items"]
+                 if pu.is_running(p) and pu.is_ready(p)]
+        return items if len(items) == 3 else None
+
+    pods = harness.wait_until(ready_pods, timeout=90, what="three kubia pods Running and Ready")
+    pod_ips = sorted(p["status"]["podIP"] for p in pods)
+    harness.wait_until(lambda: ready_endpoints(kubectl, ns, "kubia") == pod_ips, timeout=30,
+                       what="the Service's endpoints")
+
+    # 30 requests to the clusterIP from a pod: every answer is one of the pods, more than one answers.
+    script = f"for i in $(seq 30); do timeout 5 wget -q -O - http://{ip}/ || exit 1; done"
+    client, logs = run_client(kubectl, api, ns, "client", script)
+    assert pu.phase(client) == "Succeeded", (client["status"], logs)
+    names = {p["metadata"]["name"] for p in pods}
+    hits = [line.removeprefix("You've hit ") for line in logs.splitlines()]
+    assert len(hits) == 30 and set(hits) <= names, logs
+    assert len(set(hits)) > 1, logs  # random over three endpoints: all 30 on one is ~1e-14
+
+    # By name through the cluster DNS (the search path finds "kubia" in the pod's namespace), and
+    # the Service's variables in a pod created after it.
+    script = ("nslookup kubia.%s.svc.cluster.local; echo host=$KUBIA_SERVICE_HOST port=$KUBIA_SERVICE_PORT; "
+              "timeout 5 wget -q -O - http://kubia/ || exit 1" % ns)
+    client, logs = run_client(kubectl, api, ns, "byname", script)
+    assert pu.phase(client) == "Succeeded", (client["status"], logs)
+    assert f"Address: {ip}" in logs or f"Address 1: {ip}" in logs, logs
+    assert f"host={ip} port=80" in logs, logs
+    assert logs.rstrip().splitlines()[-1].removeprefix("You've hit ") in names, logs
+
+    # The node port on the node's own address, from the node's namespace.
+    status, body = cl.http_get(node.path, node.address, node_port)
+    assert status == 200 and body.startswith("You've hit kubia-"), (status, body)
+
+    # Scaled to zero, the Service refuses connections at once instead of hanging.
+    kubectl.ok("scale", "replicaset", "kubia", "--replicas=0", "-n", ns)
+    harness.wait_until(lambda: ready_endpoints(kubectl, ns, "kubia") == [], timeout=60,
+                       what="no endpoints")
+    client, logs = run_client(kubectl, api, ns, "after",
+                              f"timeout 5 wget -q -O - http://{ip}/ 2>&1; echo rc=$?")
+    assert "Connection refused" in logs, logs
+
+
+def test_cluster_dns_names(kubectl, api, ns):
+    """The kube-dns Service's address answers on every node: the kubernetes Service by its short
+    name, a name that does not exist is NXDOMAIN, and names outside the cluster are refused (the
+    test cluster has no upstream)."""
+    dns_ip = kubectl.json("get", "service", "kube-dns", "-n", "kube-system")["spec"]["clusterIP"]
+    assert dns_ip == "10.43.0.10"
+    script = ("cat /etc/resolv.conf; nslookup kubernetes.default; "
+              "nslookup nothing-here.default.svc.cluster.local; nslookup example.com; true")
+    client, logs = run_client(kubectl, api, ns, "resolver", script)
+    assert pu.phase(client) == "Succeeded", (client["status"], logs)
+    assert "nameserver 10.43.0.10" in logs, logs
+    assert f"search {ns}.svc.cluster.local svc.cluster.local cluster.local" in logs, logs
+    assert "10.43.0.1" in logs, logs
+    assert "NXDOMAIN" in logs, logs
+    assert "REFUSED" in logs or "can't resolve 'example.com'" in logs, logs
+
+
+def test_a_service_without_endpoints_refuses(kubectl, api, ns):
+    pu.create(kubectl, ns, NOBODY_SVC)
+    ip = kubectl.json("get", "service", "nobody", "-n", ns)["spec"]["clusterIP"]
+    client, logs = run_client(kubectl, api, ns, "lonely",
+                              f"timeout 5 wget -q -O - http://{ip}/ 2>&1; echo rc=$?")
+    assert "Connection refused" in logs, logs
