@@ -11,28 +11,9 @@ using namespace std::chrono_literals;
 using client::MetaObject;
 using client::MetaString;
 
-const json::object kHttpPort{{"name", "http"}, {"containerPort", 8080}, {"protocol", "TCP"}};
-
-class EndpointsControllerTest : public EndpointsFixture {
+class EndpointsControllerTest : public ControllerFixture<EndpointsController> {
  protected:
-  void SetUp() override {
-    EndpointsFixture::SetUp();
-    recorder_ = std::make_unique<client::EventRecorder>(client_.get(), "endpoint-controller");
-    controller_ = std::make_unique<EndpointsController>(informers_.get(), recorder_.get());
-  }
-  void TearDown() override {
-    controller_.reset();
-    EndpointsFixture::TearDown();
-  }
-  // Syncs until the controller's caches are current enough for it to act (a sync right after
-  // one of its own writes is refused until its informer has the result).
-  void SyncOk(const std::string& name) {
-    Status last;
-    EXPECT_TRUE(Eventually([&] {
-      last = controller_->Sync("default/" + name);
-      return last.ok();
-    })) << last.ToString();
-  }
+  EndpointsControllerTest() : ControllerFixture("endpoint-controller") {}
   // Waits until the Endpoints informer has the live state of `name` (or its absence).
   void SettleEndpoints(const std::string& name) {
     auto live = client_->Get(res::kEndpoints, "default", name);
@@ -66,9 +47,6 @@ class EndpointsControllerTest : public EndpointsFixture {
   static std::string Annotation(const json::object& obj, const std::string& key) {
     return Str(MetaObject(obj, "annotations"), key);
   }
-
-  std::unique_ptr<client::EventRecorder> recorder_;
-  std::unique_ptr<EndpointsController> controller_;
 };
 
 TEST_F(EndpointsControllerTest, ReadyAndNotReadyAddressesNamedPortsAndPodFilters) {

@@ -145,4 +145,37 @@ class EndpointsFixture : public ::testing::Test {
   std::unique_ptr<client::SharedInformers> informers_;
 };
 
+// EndpointsFixture with one controller of type C (constructed from the informers and an event
+// recorder named `component`).
+template <typename C>
+class ControllerFixture : public EndpointsFixture {
+ protected:
+  explicit ControllerFixture(const char* component) : component_(component) {}
+  void SetUp() override {
+    EndpointsFixture::SetUp();
+    recorder_ = std::make_unique<client::EventRecorder>(client_.get(), component_);
+    controller_ = std::make_unique<C>(informers_.get(), recorder_.get());
+  }
+  void TearDown() override {
+    controller_.reset();
+    EndpointsFixture::TearDown();
+  }
+  // Syncs until the controller's caches are current enough for it to act (a sync right after
+  // one of its own writes is refused until its informer has the result).
+  void SyncOk(const std::string& name) {
+    Status last;
+    EXPECT_TRUE(Eventually([&] {
+      last = controller_->Sync("default/" + name);
+      return last.ok();
+    })) << last.ToString();
+  }
+
+  const char* component_;
+  std::unique_ptr<client::EventRecorder> recorder_;
+  std::unique_ptr<C> controller_;
+};
+
+// A container port named "http".
+inline const json::object kHttpPort{{"name", "http"}, {"containerPort", 8080}, {"protocol", "TCP"}};
+
 }  // namespace sampan::controllers::testing

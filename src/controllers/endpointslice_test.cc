@@ -13,27 +13,9 @@ using namespace std::chrono_literals;
 using client::MetaObject;
 using client::MetaString;
 
-const json::object kHttpPort{{"name", "http"}, {"containerPort", 8080}, {"protocol", "TCP"}};
-
-class EndpointSliceControllerTest : public EndpointsFixture {
+class EndpointSliceControllerTest : public ControllerFixture<EndpointSliceController> {
  protected:
-  void SetUp() override {
-    EndpointsFixture::SetUp();
-    recorder_ = std::make_unique<client::EventRecorder>(client_.get(), "endpoint-slice-controller");
-    controller_ = std::make_unique<EndpointSliceController>(informers_.get(), recorder_.get());
-  }
-  void TearDown() override {
-    controller_.reset();
-    EndpointsFixture::TearDown();
-  }
-  // Syncs until the controller's cache has caught up with its own writes and the sync works.
-  void SyncOk(const std::string& name) {
-    Status last;
-    EXPECT_TRUE(Eventually([&] {
-      last = controller_->Sync("default/" + name);
-      return last.ok();
-    })) << last.ToString();
-  }
+  EndpointSliceControllerTest() : ControllerFixture("endpoint-slice-controller") {}
   // The live slices labelled for Service `svc`, by name.
   std::vector<json::object> Slices(const std::string& svc) {
     client::ListOptions o;
@@ -96,9 +78,6 @@ class EndpointSliceControllerTest : public EndpointsFixture {
     WaitSeen(res::kEndpointSlices, *r);
     return *r;
   }
-
-  std::unique_ptr<client::EventRecorder> recorder_;
-  std::unique_ptr<EndpointSliceController> controller_;
 };
 
 TEST_F(EndpointSliceControllerTest, SlicesCarryLabelsOwnerConditionsAndOneSetPerPortList) {

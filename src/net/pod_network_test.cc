@@ -386,8 +386,8 @@ TEST_F(PodNetworkTest, ServiceRulesSendServiceAddressesToEndpoints) {
   auto addr_b = network_->Attach("uid-b", b.path());
   ASSERT_TRUE(addr_b.ok());
   int lb = Listen(b, 8080);
-  ServicePortRule web{"ns/web/http", "TCP", *ParseIpv4("10.43.1.5"), 80, 30080,
-                      {{*ParseIpv4(addr_b->ip), 8080}}};
+  ServicePortRule web{
+      "ns/web/http", "TCP", *ParseIpv4("10.43.1.5"), 80, 30080, {{*ParseIpv4(addr_b->ip), 8080}}};
   ServicePortRule empty{"ns/empty/http", "TCP", *ParseIpv4("10.43.1.6"), 80, 30081, {}};
   ASSERT_TRUE(network_->SetServices({web, empty}, *ParseCidr("10.43.0.0/16")).ok());
 
@@ -440,7 +440,7 @@ TEST_F(PodNetworkTest, NodeRoutesFollowTheOtherNodes) {
                                    {*ParseCidr("10.244.3.0/24"), *ParseIpv4("192.168.200.4")}})
                   .ok());
   EXPECT_EQ(routes_via(), (std::map<std::string, std::string>{{"10.244.2.0/24", "192.168.200.3"},
-                                                               {"10.244.3.0/24", "192.168.200.4"}}));
+                                                              {"10.244.3.0/24", "192.168.200.4"}}));
   // A node gone, another moved: stale routes go, others change.
   ASSERT_TRUE(
       network_->SetNodeRoutes({{*ParseCidr("10.244.3.0/24"), *ParseIpv4("192.168.200.5")}}).ok());

@@ -5,6 +5,27 @@ import time
 import yaml
 
 
+def client_pod(name, script, node_hostname=None):
+    """A busybox pod that runs `script` once (restartPolicy Never), on the node with that
+    kubernetes.io/hostname label when given. (Debian's busybox-static 1.35 crashes on `wget -T`,
+    so the scripts bound wget with `timeout` instead.)"""
+    selector = (f"  nodeSelector:\n    kubernetes.io/hostname: {node_hostname}\n"
+                if node_hostname else "")
+    return f"""
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+spec:
+  restartPolicy: Never
+{selector}  containers:
+  - name: client
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", {script!r}]
+"""
+
+
 def create(kubectl, ns, text):
     """`kubectl create -f -` of a YAML document (or several) in namespace `ns`."""
     return kubectl.ok("create", "-n", ns, "-f", "-", input=text)

@@ -45,24 +45,6 @@ spec:
 """
 
 
-def client_pod(name, script):
-    """A busybox pod that runs `script` once (restartPolicy Never). (Debian's busybox-static 1.35
-    crashes on `wget -T`, so the scripts bound wget with `timeout` instead.)"""
-    return f"""
-apiVersion: v1
-kind: Pod
-metadata:
-  name: {name}
-spec:
-  restartPolicy: Never
-  containers:
-  - name: client
-    image: busybox:latest
-    imagePullPolicy: IfNotPresent
-    command: ["sh", "-c", {script!r}]
-"""
-
-
 def in_cluster_cidr(ip):
     return ipaddress.ip_address(ip) in ipaddress.ip_network(cl.CLUSTER_CIDR)
 
@@ -103,7 +85,7 @@ def test_kubia_manual_runs_and_answers_on_its_pod_ip(kubectl, api, ns, node):
     assert (status, body) == (200, "You've hit kubia-manual\n")
 
     # From another pod, by IP; kubia logs the peer address: the client pod's own IP (no NAT).
-    pu.create(kubectl, ns, client_pod("client", f"timeout 10 wget -q -O - http://{ip}:8080/"))
+    pu.create(kubectl, ns, pu.client_pod("client", f"timeout 10 wget -q -O - http://{ip}:8080/"))
     client = pu.wait_pod(api, ns, "client", lambda p: pu.phase(p) in ("Succeeded", "Failed"),
                          timeout=60, what="client finished")
     logs = kubectl.ok("logs", "client", "-n", ns).stdout
@@ -126,7 +108,7 @@ def test_pods_reach_each_other_by_ip(kubectl, api, ns):
     ips = {n: p["status"]["podIP"] for n, p in pods.items()}
     assert len(set(ips.values())) == len(names), ips  # every pod its own IP
     script = "; ".join(f"timeout 10 wget -q -O - http://{ip}:8080/ || exit 1" for ip in ips.values())
-    pu.create(kubectl, ns, client_pod("fanout", script))
+    pu.create(kubectl, ns, pu.client_pod("fanout", script))
     client = pu.wait_pod(api, ns, "fanout", lambda p: pu.phase(p) in ("Succeeded", "Failed"),
                          timeout=60, what="client finished")
     logs = kubectl.ok("logs", "fanout", "-n", ns).stdout

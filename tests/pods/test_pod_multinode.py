@@ -111,21 +111,7 @@ spec:
         "kubernetes.io/hostname"]
     script = (f"timeout 5 wget -q -O - http://{ip}:8080/ && timeout 5 wget -q -O - http://{svc_ip}/ "
               "&& timeout 5 wget -q -O - http://remote/")
-    pu.create(kubectl, ns, f"""
-apiVersion: v1
-kind: Pod
-metadata:
-  name: near
-spec:
-  restartPolicy: Never
-  nodeSelector:
-    kubernetes.io/hostname: {hostname1}
-  containers:
-  - name: client
-    image: busybox:latest
-    imagePullPolicy: IfNotPresent
-    command: ["sh", "-c", {script!r}]
-""")
+    pu.create(kubectl, ns, pu.client_pod("near", script, node_hostname=hostname1))
     client = pu.wait_pod(api, ns, "near", lambda p: pu.phase(p) in ("Succeeded", "Failed"),
                          timeout=90, what="client finished")
     logs = kubectl.ok("logs", "near", "-n", ns).stdout

@@ -60,24 +60,8 @@ spec:
 """
 
 
-def client_pod(name, script):
-    return f"""
-apiVersion: v1
-kind: Pod
-metadata:
-  name: {name}
-spec:
-  restartPolicy: Never
-  containers:
-  - name: client
-    image: busybox:latest
-    imagePullPolicy: IfNotPresent
-    command: ["sh", "-c", {script!r}]
-"""
-
-
 def run_client(kubectl, api, ns, name, script):
-    pu.create(kubectl, ns, client_pod(name, script))
+    pu.create(kubectl, ns, pu.client_pod(name, script))
     pod = pu.wait_pod(api, ns, name, lambda p: pu.phase(p) in ("Succeeded", "Failed"), timeout=90,
                       what="client finished")
     return pod, kubectl.ok("logs", name, "-n", ns).stdout
