@@ -231,8 +231,9 @@ class SqliteBackend final : public Backend {
   void LogWriterStats() const;
   // Runs `ops` in the open transaction (beginning one if none is open).
   void ApplyGroup(std::vector<Op>& ops);
-  // Commits the open transaction into the WAL and hands it to the syncer.
-  void CommitOpen();
+  // Commits the open transaction into the WAL and hands it to the syncer (or, `sync_here`,
+  // makes it durable and answers it on this thread).
+  void CommitOpen(bool sync_here);
   // Fails every write of the open transaction (rolled back) with `st`.
   void FailOpen(const Status& st);
   Result<int64_t> ApplyWrite(Op& op, int64_t rev, std::vector<Event>* events);
@@ -240,6 +241,7 @@ class SqliteBackend final : public Backend {
 
   // The sync thread: makes handed-over groups durable, then publishes and answers them.
   void SyncLoop();
+  void Deliver(std::deque<Committed>& ready);
   Status SyncWal();
   // After a failed sync nothing more is written: what the WAL holds beyond the last durable
   // revision is of unknown fate, so every later write fails with this status (a restart
@@ -265,10 +267,10 @@ class SqliteBackend final : public Backend {
   std::condition_variable sync_cv_;
   std::deque<Committed> committed_;
   bool sync_busy_ = false;
+  bool writer_waiting_ = false;  // the writer has a transaction to commit once sync_busy_ clears
   bool writer_done_ = false;
   std::thread syncer_;
-  int wal_fd_ = -1;  // syncer only: the WAL file, opened at the first sync
-  ino_t wal_ino_ = 0;
+  int wal_fd_ = -1;  // the WAL file, opened at the first sync (by whoever holds sync_busy_)
 
   std::atomic<bool> failed_{false};
   std::mutex failure_mu_;
@@ -578,19 +580,27 @@ void SqliteBackend::WriterLoop() {
       }
       ApplyGroup(group);
       group.clear();
-      if (txn_open_) CommitOpen();
+      if (txn_open_) CommitOpen(/*sync_here=*/false);
       Status st = RunCompaction(op.revision);
       op.done(st.ok() ? Result<int64_t>(op.revision) : Result<int64_t>(st));
     }
     ApplyGroup(group);
     batch.clear();
     if (!txn_open_) continue;
-    bool commit;
+    // Commit when the syncer is free. With nothing else queued there is nothing to overlap the
+    // sync with: this thread syncs and answers the group itself, saving the hand-over.
+    bool commit = false, here = false;
     {
       std::lock_guard lock(queue_mu_);
-      commit = !sync_busy_;
+      if (!sync_busy_) {
+        commit = true;
+        sync_busy_ = true;
+        here = queue_.empty();
+      } else {
+        writer_waiting_ = true;
+      }
     }
-    if (commit) CommitOpen();
+    if (commit) CommitOpen(here);
   }
 }
 
@@ -635,17 +645,28 @@ void SqliteBackend::ApplyGroup(std::vector<Op>& ops) {
   stats_.statements += std::chrono::steady_clock::now() - t0;
 }
 
-void SqliteBackend::CommitOpen() {
+void SqliteBackend::CommitOpen(bool sync_here) {
   const auto t0 = std::chrono::steady_clock::now();
   Status st = writer_db_->ExecCached(kCommitWrite);
   stats_.commit += std::chrono::steady_clock::now() - t0;
   if (!st.ok()) {
+    if (sync_here) {
+      std::lock_guard lock(queue_mu_);
+      sync_busy_ = false;
+    }
     FailOpen(st);
     return;
   }
   ++stats_.groups;
   txn_open_ = false;
   written_ = open_.revision;
+  if (sync_here) {
+    std::deque<Committed> ready;
+    ready.push_back(std::move(open_));
+    open_ = Committed{};
+    Deliver(ready);
+    return;
+  }
   {
     std::lock_guard lock(queue_mu_);
     sync_busy_ = true;
@@ -723,67 +744,71 @@ void SqliteBackend::SyncLoop() {
       if (committed_.empty()) return;  // the writer is gone, and every group is answered
       ready.swap(committed_);
     }
-    // One sync covers every group committed before it started.
-    const auto t0 = Clock::now();
-    Status st = failed_.load() ? Failure() : SyncWal();
-    const auto t1 = Clock::now();
-    ++sync_stats_.syncs;
-    sync_stats_.sync += t1 - t0;
-    // Free for the next group as soon as the disk is: the writer commits it while this
-    // thread publishes and answers the synced one.
-    {
-      std::lock_guard lock(queue_mu_);
-      sync_busy_ = !committed_.empty();
-    }
-    queue_cv_.notify_one();
-    if (!st.ok()) {
-      Fail(st);
-      Status failed = Failure();
-      for (Committed& c : ready) {
-        for (WriteCallback& done : c.done) done(failed);
-      }
-      ready.clear();
-      continue;
-    }
-    std::vector<Event> events;
-    for (Committed& c : ready) {
-      if (events.empty()) {
-        events = std::move(c.events);
-      } else {
-        events.insert(events.end(), std::make_move_iterator(c.events.begin()),
-                      std::make_move_iterator(c.events.end()));
-      }
-    }
-    rev_.store(ready.back().revision);
-    hub_->Publish(std::move(events));
-    const auto t2 = Clock::now();
-    for (Committed& c : ready) {
-      for (size_t i = 0; i < c.done.size(); ++i) c.done[i](std::move(c.results[i]));
-    }
-    ready.clear();
-    sync_stats_.publish += t2 - t1;
-    sync_stats_.callbacks += Clock::now() - t2;
+    Deliver(ready);
   }
 }
 
-Status SqliteBackend::SyncWal() {
-  // SQLite keeps the WAL file while any connection is open (ours always are), but a
-  // replaced file must never be mistaken for the one written: check its identity.
-  struct stat st;
-  if (stat(wal_path_.c_str(), &st) != 0) return ErrnoStatus("stat " + wal_path_, errno);
-  if (wal_fd_ < 0 || st.st_ino != wal_ino_) {
-    if (wal_fd_ >= 0) {
-      // The old file may hold the newest frames: sync it too before letting go.
-      RETURN_IF_ERROR(sync_(wal_fd_).WithContext(wal_path_));
-      close(wal_fd_);
+// Makes `ready` (groups committed in this order) durable, then publishes and answers them.
+// Runs on the sync thread, or on the writer when it committed with nothing else queued;
+// never on both at once: whoever set sync_busy_ holds the WAL file and the sync statistics.
+void SqliteBackend::Deliver(std::deque<Committed>& ready) {
+  using Clock = std::chrono::steady_clock;
+  // One sync covers every group committed before it started.
+  const auto t0 = Clock::now();
+  Status st = failed_.load() ? Failure() : SyncWal();
+  const auto t1 = Clock::now();
+  ++sync_stats_.syncs;
+  sync_stats_.sync += t1 - t0;
+  // Free for the next group as soon as the disk is: the writer commits it while this
+  // thread publishes and answers the synced one.
+  bool wake_writer = false;
+  {
+    std::lock_guard lock(queue_mu_);
+    sync_busy_ = !committed_.empty();
+    wake_writer = writer_waiting_ && !sync_busy_;
+    if (wake_writer) writer_waiting_ = false;
+  }
+  if (wake_writer) queue_cv_.notify_one();
+  if (!st.ok()) {
+    Fail(st);
+    Status failed = Failure();
+    for (Committed& c : ready) {
+      for (WriteCallback& done : c.done) done(failed);
     }
+    ready.clear();
+    return;
+  }
+  std::vector<Event> events;
+  for (Committed& c : ready) {
+    if (events.empty()) {
+      events = std::move(c.events);
+    } else {
+      events.insert(events.end(), std::make_move_iterator(c.events.begin()),
+                    std::make_move_iterator(c.events.end()));
+    }
+  }
+  rev_.store(ready.back().revision);
+  hub_->Publish(std::move(events));
+  const auto t2 = Clock::now();
+  for (Committed& c : ready) {
+    for (size_t i = 0; i < c.done.size(); ++i) c.done[i](std::move(c.results[i]));
+  }
+  ready.clear();
+  sync_stats_.publish += t2 - t1;
+  sync_stats_.callbacks += Clock::now() - t2;
+}
+
+Status SqliteBackend::SyncWal() {
+  // SQLite keeps the WAL file (truncating or reusing it, never deleting it) while any
+  // connection is open, and the writer's is open for the backend's whole life, so the file
+  // opened at the first sync stays the WAL. No per-sync check: a stat of the file costs as
+  // much as a third of the sync itself here (measured with store_bench, one writer).
+  if (wal_fd_ < 0) {
     wal_fd_ = open(wal_path_.c_str(), O_RDONLY | O_CLOEXEC);
     if (wal_fd_ < 0) return ErrnoStatus("open " + wal_path_, errno);
-    struct stat opened;
-    if (fstat(wal_fd_, &opened) != 0) return ErrnoStatus("fstat " + wal_path_, errno);
-    wal_ino_ = opened.st_ino;
   }
-  return sync_(wal_fd_).WithContext(wal_path_);
+  Status st = sync_(wal_fd_);
+  return st.ok() ? st : st.WithContext(wal_path_);
 }
 
 Status SqliteBackend::Failure() {
