@@ -186,3 +186,26 @@ def test_server_flags_are_checked():
                            timeout=30)
         assert r.returncode == 2, r
         assert message in r.stderr and "\n" == r.stderr[-1] and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_expose_and_describe(kubectl, ns):
+    """`kubectl expose` builds the Service from the Deployment's selector; get and describe show what
+    was allocated."""
+    kubectl.ok("create", "deployment", "web", "--image=nginx", "--port=80", "-n", ns)
+    kubectl.ok("expose", "deployment", "web", "--port=8080", "--target-port=80", "--type=NodePort",
+               "-n", ns)
+    spec = svc(kubectl, ns, "web")["spec"]
+    assert spec["selector"] == {"app": "web"}
+    assert spec["ports"][0]["port"] == 8080 and spec["ports"][0]["targetPort"] == 80
+    node_port = spec["ports"][0]["nodePort"]
+    row = kubectl.ok("get", "service", "web", "-n", ns, "--no-headers").stdout.split()
+    assert row[:3] == ["web", "NodePort", spec["clusterIP"]] and row[4] == f"8080:{node_port}/TCP"
+    out = kubectl.ok("describe", "service", "web", "-n", ns).stdout
+    for line in (f"IP:                       {spec['clusterIP']}",
+                 f"IPs:                      {spec['clusterIP']}",
+                 "Port:                     <unset>  8080/TCP",
+                 "TargetPort:               80/TCP",
+                 f"NodePort:                 <unset>  {node_port}/TCP",
+                 "Selector:                 app=web",
+                 "Type:                     NodePort"):
+        assert line in out, out
