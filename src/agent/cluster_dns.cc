@@ -334,7 +334,8 @@ dns::Answer ResolveCluster(const dns::Question& q, const DnsData& data, const st
 
 // ---- the server ------------------------------------------------------------------------------
 
-ClusterDns::ClusterDns(ClusterDnsOptions options, std::function<DnsData()> data)
+ClusterDns::ClusterDns(ClusterDnsOptions options,
+                       std::function<std::shared_ptr<const DnsData>()> data)
     : opts_(std::move(options)), data_(std::move(data)) {}
 
 ClusterDns::~ClusterDns() { Stop(); }
@@ -406,7 +407,7 @@ std::string ClusterDns::Answer(std::string_view packet, bool tcp) {
     return dns::BuildResponse(*q, refused, max);
   }
   bool forward = false;
-  dns::Answer a = ResolveCluster(q->question, data_(), opts_.zone, opts_.reverse_zones, &forward);
+  dns::Answer a = ResolveCluster(q->question, *data_(), opts_.zone, opts_.reverse_zones, &forward);
   if (forward) {
     if (!opts_.upstreams.empty()) return "";  // the caller forwards the packet
     dns::Answer refused;

@@ -23,6 +23,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -55,7 +56,9 @@ struct ClusterDnsOptions {
 
 class ClusterDns {
  public:
-  ClusterDns(ClusterDnsOptions options, std::function<DnsData()> data);
+  // `data` gives the current snapshot of Services and EndpointSlices (taken by the caller when
+  // they change, not per query).
+  ClusterDns(ClusterDnsOptions options, std::function<std::shared_ptr<const DnsData>()> data);
   ~ClusterDns();
   // Binds UDP and TCP on listen_ip:port and starts answering.
   Status Start();
@@ -71,7 +74,7 @@ class ClusterDns {
   std::string Forward(std::string_view packet, bool tcp);
 
   const ClusterDnsOptions opts_;
-  const std::function<DnsData()> data_;
+  const std::function<std::shared_ptr<const DnsData>()> data_;
   int udp_ = -1, tcp_ = -1, wake_[2] = {-1, -1};
   std::atomic<bool> stopping_{false};
   std::vector<std::thread> threads_;

@@ -121,7 +121,7 @@ TEST_F(ClusterDnsTest, OtherNamesAreNotOurs) {
 TEST_F(ClusterDnsTest, PacketsInAndOut) {
   ClusterDnsOptions o;
   o.reverse_zones = owned_;
-  ClusterDns server(o, [this] { return data_; });
+  ClusterDns server(o, [this] { return std::make_shared<const DnsData>(data_); });
   // A query for web.default.svc.cluster.local A, id 0x1234, RD.
   std::string q = std::string("\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00", 12);
   for (const char* label : {"web", "default", "svc", "cluster", "local"}) {

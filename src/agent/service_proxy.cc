@@ -207,13 +207,19 @@ void ServiceProxy::Loop() {
         }
       }
     }
-    std::vector<net::ServicePortRule> rules = ServiceRules(services_->List(), slices_->List());
+    auto data = std::make_shared<DnsData>(DnsData{services_->List(), slices_->List()});
+    std::vector<net::ServicePortRule> rules = ServiceRules(data->services, data->slices);
+    {
+      std::lock_guard<std::mutex> l(dns_mu_);
+      dns_data_ = std::move(data);
+    }
     if (opts_.dns_ip != 0) {
       if (!dns_) {
         ClusterDnsOptions o = opts_.dns;
         o.listen_ip = network->Gateway();
         auto dns = std::make_unique<ClusterDns>(o, [this] {
-          return DnsData{services_->List(), slices_->List()};
+          std::lock_guard<std::mutex> l(dns_mu_);
+          return dns_data_;
         });
         if (Status st = dns->Start(); !st.ok()) {
           LOG(WARNING) << "cluster DNS: " << st.ToString();

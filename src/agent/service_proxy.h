@@ -1,9 +1,10 @@
 // The service proxy of this node (kube-proxy's job, in the agent): Services and their
 // EndpointSlices, watched cluster-wide, become the node's services table (net/service_rules.h)
 // through the pod network. It also keeps the routes to the other nodes' pods (flannel's
-// host-gw backend): each other Node's podCIDR via its InternalIP. It waits until both have been listed (as kube-proxy does), then
-// rewrites the table whenever what it would hold changes; bursts of events are folded into
-// one write. Until the node has a pod network (a podCIDR), there is nothing to write to.
+// host-gw backend): each other Node's podCIDR via its InternalIP. It waits until both have been
+// listed (as kube-proxy does), then rewrites the table whenever what it would hold changes; bursts
+// of events are folded into one write. Until the node has a pod network (a podCIDR), there is
+// nothing to write to.
 #pragma once
 
 #include <condition_variable>
@@ -59,6 +60,10 @@ class ServiceProxy {
 
   NodeContext* ctx_;
   const ServiceProxyOptions opts_;
+  // What the cluster DNS answers from: the lists this loop took at its last pass, so a query
+  // copies no list.
+  std::mutex dns_mu_;
+  std::shared_ptr<const DnsData> dns_data_ = std::make_shared<DnsData>();  // under dns_mu_
   std::unique_ptr<ClusterDns> dns_;  // loop thread only; started once the pod network exists
   std::vector<std::pair<net::Ipv4Cidr, uint32_t>> routed_;  // loop thread only: routes set
   std::unique_ptr<client::Informer> services_, slices_, nodes_;
