@@ -13,6 +13,7 @@
 #include "api/validate.h"
 #include "api/printers.h"
 #include "apiserver/rest_internal.h"
+#include "apiserver/rbac.h"
 #include "apiserver/review.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -91,6 +92,7 @@ Result<WriteOptions> ParseWriteOptions(const Request& req, std::vector<std::stri
   std::string_view agent = req.Header("user-agent");
   o.default_manager = std::string(agent.substr(0, agent.find('/')));
   o.warnings = warnings;
+  o.identity = &req.identity;
   return o;
 }
 
@@ -216,6 +218,139 @@ std::string FieldSelectorForStorage(const RequestInfo& info, std::string_view se
 ApiHandler::ApiHandler(Rest& rest, const api::Registry& registry)
     : rest_(rest), registry_(registry) {}
 
+namespace {
+
+// The verb Kubernetes authorizes a non-resource request with: the method, lower-cased.
+std::string PathVerb(std::string_view method) {
+  if (method == "HEAD") return "get";
+  std::string v(method);
+  for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return v;
+}
+
+std::vector<std::string> SplitList(std::string_view joined) {
+  // Repeated headers arrive joined by ", " (http_server.cc).
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i <= joined.size()) {
+    size_t j = joined.find(',', i);
+    if (j == std::string_view::npos) j = joined.size();
+    std::string_view part = joined.substr(i, j - i);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+    if (!part.empty()) out.emplace_back(part);
+    i = j + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<json::object> ApiHandler::Review(const Request& req, const RequestInfo& info,
+                                        json::object request) const {
+  ReviewContext ctx{req.identity, authz_, token_reviewer_ ? &token_reviewer_ : nullptr, info.ns};
+  return AnswerReview(*info.kind, std::move(request), ctx);
+}
+
+Status ApiHandler::AuthorizePath(const Request& req) const {
+  if (!authz_) return Status::Ok();
+  const std::string verb = PathVerb(req.method);
+  AuthzAttributes a;
+  a.verb = verb;
+  a.resource_request = false;
+  a.path = req.path;
+  if (authz_->Authorize(req.identity, a).allowed) return Status::Ok();
+  return ForbiddenError(req.identity, a);
+}
+
+Status ApiHandler::AuthorizeResource(const Request& req, const RequestInfo& info) const {
+  if (!authz_) return Status::Ok();
+  AuthzAttributes a;
+  a.verb = info.verb;
+  // Streams into a container are creations whatever the method (Kubernetes asks for create on
+  // a websocket GET too).
+  if (info.subresource == "exec" || info.subresource == "attach" ||
+      info.subresource == "portforward") {
+    a.verb = "create";
+  }
+  a.group = info.group;
+  a.resource = info.resource;
+  a.subresource = info.subresource;
+  // A namespace is its own namespace, so a RoleBinding there may grant reading it.
+  a.ns = info.resource == "namespaces" && info.api_prefix == "api" ? info.name : info.ns;
+  a.name = info.name;
+  if (authz_->Authorize(req.identity, a).allowed) return Status::Ok();
+  return ForbiddenError(req.identity, a);
+}
+
+Status ApiHandler::Impersonate(Request& req) const {
+  if (!req.identity.authenticated) return Status(Code::kUnauthorized, "Unauthorized");
+  std::string user(req.Header("impersonate-user"));
+  std::vector<std::string> groups = SplitList(req.Header("impersonate-group"));
+  std::string uid(req.Header("impersonate-uid"));
+  std::vector<std::pair<std::string, std::string>> extras;
+  for (auto it = req.headers.lower_bound(std::string_view("impersonate-extra-"));
+       it != req.headers.end() && it->first.starts_with("impersonate-extra-"); ++it) {
+    for (auto& v : SplitList(it->second)) extras.emplace_back(it->first.substr(18), std::move(v));
+  }
+  if (user.empty()) {
+    return BadRequest("requested impersonation of groups, a uid or extra fields without "
+                      "impersonating a user");
+  }
+  auto check = [&](AuthzAttributes a) -> Status {
+    a.verb = "impersonate";
+    if (!authz_ || authz_->Authorize(req.identity, a).allowed) return Status::Ok();
+    return ForbiddenError(req.identity, a);
+  };
+  constexpr std::string_view kSa = "system:serviceaccount:";
+  std::vector<std::string> sa_groups;
+  if (user.starts_with(kSa) && user.find(':', kSa.size()) != std::string::npos) {
+    size_t colon = user.find(':', kSa.size());
+    std::string ns = user.substr(kSa.size(), colon - kSa.size());
+    std::string name = user.substr(colon + 1);
+    AuthzAttributes a;
+    a.resource = "serviceaccounts";
+    a.ns = ns;
+    a.name = name;
+    RETURN_IF_ERROR(check(a));
+    sa_groups = {"system:serviceaccounts", "system:serviceaccounts:" + ns};
+  } else {
+    AuthzAttributes a;
+    a.resource = "users";
+    a.name = user;
+    RETURN_IF_ERROR(check(a));
+  }
+  for (const auto& g : groups) {
+    AuthzAttributes a;
+    a.resource = "groups";
+    a.name = g;
+    RETURN_IF_ERROR(check(a));
+  }
+  for (const auto& [key, value] : extras) {
+    AuthzAttributes a;
+    a.group = "authentication.k8s.io";
+    a.resource = "userextras";
+    a.subresource = key;
+    a.name = value;
+    RETURN_IF_ERROR(check(a));
+  }
+  if (!uid.empty()) {
+    AuthzAttributes a;
+    a.group = "authentication.k8s.io";
+    a.resource = "uids";
+    a.name = uid;
+    RETURN_IF_ERROR(check(a));
+  }
+  if (groups.empty()) groups = std::move(sa_groups);
+  const bool anonymous = user == "system:anonymous";
+  const char* all = anonymous ? "system:unauthenticated" : "system:authenticated";
+  if (std::find(groups.begin(), groups.end(), all) == groups.end()) groups.emplace_back(all);
+  req.identity.user = std::move(user);
+  req.identity.groups = std::move(groups);
+  req.identity.authenticated = !anonymous;
+  return Status::Ok();
+}
+
 asio::awaitable<void> ApiHandler::Handle(Request& req, Responder& res) {
   std::string failure;
   try {
@@ -233,13 +368,31 @@ asio::awaitable<void> ApiHandler::Handle(Request& req, Responder& res) {
 }
 
 asio::awaitable<void> ApiHandler::Route(Request& req, Responder& res) {
+  if (auto imp = req.headers.lower_bound(std::string_view("impersonate-"));
+      imp != req.headers.end() && imp->first.starts_with("impersonate-")) {
+    if (Status st = Impersonate(req); !st.ok()) {
+      RETURN_REPLY(ErrorResponse(st));
+    }
+  }
   if (co_await HandleNonResource(req, res)) co_return;
   if (!req.identity.authenticated) {
     RETURN_REPLY(ErrorResponse(Status(Code::kUnauthorized, "Unauthorized")));
   }
   auto info = ParseRequestInfo(req, registry_);
   if (!info.ok()) {
+    // A path that names no resource is still authorized first, as Kubernetes does: a user
+    // who may not read it learns nothing of what exists.
+    if (Status st = AuthorizePath(req); !st.ok()) {
+      RETURN_REPLY(ErrorResponse(st));
+    }
     RETURN_REPLY(ErrorResponse(info.status()));
+  }
+  if (Status st = AuthorizeResource(req, *info); !st.ok()) {
+    Response reply;
+    reply.status = CodeHttpStatus(st.code());
+    reply.body = StatusJson(st, info->resource, info->name, info->group);
+    co_await res.Send(std::move(reply));
+    co_return;
   }
   if (Status st = CheckAccept(req); !st.ok()) {
     RETURN_REPLY(ErrorResponse(st, &*info));
@@ -363,7 +516,7 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
     }
     if (IsReview(kind)) {
       auto request = rest_.Decode(kind, std::move(*body), *opts);
-      auto answer = request.ok() ? AnswerReview(kind, std::move(*request), req.identity)
+      auto answer = request.ok() ? Review(req, info, std::move(*request))
                                  : Result<json::object>(request.status());
       if (!answer.ok()) {
         RETURN_REPLY(ErrorResponse(answer.status(), &info));

@@ -13,6 +13,7 @@
 #include "api/schema.h"
 #include "apiserver/http.h"
 #include "apiserver/rest.h"
+#include "apiserver/review.h"
 
 namespace sampan::apiserver {
 
@@ -57,6 +58,10 @@ class ApiHandler {
   void SetKubeletClient(std::string cert_file, std::string key_file);
   // The signer of service account tokens (TokenRequest); without one that API answers 404.
   void SetServiceAccountTokens(const class ServiceAccountTokens* tokens) { sa_tokens_ = tokens; }
+  // Who may do what (apiserver/rbac.h); without one every authenticated request is allowed.
+  void SetAuthorizer(const class Authorizer* authz) { authz_ = authz; }
+  // How TokenReview checks tokens; without one every token is reported invalid.
+  void SetTokenReviewer(TokenReviewer reviewer) { token_reviewer_ = std::move(reviewer); }
 
  private:
   asio::awaitable<void> Route(Request& req, Responder& res);
@@ -64,6 +69,16 @@ class ApiHandler {
   asio::awaitable<void> HandleSubresource(Request& req, Responder& res, const RequestInfo& info);
   asio::awaitable<void> Watch(Request& req, Responder& res, const RequestInfo& info);
   asio::awaitable<bool> HandleNonResource(Request& req, Responder& res);
+  // Impersonate-User/-Group/-Uid/-Extra-* headers: replaces req.identity with the impersonated
+  // user once the caller may impersonate each part; the error to answer otherwise.
+  Status Impersonate(Request& req) const;
+  // Whether req.identity may `verb` the non-resource `path`; the Forbidden error otherwise.
+  Status AuthorizePath(const Request& req) const;
+  // The same for a resource request.
+  Status AuthorizeResource(const Request& req, const RequestInfo& info) const;
+  // A review (review.h) answered for this request.
+  Result<boost::json::object> Review(const Request& req, const RequestInfo& info,
+                                     boost::json::object request) const;
   // node_proxy.cc: pods/log|exec|attach|portforward through the pod's node agent.
   asio::awaitable<void> ProxyToNode(Request& req, Responder& res, const RequestInfo& info,
                                     const boost::json::object& pod);
@@ -82,6 +97,8 @@ class ApiHandler {
   std::string advertise_ = "127.0.0.1:6443";
   std::shared_ptr<class NodeProxy> node_proxy_;
   const class ServiceAccountTokens* sa_tokens_ = nullptr;
+  const class Authorizer* authz_ = nullptr;
+  TokenReviewer token_reviewer_;
   // OpenAPI documents, built once on first use.
   std::once_flag openapi_once_;
   std::map<std::string, std::string> openapi_v3_;  // key → JSON text

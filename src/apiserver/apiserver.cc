@@ -24,6 +24,9 @@
 #include "apiserver/namespace_controller.h"
 #include "apiserver/object_cache.h"
 #include "apiserver/priority_admission.h"
+#include "apiserver/rbac.h"
+#include "apiserver/review.h"
+#include "apiserver/rbac_bootstrap.h"
 #include "apiserver/rest.h"
 #include "apiserver/rest_internal.h"
 #include "apiserver/sa_tokens.h"
@@ -68,6 +71,15 @@ class ApiServerImpl final : public ApiServer {
       rest_->SetServiceAllocator(services_.get());
     }
     handler_ = std::make_unique<ApiHandler>(*rest_, *registry_);
+    authz_ = std::make_unique<Authorizer>(*cache_, *registry_,
+                                          opt_.authorization_mode == "AlwaysAllow"
+                                              ? Authorizer::Mode::kAlwaysAllow
+                                              : Authorizer::Mode::kRbac);
+    handler_->SetAuthorizer(authz_.get());
+    rest_->AddWriteCheck([authz = authz_.get()](const api::KindInfo& kind, const json::object& obj,
+                                                const Identity* who) {
+      return authz->CheckEscalation(kind, obj, who);
+    });
 
     // Pods reach this server at the `kubernetes` Service's clusterIP and the advertised
     // address: both are names of the serving certificate.
@@ -95,6 +107,10 @@ class ApiServerImpl final : public ApiServer {
     so.connection_io = Picker();
     ASSIGN_OR_RETURN(sa_tokens_, ServiceAccountTokens::Load(server_dir + "/tls/service-account.key"));
     handler_->SetServiceAccountTokens(sa_tokens_.get());
+    handler_->SetTokenReviewer(
+        [this](std::string_view token, const std::vector<std::string>& audiences) {
+          return CheckToken(token, audiences);
+        });
     http_ = NewHttpServer(io_, so, handle_, TokenAuthenticator(AuthenticateToken()));
     ASSIGN_OR_RETURN(port_, http_->Start());
     handler_->SetAdvertiseAddress("127.0.0.1:" + std::to_string(port_));
@@ -125,6 +141,12 @@ class ApiServerImpl final : public ApiServer {
                      classes.set_value(e ? Internal("bootstrap failed") : st);
                    });
     RETURN_IF_ERROR(classes.get_future().get());
+    std::promise<Status> policy;  // the default RBAC roles and bindings
+    asio::co_spawn(asio::make_strand(io_), EnsureBootstrapPolicy(*rest_),
+                   [&policy](std::exception_ptr e, Status st) {
+                     policy.set_value(e ? Internal("bootstrap failed") : st);
+                   });
+    RETURN_IF_ERROR(policy.get_future().get());
     std::promise<Status> kubernetes;  // the `kubernetes` Service and its endpoints
     asio::co_spawn(asio::make_strand(io_),
                    EnsureKubernetesService(*rest_, AdvertiseAddress(), port_),
@@ -177,29 +199,59 @@ class ApiServerImpl final : public ApiServer {
     };
   }
 
-  // Bearer tokens: service account tokens this server signed, for an account (and a bound object)
-  // that still exists with the uid the token names.
+  // A service account token this server signed, valid for one of `audiences` (empty: the API
+  // server's own), for an account (and a bound object) that still exists with the uid the
+  // token names: who it authenticates, as TokenReview reports it.
+  std::optional<ReviewedToken> CheckToken(std::string_view token,
+                                          const std::vector<std::string>& audiences) const {
+    const std::vector<std::string> own{std::string(kServiceAccountIssuer)};
+    const std::vector<std::string>& want = audiences.empty() ? own : audiences;
+    auto claims = sa_tokens_->Verify(token, Clock::Real().NowUnix(), want);
+    if (!claims) return std::nullopt;
+    auto live_uid = [this](std::string_view kind, std::string_view ns, std::string_view name) {
+      const api::KindInfo* k = registry_->FindKind("", "v1", kind);
+      ObjectPtr obj = k ? cache_->Get(ObjectKey(*k, ns, name)) : nullptr;
+      if (!obj || !internal::MetaString(obj->obj, "deletionTimestamp").empty()) return std::string();
+      return std::string(internal::MetaString(obj->obj, "uid"));
+    };
+    if (live_uid("ServiceAccount", claims->ns, claims->name) != claims->uid) return std::nullopt;
+    if (!claims->bound_kind.empty() &&
+        live_uid(claims->bound_kind, claims->bound_kind == "Node" ? "" : claims->ns,
+                 claims->bound_name) != claims->bound_uid) {
+      return std::nullopt;
+    }
+    ReviewedToken t;
+    t.user.user = "system:serviceaccount:" + claims->ns + ":" + claims->name;
+    t.user.groups = {"system:serviceaccounts", "system:serviceaccounts:" + claims->ns};
+    t.user.authenticated = true;
+    t.uid = claims->uid;
+    // As Kubernetes' extra fields for a token bound to a pod (or node).
+    if (claims->bound_kind == "Pod") {
+      t.extra.emplace_back("authentication.kubernetes.io/pod-name", claims->bound_name);
+      t.extra.emplace_back("authentication.kubernetes.io/pod-uid", claims->bound_uid);
+    } else if (claims->bound_kind == "Node") {
+      t.extra.emplace_back("authentication.kubernetes.io/node-name", claims->bound_name);
+      t.extra.emplace_back("authentication.kubernetes.io/node-uid", claims->bound_uid);
+    }
+    if (!claims->id.empty()) {
+      t.extra.emplace_back("authentication.kubernetes.io/credential-id", "JTI=" + claims->id);
+    }
+    for (const auto& a : want) {
+      if (std::find(claims->audiences.begin(), claims->audiences.end(), a) !=
+          claims->audiences.end()) {
+        t.audiences.push_back(a);
+      }
+    }
+    return t;
+  }
+
+  // Bearer tokens on requests: service account tokens for the API server (CheckToken).
   TokenAuthenticator AuthenticateToken() {
     return [this](std::string_view token, Identity* out) {
-      auto claims = sa_tokens_->Verify(token, Clock::Real().NowUnix(),
-                                       {std::string(kServiceAccountIssuer)});
-      if (!claims) return false;
-      auto live_uid = [this](std::string_view kind, std::string_view ns, std::string_view name) {
-        const api::KindInfo* k = registry_->FindKind("", "v1", kind);
-        ObjectPtr obj = k ? cache_->Get(ObjectKey(*k, ns, name)) : nullptr;
-        if (!obj || !internal::MetaString(obj->obj, "deletionTimestamp").empty()) return std::string();
-        return std::string(internal::MetaString(obj->obj, "uid"));
-      };
-      if (live_uid("ServiceAccount", claims->ns, claims->name) != claims->uid) return false;
-      if (!claims->bound_kind.empty() &&
-          live_uid(claims->bound_kind, claims->bound_kind == "Node" ? "" : claims->ns,
-                   claims->bound_name) != claims->bound_uid) {
-        return false;
-      }
-      out->user = "system:serviceaccount:" + claims->ns + ":" + claims->name;
+      auto t = CheckToken(token, {});
+      if (!t) return false;
       // (the transport adds system:authenticated to every authenticated identity)
-      out->groups = {"system:serviceaccounts", "system:serviceaccounts:" + claims->ns};
-      out->authenticated = true;
+      *out = std::move(t->user);
       return true;
     };
   }
@@ -250,6 +302,7 @@ class ApiServerImpl final : public ApiServer {
   std::unique_ptr<Rest> rest_;
   std::unique_ptr<ServiceAllocator> services_;
   std::unique_ptr<ApiHandler> handler_;
+  std::unique_ptr<Authorizer> authz_;  // after cache_: it watches the cache
   Handler handle_;  // the request path every transport shares
   std::unique_ptr<ServiceAccountTokens> sa_tokens_;
   std::unique_ptr<HttpServer> http_;

@@ -32,6 +32,9 @@ struct Options {
   // The address the `kubernetes` Service's endpoints name ("" = the bind address when it is
   // a specific one, else the machine's first non-loopback IPv4 address).
   std::string advertise_address;
+  // "RBAC" (system:masters may do all; everyone else what Roles and bindings grant) or
+  // "AlwaysAllow" (every authenticated user may do all).
+  std::string authorization_mode = "RBAC";
 };
 
 class ApiServer {

@@ -29,6 +29,9 @@ asio::awaitable<bool> ApiHandler::HandleNonResource(Request& req, Responder& res
   const std::string& path = req.path;
   // Public endpoints (Kubernetes' system:public-info-viewer).
   if (path == "/version" || path == "/version/") {
+    if (Status st = AuthorizePath(req); !st.ok()) {
+      RETURN_REPLY_TRUE(ErrorResponse(st));
+    }
     json::object v{{"major", "1"},
                    {"minor", "32"},
                    {"gitVersion", kGitVersion},
@@ -43,6 +46,9 @@ asio::awaitable<bool> ApiHandler::HandleNonResource(Request& req, Responder& res
   for (std::string_view h : {"/healthz", "/livez", "/readyz"}) {
     // h, or h + "/..." (compared in place: this runs before every request).
     if (StartsWith(path, h) && (path.size() == h.size() || path[h.size()] == '/')) {
+      if (Status st = AuthorizePath(req); !st.ok()) {
+        RETURN_REPLY_TRUE(ErrorResponse(st));
+      }
       bool ready = h != "/readyz" || ready_;
       std::string body;
       if (req.HasQuery("verbose")) {
@@ -59,6 +65,9 @@ asio::awaitable<bool> ApiHandler::HandleNonResource(Request& req, Responder& res
   if (path == "/.well-known/openid-configuration" || path == "/openid/v1/jwks") {
     if (!req.identity.authenticated) {
       RETURN_REPLY_TRUE(ErrorResponse(Status(Code::kUnauthorized, "Unauthorized")));
+    }
+    if (Status st = AuthorizePath(req); !st.ok()) {
+      RETURN_REPLY_TRUE(ErrorResponse(st));
     }
     if (!sa_tokens_) {
       RETURN_REPLY_TRUE(ErrorResponse(NotFound("the server could not find the requested resource")));
@@ -99,6 +108,9 @@ asio::awaitable<bool> ApiHandler::HandleNonResource(Request& req, Responder& res
   }
   if (!req.identity.authenticated) {
     RETURN_REPLY_TRUE(ErrorResponse(Status(Code::kUnauthorized, "Unauthorized")));
+  }
+  if (Status st = AuthorizePath(req); !st.ok()) {
+    RETURN_REPLY_TRUE(ErrorResponse(st));
   }
   std::string_view accept = req.Header("accept");
   if (path == "/api" || path == "/api/" || path == "/apis" || path == "/apis/") {

@@ -10,6 +10,7 @@
 #include "api/validate.h"
 #include "apiserver/priority_admission.h"
 #include "apiserver/rest_internal.h"
+#include "apiserver/sa_admission.h"
 #include "apiserver/service_alloc.h"
 #include "apiserver/store_await.h"
 
@@ -209,6 +210,14 @@ Status Rest::CheckNamespaceAcceptsWrites(const api::KindInfo& kind, std::string_
   return Status::Ok();
 }
 
+Status Rest::RunWriteChecks(const api::KindInfo& kind, const json::object& obj,
+                            const WriteOptions& opts) const {
+  for (const WriteCheck& check : write_checks_) {
+    if (Status st = check(kind, obj, opts.identity); !st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
 asio::awaitable<Result<ObjectPtr>> Rest::Create(const api::KindInfo& kind, std::string ns,
                                                 json::value body, WriteOptions opts) {
   auto decoded = Decode(kind, std::move(body), opts);
@@ -251,6 +260,8 @@ asio::awaitable<Result<ObjectPtr>> Rest::Create(const api::KindInfo& kind, std::
   meta["creationTimestamp"] = FormatRfc3339(clock_.NowUnix());
   api::PrepareForCreate(kind, obj);
   if (Status st = AdmitPodPriority(registry_, cache_, kind, obj); !st.ok()) co_return st;
+  Status sa_admitted = co_await AdmitServiceAccount(registry_, cache_, kind, obj);
+  if (!sa_admitted.ok()) co_return sa_admitted;
   internal::ApplyDefaults(kind, obj);
   Status valid = api::ValidateCreate(kind, obj);
   if (!valid.ok()) {
@@ -260,6 +271,7 @@ asio::awaitable<Result<ObjectPtr>> Rest::Create(const api::KindInfo& kind, std::
   if (Status st = ValidatePriorityClassAdmission(cache_, kind, obj, nullptr); !st.ok()) {
     co_return st;
   }
+  if (Status st = RunWriteChecks(kind, obj, opts); !st.ok()) co_return st;
   if (Status st = CheckNamespaceAcceptsWrites(kind, ns); !st.ok()) co_return st;
   std::string key = ObjectKey(kind, ns, name);
   // A Service's clusterIP and node ports, held until the write is in the cache (or failed).

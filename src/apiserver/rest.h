@@ -28,6 +28,7 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 
 class ServiceAllocator;
+struct Identity;  // apiserver/http.h
 
 // "/registry/pods/" or "/registry/apps/deployments/".
 std::string ResourcePrefix(const api::KindInfo& kind);
@@ -54,6 +55,9 @@ struct WriteOptions {
   bool* created = nullptr;
   // A create made by server-side apply: the object's metadata.managedFields.
   const json::array* managed_fields = nullptr;
+  // Who asks for the write (for admission that depends on the user, such as RBAC's escalation
+  // check); null for the server's own writes, which no such check applies to.
+  const Identity* identity = nullptr;
 };
 
 struct DeleteOptions {
@@ -120,6 +124,13 @@ class Rest {
   Result<json::object> Decode(const api::KindInfo& kind, json::value body,
                               const WriteOptions& opts) const;
 
+  // A check run on every create and update, after validation, with the object about to be
+  // written and the requesting user (opts.identity; null for the server's own writes). A
+  // non-OK answer refuses the write. Set before serving.
+  using WriteCheck = std::function<Status(const api::KindInfo& kind, const json::object& obj,
+                                          const Identity* who)>;
+  void AddWriteCheck(WriteCheck check) { write_checks_.push_back(std::move(check)); }
+
   // Services get their clusterIP and node ports from `a` (none without one). Set before
   // serving; `a` outlives this.
   void SetServiceAllocator(ServiceAllocator* a) { services_ = a; }
@@ -145,6 +156,9 @@ class Rest {
   const api::Registry& registry_;
   const Clock& clock_;
   ServiceAllocator* services_ = nullptr;
+  std::vector<WriteCheck> write_checks_;
+  Status RunWriteChecks(const api::KindInfo& kind, const json::object& obj,
+                        const WriteOptions& opts) const;
 };
 
 // True for core/v1 Services.

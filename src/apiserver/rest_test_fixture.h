@@ -9,9 +9,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/json.hpp>
 #include <future>
 #include <memory>
 #include <optional>
+#include <string>
 #include <thread>
 
 #include "apiserver/namespace_controller.h"
@@ -29,6 +31,18 @@ class RestFixture : public ::testing::Test {
     work_.emplace(io_.get_executor());
     thread_ = std::thread([this] { io_.run(); });
     ASSERT_TRUE(Run(EnsureSystemNamespaces(*rest_)).ok());
+    // What the serviceaccounts controller would make: pods need their namespace's account
+    // (sa_admission.h).
+    for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
+      ASSERT_TRUE(CreateDefaultServiceAccount(ns).ok());
+    }
+  }
+  Result<ObjectPtr> CreateDefaultServiceAccount(const std::string& ns) {
+    boost::json::object sa{{"apiVersion", "v1"},
+                           {"kind", "ServiceAccount"},
+                           {"metadata", boost::json::object{{"name", "default"}}}};
+    return Run(rest_->Create(*api::BuiltinRegistry().FindKind("", "v1", "ServiceAccount"), ns,
+                             boost::json::value(std::move(sa)), WriteOptions{}));
   }
   void TearDown() override {
     work_.reset();

@@ -223,6 +223,7 @@ asio::awaitable<Result<ObjectPtr>> Rest::WriteUpdate(const api::KindInfo& kind,
   if (Status st = ValidatePriorityClassAdmission(cache_, kind, next, &cur->obj); !st.ok()) {
     co_return st;
   }
+  if (Status st = RunWriteChecks(kind, next, opts); !st.ok()) co_return st;
   std::optional<ServiceAllocator::Hold> hold;  // held until the write is in the cache
   if (service) {
     auto held = services_->Allocate(cur->key, next, &cur->obj, opts.dry_run);

@@ -3,6 +3,7 @@
 // and a RestClient authenticated with the admin certificate it writes.
 #pragma once
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -43,6 +44,7 @@ class TestApiServer {
     server_ = apiserver::NewApiServer(opt);
     start_status_ = server_->Start();
     if (start_status_.ok()) thread_ = std::thread([this] { server_->Run(); });
+    if (start_status_.ok()) start_status_ = CreateDefaultServiceAccounts();
   }
   ~TestApiServer() {
     if (thread_.joinable()) {
@@ -72,6 +74,20 @@ class TestApiServer {
   }
 
  private:
+  // The ServiceAccount admission step refuses pods whose namespace has no `default` account;
+  // there is no serviceaccounts controller here, so make those of the system namespaces.
+  Status CreateDefaultServiceAccounts() {
+    ASSIGN_OR_RETURN(std::unique_ptr<RestClient> c, NewClient());
+    for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
+      boost::json::object sa{{"apiVersion", "v1"},
+                             {"kind", "ServiceAccount"},
+                             {"metadata", boost::json::object{{"name", "default"}}}};
+      auto r = c->Create(resources::kServiceAccounts, ns, sa);
+      if (!r.ok() && r.status().code() != Code::kAlreadyExists) return r.status();
+    }
+    return Status::Ok();
+  }
+
   std::string dir_;
   std::unique_ptr<apiserver::ApiServer> server_;
   Status start_status_;

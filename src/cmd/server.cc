@@ -81,6 +81,9 @@ void Usage(FILE* out) {
                "  --advertise-address IP      the address pods reach this server at (the\n"
                "                              kubernetes Service's endpoint; default: the bind\n"
                "                              address, or the machine's first IPv4 address)\n"
+               "  --authorization-mode MODE   RBAC (default: Roles, ClusterRoles and their\n"
+               "                              bindings decide; system:masters may do all) or\n"
+               "                              AlwaysAllow (every authenticated user may do all)\n"
                "  --terminated-pod-gc-threshold N  finished pods kept before the oldest are\n"
                "                              deleted (default 12500; <= 0: keep all)\n"
                "  --threads N                 API worker threads (default 1 on a machine with\n"
@@ -200,6 +203,21 @@ int ServerMain(int argc, char** argv) {
       }
       opt.service_network.node_port_min = r->first;
       opt.service_network.node_port_max = r->second;
+    } else if (a == "--authorization-mode") {
+      std::string v;
+      if (!need(&v)) return 2;
+      // Kubernetes' list form: Node and RBAC are one here (nodes are authorized by RBAC).
+      if (v == "RBAC" || v == "Node,RBAC" || v == "RBAC,Node") {
+        opt.authorization_mode = "RBAC";
+      } else if (v == "AlwaysAllow") {
+        opt.authorization_mode = "AlwaysAllow";
+      } else {
+        std::fprintf(stderr,
+                     "sampan server: --authorization-mode: unsupported mode \"%s\" (RBAC or "
+                     "AlwaysAllow)\n",
+                     v.c_str());
+        return 2;
+      }
     } else if (a == "--advertise-address") {
       std::string v;
       if (!need(&v)) return 2;
@@ -250,8 +268,8 @@ int ServerMain(int argc, char** argv) {
   // The scheduler, controllers and agent are clients of the API like any other, with the
   // admin kubeconfig the server just wrote (its CA and address). By default their requests
   // then take the in-process loopback (client/loopback.h): straight into the server's request
-  // handler, no TLS or sockets. They act in system:masters, as with the admin certificate;
-  // there is no authorization beyond authentication yet.
+  // handler, no TLS or sockets. They act in system:masters, as with the admin certificate, so
+  // RBAC lets them do everything (their own users and groups are kept for audit and whoami).
   const std::string kubeconfig =
       opt.write_kubeconfig.empty() ? opt.data_dir + "/kubeconfig.yaml" : opt.write_kubeconfig;
   auto component_client = [&](std::string user,

@@ -8,6 +8,7 @@
 #include "client/events.h"
 #include "client/leader_election.h"
 #include "client/shared_informers.h"
+#include "controllers/clusterrole_aggregation.h"
 #include "controllers/cronjob.h"
 #include "controllers/daemonset.h"
 #include "controllers/deployment.h"
@@ -77,7 +78,8 @@ class Controllers {
         recorder_ep_(c, "endpoint-controller", host),
         recorder_eps_(c, "endpoint-slice-controller", host),
         endpoints_(&informers_, &recorder_ep_),
-        endpointslices_(&informers_, &recorder_eps_) {
+        endpointslices_(&informers_, &recorder_eps_),
+        clusterroles_(&informers_) {
     if (o.allocate_node_cidrs) {
       // The options were checked by StartControlPlane, so this cannot fail.
       auto ipam = NodeIpamController::New(&informers_, &recorder_ipam_,
@@ -104,6 +106,7 @@ class Controllers {
     // --concurrent-service-endpoint-syncs default to 5.
     endpoints_.Run(5);
     endpointslices_.Run(5);
+    clusterroles_.Run(5);  // kube-controller-manager runs 5 aggregation workers
   }
   void Stop() {
     rs_.Stop();
@@ -120,6 +123,7 @@ class Controllers {
     podgc_.Stop();
     endpoints_.Stop();
     endpointslices_.Stop();
+    clusterroles_.Stop();
     informers_.Stop();
   }
 
@@ -144,6 +148,7 @@ class Controllers {
   client::EventRecorder recorder_ep_, recorder_eps_;
   EndpointsController endpoints_;
   EndpointSliceController endpointslices_;
+  ClusterRoleAggregationController clusterroles_;
 };
 
 class ControlPlaneImpl final : public ControlPlane {
@@ -231,7 +236,8 @@ class ControlPlaneImpl final : public ControlPlane {
     LOG(INFO)
         << "controllers started (replicaset, replicationcontroller, deployment, daemonset, job, "
            "cronjob, statefulset, "
-           "serviceaccount, root-ca, garbage collector, pod gc, endpoints, endpointslice)";
+           "serviceaccount, root-ca, garbage collector, pod gc, endpoints, endpointslice, "
+           "clusterrole-aggregation)";
   }
   void StopControllers() {
     std::unique_ptr<Controllers> c;

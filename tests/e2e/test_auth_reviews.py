@@ -1,9 +1,9 @@
 """kubectl auth can-i / auth whoami: the review APIs (authorization.k8s.io/v1
 SelfSubjectAccessReview and SelfSubjectRulesReview, authentication.k8s.io/v1 SelfSubjectReview).
 
-The cluster has no RBAC yet, so every authenticated user may do everything: the answers must say
-so, for whoever asks, and reflect the identity the server authenticated (the client certificate's
-CN and O), not anything the client claims. Reviews are answered, never stored."""
+The answers come from the authorizer (RBAC; the admin is in system:masters and may do all) for
+the identity the server authenticated (the client certificate's CN and O), not anything the
+client claims. Reviews are answered, never stored."""
 
 import json
 import os
@@ -64,7 +64,16 @@ def test_whoami_is_the_certificates_identity(server, kubectl, tmp_path):
     rows = {row["ATTRIBUTE"]: row["VALUE"] for row in table_rows(r.stdout)}
     assert rows.get("Username") == "jane", r.stdout
     assert "dev" in rows.get("Groups", "") and "qa" in rows.get("Groups", ""), r.stdout
-    assert other("auth", "can-i", "create", "deployments").stdout.strip() == "yes"
+    # RBAC decides for jane: nothing until her group is bound to a role.
+    assert other("auth", "can-i", "create", "deployments").stdout.strip() == "no"
+    kubectl.ok("create", "rolebinding", "qa-edit", "--clusterrole=edit", "--group=qa",
+               "-n", "default")
+    try:
+        assert other("auth", "can-i", "create", "deployments").stdout.strip() == "yes"
+        assert other("auth", "can-i", "create", "deployments",
+                     "-n", "kube-system").stdout.strip() == "no"
+    finally:
+        kubectl.ok("delete", "rolebinding", "qa-edit", "-n", "default")
 
 
 def test_review_is_answered_and_not_stored(api):

@@ -41,6 +41,17 @@ def server(request):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@pytest.fixture
+def ns(request, server):
+    """A fresh namespace with its `default` ServiceAccount, which pods need (ServiceAccount
+    admission) and which no controller manager makes here until a test starts one."""
+    for name in harness.fresh_namespace(request, server):
+        server.rest.json("POST", f"/api/v1/namespaces/{name}/serviceaccounts",
+                         {"apiVersion": "v1", "kind": "ServiceAccount",
+                          "metadata": {"name": "default"}}, expect=201)
+        yield name
+
+
 @pytest.fixture(scope="module")
 def nodes(server):
     h = HollowNodes(server, 2, prefix="ctl-").start()

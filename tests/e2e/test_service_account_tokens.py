@@ -66,6 +66,12 @@ def test_token_authenticates_as_the_service_account(server, kubectl, ns, tmp_pat
     assert "system:serviceaccounts" in user["groups"], user
     assert f"system:serviceaccounts:{ns}" in user["groups"], user
     assert user["groups"].count("system:authenticated") == 1, user
+    # Authenticated, and then authorized by RBAC like anyone: nothing until a binding grants it.
+    r = k("get", "pods", "-n", ns)
+    assert r.rc != 0 and (f'User "system:serviceaccount:{ns}:default" cannot list resource '
+                          f'"pods"') in r.stderr, r
+    kubectl.ok("create", "rolebinding", "default-view", "--clusterrole=view",
+               f"--serviceaccount={ns}:default", "-n", ns)
     k.ok("get", "pods", "-n", ns)
 
 

@@ -107,9 +107,20 @@ def api(server):
     return server.rest
 
 
+def _wait_default_account(server, name):
+    """Waits for the namespace's `default` ServiceAccount, as Kubernetes' e2e framework does for
+    each test namespace: pods are refused without it (ServiceAccount admission), and after a server
+    restart the controller manager makes it only once it holds its Lease again."""
+    harness.wait_until(
+        lambda: server.rest.get(f"/api/v1/namespaces/{name}/serviceaccounts/default") is not None,
+        timeout=60, what=f"the default ServiceAccount of {name}")
+
+
 @pytest.fixture
 def ns(request, server):
-    yield from harness.fresh_namespace(request, server)
+    for name in harness.fresh_namespace(request, server):
+        _wait_default_account(server, name)
+        yield name
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +128,7 @@ def module_ns(request, server):
     """One namespace for a module whose pods are created together up front."""
     name = harness.namespace_name(request.module.__name__.split(".")[-1])
     server.rest.create_namespace(name)
+    _wait_default_account(server, name)
     yield name
     if server.alive():
         server.rest.delete_namespace(name)

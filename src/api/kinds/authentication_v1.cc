@@ -40,6 +40,23 @@ type TokenRequestStatus "The token issued and when it expires."
   token string 1 "The token, a signed JWT to send as a bearer token."
   expirationTimestamp time 2 "When the token stops being valid."
 
+type TokenReview "Asks whether a bearer token is valid and whose it is; answered, never stored."
+  apiVersion string - "Versioned schema of this representation of the object."
+  kind string - "Kind of the object, in CamelCase."
+  metadata ObjectMeta 1 "Standard object metadata."
+  spec TokenReviewSpec 2 required "The desired state of the object."
+  status TokenReviewStatus 3 "The observed state of the object."
+
+type TokenReviewSpec "The token to check and the audiences its holder accepts."
+  token string 1 omitempty "The bearer token, as a client would send it."
+  audiences []string 2 omitempty "Audiences the token must be meant for (one of them); empty for the API server."
+
+type TokenReviewStatus "Whether the token authenticates, and as whom."
+  authenticated bool 1 omitempty "Whether the token is valid and names a user."
+  user UserInfo 2 "The user the token authenticates as."
+  audiences []string 4 omitempty "The asked-for audiences the token is meant for."
+  error string 3 omitempty "Why the token could not be checked, if it could not."
+
 type UserInfo "A user as the authenticator saw it: name, uid, groups and extra data."
   username string 1 omitempty "Name of the user."
   uid string 2 omitempty "A unique value for the user, if the authenticator gives one."
@@ -48,6 +65,7 @@ type UserInfo "A user as the authenticator saw it: name, uid, groups and extra d
 
 # Reviews: created, answered, never stored.
 kind SelfSubjectReview group=authentication.k8s.io version=v1 plural=selfsubjectreviews singular=selfsubjectreview scope=Cluster type=SelfSubjectReview verbs=create
+kind TokenReview group=authentication.k8s.io version=v1 plural=tokenreviews singular=tokenreview scope=Cluster type=TokenReview verbs=create
 )schema";
 }
 

@@ -17,6 +17,13 @@ type LabelSelectorAttributes "A label selector that a list or watch being checke
   rawSelector string 1 omitempty "The selector as a client would send it in a query."
   requirements []LabelSelectorRequirement 2 omitempty "The selector as parsed requirements."
 
+type LocalSubjectAccessReview "Asks whether some user may do one thing in this namespace; answered, never stored."
+  apiVersion string - "Versioned schema of this representation of the object."
+  kind string - "Kind of the object, in CamelCase."
+  metadata ObjectMeta 1 "Standard object metadata."
+  spec SubjectAccessReviewSpec 2 required "The desired state of the object."
+  status SubjectAccessReviewStatus 3 "The observed state of the object."
+
 type NonResourceAttributes "A request for a path outside the API resources, to be checked."
   path string 1 omitempty "The URL path of the request."
   verb string 2 omitempty "The HTTP verb in lower case (get, post, ...)."
@@ -63,6 +70,21 @@ type SelfSubjectRulesReview "Asks what the requesting user may do in a namespace
 type SelfSubjectRulesReviewSpec "The namespace whose rules are wanted."
   namespace string 1 omitempty "Namespace whose rules are wanted."
 
+type SubjectAccessReview "Asks whether some user may do one thing; answered, never stored."
+  apiVersion string - "Versioned schema of this representation of the object."
+  kind string - "Kind of the object, in CamelCase."
+  metadata ObjectMeta 1 "Standard object metadata."
+  spec SubjectAccessReviewSpec 2 required "The desired state of the object."
+  status SubjectAccessReviewStatus 3 "The observed state of the object."
+
+type SubjectAccessReviewSpec "The user (name, groups, extra data, uid) and the one request to check."
+  resourceAttributes ResourceAttributes 1 "The request on an API resource to check."
+  nonResourceAttributes NonResourceAttributes 2 "The request on another path to check."
+  user string 3 omitempty "Name of the user to check for."
+  groups []string 4 omitempty "Groups of the user to check for."
+  extra map[string][]string 5 omitempty "Further data of the user (as an authenticator would attach it)."
+  uid string 6 omitempty "A unique value for the user."
+
 type SubjectAccessReviewStatus "The authorizer's answer: allowed, denied, and why."
   allowed bool 1 "Whether the request is allowed."
   denied bool 4 omitempty "Whether the request is denied outright, whatever other authorizers say."
@@ -77,6 +99,8 @@ type SubjectRulesReviewStatus "The rules that apply, and whether the list may be
 
 kind SelfSubjectAccessReview group=authorization.k8s.io version=v1 plural=selfsubjectaccessreviews singular=selfsubjectaccessreview scope=Cluster type=SelfSubjectAccessReview verbs=create
 kind SelfSubjectRulesReview group=authorization.k8s.io version=v1 plural=selfsubjectrulesreviews singular=selfsubjectrulesreview scope=Cluster type=SelfSubjectRulesReview verbs=create
+kind SubjectAccessReview group=authorization.k8s.io version=v1 plural=subjectaccessreviews singular=subjectaccessreview scope=Cluster type=SubjectAccessReview verbs=create
+kind LocalSubjectAccessReview group=authorization.k8s.io version=v1 plural=localsubjectaccessreviews singular=localsubjectaccessreview scope=Namespaced type=LocalSubjectAccessReview verbs=create
 )schema";
 }
 

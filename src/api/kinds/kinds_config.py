@@ -53,7 +53,9 @@ ROOTS = [
     ('events/v1', 'Event'),
     ('scheduling/v1', 'PriorityClass'),
     ('authentication/v1', 'SelfSubjectReview'), ('authentication/v1', 'TokenRequest'),
+    ('authentication/v1', 'TokenReview'),
     ('authorization/v1', 'SelfSubjectAccessReview'), ('authorization/v1', 'SelfSubjectRulesReview'),
+    ('authorization/v1', 'SubjectAccessReview'), ('authorization/v1', 'LocalSubjectAccessReview'),
     ('rbac/v1', 'ClusterRoleBinding'), ('rbac/v1', 'ClusterRole'), ('rbac/v1', 'RoleBinding'),
     ('rbac/v1', 'Role'),
     ('networking/v1', 'Ingress'), ('networking/v1', 'IngressClass'), ('networking/v1', 'NetworkPolicy'),
@@ -130,13 +132,16 @@ KIND_LINES = {
     'authentication/v1': [
         '# Reviews: created, answered, never stored.',
         f'kind SelfSubjectReview group=authentication.k8s.io version=v1 plural=selfsubjectreviews singular=selfsubjectreview {C} type=SelfSubjectReview verbs=create',
+        f'kind TokenReview group=authentication.k8s.io version=v1 plural=tokenreviews singular=tokenreview {C} type=TokenReview verbs=create',
     ],
     'authorization/v1': [
         f'kind SelfSubjectAccessReview group=authorization.k8s.io version=v1 plural=selfsubjectaccessreviews singular=selfsubjectaccessreview {C} type=SelfSubjectAccessReview verbs=create',
         f'kind SelfSubjectRulesReview group=authorization.k8s.io version=v1 plural=selfsubjectrulesreviews singular=selfsubjectrulesreview {C} type=SelfSubjectRulesReview verbs=create',
+        f'kind SubjectAccessReview group=authorization.k8s.io version=v1 plural=subjectaccessreviews singular=subjectaccessreview {C} type=SubjectAccessReview verbs=create',
+        f'kind LocalSubjectAccessReview group=authorization.k8s.io version=v1 plural=localsubjectaccessreviews singular=localsubjectaccessreview {N} type=LocalSubjectAccessReview verbs=create',
     ],
     'rbac/v1': [
-        '# Stored and served; authorization does not read them yet (every authenticated user is allowed).',
+        '# Read by the RBAC authorizer (src/apiserver/rbac.h).',
         f'kind ClusterRoleBinding group=rbac.authorization.k8s.io version=v1 plural=clusterrolebindings singular=clusterrolebinding {C} type=ClusterRoleBinding',
         f'kind ClusterRole group=rbac.authorization.k8s.io version=v1 plural=clusterroles singular=clusterrole {C} type=ClusterRole',
         f'kind RoleBinding group=rbac.authorization.k8s.io version=v1 plural=rolebindings singular=rolebinding {N} type=RoleBinding',

@@ -57,7 +57,7 @@ type Subject "A user, group or service account that a binding grants a role to."
   name string 3 required "Name of the user, group or service account."
   namespace string 4 omitempty "Namespace of a service account."
 
-# Stored and served; authorization does not read them yet (every authenticated user is allowed).
+# Read by the RBAC authorizer (src/apiserver/rbac.h).
 kind ClusterRoleBinding group=rbac.authorization.k8s.io version=v1 plural=clusterrolebindings singular=clusterrolebinding scope=Cluster type=ClusterRoleBinding
 kind ClusterRole group=rbac.authorization.k8s.io version=v1 plural=clusterroles singular=clusterrole scope=Cluster type=ClusterRole
 kind RoleBinding group=rbac.authorization.k8s.io version=v1 plural=rolebindings singular=rolebinding scope=Namespaced type=RoleBinding
