@@ -8,10 +8,12 @@
 #include "api/labels.h"
 #include "api/strategy.h"
 #include "api/validate.h"
+#include "apiserver/pod_security.h"
 #include "apiserver/priority_admission.h"
 #include "apiserver/rest_internal.h"
 #include "apiserver/sa_admission.h"
 #include "apiserver/service_alloc.h"
+#include "apiserver/storage_admission.h"
 #include "apiserver/store_await.h"
 
 namespace sampan::apiserver {
@@ -260,6 +262,7 @@ asio::awaitable<Result<ObjectPtr>> Rest::Create(const api::KindInfo& kind, std::
   meta["creationTimestamp"] = FormatRfc3339(clock_.NowUnix());
   api::PrepareForCreate(kind, obj);
   if (Status st = AdmitPodPriority(registry_, cache_, kind, obj); !st.ok()) co_return st;
+  if (Status st = AdmitDefaultStorageClass(registry_, cache_, kind, obj); !st.ok()) co_return st;
   Status sa_admitted = co_await AdmitServiceAccount(registry_, cache_, kind, obj);
   if (!sa_admitted.ok()) co_return sa_admitted;
   internal::ApplyDefaults(kind, obj);
@@ -273,6 +276,12 @@ asio::awaitable<Result<ObjectPtr>> Rest::Create(const api::KindInfo& kind, std::
   }
   if (Status st = RunWriteChecks(kind, obj, opts); !st.ok()) co_return st;
   if (Status st = CheckNamespaceAcceptsWrites(kind, ns); !st.ok()) co_return st;
+  // Pod Security admission (pod_security.h): after the namespace lifecycle check, as Kubernetes.
+  if (Status st = AdmitPodSecurityCreate(registry_, cache_, kind, ns, obj, opts.warnings);
+      !st.ok()) {
+    if (st.code() == Code::kInvalid) co_return InvalidError(kind, name, st.causes());
+    co_return st;
+  }
   std::string key = ObjectKey(kind, ns, name);
   // A Service's clusterIP and node ports, held until the write is in the cache (or failed).
   std::optional<ServiceAllocator::Hold> hold;

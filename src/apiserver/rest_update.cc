@@ -6,6 +6,7 @@
 #include "api/managed_fields.h"
 #include "api/patch.h"
 #include "api/strategy.h"
+#include "apiserver/pod_security.h"
 #include "apiserver/priority_admission.h"
 #include "apiserver/service_alloc.h"
 #include "apiserver/rest.h"
@@ -224,6 +225,12 @@ asio::awaitable<Result<ObjectPtr>> Rest::WriteUpdate(const api::KindInfo& kind,
     co_return st;
   }
   if (Status st = RunWriteChecks(kind, next, opts); !st.ok()) co_return st;
+  // Pod Security admission of pods and namespaces (pod_security.h); workloads: see the callers.
+  if (Status st = AdmitPodSecurityUpdate(registry_, cache_, kind, cur->obj, next, opts.warnings);
+      !st.ok()) {
+    if (st.code() == Code::kInvalid) co_return InvalidError(kind, name, st.causes());
+    co_return st;
+  }
   std::optional<ServiceAllocator::Hold> hold;  // held until the write is in the cache
   if (service) {
     auto held = services_->Allocate(cur->key, next, &cur->obj, opts.dry_run);
@@ -322,7 +329,13 @@ asio::awaitable<Result<ObjectPtr>> Rest::Update(const api::KindInfo& kind, std::
   } else {
     api::PrepareForUpdate(kind, next, cur->obj);
   }
-  co_return co_await WriteUpdate(kind, cur, std::move(next), opts);
+  // A workload's pod template draws the Pod Security warn level's warning (not on subresources).
+  std::string psa_warning;
+  if (subresource.empty())
+    psa_warning = PodSecurityTemplateWarning(registry_, cache_, kind, ns, next);
+  auto res = co_await WriteUpdate(kind, cur, std::move(next), opts);
+  if (res.ok() && opts.warnings && !psa_warning.empty()) opts.warnings->push_back(psa_warning);
+  co_return res;
 }
 
 Result<json::object> Rest::ScaleOf(const api::KindInfo& kind, const json::object& obj) const {
@@ -441,11 +454,15 @@ asio::awaitable<Result<ObjectPtr>> Rest::Patch(const api::KindInfo& kind, std::s
         api::PrepareForUpdate(kind, next, cur->obj);
       }
     }
+    std::string psa_warning;  // a workload's pod template (Pod Security), not on subresources
+    if (subresource.empty())
+      psa_warning = PodSecurityTemplateWarning(registry_, cache_, kind, ns, next);
     auto res = co_await WriteUpdate(kind, cur, std::move(next), opts);
     if (!res.ok() && res.status().code() == Code::kConflict && attempt < kMaxRetries) {
       co_await CatchUp();
       continue;
     }
+    if (res.ok() && opts.warnings && !psa_warning.empty()) opts.warnings->push_back(psa_warning);
     co_return res;
   }
 }
@@ -595,12 +612,15 @@ asio::awaitable<Result<ObjectPtr>> Rest::Apply(const api::KindInfo& kind, std::s
     KeepSystemMetadata(cur->obj, next);
     SetManagedFields(next, std::move(entries));
     api::PrepareForUpdate(kind, next, cur->obj);
+    // A workload's pod template (Pod Security).
+    std::string psa_warning = PodSecurityTemplateWarning(registry_, cache_, kind, ns, next);
     auto res = co_await WriteUpdate(kind, cur, std::move(next), opts);
     if (!res.ok() && res.status().code() == Code::kConflict && attempt < kMaxRetries &&
         want_rv.empty()) {
       co_await CatchUp();
       continue;
     }
+    if (res.ok() && opts.warnings && !psa_warning.empty()) opts.warnings->push_back(psa_warning);
     co_return res;
   }
 }

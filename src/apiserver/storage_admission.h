@@ -1,0 +1,25 @@
+// The DefaultStorageClass admission step (Kubernetes' plugin/pkg/admission/storage/
+// storageclass/setdefault): a PersistentVolumeClaim created without a storage class gets the
+// cluster's default one.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include "api/schema.h"
+#include "apiserver/object_cache.h"
+#include "util/status.h"
+
+namespace sampan::apiserver {
+
+// The default StorageClass: the one annotated storageclass.kubernetes.io/is-default-class
+// "true" (or the beta annotation); the newest (then first by name) when several are. Null if
+// none.
+ObjectPtr DefaultStorageClass(const api::Registry& registry, const ObjectCache& cache);
+
+// On a claim being created (other kinds: no-op): when spec.storageClassName is absent (not
+// "", which asks for no class) and the beta class annotation is not set either, sets it to the
+// default class's name, if there is one.
+Status AdmitDefaultStorageClass(const api::Registry& registry, const ObjectCache& cache,
+                                const api::KindInfo& kind, boost::json::object& pvc);
+
+}  // namespace sampan::apiserver
