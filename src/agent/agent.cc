@@ -26,6 +26,7 @@
 #include "agent/streaming_backend.h"
 #include "client/informer.h"
 #include "streaming/kubelet_server.h"
+#include "agent/local_volumes.h"
 #include "agent/service_proxy.h"
 #include "net/host_ip.h"
 #include "util/clock.h"
@@ -113,6 +114,7 @@ class AgentImpl final : public Agent {
   std::unique_ptr<NodeLoop> node_loop_;
   std::unique_ptr<client::Informer> pods_;
   std::unique_ptr<ServiceProxy> proxy_;
+  std::unique_ptr<LocalVolumeCleaner> local_volumes_;  // local-path volumes of this node
   std::unique_ptr<ContainerBackend> backend_;
   std::unique_ptr<streaming::KubeletServer> server_;
   int port_ = 0;
@@ -207,9 +209,15 @@ Status AgentImpl::Init() {
   client::RestClient* rc = client_.get();
   ctx_.getter = [rc](const std::string& kind, const std::string& ns,
                      const std::string& name) -> Result<json::object> {
-    const client::Resource& r =
-        kind == "Secret" ? client::resources::kSecrets : client::resources::kConfigMaps;
-    return rc->Get(r, ns, name);
+    const client::Resource* r = &client::resources::kConfigMaps;
+    if (kind == "Secret") {
+      r = &client::resources::kSecrets;
+    } else if (kind == "PersistentVolumeClaim") {
+      r = &client::resources::kPersistentVolumeClaims;
+    } else if (kind == "PersistentVolume") {
+      r = &client::resources::kPersistentVolumes;
+    }
+    return rc->Get(*r, ns, name);
   };
   // serviceAccountToken projections: a TokenRequest bound to the pod, as the kubelet makes.
   volume::TokenRequester tokens = [rc](const volume::TokenRequestArgs& a)
@@ -334,6 +342,8 @@ Status AgentImpl::Init() {
   }
   proxy_ = std::make_unique<ServiceProxy>(&ctx_, po);
   proxy_->Start();
+  local_volumes_ = std::make_unique<LocalVolumeCleaner>(&ctx_);
+  local_volumes_->Start();
   if (!proxy_->WaitForServices(std::chrono::seconds(5))) {
     LOG(WARNING) << "Services not listed yet; pods started now get no service variables";
   }
@@ -507,6 +517,7 @@ void AgentImpl::Stop() {
   if (image_gc_) image_gc_->Stop();
   if (pods_) pods_->Stop();
   if (proxy_) proxy_->Stop();
+  if (local_volumes_) local_volumes_->Stop();
   if (node_loop_) node_loop_->Stop();
   if (server_) server_->Stop();
   std::map<std::string, std::shared_ptr<PodWorker>> workers;

@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <charconv>
 
+#include "api/json_util.h"
 #include "api/validate.h"
 
 namespace sampan::api {
@@ -404,6 +405,60 @@ std::string LabelSelector::ToString() const {
     }
   }
   return out;
+}
+
+namespace {
+
+bool NodeRequirementMatches(const json::object& req, bool present, const std::string& value) {
+  std::string op = Str(&req, "operator");
+  const json::array* values = Arr(&req, "values");
+  auto in_values = [&] {
+    if (!values) return false;
+    for (const json::value& v : *values)
+      if (v.is_string() && v.as_string() == value) return true;
+    return false;
+  };
+  if (op == "In") return present && in_values();
+  if (op == "NotIn") return !present || !in_values();
+  if (op == "Exists") return present;
+  if (op == "DoesNotExist") return !present;
+  if (op == "Gt" || op == "Lt") {
+    if (!present || !values || values->size() != 1 || !(*values)[0].is_string()) return false;
+    char* end = nullptr;
+    long long have = std::strtoll(value.c_str(), &end, 10);
+    if (end == value.c_str() || *end) return false;
+    std::string want_text((*values)[0].as_string());
+    long long want = std::strtoll(want_text.c_str(), &end, 10);
+    if (end == want_text.c_str() || *end) return false;
+    return op == "Gt" ? have > want : have < want;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool NodeSelectorTermMatches(const json::object& term, const json::object& labels,
+                             std::string_view node) {
+  const json::array* exprs = Arr(&term, "matchExpressions");
+  const json::array* fields = Arr(&term, "matchFields");
+  if ((!exprs || exprs->empty()) && (!fields || fields->empty())) return false;
+  if (exprs) {
+    for (const json::value& e : *exprs) {
+      if (!e.is_object()) return false;
+      const json::value* v = labels.if_contains(Str(&e.as_object(), "key"));
+      bool present = v && v->is_string();
+      std::string value = present ? std::string(v->as_string()) : std::string();
+      if (!NodeRequirementMatches(e.as_object(), present, value)) return false;
+    }
+  }
+  if (fields) {
+    for (const json::value& f : *fields) {
+      if (!f.is_object()) return false;
+      if (Str(&f.as_object(), "key") != "metadata.name") return false;
+      if (!NodeRequirementMatches(f.as_object(), true, std::string(node))) return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace sampan::api

@@ -39,4 +39,11 @@ class LabelSelector {
   std::vector<Requirement> reqs_;
 };
 
+// A NodeSelectorTerm of node affinity (or of a PersistentVolume's nodeAffinity) against a node
+// with `labels` (its metadata.labels) named `node_name`: every matchExpression (In, NotIn,
+// Exists, DoesNotExist, Gt, Lt) and matchField (metadata.name) holds; a term with neither
+// matches nothing, as Kubernetes.
+bool NodeSelectorTermMatches(const boost::json::object& term, const boost::json::object& labels,
+                             std::string_view node_name);
+
 }  // namespace sampan::api

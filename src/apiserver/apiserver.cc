@@ -26,6 +26,7 @@
 #include "apiserver/priority_admission.h"
 #include "apiserver/rbac.h"
 #include "apiserver/review.h"
+#include "apiserver/storage_admission.h"
 #include "apiserver/rbac_bootstrap.h"
 #include "apiserver/rest.h"
 #include "apiserver/rest_internal.h"
@@ -147,6 +148,14 @@ class ApiServerImpl final : public ApiServer {
                      policy.set_value(e ? Internal("bootstrap failed") : st);
                    });
     RETURN_IF_ERROR(policy.get_future().get());
+    if (opt_.local_storage_class) {
+      std::promise<Status> storage;  // the default StorageClass local-path
+      asio::co_spawn(asio::make_strand(io_), EnsureLocalPathStorageClass(*rest_),
+                     [&storage](std::exception_ptr e, Status st) {
+                       storage.set_value(e ? Internal("bootstrap failed") : st);
+                     });
+      RETURN_IF_ERROR(storage.get_future().get());
+    }
     std::promise<Status> kubernetes;  // the `kubernetes` Service and its endpoints
     asio::co_spawn(asio::make_strand(io_),
                    EnsureKubernetesService(*rest_, AdvertiseAddress(), port_),

@@ -35,6 +35,8 @@ struct Options {
   // "RBAC" (system:masters may do all; everyone else what Roles and bindings grant) or
   // "AlwaysAllow" (every authenticated user may do all).
   std::string authorization_mode = "RBAC";
+  // Create the default StorageClass `local-path` at start (storage_admission.h).
+  bool local_storage_class = true;
 };
 
 class ApiServer {

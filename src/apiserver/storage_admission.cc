@@ -70,4 +70,29 @@ Status AdmitDefaultStorageClass(const api::Registry& registry, const ObjectCache
   return Status::Ok();
 }
 
+namespace {
+
+json::object LocalPathClass() {
+  json::object annotations{{"storageclass.kubernetes.io/is-default-class", "true"}};
+  json::object meta{{"name", "local-path"}, {"annotations", std::move(annotations)}};
+  return json::object{{"apiVersion", "storage.k8s.io/v1"},
+                      {"kind", "StorageClass"},
+                      {"metadata", std::move(meta)},
+                      {"provisioner", "sampan.io/local-path"},
+                      {"volumeBindingMode", "WaitForFirstConsumer"},
+                      {"reclaimPolicy", "Delete"}};
+}
+
+}  // namespace
+
+boost::asio::awaitable<Status> EnsureLocalPathStorageClass(Rest& rest) {
+  const api::KindInfo* sck = rest.registry().FindKind("storage.k8s.io", "v1", "StorageClass");
+  if (!sck || rest.cache().Get(ObjectKey(*sck, "", "local-path"))) co_return Status::Ok();
+  json::value body(LocalPathClass());
+  WriteOptions wo;
+  auto r = co_await rest.Create(*sck, "", std::move(body), wo);
+  if (!r.ok() && r.status().code() != Code::kAlreadyExists) co_return r.status();
+  co_return Status::Ok();
+}
+
 }  // namespace sampan::apiserver

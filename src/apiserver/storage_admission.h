@@ -3,6 +3,7 @@
 // cluster's default one.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
 
 #include "api/schema.h"
@@ -10,6 +11,8 @@
 #include "util/status.h"
 
 namespace sampan::apiserver {
+
+class Rest;
 
 // The default StorageClass: the one annotated storageclass.kubernetes.io/is-default-class
 // "true" (or the beta annotation); the newest (then first by name) when several are. Null if
@@ -21,5 +24,11 @@ ObjectPtr DefaultStorageClass(const api::Registry& registry, const ObjectCache& 
 // default class's name, if there is one.
 Status AdmitDefaultStorageClass(const api::Registry& registry, const ObjectCache& cache,
                                 const api::KindInfo& kind, boost::json::object& pvc);
+
+// Creates the StorageClass `local-path` when missing (not when it exists, whatever it became):
+// the default class, provisioner sampan.io/local-path (controllers/local_path_provisioner.h),
+// WaitForFirstConsumer, reclaim policy Delete; as k3s installs its local-path class. Run at
+// server start.
+boost::asio::awaitable<Status> EnsureLocalPathStorageClass(Rest& rest);
 
 }  // namespace sampan::apiserver

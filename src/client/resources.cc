@@ -44,13 +44,20 @@ const Resource kJobs{"batch", "v1", "jobs", "Job", true};
 const Resource kCronJobs{"batch", "v1", "cronjobs", "CronJob", true};
 const Resource kLeases{"coordination.k8s.io", "v1", "leases", "Lease", true};
 const Resource kEndpointSlices{"discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", true};
+const Resource kPersistentVolumes{"", "v1", "persistentvolumes", "PersistentVolume", false};
+const Resource kPersistentVolumeClaims{"", "v1", "persistentvolumeclaims", "PersistentVolumeClaim",
+                                       true};
+const Resource kStorageClasses{"storage.k8s.io", "v1", "storageclasses", "StorageClass", false};
 
 const Resource* Find(std::string_view name) {
+  // clang-format off
   static const Resource* const kAll[] = {
       &kPods,        &kNodes,       &kNamespaces, &kEvents,          &kReplicationControllers,
       &kConfigMaps,  &kSecrets,     &kServices,   &kServiceAccounts, &kEndpoints,
       &kReplicaSets, &kDeployments, &kDaemonSets, &kStatefulSets,    &kControllerRevisions,
-      &kJobs,        &kCronJobs,    &kLeases,     &kEndpointSlices};
+      &kJobs,        &kCronJobs,    &kLeases,     &kEndpointSlices,  &kPersistentVolumes,
+      &kPersistentVolumeClaims,     &kStorageClasses};
+  // clang-format on
   for (const Resource* r : kAll) {
     if (name == r->plural) return r;
     if (name.size() == r->plural.size() + 1 + r->group.size() && name.starts_with(r->plural) &&

@@ -38,7 +38,8 @@ struct Resource {
 namespace resources {
 extern const Resource kPods, kNodes, kNamespaces, kEvents, kReplicationControllers, kReplicaSets,
     kDeployments, kDaemonSets, kStatefulSets, kJobs, kCronJobs, kLeases, kConfigMaps, kSecrets,
-    kServices, kServiceAccounts, kEndpoints, kControllerRevisions, kEndpointSlices;
+    kServices, kServiceAccounts, kEndpoints, kControllerRevisions, kEndpointSlices,
+    kPersistentVolumes, kPersistentVolumeClaims, kStorageClasses;
 // By plural ("pods") or "plural.group" ("deployments.apps"); nullptr if unknown.
 const Resource* Find(std::string_view name);
 }  // namespace resources

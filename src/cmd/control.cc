@@ -47,6 +47,9 @@ void ControllerManagerUsage(FILE* out) {
                "  --allocate-node-cidrs[=false]  give each Node a spec.podCIDR (default true)\n"
                "  --terminated-pod-gc-threshold N  finished pods kept before the oldest are\n"
                "                           deleted (default 12500; <= 0: keep all)\n"
+               "  --default-local-storage-path DIR  where the local-path provisioner puts\n"
+               "                           volumes on each node (default /var/lib/sampan/storage;\n"
+               "                           none: no provisioner)\n"
                "  --debug                  verbose logging\n");
 }
 
@@ -105,6 +108,9 @@ int ComponentMain(bool scheduler, int argc, char** argv) {
       ok = flags.Bool(&opts.allocate_node_cidrs);
     } else if (!scheduler && a == "--terminated-pod-gc-threshold") {
       ok = flags.Int(&opts.terminated_pod_gc_threshold);
+    } else if (!scheduler && a == "--default-local-storage-path") {
+      ok = flags.Value(&opts.local_storage_path);
+      if (ok && opts.local_storage_path == "none") opts.local_storage_path.clear();
     } else {
       std::fprintf(stderr, "%s: unknown flag \"%s\" (see --help)\n", command, a.c_str());
       return 2;

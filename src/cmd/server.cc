@@ -84,6 +84,9 @@ void Usage(FILE* out) {
                "  --authorization-mode MODE   RBAC (default: Roles, ClusterRoles and their\n"
                "                              bindings decide; system:masters may do all) or\n"
                "                              AlwaysAllow (every authenticated user may do all)\n"
+               "  --default-local-storage-path DIR  where the local-path provisioner puts\n"
+               "                              volumes on each node (default DATA_DIR/storage)\n"
+               "  --disable-local-storage     no local-path StorageClass or provisioner\n"
                "  --terminated-pod-gc-threshold N  finished pods kept before the oldest are\n"
                "                              deleted (default 12500; <= 0: keep all)\n"
                "  --threads N                 API worker threads (default 1 on a machine with\n"
@@ -110,6 +113,8 @@ int ServerMain(int argc, char** argv) {
   std::string cluster_cidr = "10.244.0.0/16";
   int node_cidr_mask_size = 24;
   int terminated_pod_gc_threshold = 12500;
+  std::string local_storage_path;  // "" = DATA_DIR/storage
+  bool disable_local_storage = false;
   bool loopback_client = true;
   FlagCursor flags("sampan server", argc, argv);
   while (flags.Next()) {
@@ -238,6 +243,15 @@ int ServerMain(int argc, char** argv) {
       }
     } else if (a == "--terminated-pod-gc-threshold") {
       if (!flags.Int(&terminated_pod_gc_threshold)) return 2;
+    } else if (a == "--default-local-storage-path") {
+      if (!need(&local_storage_path)) return 2;
+      if (local_storage_path.empty() || local_storage_path[0] != '/') {
+        std::fprintf(stderr, "sampan server: --default-local-storage-path: \"%s\" is not an "
+                     "absolute path\n", local_storage_path.c_str());
+        return 2;
+      }
+    } else if (a == "--disable-local-storage") {
+      disable_local_storage = true;
     } else if (a == "--threads") {
       if (!need_int(&opt.threads) || opt.threads < 1) return 2;
     } else if (a == "--disable-loopback-client") {
@@ -259,6 +273,7 @@ int ServerMain(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   TuneMalloc();
+  opt.local_storage_class = !disable_local_storage;
   auto server = apiserver::NewApiServer(opt);
   Status st = server->Start();
   if (!st.ok()) {
@@ -295,6 +310,9 @@ int ServerMain(int argc, char** argv) {
     cp.cluster_cidr = cluster_cidr;
     cp.node_cidr_mask_size = node_cidr_mask_size;
     cp.terminated_pod_gc_threshold = terminated_pod_gc_threshold;
+    cp.local_storage_path = disable_local_storage ? ""
+                            : local_storage_path.empty() ? opt.data_dir + "/storage"
+                                                         : local_storage_path;
     auto started = controllers::StartControlPlane(cp);
     if (!started.ok()) {
       std::fprintf(stderr, "sampan server: starting the scheduler and controllers: %s\n",

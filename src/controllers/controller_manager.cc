@@ -16,12 +16,15 @@
 #include "controllers/endpointslice.h"
 #include "controllers/garbage_collector.h"
 #include "controllers/job.h"
-#include "controllers/node_lifecycle.h"
 #include "controllers/node_ipam.h"
+#include "controllers/node_lifecycle.h"
+#include "controllers/local_path_provisioner.h"
+#include "controllers/persistentvolume_binder.h"
 #include "controllers/podgc.h"
 #include "controllers/replicaset.h"
 #include "controllers/serviceaccounts.h"
 #include "controllers/statefulset.h"
+#include "controllers/volume_protection.h"
 #include "scheduler/scheduler.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -79,7 +82,15 @@ class Controllers {
         recorder_eps_(c, "endpoint-slice-controller", host),
         endpoints_(&informers_, &recorder_ep_),
         endpointslices_(&informers_, &recorder_eps_),
-        clusterroles_(&informers_) {
+        clusterroles_(&informers_),
+        recorder_pv_(c, "persistentvolume-controller", host),
+        pv_binder_(&informers_, &recorder_pv_),
+        pvc_protection_(&informers_),
+        pv_protection_(&informers_) {
+    if (!o.local_storage_path.empty()) {
+      local_path_ = std::make_unique<LocalPathProvisioner>(&informers_, &recorder_pv_,
+                                                           o.local_storage_path);
+    }
     if (o.allocate_node_cidrs) {
       // The options were checked by StartControlPlane, so this cannot fail.
       auto ipam = NodeIpamController::New(&informers_, &recorder_ipam_,
@@ -107,6 +118,10 @@ class Controllers {
     endpoints_.Run(5);
     endpointslices_.Run(5);
     clusterroles_.Run(5);  // kube-controller-manager runs 5 aggregation workers
+    pv_binder_.Run(1);
+    pvc_protection_.Run(1);
+    pv_protection_.Run(1);
+    if (local_path_) local_path_->Run(2);
   }
   void Stop() {
     rs_.Stop();
@@ -124,6 +139,10 @@ class Controllers {
     endpoints_.Stop();
     endpointslices_.Stop();
     clusterroles_.Stop();
+    pv_binder_.Stop();
+    pvc_protection_.Stop();
+    pv_protection_.Stop();
+    if (local_path_) local_path_->Stop();
     informers_.Stop();
   }
 
@@ -149,6 +168,11 @@ class Controllers {
   EndpointsController endpoints_;
   EndpointSliceController endpointslices_;
   ClusterRoleAggregationController clusterroles_;
+  client::EventRecorder recorder_pv_;
+  PersistentVolumeBinderController pv_binder_;
+  PvcProtectionController pvc_protection_;
+  PvProtectionController pv_protection_;
+  std::unique_ptr<LocalPathProvisioner> local_path_;
 };
 
 class ControlPlaneImpl final : public ControlPlane {
@@ -237,7 +261,8 @@ class ControlPlaneImpl final : public ControlPlane {
         << "controllers started (replicaset, replicationcontroller, deployment, daemonset, job, "
            "cronjob, statefulset, "
            "serviceaccount, root-ca, garbage collector, pod gc, endpoints, endpointslice, "
-           "clusterrole-aggregation)";
+           "clusterrole-aggregation, persistentvolume-binder, pvc-protection, pv-protection, "
+           "local-path provisioner)";
   }
   void StopControllers() {
     std::unique_ptr<Controllers> c;

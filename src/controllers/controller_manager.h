@@ -51,6 +51,9 @@ struct ControlPlaneOptions {
   // manager's --terminated-pod-gc-threshold); <= 0 keeps them all. Orphaned pods and
   // unscheduled terminating pods are collected regardless.
   int terminated_pod_gc_threshold = 12500;
+  // The local-path provisioner (local_path_provisioner.h): where its volumes go on each node
+  // when their StorageClass names no `path` (k3s' --default-local-storage-path); "" = off.
+  std::string local_storage_path = "/var/lib/sampan/storage";
 };
 
 class ControlPlane {

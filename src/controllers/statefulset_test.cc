@@ -5,6 +5,7 @@
 #include "client/test_apiserver.h"
 #include "controllers/daemonset_test_util.h"
 #include "controllers/util.h"
+#include "controllers/persistentvolume_binder.h"
 #include "scheduler/scheduler.h"
 
 namespace sampan::controllers {
@@ -58,15 +59,28 @@ class StatefulSetTest : public ::testing::Test {
     informers_ = std::make_unique<client::SharedInformers>(client_.get());
     recorder_ = std::make_unique<client::EventRecorder>(client_.get(), "statefulset-controller");
     controller_ = std::make_unique<StatefulSetController>(informers_.get(), recorder_.get());
+    // The claims the sets make need volumes to bind to before their pods can be scheduled (the
+    // scheduler's VolumeBinding), as in a cluster without a default StorageClass.
+    binder_ = std::make_unique<PersistentVolumeBinderController>(informers_.get(), recorder_.get());
+    for (int i = 0; i < 6; ++i) {
+      json::object pv = json::parse(R"({"apiVersion":"v1","kind":"PersistentVolume",
+          "metadata":{"name":"pv-)" + std::to_string(i) + R"("},
+          "spec":{"capacity":{"storage":"10Gi"},"accessModes":["ReadWriteOnce"],
+          "persistentVolumeReclaimPolicy":"Retain","hostPath":{"path":"/tmp/unused"}}})")
+                            .as_object();
+      ASSERT_TRUE(client_->Create(client::resources::kPersistentVolumes, "", pv).ok());
+    }
     scheduler_ = std::make_unique<scheduler::Scheduler>(client_.get());
     informers_->Start();
     controller_->Run(2);
+    binder_->Run();
     scheduler_->Start();
     kubelet_ = std::make_unique<FakeKubelet>(client_.get());
   }
   void TearDown() override {
     kubelet_.reset();
     scheduler_->Stop();
+    binder_->Stop();
     controller_->Stop();
     informers_->Stop();
   }
@@ -130,7 +144,19 @@ class StatefulSetTest : public ::testing::Test {
     for (auto& [n, p] : Pods())
       out += n + " rev=" + Revision(p) + " phase=" + Str(Obj(&p, "status"), "phase") +
              " ready=" + (IsPodReady(p) ? "y" : "n") + " deleting=" + (IsDeleting(p) ? "y" : "n") +
+             " node=" + Str(Obj(&p, "spec"), "nodeName") + " conditions=" +
+             json::serialize(json::value(Arr(Obj(&p, "status"), "conditions")
+                                             ? *Arr(Obj(&p, "status"), "conditions")
+                                             : json::array())) +
              "\n";
+    if (auto claims = client_->List(kClaims, "default", {}); claims.ok()) {
+      if (const json::array* items = Arr(&*claims, "items")) {
+        for (const auto& c : *items) {
+          out += "claim " + client::MetaString(c.as_object(), "name") + " " +
+                 json::serialize(c.as_object().at("status")) + "\n";
+        }
+      }
+    }
     return out;
   }
 
@@ -139,6 +165,7 @@ class StatefulSetTest : public ::testing::Test {
   std::unique_ptr<client::SharedInformers> informers_;
   std::unique_ptr<client::EventRecorder> recorder_;
   std::unique_ptr<StatefulSetController> controller_;
+  std::unique_ptr<PersistentVolumeBinderController> binder_;
   std::unique_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<FakeKubelet> kubelet_;
 };

@@ -282,12 +282,15 @@ class Framework {
   int percentage_ = 0;
 };
 
+class VolumeObjects;  // volume_binding.h
+
 // The default plugin set, in Kubernetes' order: NodeUnschedulable, NodeName,
 // TaintToleration, NodeAffinity (incl. nodeSelector), NodePorts, NodeResourcesFit,
-// PodTopologySpread, InterPodAffinity; scores TaintToleration (3), NodeAffinity (2),
+// VolumeBinding (when `volumes` is given: volume_binding.h), PodTopologySpread,
+// InterPodAffinity; scores TaintToleration (3), NodeAffinity (2),
 // NodeResourcesFit/LeastAllocated (1), PodTopologySpread (2), InterPodAffinity (2),
 // NodeResourcesBalancedAllocation (1).
-std::unique_ptr<Framework> DefaultFramework();
+std::unique_ptr<Framework> DefaultFramework(std::shared_ptr<const VolumeObjects> volumes = nullptr);
 
 // "0/N nodes are available: <sorted "count reason" list>." from per-reason node counts.
 std::string FailureMessage(int total_nodes, const std::map<std::string, int>& reason_counts);

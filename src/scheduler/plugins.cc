@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "api/labels.h"
 #include "scheduler/json_view.h"
+#include "scheduler/volume_binding.h"
 
 namespace sampan::scheduler {
 namespace json = boost::json;
@@ -26,31 +28,6 @@ std::string Label(const json::object& node, const std::string& key, bool* presen
 }
 
 // One NodeSelectorRequirement against a value (from a label or a field).
-bool RequirementMatches(const json::object& req, bool present, const std::string& value) {
-  std::string op = Str(&req, "operator");
-  const json::array* values = Arr(&req, "values");
-  auto in_values = [&] {
-    if (!values) return false;
-    for (const auto& v : *values)
-      if (v.is_string() && v.as_string() == value) return true;
-    return false;
-  };
-  if (op == "In") return present && in_values();
-  if (op == "NotIn") return !present || !in_values();
-  if (op == "Exists") return present;
-  if (op == "DoesNotExist") return !present;
-  if (op == "Gt" || op == "Lt") {
-    if (!present || !values || values->size() != 1 || !(*values)[0].is_string()) return false;
-    char* end = nullptr;
-    long long have = std::strtoll(value.c_str(), &end, 10);
-    if (end == value.c_str() || *end) return false;
-    std::string want_s((*values)[0].as_string());
-    long long want = std::strtoll(want_s.c_str(), &end, 10);
-    if (end == want_s.c_str() || *end) return false;
-    return op == "Gt" ? have > want : have < want;
-  }
-  return false;
-}
 
 class NodeUnschedulable final : public FilterPlugin {
  public:
@@ -300,25 +277,10 @@ bool ToleratesNodeTaints(const json::object& pod, const json::object& node) {
 }
 
 bool TermMatches(const json::object& term, const json::object& node) {
-  const json::array* exprs = Arr(&term, "matchExpressions");
-  const json::array* fields = Arr(&term, "matchFields");
-  if ((!exprs || exprs->empty()) && (!fields || fields->empty())) return false;
-  if (exprs) {
-    for (const auto& e : *exprs) {
-      if (!e.is_object()) return false;
-      bool present = false;
-      std::string value = Label(node, Str(&e.as_object(), "key"), &present);
-      if (!RequirementMatches(e.as_object(), present, value)) return false;
-    }
-  }
-  if (fields) {
-    for (const auto& f : *fields) {
-      if (!f.is_object()) return false;
-      if (Str(&f.as_object(), "key") != "metadata.name") return false;
-      if (!RequirementMatches(f.as_object(), true, client::MetaString(node, "name"))) return false;
-    }
-  }
-  return true;
+  static const json::object kNoLabels;
+  const json::object* labels = client::MetaObject(node, "labels");
+  return api::NodeSelectorTermMatches(term, labels ? *labels : kNoLabels,
+                                      client::MetaString(node, "name"));
 }
 
 std::unique_ptr<FilterPlugin> NewNodeUnschedulable() {
@@ -344,7 +306,7 @@ std::unique_ptr<ScorePlugin> NewBalancedAllocation() {
   return std::make_unique<BalancedAllocation>();
 }
 
-std::unique_ptr<Framework> DefaultFramework() {
+std::unique_ptr<Framework> DefaultFramework(std::shared_ptr<const VolumeObjects> volumes) {
   auto fw = std::make_unique<Framework>();
   fw->AddFilter(NewNodeUnschedulable());
   fw->AddFilter(NewNodeName());
@@ -352,6 +314,7 @@ std::unique_ptr<Framework> DefaultFramework() {
   fw->AddFilter(NewNodeAffinityFilter());
   fw->AddFilter(NewNodePorts());
   fw->AddFilter(NewNodeResourcesFit());
+  if (volumes) fw->AddFilter(NewVolumeBinding(std::move(volumes)));
   fw->AddFilter(NewPodTopologySpreadFilter());
   fw->AddFilter(NewInterPodAffinityFilter());
   fw->AddScore(NewTaintTolerationScore());

@@ -20,6 +20,10 @@ bool Unresolvable(const std::string& reason) {
       "node(s) didn't match the requested node name",
       "node(s) didn't match pod affinity rules",
       "node(s) didn't match pod topology spread constraints (missing required label)",
+      // VolumeBinding's Filter reasons are all UnschedulableAndUnresolvable.
+      "node(s) had volume node affinity conflict",
+      "node(s) didn't find available persistent volumes to bind",
+      "node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)",
   };
   for (const char* p : kPrefixes)
     if (reason.rfind(p, 0) == 0) return true;

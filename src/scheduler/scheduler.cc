@@ -35,13 +35,27 @@ Scheduler::Scheduler(client::RestClient* client, SchedulerOptions opts)
     : client_(client),
       opts_(std::move(opts)),
       recorder_(client, opts_.scheduler_name),
-      framework_(DefaultFramework()),
       pods_(client, client::resources::kPods),
       nodes_(client, client::resources::kNodes),
       namespaces_(client, client::resources::kNamespaces),
+      claims_(client, client::resources::kPersistentVolumeClaims),
+      volumes_(client, client::resources::kPersistentVolumes),
+      storage_classes_(client, client::resources::kStorageClasses),
+      volume_cache_(std::make_shared<VolumeAssumeCache>(&claims_, &volumes_, &storage_classes_)),
       queue_(SchedulingQueue::Options{opts_.initial_backoff, opts_.max_backoff,
                                       opts_.unschedulable_flush, nullptr}) {
+  framework_ = DefaultFramework(volume_cache_);
   framework_->set_percentage_of_nodes_to_score(opts_.percentage_of_nodes_to_score);
+  // A claim, volume or class added or changed may let a pod waiting for its volumes fit
+  // (VolumeBinding's EventsToRegister); resyncs and deletions do not.
+  for (client::Informer* inf : {&claims_, &volumes_, &storage_classes_}) {
+    inf->AddEventHandler(
+        client::EventHandlers{[this](const ObjectPtr&) { queue_.MoveAllToActiveOrBackoff(); },
+                              [this](const ObjectPtr& o, const ObjectPtr& n) {
+                                if (o != n) queue_.MoveAllToActiveOrBackoff();
+                              },
+                              nullptr});
+  }
   pods_.AddEventHandler(client::EventHandlers{
       [this](const ObjectPtr& p) { OnPodEvent(nullptr, p, false); },
       [this](const ObjectPtr& o, const ObjectPtr& p) { OnPodEvent(o, p, false); },
@@ -111,6 +125,9 @@ void Scheduler::OnPodEvent(const ObjectPtr& old_pod, const ObjectPtr& pod, bool 
 
 void Scheduler::Start() {
   if (started_.exchange(true)) return;
+  storage_classes_.Start();
+  volumes_.Start();
+  claims_.Start();
   namespaces_.Start();
   nodes_.Start();
   pods_.Start();
@@ -121,6 +138,7 @@ void Scheduler::Start() {
 
 void Scheduler::Stop() {
   if (!started_.load()) return;
+  stopping_ = true;
   queue_.ShutDown();
   if (thread_.joinable()) thread_.join();
   {
@@ -134,6 +152,9 @@ void Scheduler::Stop() {
   pods_.Stop();
   nodes_.Stop();
   namespaces_.Stop();
+  claims_.Stop();
+  volumes_.Stop();
+  storage_classes_.Stop();
 }
 
 SchedulerStats Scheduler::stats() const {
@@ -143,6 +164,9 @@ SchedulerStats Scheduler::stats() const {
 
 void Scheduler::Loop() {
   namespaces_.WaitForSync(std::chrono::seconds(30));
+  storage_classes_.WaitForSync(std::chrono::seconds(30));
+  volumes_.WaitForSync(std::chrono::seconds(30));
+  claims_.WaitForSync(std::chrono::seconds(30));
   nodes_.WaitForSync(std::chrono::seconds(30));
   pods_.WaitForSync(std::chrono::seconds(30));
   // A summary after each burst of 1,000+ pods (for benchmarks and capacity questions).
@@ -325,9 +349,22 @@ Status Scheduler::ScheduleOneImpl(const std::string& key, BindTask* task, bool* 
       RETURN_IF_ERROR(SetNominatedNode(*pod, ""));
     return RecordFailure(*pod, "Unschedulable", message);
   }
+  // VolumeBinding's Reserve: the decisions for the chosen node, assumed with the pod.
+  PodVolumes volumes;
+  if (PodHasClaims(*pod)) {
+    ObjectPtr node = nodes_.Get(result.node);
+    PodVolumeClaims claims;
+    std::string why = GetPodVolumeClaims(*pod, *volume_cache_, &claims);
+    std::vector<std::string> reasons;
+    if (why.empty() && node) reasons = FindPodVolumes(claims, *node, &volumes);
+    if (!why.empty() || !node || !reasons.empty()) {
+      return Unavailable("the volumes of the pod changed during its scheduling cycle");
+    }
+    volume_cache_->Assume(&volumes, result.node);
+  }
   // Assume first, so the next pod already sees this one's resources.
   cache_.AssumePod(std::move(info), result.node);
-  BindTask t{pod, result.node};
+  BindTask t{pod, result.node, std::move(volumes)};
   if (task) {
     *task = std::move(t);
     return Status::Ok();
@@ -340,6 +377,17 @@ Status Scheduler::Bind(const BindTask& task) {
   std::string key = client::KeyOf(pod);
   std::string ns = MetaString(pod, "namespace");
   std::string name = MetaString(pod, "name");
+  if (!task.volumes.empty()) {
+    if (Status st = BindVolumes(task); !st.ok()) {
+      // Unreserve: the volume assumptions and the pod's go; the pod is tried again.
+      volume_cache_->Revert(task.volumes);
+      cache_.ForgetPod(key);
+      ++bind_errors_;
+      recorder_.Record(pod, "Warning", "FailedScheduling",
+                       "running PreBind plugin \"VolumeBinding\": " + st.message());
+      return st;
+    }
+  }
   json::object binding{
       {"apiVersion", "v1"},
       {"kind", "Binding"},
@@ -363,6 +411,85 @@ Status Scheduler::Bind(const BindTask& task) {
   recorder_.Record(pod, "Normal", "Scheduled",
                    "Successfully assigned " + ns + "/" + name + " to " + task.node);
   return Status::Ok();
+}
+
+Status Scheduler::BindVolumes(const BindTask& task) {
+  // bindAPIUpdate: pre-bind the static volumes, then ask for the provisioned ones.
+  std::vector<ObjectPtr> written;
+  for (const auto& b : task.volumes.static_bindings) {
+    if (!b.write) {
+      written.push_back(b.pv);  // pre-bound already (an earlier attempt, or the user)
+      continue;
+    }
+    auto r = client_->Update(client::resources::kPersistentVolumes, "", *b.pv);
+    if (!r.ok()) return r.status();
+    auto obj = std::make_shared<const json::object>(std::move(*r));
+    volume_cache_->Written(obj, true);
+    written.push_back(std::move(obj));
+    LOG(INFO) << "scheduler: pre-bound persistent volume " << MetaString(*b.pv, "name")
+              << " to claim " << client::KeyOf(*b.pvc) << " for pod " << client::KeyOf(*task.pod);
+  }
+  for (const ObjectPtr& pvc : task.volumes.provisions) {
+    auto r = client_->Update(client::resources::kPersistentVolumeClaims,
+                             MetaString(*pvc, "namespace"), *pvc);
+    if (!r.ok()) return r.status();
+    auto obj = std::make_shared<const json::object>(std::move(*r));
+    volume_cache_->Written(obj, false);
+    written.push_back(std::move(obj));
+  }
+  // Then wait for the binder controller (and a provisioner) to bind the claims.
+  const auto deadline = std::chrono::steady_clock::now() + opts_.volume_bind_timeout;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool bound, VolumesBound(task, written));
+    if (bound) return Status::Ok();
+    if (stopping_.load()) return Unavailable("binding volumes: the scheduler is stopping");
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Unavailable("binding volumes: timed out waiting for the condition");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+Result<bool> Scheduler::VolumesBound(const BindTask& task, const std::vector<ObjectPtr>& written) {
+  // checkBindings, on the informers' copies (not the assumed ones).
+  auto rv = [](const json::object& o) {
+    std::string v = MetaString(o, "resourceVersion");
+    return v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos
+               ? int64_t{-1}
+               : std::stoll(v);
+  };
+  if (!pods_.Get(client::KeyOf(*task.pod))) {
+    return Unavailable("binding volumes: pod does not exist any more");
+  }
+  const size_t n_static = task.volumes.static_bindings.size();
+  for (size_t i = 0; i < written.size(); ++i) {
+    const bool is_volume = i < n_static;
+    const json::object& mine = *written[i];
+    ObjectPtr pvc = claims_.Get(client::KeyOf(is_volume ? *task.volumes.static_bindings[i].pvc
+                                                        : *task.volumes.provisions[i - n_static]));
+    if (!pvc) return Unavailable("binding volumes: claim " + client::KeyOf(mine) + " is gone");
+    if (is_volume) {
+      ObjectPtr pv = volumes_.Get(MetaString(mine, "name"));
+      if (!pv)
+        return Unavailable("binding volumes: pv \"" + MetaString(mine, "name") + "\" is gone");
+      if (rv(*pv) < rv(mine)) return false;  // the informer has not seen the write yet
+      if (Str(Obj(Obj(pv.get(), "spec"), "claimRef"), "uid").empty()) {
+        return Unavailable("binding volumes: ClaimRef got reset for pv \"" +
+                           MetaString(*pv, "name") + "\"");
+      }
+    } else {
+      if (rv(*pvc) < rv(mine)) return false;
+      const json::object* ann = client::MetaObject(*pvc, "annotations");
+      const json::value* sel = ann ? ann->if_contains(kAnnSelectedNode) : nullptr;
+      if (!sel || !sel->is_string() || sel->as_string() != task.node) {
+        // A provisioner that failed takes the annotation away to have the pod rescheduled.
+        return Unavailable("binding volumes: provisioning failed for PVC \"" +
+                           MetaString(*pvc, "name") + "\"");
+      }
+    }
+    if (!ClaimFullyBound(*pvc)) return false;
+  }
+  return true;
 }
 
 }  // namespace sampan::scheduler

@@ -20,6 +20,13 @@
 // on that node are cleared; a nomination is cleared too when preemption later finds nothing.
 // Approximation: the held pods count in the resource, port and per-node filters; pod
 // (anti-)affinity and topology-spread pre-computations do not see them.
+// Pods with persistentVolumeClaim volumes go through VolumeBinding (volume_binding.h; informers
+// for claims, volumes and storage classes): the volume decisions for the chosen node are assumed
+// with the pod, and a binder thread writes them (PV claimRef, or the claim's selected-node
+// annotation) and waits up to volume_bind_timeout for the binder controller to bind the claims
+// before it posts the pod's binding (kube-scheduler's PreBind). A failure there forgets both
+// and sends the pod to backoffQ with a FailedScheduling event. A claim, volume or class added
+// or changed retries the waiting pods.
 #pragma once
 
 #include <atomic>
@@ -39,6 +46,7 @@
 #include "scheduler/cache.h"
 #include "scheduler/framework.h"
 #include "scheduler/scheduling_queue.h"
+#include "scheduler/volume_binding.h"
 
 namespace sampan::scheduler {
 
@@ -53,6 +61,8 @@ struct SchedulerOptions {
   // its queue growing to thousands and create→bound latency to ~0.5 s (bench/scheduler.sh).
   int bind_workers = 48;
   int percentage_of_nodes_to_score = 0;  // 0 = adaptive, as kube-scheduler
+  // How long a binding waits for the pod's volumes to be bound (bindTimeoutSeconds).
+  std::chrono::milliseconds volume_bind_timeout{std::chrono::minutes(10)};
 };
 
 struct SchedulerStats {
@@ -80,6 +90,7 @@ class Scheduler {
   struct BindTask {
     client::ObjectPtr pod;
     std::string node;
+    PodVolumes volumes;  // what PreBind writes (assumed in volume_cache_)
   };
   bool Responsible(const boost::json::object& pod) const;
   void OnPodEvent(const client::ObjectPtr& old_pod, const client::ObjectPtr& pod, bool deleted);
@@ -89,6 +100,10 @@ class Scheduler {
   // `*unschedulable` tells whether the cycle found no node (the pod waits for an event).
   Status ScheduleOneImpl(const std::string& key, BindTask* task, bool* unschedulable);
   Status Bind(const BindTask& task);
+  // VolumeBinding's PreBind: writes task.volumes and waits for the claims to be bound.
+  Status BindVolumes(const BindTask& task);
+  // Whether the claims PreBind wrote are bound; an error when binding can no longer finish.
+  Result<bool> VolumesBound(const BindTask& task, const std::vector<ObjectPtr>& written);
   Status RecordFailure(const boost::json::object& pod, const std::string& reason,
                        const std::string& message);
   // Nominates the node for the pod and evicts the victims.
@@ -102,6 +117,8 @@ class Scheduler {
   std::unique_ptr<Framework> framework_;  // used by the scheduling thread only
   Cache cache_;
   client::Informer pods_, nodes_, namespaces_;
+  client::Informer claims_, volumes_, storage_classes_;
+  std::shared_ptr<VolumeAssumeCache> volume_cache_;
   SchedulingQueue queue_;
 
   std::thread thread_;
@@ -109,8 +126,9 @@ class Scheduler {
 
   std::mutex bind_mu_;
   std::condition_variable bind_cv_;
-  std::deque<BindTask> bind_queue_;  // guarded by bind_mu_
-  bool bind_stop_ = false;           // guarded by bind_mu_
+  std::deque<BindTask> bind_queue_;    // guarded by bind_mu_
+  bool bind_stop_ = false;             // guarded by bind_mu_
+  std::atomic<bool> stopping_{false};  // ends PreBind's waits
   std::vector<std::thread> binders_;
 
   std::atomic<int64_t> scheduled_{0}, unschedulable_count_{0}, bind_errors_{0}, cycle_nanos_{0},

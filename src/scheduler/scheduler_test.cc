@@ -241,5 +241,124 @@ TEST_F(SchedulerTest, NominationIsClearedWhenPreemptionFindsNothing) {
   sched.Stop();
 }
 
+// VolumeBinding end to end against the API: a WaitForFirstConsumer claim's volume is pre-bound
+// (PV claimRef) for the chosen node, and the pod is bound only once the claim is bound (here the
+// test plays the binder controller); a pod whose claim does not exist stays pending, told why.
+TEST_F(SchedulerTest, WaitForFirstConsumerVolumeIsPreBoundBeforeThePod) {
+  for (const char* n : {"n1", "n2"}) {
+    json::object status{{"allocatable", {{"cpu", "2"}, {"memory", "4Gi"}, {"pods", "110"}}}};
+    json::object node{{"apiVersion", "v1"},
+                      {"kind", "Node"},
+                      {"metadata", {{"name", n}, {"labels", {{"kubernetes.io/hostname", n}}}}}};
+    auto created = client_->Create(client::resources::kNodes, "", node);
+    ASSERT_TRUE(created.ok()) << created.status().ToString();
+    (*created)["status"] = status;
+    ASSERT_TRUE(client_->UpdateStatus(client::resources::kNodes, "", *created).ok());
+  }
+  json::object sc = json::parse(R"({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+      "metadata": {"name": "local"}, "provisioner": "kubernetes.io/no-provisioner",
+      "volumeBindingMode": "WaitForFirstConsumer"})")
+                        .as_object();
+  auto created_sc = client_->Create(client::resources::kStorageClasses, "", sc);
+  ASSERT_TRUE(created_sc.ok()) << created_sc.status().ToString();
+  json::object pv = json::parse(R"({"apiVersion": "v1", "kind": "PersistentVolume",
+      "metadata": {"name": "pv-n2"}, "spec": {"storageClassName": "local",
+      "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+      "persistentVolumeReclaimPolicy": "Retain", "local": {"path": "/mnt/disk"},
+      "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+        {"key": "kubernetes.io/hostname", "operator": "In", "values": ["n2"]}]}]}}}})")
+                        .as_object();
+  auto created_pv = client_->Create(client::resources::kPersistentVolumes, "", pv);
+  ASSERT_TRUE(created_pv.ok()) << created_pv.status().ToString();
+  (*created_pv)["status"] = json::object{{"phase", "Available"}};
+  ASSERT_TRUE(client_->UpdateStatus(client::resources::kPersistentVolumes, "", *created_pv).ok());
+  json::object pvc = json::parse(R"({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+      "metadata": {"name": "data"}, "spec": {"storageClassName": "local",
+      "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})")
+                         .as_object();
+  ASSERT_TRUE(client_->Create(client::resources::kPersistentVolumeClaims, "default", pvc).ok());
+
+  SchedulerOptions opts;
+  opts.volume_bind_timeout = 1s;
+  opts.initial_backoff = 100ms;
+  opts.max_backoff = 200ms;
+  Scheduler sched(client_.get(), opts);
+  sched.Start();
+  auto pod_with = [](const std::string& name, const std::string& claim) {
+    return json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":")" + name +
+                       R"("},"spec":{"containers":[{"name":"c","image":"busybox"}],
+                       "volumes":[{"name":"d","persistentVolumeClaim":{"claimName":")" +
+                       claim + R"("}}]}})")
+        .as_object();
+  };
+  ASSERT_TRUE(client_->Create(client::resources::kPods, "default", pod_with("app", "data")).ok());
+  // PreBind: the volume on the only node it admits is pre-bound to the claim.
+  ASSERT_TRUE(Eventually([&] {
+    auto v = client_->Get(client::resources::kPersistentVolumes, "", "pv-n2");
+    const json::value* ref = v.ok() ? v->at("spec").as_object().if_contains("claimRef") : nullptr;
+    return ref && ref->at("name") == "data" && ref->at("namespace") == "default";
+  }));
+  auto v = client_->Get(client::resources::kPersistentVolumes, "", "pv-n2");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->at("metadata").at("annotations").at("pv.kubernetes.io/bound-by-controller"), "yes");
+  auto claim = client_->Get(client::resources::kPersistentVolumeClaims, "default", "data");
+  ASSERT_TRUE(claim.ok());
+  EXPECT_EQ(v->at("spec").at("claimRef").at("uid"), claim->at("metadata").at("uid"));
+  // The claim is not bound in time: the binding fails and the pod is tried again.
+  ASSERT_TRUE(Eventually([&] {
+    for (const auto& e : EventsFor("app", "FailedScheduling")) {
+      if (e.at("message") ==
+          "running PreBind plugin \"VolumeBinding\": binding volumes: timed "
+          "out waiting for the condition")
+        return true;
+    }
+    return false;
+  }));
+  EXPECT_EQ(NodeOf("app"), "");
+  // The binder completes the binding: the pod is bound to the volume's node.
+  (*claim)["spec"].as_object()["volumeName"] = "pv-n2";
+  (*claim)["metadata"].as_object()["annotations"] =
+      json::object{{"pv.kubernetes.io/bind-completed", "yes"}};
+  auto updated = client_->Update(client::resources::kPersistentVolumeClaims, "default", *claim);
+  ASSERT_TRUE(updated.ok()) << updated.status().ToString();
+  ASSERT_TRUE(Eventually([&] { return NodeOf("app") == "n2"; }));
+
+  // A claim that does not exist: pending, with the reason in PodScheduled.
+  ASSERT_TRUE(client_->Create(client::resources::kPods, "default", pod_with("lost", "nope")).ok());
+  ASSERT_TRUE(Eventually([&] {
+    auto p = client_->Get(client::resources::kPods, "default", "lost");
+    const json::value* conds =
+        p.ok() ? p->at("status").as_object().if_contains("conditions") : nullptr;
+    if (!conds) return false;
+    for (const auto& c : conds->as_array()) {
+      if (c.at("type") == "PodScheduled" && c.at("status") == "False" &&
+          c.at("message") ==
+              "0/2 nodes are available: persistentvolumeclaim \"nope\" not found. "
+              "preemption: 0/2 nodes are available: 2 Preemption is not helpful "
+              "for scheduling..")
+        return true;
+    }
+    return false;
+  }));
+  // The claim appears and is bound: the pod follows.
+  json::object nope = json::parse(R"({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+      "metadata": {"name": "nope", "annotations": {"pv.kubernetes.io/bind-completed": "yes"}},
+      "spec": {"volumeName": "elsewhere", "accessModes": ["ReadWriteOnce"],
+      "resources": {"requests": {"storage": "1Gi"}}}})")
+                          .as_object();
+  ASSERT_TRUE(client_->Create(client::resources::kPersistentVolumeClaims, "default", nope).ok());
+  // ... to a volume that does not exist: no node.
+  ASSERT_TRUE(Eventually([&] {
+    for (const auto& e : EventsFor("lost", "FailedScheduling")) {
+      if (e.at("message").as_string().starts_with(
+              "0/2 nodes are available: 2 node(s) unavailable due to one or more pvc(s) bound to "
+              "non-existent pv(s)."))
+        return true;
+    }
+    return false;
+  }));
+  sched.Stop();
+}
+
 }  // namespace
 }  // namespace sampan::scheduler

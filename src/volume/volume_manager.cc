@@ -301,6 +301,97 @@ Result<internal::Payload> TokenPayload(const PodContext& ctx, const json::object
   return out;
 }
 
+// The PersistentVolume spec fields that are not its volume source.
+bool IsPersistentVolumeSpecField(std::string_view key) {
+  static constexpr std::string_view kFields[] = {
+      "accessModes",      "capacity",     "claimRef",
+      "mountOptions",     "nodeAffinity", "persistentVolumeReclaimPolicy",
+      "storageClassName", "volumeMode",   "volumeAttributesClassName"};
+  return std::find(std::begin(kFields), std::end(kFields), key) != std::end(kFields);
+}
+
+// A persistentVolumeClaim volume: the claim (in the pod's namespace) must be Bound, its volume
+// claimed by it, and of a kind this node mounts (hostPath, local). The errors are the kubelet's
+// (desired_state_of_world_populator): "error processing PVC ns/x: PVC is not bound", ...
+Result<HostVolume> SetUpClaim(const PodContext& ctx, const json::object& src) {
+  const std::string claim = Str(src, "claimName");
+  const std::string prefix = "error processing PVC " + ctx.ns + "/" + claim + ": ";
+  if (!*ctx.getter) return Internal(prefix + "no object getter to read the claim");
+  Result<json::object> pvc = (*ctx.getter)("PersistentVolumeClaim", ctx.ns, claim);
+  if (!pvc.ok()) {
+    std::string why = pvc.status().code() == Code::kNotFound
+                          ? "persistentvolumeclaims \"" + claim + "\" not found"
+                          : pvc.status().message();
+    return Status(pvc.status().code(), prefix + "failed to fetch PVC from API server: " + why);
+  }
+  const json::object empty;
+  const json::object* meta = Obj(*pvc, "metadata");
+  if (meta == nullptr) meta = &empty;
+  const json::object* spec = Obj(*pvc, "spec");
+  if (spec == nullptr) spec = &empty;
+  const json::object* status = Obj(*pvc, "status");
+  if (status == nullptr) status = &empty;
+  // Not an error of the pod's: the claim is on its way (the pod waits in ContainerCreating).
+  if (meta->contains("deletionTimestamp") && !meta->at("deletionTimestamp").is_null()) {
+    return Unavailable(prefix + "PVC is being deleted");
+  }
+  if (Str(*status, "phase") != "Bound") return Unavailable(prefix + "PVC is not bound");
+  const std::string pv_name = Str(*spec, "volumeName");
+  if (pv_name.empty()) return Unavailable(prefix + "PVC has empty pvc.Spec.VolumeName");
+
+  Result<json::object> pv = (*ctx.getter)("PersistentVolume", "", pv_name);
+  if (!pv.ok()) {
+    std::string why = pv.status().code() == Code::kNotFound
+                          ? "persistentvolumes \"" + pv_name + "\" not found"
+                          : pv.status().message();
+    return Status(pv.status().code(),
+                  prefix + "failed to fetch PV " + pv_name + " from API server: " + why);
+  }
+  const json::object* pv_spec = Obj(*pv, "spec");
+  if (pv_spec == nullptr) pv_spec = &empty;
+  const json::object* ref = Obj(*pv_spec, "claimRef");
+  if (ref == nullptr) {
+    return Unavailable(prefix + "found PV object " + pv_name +
+                       " but it has a nil pv.Spec.ClaimRef indicating it is not yet bound to the "
+                       "claim");
+  }
+  const std::string claim_uid = Str(*meta, "uid");
+  if (Str(*ref, "uid") != claim_uid) {
+    return Unavailable(prefix + "found PV object " + pv_name + " but its pv.Spec.ClaimRef.UID " +
+                       Str(*ref, "uid") + " does not point to claim.UID " + claim_uid);
+  }
+  if (Str(*pv_spec, "volumeMode") == "Block") {
+    return Invalid(prefix + "PV " + pv_name +
+                   " has volumeMode Block: block volumes are not supported on this node");
+  }
+
+  if (const json::object* hp = Obj(*pv_spec, "hostPath")) {
+    std::string path = Str(*hp, "path");
+    if (HasBackstep(path)) return Invalid("invalid HostPath `" + path + "`: must not contain '..'");
+    if (path.empty() || path[0] != '/') return Invalid("hostPath path must be absolute: " + path);
+    ASSIGN_OR_RETURN(bool is_file, CheckHostPathType(path, Str(*hp, "type")));
+    return HostVolume{path, false, is_file, false};
+  }
+  if (const json::object* local = Obj(*pv_spec, "local")) {
+    // The local plugin's NewMounter: the path must exist (nothing is created).
+    std::string path = Str(*local, "path");
+    if (path.empty() || path[0] != '/') return Invalid("local path must be absolute: " + path);
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return NotFound("path \"" + path + "\" does not exist");
+    return HostVolume{path, false, !S_ISDIR(st.st_mode), false};
+  }
+  std::string kind;
+  for (const auto& kv : *pv_spec) {
+    if (!IsPersistentVolumeSpecField(kv.key())) {
+      kind = std::string(kv.key());
+      break;
+    }
+  }
+  return Invalid("unsupported volume type: PV " + pv_name + " has " +
+                 (kind.empty() ? std::string("no volume source") : "a " + kind + " volume source") +
+                 " (this node mounts hostPath and local persistent volumes only)");
+}
+
 Result<HostVolume> SetUpOne(const PodContext& ctx, const std::string& name,
                             const json::object& vol) {
   const json::object& pod = *ctx.pod;
@@ -411,6 +502,14 @@ Result<HostVolume> SetUpOne(const PodContext& ctx, const std::string& name,
     RETURN_IF_ERROR(SetupTmpfs(dir, TmpfsSize(pod, 0, ctx.opts->node_allocatable_memory)));
     RETURN_IF_ERROR(WriteProjected(ctx, dir, payload));
     return HostVolume{dir, true, false, true};
+  }
+
+  if (kind == "persistentVolumeClaim") {
+    // Read-only when the pod's volume says so (the kubelet's NewSpecFromPersistentVolume with
+    // the claim source's readOnly); the claim's access modes do not make it read-only.
+    ASSIGN_OR_RETURN(HostVolume hv, SetUpClaim(ctx, *src));
+    hv.read_only = Bool(*src, "readOnly");
+    return hv;
   }
 
   return Invalid("volume source " + kind + " is not supported on this node");

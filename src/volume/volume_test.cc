@@ -344,11 +344,11 @@ TEST_F(VolumeTest, MissingObjectsAndKeysUseKubeletWording) {
   EXPECT_EQ(
       r.status().message(),
       "MountVolume.SetUp failed for volume \"c\" : invalid path: must not contain '..': ../x");
-  r = mgr_->SetUp(Pod(R"({"name": "pvc", "persistentVolumeClaim": {"claimName": "x"}})"));
+  r = mgr_->SetUp(Pod(R"({"name": "nfs", "nfs": {"server": "10.0.0.1", "path": "/x"}})"));
   EXPECT_EQ(r.status().code(), Code::kInvalid);
   EXPECT_EQ(r.status().message(),
-            "MountVolume.SetUp failed for volume \"pvc\" : volume source "
-            "persistentVolumeClaim is not supported on this node");
+            "MountVolume.SetUp failed for volume \"nfs\" : volume source "
+            "nfs is not supported on this node");
   ASSERT_TRUE(mgr_->TearDown("pod-1").ok());
 }
 
@@ -358,8 +358,7 @@ TEST_F(VolumeTest, ServiceAccountTokenProjection) {
   TokenRequester tokens = [&](const TokenRequestArgs& a) -> Result<IssuedToken> {
     asked.push_back(a);
     if (a.service_account == "missing") return NotFound("serviceaccounts \"missing\" not found");
-    return IssuedToken{"token-" + std::to_string(asked.size()),
-                       Clock::Real().NowUnix() + lifetime};
+    return IssuedToken{"token-" + std::to_string(asked.size()), Clock::Real().NowUnix() + lifetime};
   };
   VolumeManager mgr(opts_, Getter(), tokens);
   const std::string vol = R"({"name": "api", "projected": {"defaultMode": 420, "sources": [
@@ -399,8 +398,7 @@ TEST_F(VolumeTest, ServiceAccountTokenProjection) {
   auto bad = mgr.SetUp(Pod(plain, R"("serviceAccountName": "missing")"));
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), Code::kNotFound);
-  EXPECT_NE(bad.status().message().find("serviceaccounts \"missing\" not found"),
-            std::string::npos)
+  EXPECT_NE(bad.status().message().find("serviceaccounts \"missing\" not found"), std::string::npos)
       << bad.status().message();
   ASSERT_TRUE(mgr.TearDown("pod-1").ok());
 }
@@ -593,6 +591,144 @@ TEST_F(VolumeTest, MountsForExpandsFromPodEnvironment) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_TRUE(stdfs::is_directory(vols->at("scratch").path + "/p-o"));
   ASSERT_TRUE(mgr_->TearDown("pod-1").ok());
+}
+
+// persistentVolumeClaim volumes: the claim must be Bound to a volume claimed by it; hostPath and
+// local volumes are bound into containers like hostPath volumes.
+TEST_F(VolumeTest, PersistentVolumeClaimHostPathAndLocal) {
+  const std::string data = host_ + "/pv-data";
+  objects_["PersistentVolumeClaim/ns1/data"] = Parse(R"({"metadata": {"name": "data",
+      "namespace": "ns1", "uid": "claim-uid"}, "spec": {"volumeName": "pv1",
+      "accessModes": ["ReadWriteOnce"]}, "status": {"phase": "Bound"}})");
+  objects_["PersistentVolume//pv1"] = Parse(R"({"metadata": {"name": "pv1"}, "spec": {
+      "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+      "claimRef": {"namespace": "ns1", "name": "data", "uid": "claim-uid"},
+      "hostPath": {"path": ")" + data + R"(", "type": "DirectoryOrCreate"}}})");
+  json::object pod = Pod(R"({"name": "d", "persistentVolumeClaim": {"claimName": "data"}},
+             {"name": "ro", "persistentVolumeClaim": {"claimName": "data", "readOnly": true}})");
+  auto vols = mgr_->SetUp(pod);
+  ASSERT_TRUE(vols.ok()) << vols.status().ToString();
+  EXPECT_EQ(vols->at("d").path, data);
+  EXPECT_FALSE(vols->at("d").read_only);
+  EXPECT_FALSE(vols->at("d").is_file);
+  EXPECT_FALSE(vols->at("d").is_tmpfs);
+  EXPECT_TRUE(vols->at("ro").read_only);
+  EXPECT_TRUE(stdfs::is_directory(data));  // DirectoryOrCreate made it
+  EXPECT_EQ(Mode(data), 0755);
+  json::object c = Parse(R"({"name": "main", "volumeMounts": [
+      {"name": "d", "mountPath": "/data"}, {"name": "ro", "mountPath": "/ro"}]})");
+  auto mounts = mgr_->MountsFor(pod, c, *vols);
+  ASSERT_TRUE(mounts.ok()) << mounts.status().ToString();
+  ASSERT_EQ(mounts->size(), 2u);
+  EXPECT_EQ((*mounts)[0].host_path, data);
+  EXPECT_FALSE((*mounts)[0].read_only);
+  EXPECT_TRUE((*mounts)[1].read_only);
+  // The pod's data outlives it: TearDown leaves the volume's directory alone.
+  ASSERT_TRUE(fs::WriteFileAtomic(data + "/keep", "v1").ok());
+  ASSERT_TRUE(mgr_->TearDown("pod-1").ok());
+  EXPECT_EQ(*fs::ReadFile(data + "/keep"), "v1");
+
+  // A hostPath type check fails as for a hostPath volume.
+  objects_["PersistentVolume//pv1"].at("spec").as_object()["hostPath"] =
+      json::object{{"path", host_ + "/none"}, {"type", "Directory"}};
+  auto bad = mgr_->SetUp(pod);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            "MountVolume.SetUp failed for volume \"d\" : hostPath type "
+            "check failed: " +
+                host_ + "/none is not a directory");
+
+  // local: the path must exist; nothing is created.
+  json::object& spec = objects_["PersistentVolume//pv1"].at("spec").as_object();
+  spec.erase("hostPath");
+  spec["local"] = json::object{{"path", host_ + "/disk"}};
+  spec["nodeAffinity"] = Parse(R"({"required": {"nodeSelectorTerms": [{"matchExpressions": [
+      {"key": "kubernetes.io/hostname", "operator": "In", "values": ["n1"]}]}]}})");
+  auto missing = mgr_->SetUp(pod);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), Code::kNotFound);
+  EXPECT_EQ(missing.status().message(), "MountVolume.SetUp failed for volume \"d\" : path \"" +
+                                            host_ + "/disk\" does not exist");
+  EXPECT_FALSE(stdfs::exists(host_ + "/disk"));
+  ASSERT_TRUE(fs::MakeDirs(host_ + "/disk").ok());
+  vols = mgr_->SetUp(pod);
+  ASSERT_TRUE(vols.ok()) << vols.status().ToString();
+  EXPECT_EQ(vols->at("d").path, host_ + "/disk");
+  EXPECT_TRUE(vols->at("ro").read_only);
+
+  // Other volume sources are not mounted on this node.
+  spec.erase("local");
+  spec["nfs"] = json::object{{"server", "10.0.0.1"}, {"path", "/export"}};
+  auto nfs = mgr_->SetUp(pod);
+  ASSERT_FALSE(nfs.ok());
+  EXPECT_EQ(nfs.status().code(), Code::kInvalid);
+  EXPECT_EQ(nfs.status().message(),
+            "MountVolume.SetUp failed for volume \"d\" : unsupported volume type: PV pv1 has a nfs "
+            "volume source (this node mounts hostPath and local persistent volumes only)");
+  spec.erase("nfs");
+  spec["hostPath"] = json::object{{"path", data}};
+  spec["volumeMode"] = "Block";
+  auto block = mgr_->SetUp(pod);
+  ASSERT_FALSE(block.ok());
+  EXPECT_NE(block.status().message().find("block volumes are not supported"), std::string::npos);
+  EXPECT_TRUE(mgr_->TearDown("pod-1").ok());
+}
+
+TEST_F(VolumeTest, PersistentVolumeClaimMissingOrUnbound) {
+  json::object pod = Pod(R"({"name": "d", "persistentVolumeClaim": {"claimName": "data"}})");
+  auto r = mgr_->SetUp(pod);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kNotFound);
+  EXPECT_EQ(r.status().message(),
+            "MountVolume.SetUp failed for volume \"d\" : error processing PVC ns1/data: failed to "
+            "fetch PVC from API server: persistentvolumeclaims \"data\" not found");
+
+  // Pending: the pod waits (ContainerCreating) until the binder binds it.
+  objects_["PersistentVolumeClaim/ns1/data"] = Parse(R"({"metadata": {"name": "data",
+      "namespace": "ns1", "uid": "claim-uid"}, "spec": {}, "status": {"phase": "Pending"}})");
+  r = mgr_->SetUp(pod);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kUnavailable);
+  EXPECT_EQ(r.status().message(),
+            "MountVolume.SetUp failed for volume \"d\" : error processing PVC ns1/data: PVC is not "
+            "bound");
+  // Pre-bound by the scheduler or the user but not yet Bound: still waiting.
+  objects_["PersistentVolumeClaim/ns1/data"].at("spec").as_object()["volumeName"] = "pv1";
+  r = mgr_->SetUp(pod);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("PVC is not bound"), std::string::npos);
+
+  // Bound, but the volume is gone or claimed by another claim (uid).
+  objects_["PersistentVolumeClaim/ns1/data"].at("status").as_object()["phase"] = "Bound";
+  r = mgr_->SetUp(pod);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "MountVolume.SetUp failed for volume \"d\" : error processing PVC ns1/data: failed to "
+            "fetch PV pv1 from API server: persistentvolumes \"pv1\" not found");
+  objects_["PersistentVolume//pv1"] = Parse(R"({"metadata": {"name": "pv1"}, "spec": {
+      "claimRef": {"namespace": "ns1", "name": "data", "uid": "other-uid"},
+      "hostPath": {"path": ")" + host_ + R"("}}})");
+  r = mgr_->SetUp(pod);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "MountVolume.SetUp failed for volume \"d\" : error processing PVC ns1/data: found PV "
+            "object pv1 but its pv.Spec.ClaimRef.UID other-uid does not point to claim.UID "
+            "claim-uid");
+  objects_["PersistentVolume//pv1"].at("spec").as_object().erase("claimRef");
+  r = mgr_->SetUp(pod);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("has a nil pv.Spec.ClaimRef"), std::string::npos);
+
+  // A claim being deleted is not mounted.
+  objects_["PersistentVolume//pv1"].at("spec").as_object()["claimRef"] =
+      json::object{{"namespace", "ns1"}, {"name", "data"}, {"uid", "claim-uid"}};
+  ASSERT_TRUE(mgr_->SetUp(pod).ok());
+  objects_["PersistentVolumeClaim/ns1/data"].at("metadata").as_object()["deletionTimestamp"] =
+      "2024-01-01T00:00:00Z";
+  r = mgr_->SetUp(pod);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("PVC is being deleted"), std::string::npos);
+  EXPECT_TRUE(mgr_->TearDown("pod-1").ok());
 }
 
 }  // namespace

@@ -23,8 +23,9 @@
 
 namespace sampan::volume {
 
-// Reads the ConfigMaps and Secrets a pod refers to.
-// kind is "ConfigMap" or "Secret". NotFound when absent.
+// Reads the API objects a pod refers to: kind is "ConfigMap", "Secret",
+// "PersistentVolumeClaim" (in the pod's namespace) or "PersistentVolume" (ns ""). NotFound
+// when absent.
 using ObjectGetter = std::function<Result<boost::json::object>(
     const std::string& kind, const std::string& ns, const std::string& name)>;
 
@@ -80,9 +81,16 @@ class VolumeManager {
   // containerd does). spec.securityContext.fsGroup gives every volume but hostPath that
   // group (setgid directories, g+rw; g+r for the read-only kinds). A serviceAccountToken
   // projection holds a token of the pod's service account bound to the pod, asked for once
-  // and asked for again when 80% of its lifetime has passed (as the kubelet). Unknown volume
-  // kinds (persistentVolumeClaim, ...) are Invalid. Not thread-safe for one pod; distinct
-  // pods may be set up concurrently.
+  // and asked for again when 80% of its lifetime has passed (as the kubelet).
+  // persistentVolumeClaim: the claim must exist and be Bound (status.phase and spec.volumeName)
+  // to a PersistentVolume whose claimRef has the claim's uid, else Unavailable/NotFound with the
+  // kubelet's wording (`error processing PVC ns/x: PVC is not bound`, `... failed to fetch PVC
+  // from API server: persistentvolumeclaims "x" not found`); the pod waits and SetUp is retried.
+  // The volume's hostPath source (type checked as for a hostPath volume) or local source (the
+  // path must exist: `path "/p" does not exist`) is bind-mounted like a hostPath, read-only when
+  // the pod's volume says readOnly; other sources are Invalid ("unsupported volume type: ...").
+  // No fsGroup ownership change is made on persistent volumes. Unknown volume kinds are Invalid.
+  // Not thread-safe for one pod; distinct pods may be set up concurrently.
   Result<std::map<std::string, HostVolume>> SetUp(const boost::json::object& pod);
   // Unmounts tmpfs volumes and subPath bind mounts and deletes <pods_dir>/<uid> (never
   // crossing into a mount that would not go: Internal then). OK when absent.
