@@ -86,6 +86,19 @@ Result<json::object> AnswerAccessReview(const api::KindInfo& kind, json::object 
   if (!self && subject.user.empty() && subject.groups.empty()) {
     return InvalidSpec(kind, "spec.user", "at least one of user or group must be specified");
   }
+  if (local && ra) {
+    // The namespace comes from the URL; written into the review before anything reads it
+    // (the attributes below are views into these objects).
+    const std::string asked(StrAt(*ra, "namespace"));
+    if (!asked.empty() && asked != ctx.ns) {
+      return BadRequest("spec.resourceAttributes.namespace must match metadata.namespace: \"" +
+                        asked + "\" != \"" + std::string(ctx.ns) + "\"");
+    }
+    request["metadata"].as_object()["namespace"] = ctx.ns;
+    request["spec"].as_object()["resourceAttributes"].as_object()["namespace"] = ctx.ns;
+    spec = ObjectAt(request, "spec");
+    ra = ObjectAt(*spec, "resourceAttributes");
+  }
   AuthzAttributes a;
   const json::object& attrs = ra ? *ra : *na;
   a.verb = StrAt(attrs, "verb");
@@ -95,16 +108,6 @@ Result<json::object> AnswerAccessReview(const api::KindInfo& kind, json::object 
     a.subresource = StrAt(attrs, "subresource");
     a.ns = StrAt(attrs, "namespace");
     a.name = StrAt(attrs, "name");
-    if (local) {
-      if (!a.ns.empty() && a.ns != ctx.ns) {
-        return BadRequest("spec.resourceAttributes.namespace must match metadata.namespace: \"" +
-                          std::string(a.ns) + "\" != \"" + std::string(ctx.ns) + "\"");
-      }
-      a.ns = ctx.ns;
-      json::object& m = request["metadata"].as_object();
-      m["namespace"] = ctx.ns;
-      request["spec"].as_object()["resourceAttributes"].as_object()["namespace"] = ctx.ns;
-    }
   } else {
     a.resource_request = false;
     a.path = StrAt(attrs, "path");
