@@ -5,6 +5,7 @@
 
 #include "agent/node_context.h"
 #include "api/json_util.h"
+#include "api/persistent_volumes.h"
 #include "client/events.h"
 #include "util/log.h"
 
@@ -14,17 +15,10 @@ namespace json = boost::json;
 using api::Obj;
 using api::Str;
 
-namespace {
-
-constexpr std::string_view kProvisioner =
-    "sampan.io/local-path";  // controllers' kLocalPathProvisioner
-
-}  // namespace
-
 std::string LocalVolumeToDelete(const json::object& pv, const std::string& node_name) {
   const json::object* meta = Obj(&pv, "metadata");
   const json::object* annotations = Obj(meta, "annotations");
-  if (Str(annotations, "pv.kubernetes.io/provisioned-by") != kProvisioner) return "";
+  if (Str(annotations, "pv.kubernetes.io/provisioned-by") != api::kLocalPathProvisioner) return "";
   if (Str(annotations, "volume.kubernetes.io/selected-node") != node_name) return "";
   const json::object* spec = Obj(&pv, "spec");
   if (Str(spec, "persistentVolumeReclaimPolicy") != "Delete") return "";

@@ -13,6 +13,11 @@
 
 namespace sampan::api {
 
+// The provisioner of sampan's built-in local-path StorageClass: the server creates the class,
+// the controller manager provisions (controllers/local_path_provisioner.h), each node's agent
+// deletes (agent/local_volumes.h).
+inline constexpr std::string_view kLocalPathProvisioner = "sampan.io/local-path";
+
 // The claim's storage class: the beta annotation volume.beta.kubernetes.io/storage-class when
 // present (it wins, as in Kubernetes' GetPersistentVolumeClaimClass), else spec.storageClassName
 // ("" = explicitly none); nullopt when neither is set.

@@ -16,6 +16,7 @@
 
 #include "apiserver/rest.h"
 #include "apiserver/rest_internal.h"
+#include "util/go_quote.h"
 
 namespace sampan::apiserver {
 
@@ -139,50 +140,6 @@ std::string ContainersPhrase(const std::vector<std::string>& names) {
   return std::string(Pluralize("container", "containers", names.size())) + " " + JoinQuote(names);
 }
 
-// Go's %q for a string (the common escapes; other bytes pass through).
-std::string GoQuote(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char ch : s) {
-    switch (ch) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\a':
-        out += "\\a";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\v':
-        out += "\\v";
-        break;
-      default:
-        if (ch < 0x20 || ch == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", ch);
-          out += buf;
-        } else {
-          out += static_cast<char>(ch);
-        }
-    }
-  }
-  return out + "\"";
-}
 
 using CheckResult = std::optional<Violation>;
 

@@ -7,6 +7,7 @@
 #include "apiserver/http.h"
 #include "apiserver/object_cache.h"
 #include "apiserver/rest.h"
+#include "util/go_quote.h"
 
 namespace sampan::apiserver {
 
@@ -39,20 +40,6 @@ bool Has(const std::vector<std::string>& set, std::string_view v) {
   return std::find(set.begin(), set.end(), v) != set.end();
 }
 
-// Go's %q of a []string: ["a" "b"].
-std::string GoQuotedList(const std::vector<std::string>& items) {
-  std::string out = "[";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i) out += ' ';
-    out += '"';
-    for (char c : items[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "]";
-}
 
 bool ResourceMatches(const PolicyRule& r, std::string_view resource, std::string_view sub) {
   for (const auto& rr : r.resources) {
@@ -200,13 +187,13 @@ json::object RuleToJson(const PolicyRule& rule) {
 
 std::string CompactRuleString(const PolicyRule& rule) {
   std::vector<std::string> parts;
-  if (!rule.api_groups.empty()) parts.push_back("APIGroups:" + GoQuotedList(rule.api_groups));
-  if (!rule.resources.empty()) parts.push_back("Resources:" + GoQuotedList(rule.resources));
+  if (!rule.api_groups.empty()) parts.push_back("APIGroups:" + GoQuoteList(rule.api_groups));
+  if (!rule.resources.empty()) parts.push_back("Resources:" + GoQuoteList(rule.resources));
   if (!rule.non_resource_urls.empty())
-    parts.push_back("NonResourceURLs:" + GoQuotedList(rule.non_resource_urls));
+    parts.push_back("NonResourceURLs:" + GoQuoteList(rule.non_resource_urls));
   if (!rule.resource_names.empty())
-    parts.push_back("ResourceNames:" + GoQuotedList(rule.resource_names));
-  if (!rule.verbs.empty()) parts.push_back("Verbs:" + GoQuotedList(rule.verbs));
+    parts.push_back("ResourceNames:" + GoQuoteList(rule.resource_names));
+  if (!rule.verbs.empty()) parts.push_back("Verbs:" + GoQuoteList(rule.verbs));
   std::string out = "{";
   for (size_t i = 0; i < parts.size(); ++i) out += (i ? ", " : "") + parts[i];
   return out + "}";
@@ -439,7 +426,7 @@ Status Authorizer::CheckEscalation(const api::KindInfo& kind, const json::object
   const std::string ns = meta && kind.namespaced ? std::string(Str(*meta, "namespace")) : "";
   const std::string prefix = QualifiedResource(kind) + " \"" + name + "\" is forbidden: ";
   auto not_held = [&](const std::vector<PolicyRule>& missing) {
-    std::string msg = prefix + "user \"" + who->user + "\" (groups=" + GoQuotedList(who->groups) +
+    std::string msg = prefix + "user \"" + who->user + "\" (groups=" + GoQuoteList(who->groups) +
                       ") is attempting to grant RBAC permissions not currently held:";
     for (const auto& m : missing) msg += "\n" + CompactRuleString(m);
     return Forbidden(std::move(msg));

@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "api/persistent_volumes.h"
 #include "apiserver/rest.h"
 
 namespace sampan::apiserver {
@@ -78,7 +79,7 @@ json::object LocalPathClass() {
   return json::object{{"apiVersion", "storage.k8s.io/v1"},
                       {"kind", "StorageClass"},
                       {"metadata", std::move(meta)},
-                      {"provisioner", "sampan.io/local-path"},
+                      {"provisioner", api::kLocalPathProvisioner},
                       {"volumeBindingMode", "WaitForFirstConsumer"},
                       {"reclaimPolicy", "Delete"}};
 }

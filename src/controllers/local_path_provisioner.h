@@ -20,13 +20,14 @@
 #include <thread>
 #include <vector>
 
+#include "api/persistent_volumes.h"
 #include "client/events.h"
 #include "client/shared_informers.h"
 #include "client/workqueue.h"
 
 namespace sampan::controllers {
 
-inline constexpr std::string_view kLocalPathProvisioner = "sampan.io/local-path";
+using api::kLocalPathProvisioner;  // api/persistent_volumes.h
 
 // The volume the provisioner makes for `pvc` of class `storage_class` on the node `node_name`
 // (whose kubernetes.io/hostname label is `hostname`), with its directory under `default_dir`

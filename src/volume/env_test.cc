@@ -235,18 +235,6 @@ TEST_F(ContainerEnvTest, MissingSourcesAreNotFound) {
   EXPECT_EQ(r.status().code(), Code::kUnavailable);
 }
 
-TEST(GoQuote, MatchesStrconvQuote) {
-  using internal::GoQuote;
-  EXPECT_EQ(GoQuote("plain"), "\"plain\"");
-  EXPECT_EQ(GoQuote("a\"b\\c"), "\"a\\\"b\\\\c\"");
-  EXPECT_EQ(GoQuote("\t\n\r\a\b\f\v"), "\"\\t\\n\\r\\a\\b\\f\\v\"");
-  EXPECT_EQ(GoQuote(std::string("\x01\x7f", 2)), "\"\\x01\\x7f\"");
-  EXPECT_EQ(GoQuote("h\xc3\xa9llo"), "\"h\xc3\xa9llo\"");  // printable UTF-8 kept
-  EXPECT_EQ(GoQuote("\xff"), "\"\\xff\"");                 // invalid UTF-8
-  EXPECT_EQ(GoQuote("\xc2\xa0"), "\"\\u00a0\"");           // no-break space
-  EXPECT_EQ(GoQuote("\xe2\x80\xa8"), "\"\\u2028\"");
-}
-
 TEST(CleanPath, LikeGoPathClean) {
   using internal::CleanPath;
   EXPECT_EQ(CleanPath("a//b/./c/"), "a/b/c");

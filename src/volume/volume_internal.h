@@ -1,6 +1,8 @@
 // Internals of the volume module shared by its .cc files (not part of the contract).
 #pragma once
 
+#include "util/go_quote.h"
+
 #include <sys/types.h>
 
 #include <boost/json.hpp>
@@ -27,9 +29,8 @@ bool Bool(const boost::json::object& o, std::string_view key);
 // spec.ephemeralContainers; nullptr when absent.
 const boost::json::object* FindContainer(const boost::json::object& pod, std::string_view name);
 
-// Go's strconv.Quote: "..." with \" \\ \n \t ..., \xNN for bytes that are not valid UTF-8
-// and \uNNNN for non-printable runes (a close approximation of unicode.IsPrint).
-std::string GoQuote(std::string_view s);
+// GoQuote: util/go_quote.h.
+using ::sampan::GoQuote;
 // Go's path.Clean for relative slash-separated paths ("a//b/./c/" → "a/b/c", "" → ".").
 std::string CleanPath(std::string_view p);
 // Like Kubernetes' util/errors aggregate: one message as is, several as "[a, b]".
