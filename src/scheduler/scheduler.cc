@@ -246,13 +246,25 @@ Status Scheduler::RecordFailure(const json::object& pod, const std::string& reas
       {"type", "PodScheduled"},   {"status", "False"},
       {"reason", reason},         {"message", message},
       {"lastProbeTime", nullptr}, {"lastTransitionTime", FormatRfc3339(Clock::Real().NowUnix())}};
-  // Strategic merge: conditions merge by type.
-  json::object patch{{"status", json::object{{"conditions", json::array{cond}}}}};
-  auto r =
-      client_->Patch(client::resources::kPods, MetaString(pod, "namespace"),
-                     MetaString(pod, "name"), client::PatchType::kStrategicMerge, patch, "status");
-  if (!r.ok() && r.status().code() != Code::kNotFound) return r.status();
-  return Status::Ok();
+  // Strategic merge: conditions merge by type. The pod's resourceVersion makes the patch
+  // conditional: a pod bound meanwhile (by another scheduler or a client posting a Binding) must
+  // not be marked unschedulable after its binding said PodScheduled=True.
+  const std::string ns(MetaString(pod, "namespace")), name(MetaString(pod, "name"));
+  std::string rv(MetaString(pod, "resourceVersion"));
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    json::object patch{{"metadata", json::object{{"resourceVersion", rv}}},
+                       {"status", json::object{{"conditions", json::array{cond}}}}};
+    auto r = client_->Patch(client::resources::kPods, ns, name, client::PatchType::kStrategicMerge,
+                            patch, "status");
+    if (r.ok() || r.status().code() == Code::kNotFound) return Status::Ok();
+    if (r.status().code() != Code::kConflict) return r.status();
+    // Changed since this cycle read it: write the failure only if it is still unbound.
+    auto now = client_->Get(client::resources::kPods, ns, name);
+    if (!now.ok()) return now.status().code() == Code::kNotFound ? Status::Ok() : now.status();
+    if (!Str(Obj(&*now, "spec"), "nodeName").empty()) return Status::Ok();
+    rv = std::string(MetaString(*now, "resourceVersion"));
+  }
+  return Status::Ok();  // still changing: the next cycle records its own outcome
 }
 
 Status Scheduler::SetNominatedNode(const json::object& pod, const std::string& node) {
