@@ -1,6 +1,7 @@
 #include "agent/service_proxy.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <tuple>
@@ -25,8 +26,70 @@ using view::Str;
 
 }  // namespace
 
+namespace {
+
+// IPv4 addresses of a list of strings (others are skipped: the API validated them).
+std::vector<uint32_t> Ipv4s(const json::array* list) {
+  std::vector<uint32_t> out;
+  for (const json::value& v : list ? *list : json::array{}) {
+    if (!v.is_string()) continue;
+    if (auto ip = net::ParseIpv4(v.as_string()); ip.ok()) out.push_back(*ip);
+  }
+  return out;
+}
+
+std::vector<uint32_t> LoadBalancerIps(const json::object& svc) {
+  std::vector<uint32_t> out;
+  const json::object* status = Obj(svc, "status");
+  const json::object* lb = status ? Obj(*status, "loadBalancer") : nullptr;
+  const json::array* ingress = lb ? Arr(*lb, "ingress") : nullptr;
+  for (const json::value& v : ingress ? *ingress : json::array{}) {
+    if (!v.is_object()) continue;
+    // ipMode Proxy: the load balancer sends traffic to the nodes itself; only VIP (the
+    // default) addresses are answered here, as kube-proxy does.
+    if (Str(v.as_object(), "ipMode") == "Proxy") continue;
+    if (auto ip = net::ParseIpv4(Str(v.as_object(), "ip")); ip.ok()) out.push_back(*ip);
+  }
+  return out;
+}
+
+std::vector<net::Ipv4Cidr> SourceRanges(const json::object& spec) {
+  std::vector<net::Ipv4Cidr> out;
+  const json::array* ranges = Arr(spec, "loadBalancerSourceRanges");
+  for (const json::value& v : ranges ? *ranges : json::array{}) {
+    if (!v.is_string()) continue;
+    std::string text(v.as_string());
+    std::erase(text, ' ');
+    auto cidr = net::ParseCidr(text);
+    if (!cidr.ok()) {
+      // Host bits set ("10.0.0.1/8") are allowed by the API: the range is its network.
+      auto slash = text.find('/');
+      auto ip = net::ParseIpv4(text.substr(0, slash));
+      if (slash == std::string::npos || !ip.ok()) continue;
+      int len = std::atoi(text.c_str() + slash + 1);
+      if (len < 0 || len > 32) continue;
+      net::Ipv4Cidr c{0, len};
+      c.network = *ip & c.mask();
+      cidr = c;
+    }
+    out.push_back(*cidr);
+  }
+  return out;
+}
+
+int AffinitySeconds(const json::object& spec) {
+  if (Str(spec, "sessionAffinity") != "ClientIP") return 0;
+  const json::object* cfg = Obj(spec, "sessionAffinityConfig");
+  const json::object* client_ip = cfg ? Obj(*cfg, "clientIP") : nullptr;
+  int64_t t = client_ip ? Int(*client_ip, "timeoutSeconds") : 0;
+  return t > 0 ? static_cast<int>(t) : 10800;  // Kubernetes' default: 3 hours
+}
+
+}  // namespace
+
 std::vector<net::ServicePortRule> ServiceRules(const std::vector<client::ObjectPtr>& services,
-                                               const std::vector<client::ObjectPtr>& slices) {
+                                               const std::vector<client::ObjectPtr>& slices,
+                                               const std::string& node) {
   // Slices by namespace/service name.
   std::map<std::string, std::vector<const json::object*>> by_service;
   for (const client::ObjectPtr& s : slices) {
@@ -43,6 +106,14 @@ std::vector<net::ServicePortRule> ServiceRules(const std::vector<client::ObjectP
     if (auto ip = net::ParseIpv4(Str(*spec, "clusterIP")); ip.ok()) cluster_ip = *ip;
     const json::array* ports = Arr(*spec, "ports");
     if (!ports) continue;
+    const std::vector<uint32_t> external_ips = Ipv4s(Arr(*spec, "externalIPs"));
+    const std::vector<uint32_t> lb_ips =
+        Str(*spec, "type") == "LoadBalancer" ? LoadBalancerIps(*svc) : std::vector<uint32_t>{};
+    const std::vector<net::Ipv4Cidr> source_ranges = SourceRanges(*spec);
+    // The external policy applies to NodePort and LoadBalancer Services (and external IPs).
+    const bool external_local = Str(*spec, "externalTrafficPolicy") == "Local";
+    const bool internal_local = Str(*spec, "internalTrafficPolicy") == "Local";
+    const int affinity = AffinitySeconds(*spec);
     const std::string key =
         client::MetaString(*svc, "namespace") + "/" + client::MetaString(*svc, "name");
     for (const json::value& pv : *ports) {
@@ -55,6 +126,12 @@ std::vector<net::ServicePortRule> ServiceRules(const std::vector<client::ObjectP
       rule.node_port = static_cast<int>(Int(port, "nodePort"));
       const std::string port_name(Str(port, "name"));
       rule.name = key + "/" + port_name;
+      rule.external_ips = external_ips;
+      rule.load_balancer_ips = lb_ips;
+      rule.source_ranges = source_ranges;
+      rule.external_local = external_local;
+      rule.internal_local = internal_local;
+      rule.affinity_seconds = affinity;
       if ((rule.cluster_ip == 0 || rule.port == 0) && rule.node_port == 0) continue;
       std::set<std::pair<uint32_t, int>> seen;
       auto it = by_service.find(key);
@@ -78,11 +155,12 @@ std::vector<net::ServicePortRule> ServiceRules(const std::vector<client::ObjectP
           if (!ev.is_object() || !view::EndpointReady(ev.as_object())) continue;
           const json::array* addrs = Arr(ev.as_object(), "addresses");
           if (!addrs) continue;
+          const bool local = !node.empty() && Str(ev.as_object(), "nodeName") == node;
           for (const json::value& a : *addrs) {
             if (!a.is_string()) continue;
             auto ip = net::ParseIpv4(a.as_string());
             if (ip.ok() && seen.emplace(*ip, target).second) {
-              rule.endpoints.push_back(net::ServiceEndpoint{*ip, target});
+              rule.endpoints.push_back(net::ServiceEndpoint{*ip, target, local});
             }
           }
         }
@@ -208,7 +286,8 @@ void ServiceProxy::Loop() {
       }
     }
     auto data = std::make_shared<DnsData>(DnsData{services_->List(), slices_->List()});
-    std::vector<net::ServicePortRule> rules = ServiceRules(data->services, data->slices);
+    std::vector<net::ServicePortRule> rules =
+        ServiceRules(data->services, data->slices, ctx_->node_name);
     {
       std::lock_guard<std::mutex> l(dns_mu_);
       dns_data_ = std::move(data);

@@ -25,9 +25,12 @@ struct NodeContext;
 
 // The table's contents for these Services and EndpointSlices (pure; unit-tested): one rule
 // per port of each Service that has a clusterIP or node ports, with the ready endpoints of
-// the slices labelled kubernetes.io/service-name=<service> in its namespace.
+// the slices labelled kubernetes.io/service-name=<service> in its namespace (those whose
+// nodeName is `node` marked local), its externalIPs, load-balancer ingress IPs and source
+// ranges, traffic policies and session affinity.
 std::vector<net::ServicePortRule> ServiceRules(const std::vector<client::ObjectPtr>& services,
-                                               const std::vector<client::ObjectPtr>& slices);
+                                               const std::vector<client::ObjectPtr>& slices,
+                                               const std::string& node = "");
 
 // The routes to the pods of the Nodes other than `self`: (podCIDR, InternalIP) of each that
 // has both (pure; unit-tested).

@@ -85,5 +85,82 @@ TEST(NodeRoutesTest, OtherNodesPodRangesViaTheirInternalIps) {
   EXPECT_EQ(net::FormatIpv4(routes[0].second), "192.168.200.3");
 }
 
+// External and load-balancer addresses, traffic policies, source ranges and session affinity
+// reach the rules, and the rendered table sends each kind of destination to its chain.
+TEST(ServiceRulesTest, ExternalAddressesPoliciesAndAffinity) {
+  auto svc = Obj(R"({"metadata":{"namespace":"ns","name":"lb"},
+    "spec":{"type":"LoadBalancer","clusterIP":"10.43.3.3","externalIPs":["198.51.100.7"],
+      "externalTrafficPolicy":"Local","internalTrafficPolicy":"Cluster",
+      "loadBalancerSourceRanges":["192.168.200.0/24", " 10.1.2.3/8"],
+      "sessionAffinity":"ClientIP","sessionAffinityConfig":{"clientIP":{"timeoutSeconds":60}},
+      "ports":[{"name":"http","port":80,"protocol":"TCP","nodePort":30080}]},
+    "status":{"loadBalancer":{"ingress":[{"ip":"192.168.200.11","ipMode":"VIP"},
+                                         {"ip":"192.168.200.12","ipMode":"Proxy"}]}}})");
+  auto slice = Obj(R"({"metadata":{"namespace":"ns","name":"lb-a",
+      "labels":{"kubernetes.io/service-name":"lb"}},"addressType":"IPv4",
+    "ports":[{"name":"http","port":8080,"protocol":"TCP"}],
+    "endpoints":[{"addresses":["10.244.1.3"],"nodeName":"n1"},
+                 {"addresses":["10.244.2.3"],"nodeName":"n2"}]})");
+  auto rules = ServiceRules({svc}, {slice}, "n1");
+  ASSERT_EQ(rules.size(), 1u);
+  const net::ServicePortRule& r = rules[0];
+  EXPECT_EQ(r.external_ips, std::vector<uint32_t>{*net::ParseIpv4("198.51.100.7")});
+  // The Proxy-mode address is the load balancer's business, not the node's.
+  EXPECT_EQ(r.load_balancer_ips, std::vector<uint32_t>{*net::ParseIpv4("192.168.200.11")});
+  ASSERT_EQ(r.source_ranges.size(), 2u);
+  EXPECT_EQ(r.source_ranges[1].ToString(), "10.0.0.0/8");  // host bits allowed, as the API does
+  EXPECT_TRUE(r.external_local);
+  EXPECT_FALSE(r.internal_local);
+  EXPECT_EQ(r.affinity_seconds, 60);
+  ASSERT_EQ(r.endpoints.size(), 2u);
+  EXPECT_TRUE(r.endpoints[0].local);
+  EXPECT_FALSE(r.endpoints[1].local);
+
+  std::string script = net::RenderServicesScript(rules, *net::ParseCidr("10.244.0.0/16"));
+  auto has = [&](const std::string& text) {
+    return script.find(text) != std::string::npos;
+  };
+  EXPECT_TRUE(has("10.43.3.3 . tcp . 80 : goto svc-0,")) << script;
+  EXPECT_TRUE(has("198.51.100.7 . tcp . 80 : goto svc-0-ext")) << script;
+  EXPECT_TRUE(has("192.168.200.11 . tcp . 80 : goto svc-0-fw")) << script;
+  EXPECT_TRUE(has("tcp . 30080 : goto svc-0-ext")) << script;
+  EXPECT_TRUE(has("ip saddr { 192.168.200.0/24, 10.0.0.0/8 } goto svc-0-ext")) << script;
+  EXPECT_TRUE(has("ip saddr 10.244.0.0/16 goto svc-0\n")) << script;
+  EXPECT_TRUE(has("fib saddr type local goto svc-0\n")) << script;
+  // The local chain picks this node's endpoint only, without masquerade.
+  EXPECT_TRUE(has("chain svc-0-local {\n\t\tip saddr @svc-0-ep-0-clients goto svc-0-ep-0\n"
+                  "\t\tgoto svc-0-ep-0"))
+      << script;
+  EXPECT_TRUE(has("timeout 60s")) << script;
+  EXPECT_TRUE(has("update @svc-0-ep-1-clients { ip saddr }")) << script;
+
+  // Without an endpoint on this node the local chain drops; without endpoints at all every
+  // address refuses.
+  auto elsewhere = ServiceRules({svc}, {slice}, "n3");
+  script = net::RenderServicesScript(elsewhere);
+  EXPECT_TRUE(has("chain svc-0-local {\n\t\tdrop")) << script;
+  script = net::RenderServicesScript(ServiceRules({svc}, {}, "n1"));
+  EXPECT_TRUE(has("198.51.100.7 . tcp . 80 : goto reject-chain")) << script;
+  EXPECT_TRUE(has("192.168.200.11 . tcp . 80 : goto reject-chain")) << script;
+}
+
+TEST(ServiceRulesTest, InternalTrafficPolicyLocal) {
+  auto svc = Obj(R"({"metadata":{"namespace":"ns","name":"s"},
+    "spec":{"clusterIP":"10.43.4.4","internalTrafficPolicy":"Local",
+      "ports":[{"port":53,"protocol":"UDP"}]}})");
+  auto slice = Obj(R"({"metadata":{"namespace":"ns","name":"s-a",
+      "labels":{"kubernetes.io/service-name":"s"}},"addressType":"IPv4",
+    "ports":[{"port":5353,"protocol":"UDP"}],
+    "endpoints":[{"addresses":["10.244.1.3"],"nodeName":"n1"},
+                 {"addresses":["10.244.1.4"],"nodeName":"n1"},
+                 {"addresses":["10.244.2.3"],"nodeName":"n2"}]})");
+  std::string script = net::RenderServicesScript(ServiceRules({svc}, {slice}, "n1"));
+  EXPECT_NE(script.find("10.43.4.4 . udp . 53 : goto svc-0-int"), std::string::npos) << script;
+  EXPECT_NE(script.find("chain svc-0-int {\n\t\tjump mark-for-masquerade\n\t\tnumgen random mod 2 "
+                        "vmap { 0 : goto svc-0-ep-0, 1 : goto svc-0-ep-1 }"),
+            std::string::npos)
+      << script;
+}
+
 }  // namespace
 }  // namespace sampan::agent

@@ -47,6 +47,19 @@ void DefaultService(json::object& obj) {
     SetDefault(spec, "externalTrafficPolicy", "Cluster");
   }
   if (type == "LoadBalancer") SetDefault(spec, "allocateLoadBalancerNodePorts", true);
+  // Load-balancer addresses with an IP are VIPs unless said otherwise (LoadBalancerIPMode,
+  // on by default since 1.30).
+  if (json::object* status = MutObj(obj, "status")) {
+    if (json::object* lb = MutObj(*status, "loadBalancer")) {
+      if (json::array* ingress = MutArr(*lb, "ingress")) {
+        for (json::value& v : *ingress) {
+          if (v.is_object() && Has(v.as_object(), "ip") && !Str(v.as_object(), "ip")->empty()) {
+            SetDefault(v.as_object(), "ipMode", "VIP");
+          }
+        }
+      }
+    }
+  }
 }
 
 void DefaultDeployment(json::object& obj) {

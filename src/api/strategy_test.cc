@@ -194,6 +194,18 @@ TEST(DefaultObject, OtherKinds) {
   EXPECT_EQ(ss.at("ports").as_array()[0].as_object().at("protocol"), "TCP");
   EXPECT_EQ(ss.at("ports").as_array()[1].as_object().at("targetPort"), 8443);
 
+  // A load-balancer address with an IP is a VIP unless it says otherwise.
+  json::object lb = Parse(R"({"metadata":{"name":"l","namespace":"d"},
+    "spec":{"type":"LoadBalancer","ports":[{"port":80}]},
+    "status":{"loadBalancer":{"ingress":[{"ip":"192.0.2.1"},{"ip":"192.0.2.2","ipMode":"Proxy"},
+                                         {"hostname":"lb.example.com"}]}}})");
+  DefaultObject(Kind("", "Service"), lb);
+  EXPECT_EQ(At(lb, {"status", "loadBalancer", "ingress"}),
+            json::parse(R"([{"ip":"192.0.2.1","ipMode":"VIP"},{"ip":"192.0.2.2","ipMode":"Proxy"},
+                            {"hostname":"lb.example.com"}])"));
+  EXPECT_EQ(At(lb, {"spec", "externalTrafficPolicy"}), "Cluster");
+  EXPECT_EQ(At(lb, {"spec", "allocateLoadBalancerNodePorts"}), true);
+
   json::object secret = Parse(R"({"metadata":{"name":"s","namespace":"d"}})");
   DefaultObject(Kind("", "Secret"), secret);
   EXPECT_EQ(secret["type"], "Opaque");

@@ -50,6 +50,8 @@ void ControllerManagerUsage(FILE* out) {
                "  --default-local-storage-path DIR  where the local-path provisioner puts\n"
                "                           volumes on each node (default /var/lib/sampan/storage;\n"
                "                           none: no provisioner)\n"
+               "  --disable-service-lb     no ServiceLB: LoadBalancer Services stay pending for\n"
+               "                           another load-balancer controller\n"
                "  --debug                  verbose logging\n");
 }
 
@@ -111,6 +113,8 @@ int ComponentMain(bool scheduler, int argc, char** argv) {
     } else if (!scheduler && a == "--default-local-storage-path") {
       ok = flags.Value(&opts.local_storage_path);
       if (ok && opts.local_storage_path == "none") opts.local_storage_path.clear();
+    } else if (!scheduler && a == "--disable-service-lb") {
+      opts.service_lb = false;
     } else {
       std::fprintf(stderr, "%s: unknown flag \"%s\" (see --help)\n", command, a.c_str());
       return 2;

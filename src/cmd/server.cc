@@ -87,6 +87,10 @@ void Usage(FILE* out) {
                "  --default-local-storage-path DIR  where the local-path provisioner puts\n"
                "                              volumes on each node (default DATA_DIR/storage)\n"
                "  --disable-local-storage     no local-path StorageClass or provisioner\n"
+               "  --disable COMPONENT         k3s' packaged components, comma-separated or\n"
+               "                              repeated: servicelb (LoadBalancer Services stay\n"
+               "                              pending for another controller), local-storage;\n"
+               "                              traefik, metrics-server: not part of sampan\n"
                "  --terminated-pod-gc-threshold N  finished pods kept before the oldest are\n"
                "                              deleted (default 12500; <= 0: keep all)\n"
                "  --threads N                 API worker threads (default 1 on a machine with\n"
@@ -115,6 +119,7 @@ int ServerMain(int argc, char** argv) {
   int terminated_pod_gc_threshold = 12500;
   std::string local_storage_path;  // "" = DATA_DIR/storage
   bool disable_local_storage = false;
+  bool disable_service_lb = false;
   bool loopback_client = true;
   FlagCursor flags("sampan server", argc, argv);
   while (flags.Next()) {
@@ -252,6 +257,30 @@ int ServerMain(int argc, char** argv) {
       }
     } else if (a == "--disable-local-storage") {
       disable_local_storage = true;
+    } else if (a == "--disable" || a.rfind("--disable=", 0) == 0) {
+      std::string list;
+      if (a == "--disable") {
+        if (!need(&list)) return 2;
+      } else {
+        list = a.substr(10);
+      }
+      for (size_t start = 0; start <= list.size();) {
+        size_t comma = list.find(',', start);
+        if (comma == std::string::npos) comma = list.size();
+        std::string c = list.substr(start, comma - start);
+        start = comma + 1;
+        if (c == "servicelb") {
+          disable_service_lb = true;
+        } else if (c == "local-storage") {
+          disable_local_storage = true;
+        } else if (c != "traefik" && c != "metrics-server") {
+          std::fprintf(stderr,
+                       "sampan server: --disable: unknown component \"%s\" (servicelb, "
+                       "local-storage, traefik, metrics-server)\n",
+                       c.c_str());
+          return 2;
+        }
+      }
     } else if (a == "--threads") {
       if (!need_int(&opt.threads) || opt.threads < 1) return 2;
     } else if (a == "--disable-loopback-client") {
@@ -310,6 +339,7 @@ int ServerMain(int argc, char** argv) {
     cp.cluster_cidr = cluster_cidr;
     cp.node_cidr_mask_size = node_cidr_mask_size;
     cp.terminated_pod_gc_threshold = terminated_pod_gc_threshold;
+    cp.service_lb = !disable_service_lb;
     cp.local_storage_path = disable_local_storage ? ""
                             : local_storage_path.empty() ? opt.data_dir + "/storage"
                                                          : local_storage_path;

@@ -22,6 +22,7 @@
 #include "controllers/persistentvolume_binder.h"
 #include "controllers/podgc.h"
 #include "controllers/replicaset.h"
+#include "controllers/service_lb.h"
 #include "controllers/serviceaccounts.h"
 #include "controllers/statefulset.h"
 #include "controllers/volume_protection.h"
@@ -87,6 +88,7 @@ class Controllers {
         pv_binder_(&informers_, &recorder_pv_),
         pvc_protection_(&informers_),
         pv_protection_(&informers_) {
+    if (o.service_lb) service_lb_ = std::make_unique<ServiceLbController>(&informers_);
     if (!o.local_storage_path.empty()) {
       local_path_ = std::make_unique<LocalPathProvisioner>(&informers_, &recorder_pv_,
                                                            o.local_storage_path);
@@ -122,6 +124,7 @@ class Controllers {
     pvc_protection_.Run(1);
     pv_protection_.Run(1);
     if (local_path_) local_path_->Run(2);
+    if (service_lb_) service_lb_->Run(1);
   }
   void Stop() {
     rs_.Stop();
@@ -143,6 +146,7 @@ class Controllers {
     pvc_protection_.Stop();
     pv_protection_.Stop();
     if (local_path_) local_path_->Stop();
+    if (service_lb_) service_lb_->Stop();
     informers_.Stop();
   }
 
@@ -173,6 +177,7 @@ class Controllers {
   PvcProtectionController pvc_protection_;
   PvProtectionController pv_protection_;
   std::unique_ptr<LocalPathProvisioner> local_path_;
+  std::unique_ptr<ServiceLbController> service_lb_;
 };
 
 class ControlPlaneImpl final : public ControlPlane {

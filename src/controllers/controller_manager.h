@@ -54,6 +54,9 @@ struct ControlPlaneOptions {
   // The local-path provisioner (local_path_provisioner.h): where its volumes go on each node
   // when their StorageClass names no `path` (k3s' --default-local-storage-path); "" = off.
   std::string local_storage_path = "/var/lib/sampan/storage";
+  // ServiceLB (service_lb.h): LoadBalancer Services get the nodes' addresses (k3s' servicelb;
+  // its --disable servicelb turns it off).
+  bool service_lb = true;
 };
 
 class ControlPlane {

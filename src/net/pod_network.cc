@@ -495,7 +495,7 @@ Status PodNetworkImpl::SetServices(const std::vector<ServicePortRule>& ports,
   std::lock_guard<std::mutex> lock(mu_);
   RETURN_IF_ERROR(node_->ReplaceRoute(service_cidr, 0, config_.bridge)
                       .WithContext("route for the service range " + service_cidr.ToString()));
-  std::string script = RenderServicesScript(ports);
+  std::string script = RenderServicesScript(ports, cluster_cidr_);
   return RunInNetns(node_ns_.get(), [&] { return RunNftScript(script); });
 }
 

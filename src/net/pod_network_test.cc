@@ -418,6 +418,99 @@ TEST_F(PodNetworkTest, ServiceRulesSendServiceAddressesToEndpoints) {
   EXPECT_NE(node_.Run("nft list table ip sampan-services >/dev/null"), 0);
 }
 
+// Which of two listeners got the next connection (3 s); -1 when neither did.
+int WhichAccepts(int l0, int l1) {
+  pollfd p[2] = {{l0, POLLIN, 0}, {l1, POLLIN, 0}};
+  if (::poll(p, 2, 3000) < 1) return -1;
+  for (int i = 0; i < 2; ++i) {
+    if (p[i].revents & POLLIN) {
+      int fd = ::accept(p[i].fd, nullptr, nullptr);
+      if (fd >= 0) ::close(fd);
+      return i;
+    }
+  }
+  return -1;
+}
+
+// Traffic from outside the node: a load-balancer address (the node's own, as ServiceLB gives)
+// with source ranges, an external IP, node ports under externalTrafficPolicy Local (the
+// endpoint sees the client's address; no local endpoint: dropped), and session affinity.
+TEST_F(PodNetworkTest, ServiceRulesForExternalClients) {
+  OpenNetwork();
+  // A client outside the node on its own link: 192.168.77.2 -> node 192.168.77.1.
+  TestNetns outside("outside");
+  ASSERT_TRUE(outside.ok()) << outside.error();
+  ASSERT_EQ(node_.Run("ip link add ext0 type veth peer name eth0 netns " + outside.name() +
+                      " && ip addr add 192.168.77.1/24 dev ext0 && ip link set ext0 up"),
+            0);
+  ASSERT_EQ(outside.Run("ip addr add 192.168.77.2/24 dev eth0 && ip link set eth0 up && "
+                        "ip link set lo up && ip route add default via 192.168.77.1"),
+            0);
+  TestNetns& a = NewPod("pa");
+  TestNetns& b = NewPod("pb");
+  auto addr_a = network_->Attach("uid-a", a.path());
+  auto addr_b = network_->Attach("uid-b", b.path());
+  ASSERT_TRUE(addr_a.ok() && addr_b.ok());
+  int la = Listen(a, 8080), lb = Listen(b, 8080);
+  const uint32_t ip_a = *ParseIpv4(addr_a->ip), ip_b = *ParseIpv4(addr_b->ip);
+
+  ServicePortRule local{"ns/local/http", "TCP", *ParseIpv4("10.43.1.5"), 80, 30080,
+                        {{ip_a, 8080, true}}};
+  local.load_balancer_ips = {*ParseIpv4("192.168.77.1")};
+  local.source_ranges = {*ParseCidr("192.168.77.0/24")};
+  local.external_local = true;
+  ServicePortRule fenced{"ns/fenced/http", "TCP", *ParseIpv4("10.43.1.6"), 81, 0,
+                         {{ip_a, 8080, true}}};
+  fenced.load_balancer_ips = {*ParseIpv4("192.168.77.1")};
+  fenced.source_ranges = {*ParseCidr("10.9.0.0/16")};
+  ServicePortRule none_here{"ns/none-here/http", "TCP", *ParseIpv4("10.43.1.7"), 82, 30082,
+                            {{*ParseIpv4("10.244.9.9"), 8080, false}}};
+  none_here.external_local = true;
+  ServicePortRule sticky{"ns/sticky/http", "TCP", *ParseIpv4("10.43.1.8"), 83, 0,
+                         {{ip_a, 8080, true}, {ip_b, 8080, true}}};
+  sticky.external_ips = {*ParseIpv4("192.168.77.1")};
+  sticky.affinity_seconds = 30;
+  ASSERT_TRUE(
+      network_->SetServices({local, fenced, none_here, sticky}, *ParseCidr("10.43.0.0/16")).ok());
+
+  // Local policy: the endpoint sees the outside client's own address, through the node port
+  // and through the load-balancer address (within its source ranges).
+  auto peer = Probe(outside.path(), "192.168.77.1", 30080, la);
+  ASSERT_TRUE(peer.ok()) << peer.status().ToString();
+  EXPECT_EQ(*peer, "192.168.77.2");
+  peer = Probe(outside.path(), "192.168.77.1", 80, la);
+  ASSERT_TRUE(peer.ok()) << peer.status().ToString();
+  EXPECT_EQ(*peer, "192.168.77.2");
+  // A pod going to the same node port is masqueraded, as any internal traffic.
+  peer = Probe(b.path(), "192.168.77.1", 30080, la);
+  ASSERT_TRUE(peer.ok()) << peer.status().ToString();
+  EXPECT_EQ(*peer, "10.244.1.1");
+
+  // Outside the source ranges, and Local without a local endpoint: dropped (no answer at all).
+  for (int port : {81, 30082}) {
+    auto dropped = ConnectFrom(outside.path(), "192.168.77.1", port);
+    if (dropped.ok()) {
+      ::close(*dropped);
+      ADD_FAILURE() << "port " << port << " answered";
+    } else {
+      EXPECT_EQ(dropped.status().message().find("refused"), std::string::npos)
+          << port << ": " << dropped.status().ToString();
+    }
+  }
+
+  // Session affinity: every connection of one client goes to the endpoint its first went to.
+  std::vector<int> seen;
+  for (int i = 0; i < 8; ++i) {
+    auto fd = ConnectFrom(outside.path(), "192.168.77.1", 83);
+    ASSERT_TRUE(fd.ok()) << fd.status().ToString();
+    seen.push_back(WhichAccepts(la, lb));
+    ::close(*fd);
+  }
+  EXPECT_NE(seen[0], -1);
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), seen[0]), 8) << ::testing::PrintToString(seen);
+  ASSERT_TRUE(network_->Teardown().ok());
+}
+
 TEST_F(PodNetworkTest, NodeRoutesFollowTheOtherNodes) {
   OpenNetwork();
   // The other nodes sit on a network the node reaches directly.

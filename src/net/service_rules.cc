@@ -35,43 +35,107 @@ void Elements(std::string& s, const char* map, const char* type,
   s += "\t}\n";
 }
 
+// The chains of one service port with endpoints: the random pick over a subset of its
+// endpoints (all, or this node's), optionally marking the connection for masquerade, with the
+// session-affinity lookups first.
+std::string PickChain(const std::string& chain, const std::string& svc_chain,
+                      const ServicePortRule& p, bool local_only, bool masquerade) {
+  std::vector<size_t> subset;
+  for (size_t i = 0; i < p.endpoints.size(); ++i) {
+    if (!local_only || p.endpoints[i].local) subset.push_back(i);
+  }
+  std::string c = "\tchain " + chain + " {\n";
+  if (subset.empty()) {
+    // A Local policy and no endpoint here: dropped, as kube-proxy does.
+    return c + "\t\tdrop " + Comment(p.name + " has no local endpoints") + "\n\t}\n";
+  }
+  if (masquerade) c += "\t\tjump mark-for-masquerade\n";
+  auto ep = [&](size_t i) { return svc_chain + "-ep-" + std::to_string(i); };
+  if (p.affinity_seconds > 0) {
+    for (size_t i : subset) c += "\t\tip saddr @" + ep(i) + "-clients goto " + ep(i) + "\n";
+  }
+  if (subset.size() == 1) {
+    c += "\t\tgoto " + ep(subset[0]) + " " + Comment(p.name) + "\n";
+  } else {
+    c += "\t\tnumgen random mod " + std::to_string(subset.size()) + " vmap { ";
+    for (size_t k = 0; k < subset.size(); ++k) {
+      c += std::to_string(k) + " : goto " + ep(subset[k]) + (k + 1 < subset.size() ? ", " : " ");
+    }
+    c += "} " + Comment(p.name) + "\n";
+  }
+  return c + "\t}\n";
+}
+
 }  // namespace
 
-std::string RenderServicesScript(const std::vector<ServicePortRule>& ports) {
+std::string RenderServicesScript(const std::vector<ServicePortRule>& ports,
+                                 const Ipv4Cidr& cluster_cidr) {
   const std::string table = std::string("ip ") + kServicesTable;
   std::vector<std::string> service_ips, node_ports, no_ep_ips, no_ep_node_ports;
-  std::string chains;
+  std::string sets, chains;
   for (size_t n = 0; n < ports.size(); ++n) {
     const ServicePortRule& p = ports[n];
     const std::string proto = Lower(p.protocol);
     const std::string svc_chain = "svc-" + std::to_string(n);
-    const std::string ip_key =
-        p.cluster_ip ? FormatIpv4(p.cluster_ip) + " . " + proto + " . " + std::to_string(p.port)
-                     : "";
+    auto ip_key = [&](uint32_t ip) {
+      return FormatIpv4(ip) + " . " + proto + " . " + std::to_string(p.port);
+    };
     const std::string np_key = p.node_port ? proto + " . " + std::to_string(p.node_port) : "";
+    const bool has_ip = p.cluster_ip != 0 && p.port != 0;
     if (p.endpoints.empty()) {
-      if (!ip_key.empty()) no_ep_ips.push_back(ip_key + " : goto reject-chain");
+      if (has_ip) no_ep_ips.push_back(ip_key(p.cluster_ip) + " : goto reject-chain");
+      if (p.port != 0) {
+        for (const auto* list : {&p.external_ips, &p.load_balancer_ips}) {
+          for (uint32_t ip : *list) no_ep_ips.push_back(ip_key(ip) + " : goto reject-chain");
+        }
+      }
       if (!np_key.empty()) no_ep_node_ports.push_back(np_key + " : goto reject-chain");
       continue;
     }
-    if (!ip_key.empty()) service_ips.push_back(ip_key + " : goto " + svc_chain);
-    if (!np_key.empty()) node_ports.push_back(np_key + " : goto " + svc_chain);
-    chains += "\tchain " + svc_chain + " {\n";
-    chains += "\t\tjump mark-for-masquerade\n";
-    if (p.endpoints.size() == 1) {
-      chains += "\t\tgoto " + svc_chain + "-ep-0 " + Comment(p.name) + "\n";
-    } else {
-      chains += "\t\tnumgen random mod " + std::to_string(p.endpoints.size()) + " vmap { ";
-      for (size_t i = 0; i < p.endpoints.size(); ++i) {
-        chains += std::to_string(i) + " : goto " + svc_chain + "-ep-" + std::to_string(i) +
-                  (i + 1 < p.endpoints.size() ? ", " : " ");
+    // Where each kind of destination goes.
+    const std::string internal = p.internal_local ? svc_chain + "-int" : svc_chain;
+    const std::string external = p.external_local ? svc_chain + "-ext" : svc_chain;
+    if (has_ip) service_ips.push_back(ip_key(p.cluster_ip) + " : goto " + internal);
+    if (!np_key.empty()) node_ports.push_back(np_key + " : goto " + external);
+    if (p.port != 0) {
+      for (uint32_t ip : p.external_ips) {
+        service_ips.push_back(ip_key(ip) + " : goto " + external);
       }
-      chains += "} " + Comment(p.name) + "\n";
+      const std::string lb = p.source_ranges.empty() ? external : svc_chain + "-fw";
+      for (uint32_t ip : p.load_balancer_ips) {
+        service_ips.push_back(ip_key(ip) + " : goto " + lb);
+      }
     }
-    chains += "\t}\n";
+    chains += PickChain(svc_chain, svc_chain, p, false, true);
+    if (p.internal_local) chains += PickChain(svc_chain + "-int", svc_chain, p, true, true);
+    if (p.external_local) {
+      chains += "\tchain " + svc_chain + "-ext {\n";
+      // Pods and the node itself are served like internal traffic (masqueraded, any
+      // endpoint); clients from outside keep their address and reach this node's endpoints.
+      if (cluster_cidr.prefix_len > 0) {
+        chains += "\t\tip saddr " + cluster_cidr.ToString() + " goto " + svc_chain + "\n";
+      }
+      chains += "\t\tfib saddr type local goto " + svc_chain + "\n";
+      chains += "\t\tgoto " + svc_chain + "-local\n\t}\n";
+      chains += PickChain(svc_chain + "-local", svc_chain, p, true, false);
+    }
+    if (!p.source_ranges.empty() && !p.load_balancer_ips.empty()) {
+      chains += "\tchain " + svc_chain + "-fw {\n\t\tip saddr { ";
+      for (size_t i = 0; i < p.source_ranges.size(); ++i) {
+        chains += p.source_ranges[i].ToString() + (i + 1 < p.source_ranges.size() ? ", " : " ");
+      }
+      chains += "} goto " + external + "\n\t\tdrop " +
+                Comment(p.name + " not in loadBalancerSourceRanges") + "\n\t}\n";
+    }
     for (size_t i = 0; i < p.endpoints.size(); ++i) {
       const ServiceEndpoint& e = p.endpoints[i];
-      chains += "\tchain " + svc_chain + "-ep-" + std::to_string(i) + " {\n";
+      const std::string ep = svc_chain + "-ep-" + std::to_string(i);
+      chains += "\tchain " + ep + " {\n";
+      if (p.affinity_seconds > 0) {
+        sets += "\tset " + ep + "-clients {\n\t\ttype ipv4_addr\n\t\tflags dynamic,timeout\n" +
+                "\t\ttimeout " + std::to_string(p.affinity_seconds) + "s\n\t}\n";
+        chains += "\t\tupdate @" + ep + "-clients { ip saddr }\n";
+      }
       chains += "\t\tmeta l4proto " + proto + " dnat to " + FormatIpv4(e.ip) + ":" +
                 std::to_string(e.port) + "\n";
       chains += "\t}\n";
@@ -86,6 +150,7 @@ std::string RenderServicesScript(const std::vector<ServicePortRule>& ports) {
   Elements(s, "service-nodeports", "inet_proto . inet_service", node_ports);
   Elements(s, "no-endpoint-services", "ipv4_addr . inet_proto . inet_service", no_ep_ips);
   Elements(s, "no-endpoint-nodeports", "inet_proto . inet_service", no_ep_node_ports);
+  s += sets;
   // Before the NAT hooks (dstnat is -100): new connections to a Service nothing serves are
   // refused at once, as kube-proxy does, instead of timing out.
   for (const char* hook : {"input", "forward", "output"}) {

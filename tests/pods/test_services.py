@@ -146,3 +146,84 @@ def test_a_service_without_endpoints_refuses(kubectl, api, ns):
     client, logs = run_client(kubectl, api, ns, "lonely",
                               f"timeout 5 wget -q -O - http://{ip}/ 2>&1; echo rc=$?")
     assert "Connection refused" in logs, logs
+
+
+# Two busybox web servers whose /cgi-bin/ip answers "<client address> <pod name>".
+ECHO_DEPLOY = r"""
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: echo
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: echo}
+  template:
+    metadata:
+      labels: {app: echo}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: httpd
+        image: busybox:latest
+        imagePullPolicy: IfNotPresent
+        command: ["sh", "-c", "mkdir -p /www/cgi-bin && printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho \"$REMOTE_ADDR $(hostname)\"\\n' > /www/cgi-bin/ip && chmod 755 /www/cgi-bin/ip && exec httpd -f -p 8080 -h /www"]
+        ports:
+        - {name: http, containerPort: 8080}
+        readinessProbe:
+          tcpSocket: {port: 8080}
+          periodSeconds: 1
+"""
+
+ECHO_LB = """
+apiVersion: v1
+kind: Service
+metadata:
+  name: echo
+spec:
+  type: LoadBalancer
+  sessionAffinity: ClientIP
+  ports:
+  - port: 8081
+    targetPort: http
+  selector:
+    app: echo
+"""
+
+
+def test_load_balancer_from_outside_the_node(kubectl, api, ns, node, cluster):
+    """ServiceLB gives the Service the node's address; a client outside the node (the underlay's
+    192.168.200.1) reaches the pods there, always the same one (session affinity), seen as the node
+    under the Cluster traffic policy and as itself under Local."""
+    pu.create(kubectl, ns, ECHO_DEPLOY)
+    pu.create(kubectl, ns, ECHO_LB)
+    harness.wait_until(lambda: len(ready_endpoints(kubectl, ns, "echo")) == 2, timeout=90,
+                       what="two echo endpoints")
+    harness.wait_until(
+        lambda: harness.rows_by_name(kubectl.ok("get", "service", "-n", ns).stdout)["echo"]
+        ["EXTERNAL-IP"] == node.address, timeout=30, what="the node's address as EXTERNAL-IP")
+    outside = cluster.fabric.underlay
+
+    def ask():
+        status, body = cl.http_get(outside.path, node.address, 8081, "/cgi-bin/ip")
+        assert status == 200, (status, body)
+        client, pod = body.split()
+        # httpd listens on a dual-stack socket: "[::ffff:192.168.200.1]".
+        return client.removeprefix("[::ffff:").removesuffix("]"), pod
+
+    answers = [ask() for _ in range(6)]
+    assert len({pod for _, pod in answers}) == 1, answers  # one client, one pod
+    client = answers[0][0]
+    # Masqueraded (Cluster policy): the pods see the node's bridge address.
+    assert client.startswith("10.244.") and client.endswith(".1"), answers
+
+    kubectl.ok("patch", "service", "echo", "-n", ns, "-p",
+               '{"spec":{"externalTrafficPolicy":"Local"}}')
+    harness.wait_until(lambda: ask()[0] == cluster.fabric.gateway, timeout=20,
+                       what="the client's own address under externalTrafficPolicy Local")
+
+    # A pod of the cluster reaches the same address too (served like internal traffic).
+    script = f"timeout 5 wget -q -O - http://{node.address}:8081/cgi-bin/ip || exit 1"
+    pod, logs = run_client(kubectl, api, ns, "inside", script)
+    assert pu.phase(pod) == "Succeeded", (pod["status"], logs)
+    assert logs.split()[1].startswith("echo-"), logs
