@@ -12,7 +12,7 @@ PKGS=(
   busybox-static iproute2 procps util-linux nftables
   python3 python3-pytest python3-kubernetes python3-yaml
   crun runc hyperfine umoci jq
-  docker-registry skopeo zstd file python3-cryptography
+  docker-registry skopeo zstd file python3-cryptography openssl
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -27,6 +27,7 @@
 #include "client/informer.h"
 #include "streaming/kubelet_server.h"
 #include "agent/local_volumes.h"
+#include "agent/ingress.h"
 #include "agent/service_proxy.h"
 #include "net/host_ip.h"
 #include "util/clock.h"
@@ -114,6 +115,7 @@ class AgentImpl final : public Agent {
   std::unique_ptr<NodeLoop> node_loop_;
   std::unique_ptr<client::Informer> pods_;
   std::unique_ptr<ServiceProxy> proxy_;
+  std::unique_ptr<IngressController> ingress_;
   std::unique_ptr<LocalVolumeCleaner> local_volumes_;  // local-path volumes of this node
   std::unique_ptr<ContainerBackend> backend_;
   std::unique_ptr<streaming::KubeletServer> server_;
@@ -344,6 +346,12 @@ Status AgentImpl::Init() {
   proxy_->Start();
   local_volumes_ = std::make_unique<LocalVolumeCleaner>(&ctx_);
   local_volumes_->Start();
+  IngressOptions io;
+  io.http_port = opts_.ingress_http_port;
+  io.https_port = opts_.ingress_https_port;
+  io.cert_dir = ctx_.agent_dir + "/tls";
+  ingress_ = std::make_unique<IngressController>(&ctx_, io);
+  ingress_->Start();
   if (!proxy_->WaitForServices(std::chrono::seconds(5))) {
     LOG(WARNING) << "Services not listed yet; pods started now get no service variables";
   }
@@ -517,6 +525,7 @@ void AgentImpl::Stop() {
   if (image_gc_) image_gc_->Stop();
   if (pods_) pods_->Stop();
   if (proxy_) proxy_->Stop();
+  if (ingress_) ingress_->Stop();
   if (local_volumes_) local_volumes_->Stop();
   if (node_loop_) node_loop_->Stop();
   if (server_) server_->Stop();

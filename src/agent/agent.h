@@ -63,6 +63,11 @@ struct AgentOptions {
   std::chrono::milliseconds file_check_frequency{20000};
   // Image garbage collection (image_gc.h).
   ImageGcOptions image_gc;
+  // The ingress controller's proxy (ingress.h) on these ports of every local address; -1: off.
+  // (Off here so that embedding programs and tests never take the node's ports 80/443
+  // unasked; `sampan server` and `sampan agent` turn them on.)
+  int ingress_http_port = -1;
+  int ingress_https_port = -1;
 };
 
 class Agent {

@@ -219,11 +219,7 @@ void ServiceProxy::Start() {
   slices_ = std::make_unique<client::Informer>(ctx_->client, client::resources::kEndpointSlices);
   nodes_ = std::make_unique<client::Informer>(ctx_->client, client::resources::kNodes);
   for (client::Informer* inf : {services_.get(), slices_.get(), nodes_.get()}) {
-    client::EventHandlers h;
-    h.on_add = [this](const client::ObjectPtr&) { Wake(); };
-    h.on_update = [this](const client::ObjectPtr&, const client::ObjectPtr&) { Wake(); };
-    h.on_delete = [this](const client::ObjectPtr&) { Wake(); };
-    inf->AddEventHandler(std::move(h));
+    inf->AddEventHandler(client::OnAnyChange([this] { Wake(); }));
     inf->Start();
   }
   thread_ = std::thread([this] {

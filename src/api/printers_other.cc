@@ -43,6 +43,25 @@ std::vector<TableColumn> IngressColumns() {
           Col("Ports", "string", "The ports the ingress is served on."), AgeColumn()};
 }
 
+std::vector<TableColumn> IngressClassColumns() {
+  return {Col("Controller", "string", "Controller that is responsible for handling this class"),
+          Col("Parameters", "string", "A reference to a resource with additional parameters"),
+          AgeColumn()};
+}
+
+// Parameters as Kubernetes prints them: Kind[.apiGroup]/name, or <none>.
+json::array IngressClassCells(const json::object& ic, int64_t now) {
+  std::string parameters = "<none>";
+  if (Has(ic, {"spec", "parameters"})) {
+    parameters = Str(ic, {"spec", "parameters", "kind"});
+    if (Has(ic, {"spec", "parameters", "apiGroup"})) {
+      parameters += "." + Str(ic, {"spec", "parameters", "apiGroup"});
+    }
+    parameters += "/" + Str(ic, {"spec", "parameters", "name"});
+  }
+  return json::array{Str(ic, {"spec", "controller"}), parameters, AgeCell(ic, now)};
+}
+
 json::array IngressCells(const json::object& ing, int64_t now) {
   std::string cls =
       Has(ing, {"spec", "ingressClassName"}) ? Str(ing, {"spec", "ingressClassName"}) : "<none>";
@@ -264,6 +283,7 @@ const std::vector<Printer>& OtherPrinters() {
       {"coordination.k8s.io", "Lease", LeaseColumns, LeaseCells},
       {"storage.k8s.io", "StorageClass", StorageClassColumns, StorageClassCells, StorageClassName},
       {"networking.k8s.io", "Ingress", IngressColumns, IngressCells},
+      {"networking.k8s.io", "IngressClass", IngressClassColumns, IngressClassCells},
       {"networking.k8s.io", "NetworkPolicy", NetworkPolicyColumns, NetworkPolicyCells},
       {"policy", "PodDisruptionBudget", PdbColumns, PdbCells},
       {"autoscaling", "HorizontalPodAutoscaler", HpaColumns, HpaCells},

@@ -26,7 +26,7 @@
 #include "apiserver/priority_admission.h"
 #include "apiserver/rbac.h"
 #include "apiserver/review.h"
-#include "apiserver/storage_admission.h"
+#include "apiserver/class_admission.h"
 #include "apiserver/rbac_bootstrap.h"
 #include "apiserver/rest.h"
 #include "apiserver/rest_internal.h"
@@ -155,6 +155,14 @@ class ApiServerImpl final : public ApiServer {
                        storage.set_value(e ? Internal("bootstrap failed") : st);
                      });
       RETURN_IF_ERROR(storage.get_future().get());
+    }
+    if (opt_.ingress_class) {
+      std::promise<Status> ingress;  // the IngressClass `sampan`
+      asio::co_spawn(asio::make_strand(io_), EnsureSampanIngressClass(*rest_),
+                     [&ingress](std::exception_ptr e, Status st) {
+                       ingress.set_value(e ? Internal("bootstrap failed") : st);
+                     });
+      RETURN_IF_ERROR(ingress.get_future().get());
     }
     std::promise<Status> kubernetes;  // the `kubernetes` Service and its endpoints
     asio::co_spawn(asio::make_strand(io_),

@@ -35,8 +35,10 @@ struct Options {
   // "RBAC" (system:masters may do all; everyone else what Roles and bindings grant) or
   // "AlwaysAllow" (every authenticated user may do all).
   std::string authorization_mode = "RBAC";
-  // Create the default StorageClass `local-path` at start (storage_admission.h).
+  // Create the default StorageClass `local-path` at start (class_admission.h).
   bool local_storage_class = true;
+  // Create the IngressClass `sampan` of the agents' ingress proxy at start (class_admission.h).
+  bool ingress_class = true;
 };
 
 class ApiServer {

@@ -13,7 +13,7 @@
 #include "apiserver/rest_internal.h"
 #include "apiserver/sa_admission.h"
 #include "apiserver/service_alloc.h"
-#include "apiserver/storage_admission.h"
+#include "apiserver/class_admission.h"
 #include "apiserver/store_await.h"
 
 namespace sampan::apiserver {
@@ -263,6 +263,7 @@ asio::awaitable<Result<ObjectPtr>> Rest::Create(const api::KindInfo& kind, std::
   api::PrepareForCreate(kind, obj);
   if (Status st = AdmitPodPriority(registry_, cache_, kind, obj); !st.ok()) co_return st;
   if (Status st = AdmitDefaultStorageClass(registry_, cache_, kind, obj); !st.ok()) co_return st;
+  if (Status st = AdmitDefaultIngressClass(registry_, cache_, kind, obj); !st.ok()) co_return st;
   Status sa_admitted = co_await AdmitServiceAccount(registry_, cache_, kind, obj);
   if (!sa_admitted.ok()) co_return sa_admitted;
   internal::ApplyDefaults(kind, obj);

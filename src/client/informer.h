@@ -37,6 +37,16 @@ struct EventHandlers {
   std::function<void(const ObjectPtr& obj)> on_delete;
 };
 
+// Handlers that call `fn` on any add, update or delete (for a loop that rebuilds from the
+// informers' lists whenever anything changed).
+inline EventHandlers OnAnyChange(const std::function<void()>& fn) {
+  EventHandlers h;
+  h.on_add = [fn](const ObjectPtr&) { fn(); };
+  h.on_update = [fn](const ObjectPtr&, const ObjectPtr&) { fn(); };
+  h.on_delete = [fn](const ObjectPtr&) { fn(); };
+  return h;
+}
+
 // Index function: the index values of an object (e.g. its node name).
 using IndexFunc = std::function<std::vector<std::string>(const boost::json::object& obj)>;
 

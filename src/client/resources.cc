@@ -48,6 +48,8 @@ const Resource kPersistentVolumes{"", "v1", "persistentvolumes", "PersistentVolu
 const Resource kPersistentVolumeClaims{"", "v1", "persistentvolumeclaims", "PersistentVolumeClaim",
                                        true};
 const Resource kStorageClasses{"storage.k8s.io", "v1", "storageclasses", "StorageClass", false};
+const Resource kIngresses{"networking.k8s.io", "v1", "ingresses", "Ingress", true};
+const Resource kIngressClasses{"networking.k8s.io", "v1", "ingressclasses", "IngressClass", false};
 
 const Resource* Find(std::string_view name) {
   // clang-format off
@@ -56,7 +58,7 @@ const Resource* Find(std::string_view name) {
       &kConfigMaps,  &kSecrets,     &kServices,   &kServiceAccounts, &kEndpoints,
       &kReplicaSets, &kDeployments, &kDaemonSets, &kStatefulSets,    &kControllerRevisions,
       &kJobs,        &kCronJobs,    &kLeases,     &kEndpointSlices,  &kPersistentVolumes,
-      &kPersistentVolumeClaims,     &kStorageClasses};
+      &kPersistentVolumeClaims,     &kStorageClasses, &kIngresses, &kIngressClasses};
   // clang-format on
   for (const Resource* r : kAll) {
     if (name == r->plural) return r;

@@ -39,7 +39,7 @@ namespace resources {
 extern const Resource kPods, kNodes, kNamespaces, kEvents, kReplicationControllers, kReplicaSets,
     kDeployments, kDaemonSets, kStatefulSets, kJobs, kCronJobs, kLeases, kConfigMaps, kSecrets,
     kServices, kServiceAccounts, kEndpoints, kControllerRevisions, kEndpointSlices,
-    kPersistentVolumes, kPersistentVolumeClaims, kStorageClasses;
+    kPersistentVolumes, kPersistentVolumeClaims, kStorageClasses, kIngresses, kIngressClasses;
 // By plural ("pods") or "plural.group" ("deployments.apps"); nullptr if unknown.
 const Resource* Find(std::string_view name);
 }  // namespace resources

@@ -42,6 +42,7 @@ class TestApiServer {
     opt.write_kubeconfig = dir_ + "/kubeconfig.yaml";
     opt.threads = 2;
     opt.local_storage_class = false;  // no default StorageClass: tests make the classes they use
+    opt.ingress_class = false;        // nor an IngressClass
     server_ = apiserver::NewApiServer(opt);
     start_status_ = server_->Start();
     if (start_status_.ok()) thread_ = std::thread([this] { server_->Run(); });

@@ -106,6 +106,8 @@ bool ParseAgentFlag(const std::string& a, const std::function<bool(std::string*)
 
 int AgentMain(int argc, char** argv) {
   agent::AgentOptions o;
+  o.ingress_http_port = 80;
+  o.ingress_https_port = 443;
   FlagCursor flags("sampan agent", argc, argv);
   while (flags.Next()) {
     const std::string& a = flags.name();

@@ -63,7 +63,9 @@ void PrintAgentManagerFlags(FILE* out) {
       "  --image-gc-low-threshold P  image GC frees space down to P%% (default 80)\n"
       "  --image-minimum-gc-age D    unused images younger than D are kept (default 2m;\n"
       "                              the kubelet's --minimum-image-ttl-duration is the same)\n"
-      "  --image-gc-period D         how often image GC runs (default 5m)\n");
+      "  --image-gc-period D         how often image GC runs (default 5m)\n"
+      "  --ingress-http-port N       the ingress proxy's HTTP port (default 80; -1: off)\n"
+      "  --ingress-https-port N      the ingress proxy's HTTPS port (default 443; -1: off)\n");
 }
 
 bool ParseAgentManagerFlag(const std::string& a, const std::function<bool(std::string*)>& need,
@@ -111,6 +113,15 @@ bool ParseAgentManagerFlag(const std::string& a, const std::function<bool(std::s
        : a == "--file-check-frequency"         ? o->file_check_frequency
        : min_age                               ? o->image_gc.min_age
                                                : o->image_gc.period) = d;
+    }
+  } else if (a == "--ingress-http-port" || a == "--ingress-https-port") {
+    int n = 0;
+    if (!need(&v)) {
+      *ok = false;
+    } else if (!ParseInt(v, &n) || n < -1 || n == 0 || n > 65535) {
+      bad(" (a port, or -1 for none)");
+    } else {
+      (a == "--ingress-http-port" ? o->ingress_http_port : o->ingress_https_port) = n;
     }
   } else {
     return false;

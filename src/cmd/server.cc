@@ -89,8 +89,10 @@ void Usage(FILE* out) {
                "  --disable-local-storage     no local-path StorageClass or provisioner\n"
                "  --disable COMPONENT         k3s' packaged components, comma-separated or\n"
                "                              repeated: servicelb (LoadBalancer Services stay\n"
-               "                              pending for another controller), local-storage;\n"
-               "                              traefik, metrics-server: not part of sampan\n"
+               "                              pending for another controller), local-storage,\n"
+               "                              ingress (k3s' name: traefik; the IngressClass\n"
+               "                              sampan and the nodes' proxy on ports 80/443),\n"
+               "                              metrics-server (not part of sampan)\n"
                "  --terminated-pod-gc-threshold N  finished pods kept before the oldest are\n"
                "                              deleted (default 12500; <= 0: keep all)\n"
                "  --threads N                 API worker threads (default 1 on a machine with\n"
@@ -110,6 +112,8 @@ int ServerMain(int argc, char** argv) {
   opt.threads = DefaultApiThreads();
   bool disable_agent = false;
   agent::AgentOptions agent_opts;
+  agent_opts.ingress_http_port = 80;
+  agent_opts.ingress_https_port = 443;
   bool disable_scheduler = false;
   bool disable_controllers = false;
   std::chrono::milliseconds node_grace{0}, node_monitor{0};
@@ -120,6 +124,7 @@ int ServerMain(int argc, char** argv) {
   std::string local_storage_path;  // "" = DATA_DIR/storage
   bool disable_local_storage = false;
   bool disable_service_lb = false;
+  bool disable_ingress = false;
   bool loopback_client = true;
   FlagCursor flags("sampan server", argc, argv);
   while (flags.Next()) {
@@ -273,10 +278,12 @@ int ServerMain(int argc, char** argv) {
           disable_service_lb = true;
         } else if (c == "local-storage") {
           disable_local_storage = true;
-        } else if (c != "traefik" && c != "metrics-server") {
+        } else if (c == "traefik" || c == "ingress") {
+          disable_ingress = true;
+        } else if (c != "metrics-server") {
           std::fprintf(stderr,
                        "sampan server: --disable: unknown component \"%s\" (servicelb, "
-                       "local-storage, traefik, metrics-server)\n",
+                       "local-storage, ingress or traefik, metrics-server)\n",
                        c.c_str());
           return 2;
         }
@@ -303,6 +310,8 @@ int ServerMain(int argc, char** argv) {
 
   TuneMalloc();
   opt.local_storage_class = !disable_local_storage;
+  opt.ingress_class = !disable_ingress;
+  if (disable_ingress) agent_opts.ingress_http_port = agent_opts.ingress_https_port = -1;
   auto server = apiserver::NewApiServer(opt);
   Status st = server->Start();
   if (!st.ok()) {
@@ -340,6 +349,7 @@ int ServerMain(int argc, char** argv) {
     cp.node_cidr_mask_size = node_cidr_mask_size;
     cp.terminated_pod_gc_threshold = terminated_pod_gc_threshold;
     cp.service_lb = !disable_service_lb;
+    cp.ingress_status = !disable_ingress;
     cp.local_storage_path = disable_local_storage ? ""
                             : local_storage_path.empty() ? opt.data_dir + "/storage"
                                                          : local_storage_path;

@@ -22,6 +22,7 @@
 #include "controllers/persistentvolume_binder.h"
 #include "controllers/podgc.h"
 #include "controllers/replicaset.h"
+#include "controllers/ingress_status.h"
 #include "controllers/service_lb.h"
 #include "controllers/serviceaccounts.h"
 #include "controllers/statefulset.h"
@@ -89,6 +90,9 @@ class Controllers {
         pvc_protection_(&informers_),
         pv_protection_(&informers_) {
     if (o.service_lb) service_lb_ = std::make_unique<ServiceLbController>(&informers_);
+    if (o.ingress_status) {
+      ingress_status_ = std::make_unique<IngressStatusController>(&informers_);
+    }
     if (!o.local_storage_path.empty()) {
       local_path_ = std::make_unique<LocalPathProvisioner>(&informers_, &recorder_pv_,
                                                            o.local_storage_path);
@@ -125,6 +129,7 @@ class Controllers {
     pv_protection_.Run(1);
     if (local_path_) local_path_->Run(2);
     if (service_lb_) service_lb_->Run(1);
+    if (ingress_status_) ingress_status_->Run(1);
   }
   void Stop() {
     rs_.Stop();
@@ -147,6 +152,7 @@ class Controllers {
     pv_protection_.Stop();
     if (local_path_) local_path_->Stop();
     if (service_lb_) service_lb_->Stop();
+    if (ingress_status_) ingress_status_->Stop();
     informers_.Stop();
   }
 
@@ -178,6 +184,7 @@ class Controllers {
   PvProtectionController pv_protection_;
   std::unique_ptr<LocalPathProvisioner> local_path_;
   std::unique_ptr<ServiceLbController> service_lb_;
+  std::unique_ptr<IngressStatusController> ingress_status_;
 };
 
 class ControlPlaneImpl final : public ControlPlane {

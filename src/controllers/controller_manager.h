@@ -57,6 +57,8 @@ struct ControlPlaneOptions {
   // ServiceLB (service_lb.h): LoadBalancer Services get the nodes' addresses (k3s' servicelb;
   // its --disable servicelb turns it off).
   bool service_lb = true;
+  // The addresses of Ingresses of sampan's IngressClass (ingress_status.h).
+  bool ingress_status = true;
 };
 
 class ControlPlane {

@@ -87,36 +87,65 @@ std::vector<PortKey> Ports(const json::object& svc) {
   return out;
 }
 
-// The addresses in a Service's status, in order.
-std::vector<std::string> CurrentIps(const json::object& svc) {
+}  // namespace
+
+std::vector<std::string> LoadBalancerIps(const json::object& obj) {
   std::vector<std::string> out;
-  const json::array* ingress = Arr(Obj(Obj(&svc, "status"), "loadBalancer"), "ingress");
+  const json::array* ingress = Arr(Obj(Obj(&obj, "status"), "loadBalancer"), "ingress");
   for (const json::value& v : ingress ? *ingress : json::array{}) {
     if (v.is_object()) out.push_back(Str(&v.as_object(), "ip"));
   }
   return out;
 }
 
-}  // namespace
+json::object WithLoadBalancerIps(const json::object& obj, const std::vector<std::string>& ips,
+                                 bool vip) {
+  json::object next = obj;
+  json::value& status = next["status"];
+  if (!status.is_object()) status.emplace_object();
+  json::object lb;
+  if (!ips.empty()) {
+    json::array ingress;
+    for (const std::string& ip : ips) {
+      json::object entry;
+      entry["ip"] = ip;
+      if (vip) entry["ipMode"] = "VIP";
+      ingress.push_back(std::move(entry));
+    }
+    lb["ingress"] = std::move(ingress);
+  }
+  status.as_object()["loadBalancer"] = std::move(lb);
+  return next;
+}
+
+std::vector<std::pair<std::string, std::string>> LoadBalancerNodes(
+    const std::vector<ObjectPtr>& nodes) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const bool opt_in = std::any_of(nodes.begin(), nodes.end(), [](const ObjectPtr& n) {
+    return Label(*n, kEnableLbLabel) == "true";
+  });
+  for (const ObjectPtr& n : nodes) {
+    if (IsDeleting(*n) || !NodeReady(*n) || HasLabel(*n, kExcludeFromLbLabel)) continue;
+    if (opt_in && Label(*n, kEnableLbLabel) != "true") continue;
+    std::string address = NodeAddress(*n);
+    if (!address.empty()) out.emplace_back(MetaString(*n, "name"), std::move(address));
+  }
+  return out;
+}
 
 std::map<std::string, std::vector<std::string>> AssignLoadBalancers(
     const std::vector<ObjectPtr>& services, const std::vector<ObjectPtr>& nodes,
     const std::vector<ObjectPtr>& slices) {
-  // The nodes that may serve at all, with their addresses.
-  const bool opt_in = std::any_of(nodes.begin(), nodes.end(), [](const ObjectPtr& n) {
-    return Label(*n, kEnableLbLabel) == "true";
-  });
+  // The nodes that may serve at all, with their addresses (and labels, for the pools).
+  std::map<std::string, const json::object*> by_name;
+  for (const ObjectPtr& n : nodes) by_name[MetaString(*n, "name")] = n.get();
   struct Candidate {
     std::string name, address;
     const json::object* node;
   };
   std::vector<Candidate> candidates;
-  for (const ObjectPtr& n : nodes) {
-    if (IsDeleting(*n) || !NodeReady(*n) || HasLabel(*n, kExcludeFromLbLabel)) continue;
-    if (opt_in && Label(*n, kEnableLbLabel) != "true") continue;
-    std::string address = NodeAddress(*n);
-    if (address.empty()) continue;
-    candidates.push_back({MetaString(*n, "name"), std::move(address), n.get()});
+  for (auto& [name, address] : LoadBalancerNodes(nodes)) {
+    candidates.push_back({name, std::move(address), by_name[name]});
   }
   // Older Services claim their ports on a node first.
   std::vector<const json::object*> order;
@@ -130,24 +159,34 @@ std::map<std::string, std::vector<std::string>> AssignLoadBalancers(
   const auto endpoint_nodes = EndpointNodes(slices);
   std::map<std::string, std::set<PortKey>> claimed;  // node → ports served there
   std::map<std::string, std::vector<std::string>> out;
-  for (const json::object* svc : order) {
-    const std::string key = client::KeyOf(*svc);
-    const std::string pool = Label(*svc, kLbPoolLabel);
-    const bool local = Str(Obj(svc, "spec"), "externalTrafficPolicy") == "Local";
-    const auto eps = endpoint_nodes.find(key);
-    const std::vector<PortKey> ports = Ports(*svc);
-    std::vector<std::string>& ips = out[key];
-    for (const Candidate& c : candidates) {
-      if (!pool.empty() && Label(*c.node, kLbPoolLabel) != pool) continue;
-      std::set<PortKey>& taken = claimed[c.name];
-      if (std::any_of(ports.begin(), ports.end(),
-                      [&](const PortKey& p) { return taken.count(p) > 0; })) {
-        continue;
+  // A Service already served on a node keeps it (as k3s' host-port pods keep their port); the
+  // others then claim what is left, oldest first. (creationTimestamp has whole seconds: age
+  // alone would let a newer Service of the same second take a port over.)
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const json::object* svc : order) {
+      const std::string key = client::KeyOf(*svc);
+      const std::string pool = Label(*svc, kLbPoolLabel);
+      const bool local = Str(Obj(svc, "spec"), "externalTrafficPolicy") == "Local";
+      const auto eps = endpoint_nodes.find(key);
+      const std::vector<PortKey> ports = Ports(*svc);
+      const std::vector<std::string> current = LoadBalancerIps(*svc);
+      std::vector<std::string>& ips = out[key];
+      for (const Candidate& c : candidates) {
+        const bool holds = std::find(current.begin(), current.end(), c.address) != current.end();
+        if (holds != (pass == 0)) continue;
+        if (!pool.empty() && Label(*c.node, kLbPoolLabel) != pool) continue;
+        std::set<PortKey>& taken = claimed[c.name];
+        if (std::any_of(ports.begin(), ports.end(),
+                        [&](const PortKey& p) { return taken.count(p) > 0; })) {
+          continue;
+        }
+        taken.insert(ports.begin(), ports.end());
+        if (local && (eps == endpoint_nodes.end() || eps->second.count(c.name) == 0)) continue;
+        ips.push_back(c.address);
       }
-      taken.insert(ports.begin(), ports.end());
-      if (local && (eps == endpoint_nodes.end() || eps->second.count(c.name) == 0)) continue;
-      ips.push_back(c.address);
     }
+  }
+  for (auto& [key, ips] : out) {
     std::sort(ips.begin(), ips.end());
     ips.erase(std::unique(ips.begin(), ips.end()), ips.end());
   }
@@ -162,7 +201,7 @@ ServiceLbController::ServiceLbController(client::SharedInformers* informers)
   auto service_changed = [this](const ObjectPtr& s) {
     // A change of one Service's ports may free or take a port another one waits for.
     if (Served(*s)) EnqueueLoadBalancers();
-    if (!CurrentIps(*s).empty()) queue_.Add(client::KeyOf(*s));
+    if (!LoadBalancerIps(*s).empty()) queue_.Add(client::KeyOf(*s));
   };
   services_->AddEventHandler(
       client::EventHandlers{service_changed,
@@ -240,23 +279,9 @@ Status ServiceLbController::Sync(const std::string& key) {
   } else if (Str(spec, "type") == "LoadBalancer") {
     return Status::Ok();  // another class's controller (or being deleted): not ours
   }
-  const std::vector<std::string> have = CurrentIps(*svc);
+  const std::vector<std::string> have = LoadBalancerIps(*svc);
   if (have == want) return Status::Ok();
-  json::object next = *svc;
-  json::value& status = next["status"];
-  if (!status.is_object()) status.emplace_object();
-  json::object lb;
-  if (!want.empty()) {
-    json::array ingress;
-    for (const std::string& ip : want) {
-      json::object entry;
-      entry["ip"] = ip;
-      entry["ipMode"] = "VIP";
-      ingress.push_back(std::move(entry));
-    }
-    lb["ingress"] = std::move(ingress);
-  }
-  status.as_object()["loadBalancer"] = std::move(lb);
+  json::object next = WithLoadBalancerIps(*svc, want, true);
   auto r = client_->UpdateStatus(client::resources::kServices, MetaString(*svc, "namespace"), next);
   if (!r.ok()) {
     if (r.status().code() == Code::kNotFound) return Status::Ok();

@@ -10,9 +10,9 @@
 //  - carries svccontroller.k3s.cattle.io/enablelb=true, when any node does (k3s' opt-in);
 //  - carries the Service's svccontroller.k3s.cattle.io/lbpool label value, when the Service
 //    has one (k3s' pools);
-//  - is not already serving one of the Service's protocol·ports for an older LoadBalancer
-//    Service (k3s' host ports cannot be shared either: the younger Service stays pending on
-//    that node);
+//  - is not serving one of the Service's protocol·ports for another LoadBalancer Service: the
+//    one already given that node keeps it, then the older one (k3s' host ports cannot be
+//    shared either: the other Service stays pending on that node);
 //  - with externalTrafficPolicy Local, runs a ready endpoint of the Service (the others would
 //    drop the traffic).
 // No node: the status has no ingress (kubectl shows EXTERNAL-IP <pending>). A Service that
@@ -34,6 +34,18 @@ inline constexpr const char* kEnableLbLabel = "svccontroller.k3s.cattle.io/enabl
 inline constexpr const char* kLbPoolLabel = "svccontroller.k3s.cattle.io/lbpool";
 inline constexpr const char* kExcludeFromLbLabel =
     "node.kubernetes.io/exclude-from-external-load-balancers";
+
+// The nodes that may serve load balancers, with their addresses (name → address): Ready, not
+// being deleted, not excluded, opted in when any node is (above). Pure.
+std::vector<std::pair<std::string, std::string>> LoadBalancerNodes(
+    const std::vector<client::ObjectPtr>& nodes);
+
+// status.loadBalancer.ingress[].ip of a Service or an Ingress, in order.
+std::vector<std::string> LoadBalancerIps(const boost::json::object& obj);
+// A copy of `obj` whose status.loadBalancer lists `ips` (with ipMode VIP when `vip`: Services;
+// Ingresses have no ipMode).
+boost::json::object WithLoadBalancerIps(const boost::json::object& obj,
+                                        const std::vector<std::string>& ips, bool vip);
 
 // The addresses of every LoadBalancer Service this controller serves, by "namespace/name"
 // (pure; unit-tested). Services it does not serve are absent.

@@ -109,6 +109,18 @@ TEST(AssignLoadBalancersTest, TheOlderServiceKeepsAPortOnANode) {
   EXPECT_EQ(out["ns/other-port"], (Ips{"10.0.0.1", "10.0.0.2"}));
 }
 
+TEST(AssignLoadBalancersTest, AServiceKeepsTheNodesItHas) {
+  // Created in the same second: the one that already has the node keeps it, whatever the names.
+  auto holder = Parse(R"({"metadata":{"namespace":"ns","name":"b-holder",
+      "creationTimestamp":"2026-01-01T00:00:00Z"},
+    "spec":{"type":"LoadBalancer","ports":[{"port":80,"protocol":"TCP"}]},
+    "status":{"loadBalancer":{"ingress":[{"ip":"10.0.0.1"}]}}})");
+  auto out = AssignLoadBalancers({Service("a-newcomer", 80, "2026-01-01T00:00:00Z"), holder},
+                                 {Node("a", "10.0.0.1")}, {});
+  EXPECT_EQ(out["ns/b-holder"], (Ips{"10.0.0.1"}));
+  EXPECT_TRUE(out["ns/a-newcomer"].empty());
+}
+
 TEST(AssignLoadBalancersTest, LocalTrafficPolicyOnlyWhereEndpointsRun) {
   auto slice = Parse(R"({"metadata":{"namespace":"ns","name":"web-x",
       "labels":{"kubernetes.io/service-name":"web"}},"addressType":"IPv4",

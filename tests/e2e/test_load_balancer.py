@@ -132,4 +132,4 @@ def test_disable_flag_is_checked():
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2, r
     assert r.stderr == ('sampan server: --disable: unknown component "bogus" (servicelb, '
-                        'local-storage, traefik, metrics-server)\n'), r.stderr
+                        'local-storage, ingress or traefik, metrics-server)\n'), r.stderr

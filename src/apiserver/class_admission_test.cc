@@ -1,4 +1,4 @@
-#include "apiserver/storage_admission.h"
+#include "apiserver/class_admission.h"
 
 #include <gtest/gtest.h>
 
@@ -76,6 +76,56 @@ TEST_F(DefaultStorageClassTest, SeveralDefaultsTheNewestThenTheFirstName) {
   // Created within the same second they tie, and the first name wins; otherwise the newer.
   const std::string want = created("a-default") >= created("b-default") ? "a-default" : "b-default";
   EXPECT_EQ(std::string(def->obj.at("metadata").as_object().at("name").as_string()), want);
+}
+
+// Ingresses: the DefaultIngressClass step, and the class the server creates at start.
+TEST_F(DefaultStorageClassTest, IngressesWithoutAClassGetTheDefault) {
+  auto class_of = [&](std::string_view yaml) {
+    auto ing = Create("networking.k8s.io", "Ingress", "default", yaml);
+    EXPECT_TRUE(ing.ok()) << ing.status().ToString();
+    if (!ing.ok()) return std::string("<error>");
+    const json::value* c = (*ing)->obj.at("spec").as_object().if_contains("ingressClassName");
+    return c && c->is_string() ? std::string(c->as_string()) : std::string("<none>");
+  };
+  constexpr std::string_view kIngress =
+      "metadata: {generateName: i-}\nspec: {defaultBackend: {service: {name: web, port: "
+      "{number: 80}}}}";
+  EXPECT_EQ(class_of(kIngress), "<none>");
+  ASSERT_TRUE(Run(EnsureSampanIngressClass(*rest_)).ok());
+  const api::KindInfo& ick =
+      *api::BuiltinRegistry().FindKind("networking.k8s.io", "v1", "IngressClass");
+  ObjectPtr created = cache_->Get(ObjectKey(ick, "", "sampan"));
+  ASSERT_NE(created, nullptr);
+  EXPECT_EQ(created->obj.at("spec").as_object().at("controller"), "sampan.io/ingress");
+  EXPECT_EQ(created->obj.at("metadata").as_object().at("annotations").as_object().at(
+                "ingressclass.kubernetes.io/is-default-class"),
+            "true");
+  EXPECT_EQ(class_of(kIngress), "sampan");
+  // The legacy annotation, or a class named, is kept.
+  std::string annotated(kIngress);
+  annotated.replace(annotated.find("{generateName: i-}"), 18,
+                    "{generateName: i-, annotations: {kubernetes.io/ingress.class: nginx}}");
+  EXPECT_EQ(class_of(annotated), "<none>");
+  std::string named(kIngress);
+  named.replace(named.find("{defaultBackend"), 1, "{ingressClassName: nginx, ");
+  EXPECT_EQ(class_of(named), "nginx");
+  // Starting again leaves the class as it is.
+  ASSERT_TRUE(Run(EnsureSampanIngressClass(*rest_)).ok());
+  EXPECT_EQ(cache_->Get(ObjectKey(ick, "", "sampan"))->mod_revision, created->mod_revision);
+}
+
+TEST_F(DefaultStorageClassTest, AnotherDefaultIngressClassStaysTheDefault) {
+  auto other = Create("networking.k8s.io", "IngressClass", "",
+                      "metadata:\n  name: nginx\n  annotations: "
+                      "{ingressclass.kubernetes.io/is-default-class: \"true\"}\n"
+                      "spec: {controller: k8s.io/ingress-nginx}\n");
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  ASSERT_TRUE(Run(EnsureSampanIngressClass(*rest_)).ok());
+  const api::KindInfo& ick =
+      *api::BuiltinRegistry().FindKind("networking.k8s.io", "v1", "IngressClass");
+  ObjectPtr ours = cache_->Get(ObjectKey(ick, "", "sampan"));
+  ASSERT_NE(ours, nullptr);
+  EXPECT_FALSE(ours->obj.at("metadata").as_object().contains("annotations"));
 }
 
 }  // namespace
