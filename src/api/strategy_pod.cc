@@ -602,6 +602,10 @@ void ValidatePodTemplate(const json::object* tmpl, const std::string& path, PodS
 // ---- pod updates ----------------------------------------------------------------------------
 
 void ValidatePodUpdate(const json::object& obj, const json::object& old, Errors& errors) {
+  // The common case (status writes, metadata edits): the spec did not change at all.
+  const json::value* new_value = obj.if_contains("spec");
+  const json::value* old_value = old.if_contains("spec");
+  if (new_value && old_value && JsonEqual(*new_value, *old_value)) return;
   const json::object empty;
   const json::object* new_spec = Obj(obj, "spec");
   const json::object* old_spec = Obj(old, "spec");

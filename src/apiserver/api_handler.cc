@@ -128,9 +128,10 @@ std::optional<int64_t> ParseInt64(std::string_view s) {
 
 // One object as the client's API version shows it, using the stored text when it can.
 Response ObjectReply(const RequestInfo& info, int status, const StoredObject& obj) {
+  if (!info.events_v1()) return StoredResponse(status, obj);
   Response r;
   r.status = status;
-  r.body = info.events_v1() ? json::serialize(ViewOf(info, obj.obj)) : obj.json;
+  r.body = json::serialize(ViewOf(info, obj.obj));
   return r;
 }
 

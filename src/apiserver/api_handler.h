@@ -134,6 +134,9 @@ Response ErrorResponse(const Status& st, const RequestInfo* info = nullptr);
 // A reply whose body is `v` serialized.
 Response JsonResponse(int status, const boost::json::value& v,
                       std::string_view content_type = "application/json");
+// A reply with a stored object: its text as serialized once when it was stored (no copy of
+// the object, no second serialization).
+Response StoredResponse(int status, const StoredObject& obj);
 // 405 for a verb the requested resource does not offer.
 Status MethodNotAllowed();
 

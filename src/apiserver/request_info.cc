@@ -139,6 +139,13 @@ Response JsonResponse(int status, const json::value& v, std::string_view content
   return r;
 }
 
+Response StoredResponse(int status, const StoredObject& obj) {
+  Response r;
+  r.status = status;
+  r.body = obj.json;
+  return r;
+}
+
 Status MethodNotAllowed() {
   return Status(Code::kMethodNotAllowed,
                 "the server does not allow this method on the requested resource");

@@ -211,7 +211,7 @@ bool ShouldAutomount(const json::object& spec, const json::object& sa) {
   return true;
 }
 
-json::object TokenVolume(const std::string& name) {
+json::object TokenProjection() {
   json::object token{{"expirationSeconds", kTokenExpirationSeconds}, {"path", "token"}};
   json::object ca_item{{"key", "ca.crt"}, {"path", "ca.crt"}};
   json::object ca{{"name", "kube-root-ca.crt"}, {"items", json::array{ca_item}}};
@@ -220,8 +220,16 @@ json::object TokenVolume(const std::string& name) {
   json::object downward{{"items", json::array{ns_item}}};
   json::array sources{json::object{{"serviceAccountToken", token}}, json::object{{"configMap", ca}},
                       json::object{{"downwardAPI", downward}}};
-  json::object projected{{"defaultMode", 420}, {"sources", std::move(sources)}};
-  return json::object{{"name", name}, {"projected", std::move(projected)}};
+  return json::object{{"defaultMode", 420}, {"sources", std::move(sources)}};
+}
+
+json::object TokenVolume(const std::string& name) {
+  // Built once: every pod of the cluster gets the same projection (only the name differs).
+  static const json::object projected = TokenProjection();
+  json::object volume;
+  volume["name"] = name;
+  volume["projected"] = projected;
+  return volume;
 }
 
 json::object TokenMount(const std::string& name) {

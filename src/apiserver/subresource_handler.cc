@@ -66,7 +66,7 @@ asio::awaitable<void> ApiHandler::HandleSubresource(Request& req, Responder& res
       RETURN_REPLY(s.ok() ? JsonResponse(200, *s) : ErrorResponse(s.status(), &info));
     }
     {
-      Response reply = JsonResponse(200, (*out)->obj);
+      Response reply = StoredResponse(200, **out);
       co_await res.Send(std::move(reply));
     }
   };
@@ -84,7 +84,7 @@ asio::awaitable<void> ApiHandler::HandleSubresource(Request& req, Responder& res
     // The Pod itself; a write may change spec.ephemeralContainers only (add entries).
     if (info.verb == "get") {
       {
-        Response reply = JsonResponse(200, (*current)->obj);
+        Response reply = StoredResponse(200, **current);
         co_await res.Send(std::move(reply));
       }
       co_return;
@@ -159,7 +159,7 @@ asio::awaitable<void> ApiHandler::HandleSubresource(Request& req, Responder& res
         co_await send_result(current, true);
       } else {
         {
-          Response reply = JsonResponse(200, (*current)->obj);
+          Response reply = StoredResponse(200, **current);
           co_await res.Send(std::move(reply));
         }
       }

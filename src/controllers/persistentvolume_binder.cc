@@ -87,15 +87,17 @@ bool UnderTmp(const std::string& path) {
 
 std::vector<std::string> PodPvcIndexFunc(const json::object& pod) {
   std::vector<std::string> out;
-  const std::string ns = MetaString(pod, "namespace");
   if (const json::array* vols = Arr(Spec(pod), "volumes")) {
     for (const json::value& v : *vols) {
       if (!v.is_object()) continue;
       const json::object& vol = v.as_object();
+      // Most pods have none of these (every one has its token volume): the namespace is read
+      // only for a claim.
       if (const json::object* pvc = Obj(&vol, "persistentVolumeClaim")) {
-        out.push_back(ns + "/" + Str(pvc, "claimName"));
+        out.push_back(MetaString(pod, "namespace") + "/" + Str(pvc, "claimName"));
       } else if (Obj(&vol, "ephemeral")) {
-        out.push_back(ns + "/" + MetaString(pod, "name") + "-" + Str(&vol, "name"));
+        out.push_back(MetaString(pod, "namespace") + "/" + MetaString(pod, "name") + "-" +
+                      Str(&vol, "name"));
       }
     }
   }
