@@ -117,9 +117,7 @@ TEST(ServiceRulesTest, ExternalAddressesPoliciesAndAffinity) {
   EXPECT_FALSE(r.endpoints[1].local);
 
   std::string script = net::RenderServicesScript(rules, *net::ParseCidr("10.244.0.0/16"));
-  auto has = [&](const std::string& text) {
-    return script.find(text) != std::string::npos;
-  };
+  auto has = [&](const std::string& text) { return script.find(text) != std::string::npos; };
   EXPECT_TRUE(has("10.43.3.3 . tcp . 80 : goto svc-0,")) << script;
   EXPECT_TRUE(has("198.51.100.7 . tcp . 80 : goto svc-0-ext")) << script;
   EXPECT_TRUE(has("192.168.200.11 . tcp . 80 : goto svc-0-fw")) << script;
@@ -128,8 +126,9 @@ TEST(ServiceRulesTest, ExternalAddressesPoliciesAndAffinity) {
   EXPECT_TRUE(has("ip saddr 10.244.0.0/16 goto svc-0\n")) << script;
   EXPECT_TRUE(has("fib saddr type local goto svc-0\n")) << script;
   // The local chain picks this node's endpoint only, without masquerade.
-  EXPECT_TRUE(has("chain svc-0-local {\n\t\tip saddr @svc-0-ep-0-clients goto svc-0-ep-0\n"
-                  "\t\tgoto svc-0-ep-0"))
+  EXPECT_TRUE(
+      has("chain svc-0-local {\n\t\tip saddr @svc-0-ep-0-clients goto svc-0-ep-0\n"
+          "\t\tgoto svc-0-ep-0"))
       << script;
   EXPECT_TRUE(has("timeout 60s")) << script;
   EXPECT_TRUE(has("update @svc-0-ep-1-clients { ip saddr }")) << script;

@@ -435,8 +435,8 @@ Status ValidateUpdate(const KindInfo& kind, const json::object& obj, const json:
   // write, a label) is not checked again, as Kubernetes' status updates check only the status.
   const json::value* spec = obj.if_contains("spec");
   const json::value* old_spec = old.if_contains("spec");
-  const bool same_pod_spec = kind.group.empty() && kind.kind == "Pod" && spec && old_spec &&
-                             JsonEqual(*spec, *old_spec);
+  const bool same_pod_spec =
+      kind.group.empty() && kind.kind == "Pod" && spec && old_spec && JsonEqual(*spec, *old_spec);
   if (!same_pod_spec) ValidateKind(kind, obj, errors);
   ValidateKindUpdate(kind, obj, old, errors);
   ValidateSchedulingKind(kind, obj, &old, errors);

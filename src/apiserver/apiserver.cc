@@ -1,5 +1,6 @@
 #include "apiserver/apiserver.h"
 
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -10,7 +11,6 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <atomic>
 #include <future>
 #include <memory>
 #include <thread>
@@ -18,6 +18,7 @@
 #include "api/schema.h"
 #include "apiserver/api_handler.h"
 #include "apiserver/certs.h"
+#include "apiserver/class_admission.h"
 #include "apiserver/http.h"
 #include "apiserver/kubernetes_service.h"
 #include "apiserver/loopback.h"
@@ -25,11 +26,10 @@
 #include "apiserver/object_cache.h"
 #include "apiserver/priority_admission.h"
 #include "apiserver/rbac.h"
-#include "apiserver/review.h"
-#include "apiserver/class_admission.h"
 #include "apiserver/rbac_bootstrap.h"
 #include "apiserver/rest.h"
 #include "apiserver/rest_internal.h"
+#include "apiserver/review.h"
 #include "apiserver/sa_tokens.h"
 #include "net/host_ip.h"
 #include "store/backend.h"

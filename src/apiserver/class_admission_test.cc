@@ -97,8 +97,11 @@ TEST_F(DefaultStorageClassTest, IngressesWithoutAClassGetTheDefault) {
   ObjectPtr created = cache_->Get(ObjectKey(ick, "", "sampan"));
   ASSERT_NE(created, nullptr);
   EXPECT_EQ(created->obj.at("spec").as_object().at("controller"), "sampan.io/ingress");
-  EXPECT_EQ(created->obj.at("metadata").as_object().at("annotations").as_object().at(
-                "ingressclass.kubernetes.io/is-default-class"),
+  EXPECT_EQ(created->obj.at("metadata")
+                .as_object()
+                .at("annotations")
+                .as_object()
+                .at("ingressclass.kubernetes.io/is-default-class"),
             "true");
   EXPECT_EQ(class_of(kIngress), "sampan");
   // The legacy annotation, or a class named, is kept.

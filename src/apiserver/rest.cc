@@ -8,12 +8,12 @@
 #include "api/labels.h"
 #include "api/strategy.h"
 #include "api/validate.h"
+#include "apiserver/class_admission.h"
 #include "apiserver/pod_security.h"
 #include "apiserver/priority_admission.h"
 #include "apiserver/rest_internal.h"
 #include "apiserver/sa_admission.h"
 #include "apiserver/service_alloc.h"
-#include "apiserver/class_admission.h"
 #include "apiserver/store_await.h"
 
 namespace sampan::apiserver {

@@ -40,9 +40,9 @@ class IngressStatusTest : public ::testing::Test {
     ASSERT_TRUE(created.ok()) << created.status().ToString();
   }
   void CreateNode(const std::string& name, const std::string& ip) {
-    json::object node = json::parse(R"({"apiVersion":"v1","kind":"Node","metadata":{"name":")" +
-                                    name + R"("}})")
-                            .as_object();
+    json::object node =
+        json::parse(R"({"apiVersion":"v1","kind":"Node","metadata":{"name":")" + name + R"("}})")
+            .as_object();
     auto r = client_->Create(client::resources::kNodes, "", node);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     json::object next = *r;
@@ -92,8 +92,9 @@ TEST_F(IngressStatusTest, OurIngressesGetTheNodesAddresses) {
   Create(client::resources::kIngresses, "default", IngressJson("theirs", "nginx"));
   EXPECT_TRUE(Eventually([&] { return Addresses("ours") == Ips{"192.168.8.12"}; }));
   CreateNode("n1", "192.168.8.11");
-  EXPECT_TRUE(
-      Eventually([&] { return Addresses("ours") == (Ips{"192.168.8.11", "192.168.8.12"}); }));
+  EXPECT_TRUE(Eventually([&] {
+    return Addresses("ours") == (Ips{"192.168.8.11", "192.168.8.12"});
+  }));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_TRUE(Addresses("theirs").empty());  // another controller's
 }

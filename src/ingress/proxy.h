@@ -74,7 +74,7 @@ class Proxy {
   // Binds the listeners and starts serving on its own threads. Unavailable when a port is
   // taken (the message names it).
   static Result<std::unique_ptr<Proxy>> Start(ProxyOptions opts);
-  virtual ~Proxy() = default;  // stops
+  virtual ~Proxy() = default;          // stops
   virtual int http_port() const = 0;   // -1 when none
   virtual int https_port() const = 0;  // -1 when none
   // Closes the listeners and every connection; joins the threads. Idempotent.

@@ -454,19 +454,27 @@ TEST_F(PodNetworkTest, ServiceRulesForExternalClients) {
   int la = Listen(a, 8080), lb = Listen(b, 8080);
   const uint32_t ip_a = *ParseIpv4(addr_a->ip), ip_b = *ParseIpv4(addr_b->ip);
 
-  ServicePortRule local{"ns/local/http", "TCP", *ParseIpv4("10.43.1.5"), 80, 30080,
+  ServicePortRule local{"ns/local/http",     "TCP", *ParseIpv4("10.43.1.5"), 80, 30080,
                         {{ip_a, 8080, true}}};
   local.load_balancer_ips = {*ParseIpv4("192.168.77.1")};
   local.source_ranges = {*ParseCidr("192.168.77.0/24")};
   local.external_local = true;
-  ServicePortRule fenced{"ns/fenced/http", "TCP", *ParseIpv4("10.43.1.6"), 81, 0,
+  ServicePortRule fenced{"ns/fenced/http",    "TCP", *ParseIpv4("10.43.1.6"), 81, 0,
                          {{ip_a, 8080, true}}};
   fenced.load_balancer_ips = {*ParseIpv4("192.168.77.1")};
   fenced.source_ranges = {*ParseCidr("10.9.0.0/16")};
-  ServicePortRule none_here{"ns/none-here/http", "TCP", *ParseIpv4("10.43.1.7"), 82, 30082,
+  ServicePortRule none_here{"ns/none-here/http",
+                            "TCP",
+                            *ParseIpv4("10.43.1.7"),
+                            82,
+                            30082,
                             {{*ParseIpv4("10.244.9.9"), 8080, false}}};
   none_here.external_local = true;
-  ServicePortRule sticky{"ns/sticky/http", "TCP", *ParseIpv4("10.43.1.8"), 83, 0,
+  ServicePortRule sticky{"ns/sticky/http",
+                         "TCP",
+                         *ParseIpv4("10.43.1.8"),
+                         83,
+                         0,
                          {{ip_a, 8080, true}, {ip_b, 8080, true}}};
   sticky.external_ips = {*ParseIpv4("192.168.77.1")};
   sticky.affinity_seconds = 30;
