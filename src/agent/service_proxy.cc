@@ -176,6 +176,43 @@ std::vector<net::ServicePortRule> ServiceRules(const std::vector<client::ObjectP
   return out;
 }
 
+std::map<int, ServiceHealth> HealthChecks(const std::vector<client::ObjectPtr>& services,
+                                          const std::vector<client::ObjectPtr>& slices,
+                                          const std::string& node) {
+  // Ready endpoint addresses on this node, by namespace/service.
+  std::map<std::string, std::set<std::string>> local;
+  for (const client::ObjectPtr& s : slices) {
+    std::string_view svc = LabelOf(*s, "kubernetes.io/service-name");
+    if (svc.empty()) continue;
+    std::set<std::string>& addrs =
+        local[client::MetaString(*s, "namespace") + "/" + std::string(svc)];
+    const json::array* eps = Arr(*s, "endpoints");
+    for (const json::value& ev : eps ? *eps : json::array{}) {
+      if (!ev.is_object() || !view::EndpointReady(ev.as_object())) continue;
+      if (Str(ev.as_object(), "nodeName") != node) continue;
+      const json::array* a = Arr(ev.as_object(), "addresses");
+      if (a && !a->empty() && (*a)[0].is_string()) addrs.insert(std::string((*a)[0].as_string()));
+    }
+  }
+  std::map<int, ServiceHealth> out;
+  for (const client::ObjectPtr& svc : services) {
+    const json::object* spec = Obj(*svc, "spec");
+    if (!spec || Str(*spec, "type") != "LoadBalancer" ||
+        Str(*spec, "externalTrafficPolicy") != "Local") {
+      continue;
+    }
+    const int port = static_cast<int>(Int(*spec, "healthCheckNodePort"));
+    if (port <= 0) continue;
+    ServiceHealth h;
+    h.ns = client::MetaString(*svc, "namespace");
+    h.name = client::MetaString(*svc, "name");
+    auto it = local.find(h.ns + "/" + h.name);
+    h.local_endpoints = it == local.end() ? 0 : static_cast<int>(it->second.size());
+    out[port] = std::move(h);
+  }
+  return out;
+}
+
 std::vector<std::pair<net::Ipv4Cidr, uint32_t>> NodeRoutes(
     const std::vector<client::ObjectPtr>& nodes, const std::string& self) {
   std::vector<std::pair<net::Ipv4Cidr, uint32_t>> out;
@@ -284,6 +321,8 @@ void ServiceProxy::Loop() {
     auto data = std::make_shared<DnsData>(DnsData{services_->List(), slices_->List()});
     std::vector<net::ServicePortRule> rules =
         ServiceRules(data->services, data->slices, ctx_->node_name);
+    std::map<int, ServiceHealth> health =
+        HealthChecks(data->services, data->slices, ctx_->node_name);
     {
       std::lock_guard<std::mutex> l(dns_mu_);
       dns_data_ = std::move(data);
@@ -313,6 +352,13 @@ void ServiceProxy::Loop() {
         r.port = 53;
         if (dns_) r.endpoints.push_back(net::ServiceEndpoint{network->Gateway(), 53});
         rules.push_back(std::move(r));
+      }
+    }
+    if (health != health_synced_) {
+      if (Status st = health_.Sync(health); !st.ok()) {
+        LOG(WARNING) << "service health checks: " << st.ToString();
+      } else {
+        health_synced_ = std::move(health);
       }
     }
     std::string script = net::RenderServicesScript(rules);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "agent/cluster_dns.h"
+#include "agent/service_health.h"
 #include "client/informer.h"
 #include "net/ipv4.h"
 #include "net/service_rules.h"
@@ -31,6 +33,13 @@ struct NodeContext;
 std::vector<net::ServicePortRule> ServiceRules(const std::vector<client::ObjectPtr>& services,
                                                const std::vector<client::ObjectPtr>& slices,
                                                const std::string& node = "");
+
+// The health checks this node answers (service_health.h): each LoadBalancer Service with
+// externalTrafficPolicy Local and a healthCheckNodePort, with its ready endpoints on `node`
+// (pure; unit-tested).
+std::map<int, ServiceHealth> HealthChecks(const std::vector<client::ObjectPtr>& services,
+                                          const std::vector<client::ObjectPtr>& slices,
+                                          const std::string& node);
 
 // The routes to the pods of the Nodes other than `self`: (podCIDR, InternalIP) of each that
 // has both (pure; unit-tested).
@@ -68,6 +77,8 @@ class ServiceProxy {
   std::mutex dns_mu_;
   std::shared_ptr<const DnsData> dns_data_ = std::make_shared<DnsData>();  // under dns_mu_
   std::unique_ptr<ClusterDns> dns_;  // loop thread only; started once the pod network exists
+  ServiceHealthServer health_;       // Sync from the loop thread only
+  std::map<int, ServiceHealth> health_synced_;              // loop thread only: what health_ serves
   std::vector<std::pair<net::Ipv4Cidr, uint32_t>> routed_;  // loop thread only: routes set
   std::unique_ptr<client::Informer> services_, slices_, nodes_;
   std::mutex mu_;

@@ -1,6 +1,10 @@
 #include "agent/service_proxy.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 
@@ -159,6 +163,93 @@ TEST(ServiceRulesTest, InternalTrafficPolicyLocal) {
                         "vmap { 0 : goto svc-0-ep-0, 1 : goto svc-0-ep-1 }"),
             std::string::npos)
       << script;
+}
+
+TEST(HealthChecksTest, LocalLoadBalancersWithTheirLocalEndpoints) {
+  auto local = Obj(R"({"metadata":{"namespace":"ns","name":"web"},
+    "spec":{"type":"LoadBalancer","externalTrafficPolicy":"Local","healthCheckNodePort":32001,
+      "clusterIP":"10.43.5.5","ports":[{"port":80}]}})");
+  auto cluster = Obj(R"({"metadata":{"namespace":"ns","name":"other"},
+    "spec":{"type":"LoadBalancer","externalTrafficPolicy":"Cluster","clusterIP":"10.43.5.6",
+      "ports":[{"port":81}]}})");
+  auto slice = Obj(R"({"metadata":{"namespace":"ns","name":"web-a",
+      "labels":{"kubernetes.io/service-name":"web"}},"addressType":"IPv4",
+    "endpoints":[{"addresses":["10.244.1.3"],"nodeName":"n1"},
+                 {"addresses":["10.244.1.4"],"nodeName":"n1","conditions":{"ready":false}},
+                 {"addresses":["10.244.2.3"],"nodeName":"n2"}]})");
+  auto checks = HealthChecks({local, cluster}, {slice}, "n1");
+  ASSERT_EQ(checks.size(), 1u);
+  EXPECT_EQ(checks[32001], (ServiceHealth{"ns", "web", 1}));
+  EXPECT_EQ(HealthChecks({local}, {slice}, "n3")[32001].local_endpoints, 0);
+}
+
+// The health server on a real socket: 200 with local endpoints, 503 without, ports closed
+// when the Service goes.
+TEST(ServiceHealthServerTest, AnswersPerPort) {
+  // Two free ports on 127.0.0.1.
+  auto free_port = [] {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    socklen_t len = sizeof sa;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+    ::close(fd);
+    return static_cast<int>(ntohs(sa.sin_port));
+  };
+  auto get = [](int port) -> std::string {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<uint16_t>(port));
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+      ::close(fd);
+      return "refused";
+    }
+    std::string req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+    std::string out;
+    char buf[1024];
+    ssize_t n;
+    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+    return out;
+  };
+  const int a = free_port(), b = free_port();
+  ServiceHealthServer server("127.0.0.1");
+  ASSERT_TRUE(server.Sync({{a, {"ns", "web", 2}}, {b, {"ns", "idle", 0}}}).ok());
+  std::string ok = get(a);
+  EXPECT_EQ(ok.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << ok;
+  EXPECT_NE(ok.find("X-Load-Balancing-Endpoint-Weight: 2\r\n"), std::string::npos) << ok;
+  EXPECT_NE(ok.find("\r\n\r\n{\"service\":{\"namespace\":\"ns\",\"name\":\"web\"},"
+                    "\"localEndpoints\":2,\"serviceProxyHealthy\":true}"),
+            std::string::npos)
+      << ok;
+  EXPECT_EQ(get(b).rfind("HTTP/1.1 503 Service Unavailable\r\n", 0), 0u);
+  // The counts follow; a port no longer listed is closed.
+  ASSERT_TRUE(server.Sync({{b, {"ns", "idle", 1}}}).ok());
+  EXPECT_EQ(get(b).rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
+  EXPECT_EQ(get(a), "refused");
+  // A port taken by someone else is reported (and the others still served).
+  int taken = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(taken, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  ASSERT_EQ(::listen(taken, 1), 0);
+  socklen_t len = sizeof sa;
+  ::getsockname(taken, reinterpret_cast<sockaddr*>(&sa), &len);
+  const int c = ntohs(sa.sin_port);
+  Status st = server.Sync({{b, {"ns", "idle", 1}}, {c, {"ns", "x", 1}}});
+  EXPECT_NE(st.message().find("health check port 127.0.0.1:" + std::to_string(c)),
+            std::string::npos)
+      << st.ToString();
+  EXPECT_EQ(get(b).rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
+  ::close(taken);
+  server.Stop();
+  EXPECT_EQ(get(b), "refused");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@ nothing serves refuses connections at once. The node agent's service proxy write
 endpoint-slice controller tells it which pods serve."""
 
 import ipaddress
+import json
 
 import cluster as cl
 import harness
@@ -222,8 +223,27 @@ def test_load_balancer_from_outside_the_node(kubectl, api, ns, node, cluster):
     harness.wait_until(lambda: ask()[0] == cluster.fabric.gateway, timeout=20,
                        what="the client's own address under externalTrafficPolicy Local")
 
+    # The health check a load balancer would use: this node has both endpoints.
+    hc_port = kubectl.json("get", "service", "echo", "-n", ns)["spec"]["healthCheckNodePort"]
+
+    def health():
+        try:
+            return cl.http_get(outside.path, node.address, hc_port, "/healthz")
+        except OSError as e:
+            return None, str(e)
+
+    harness.wait_until(lambda: health()[0] == 200, timeout=20, what="the health check port")
+    status, body = health()
+    assert json.loads(body) == {"service": {"namespace": ns, "name": "echo"},
+                                "localEndpoints": 2, "serviceProxyHealthy": True}, body
+
     # A pod of the cluster reaches the same address too (served like internal traffic).
     script = f"timeout 5 wget -q -O - http://{node.address}:8081/cgi-bin/ip || exit 1"
     pod, logs = run_client(kubectl, api, ns, "inside", script)
     assert pu.phase(pod) == "Succeeded", (pod["status"], logs)
     assert logs.split()[1].startswith("echo-"), logs
+
+    # No endpoint left on the node: the health check says so (503), and the port drops.
+    kubectl.ok("scale", "deployment", "echo", "--replicas=0", "-n", ns)
+    harness.wait_until(lambda: health()[0] == 503, timeout=60, what="503 from the health check")
+    assert json.loads(health()[1])["localEndpoints"] == 0
