@@ -20,6 +20,9 @@ for _ in $(seq 1 100); do
     echo "  kubectl get namespaces"
     echo "  kubectl create -f pod.yaml"
     echo
+    echo "Join another machine (as root there, with this machine's address):"
+    echo "  sampan agent --server https://<this machine>:6443 --token $(cat "$data/server/node-token" 2>/dev/null)"
+    echo
     echo "Stop it with: make down"
     exit 0
   fi

@@ -60,6 +60,8 @@ class ApiHandler {
   void SetServiceAccountTokens(const class ServiceAccountTokens* tokens) { sa_tokens_ = tokens; }
   // Who may do what (apiserver/rbac.h); without one every authenticated request is allowed.
   void SetAuthorizer(const class Authorizer* authz) { authz_ = authz; }
+  // The node-join endpoints (/v1-sampan/...; node_join.h); none when unset.
+  void SetNodeJoin(const class NodeJoin* join) { node_join_ = join; }
   // How TokenReview checks tokens; without one every token is reported invalid.
   void SetTokenReviewer(TokenReviewer reviewer) { token_reviewer_ = std::move(reviewer); }
 
@@ -98,6 +100,7 @@ class ApiHandler {
   std::shared_ptr<class NodeProxy> node_proxy_;
   const class ServiceAccountTokens* sa_tokens_ = nullptr;
   const class Authorizer* authz_ = nullptr;
+  const class NodeJoin* node_join_ = nullptr;
   TokenReviewer token_reviewer_;
   // OpenAPI documents, built once on first use.
   std::once_flag openapi_once_;

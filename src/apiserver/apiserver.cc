@@ -23,6 +23,7 @@
 #include "apiserver/kubernetes_service.h"
 #include "apiserver/loopback.h"
 #include "apiserver/namespace_controller.h"
+#include "apiserver/node_join.h"
 #include "apiserver/object_cache.h"
 #include "apiserver/priority_admission.h"
 #include "apiserver/rbac.h"
@@ -96,6 +97,14 @@ class ApiServerImpl final : public ApiServer {
     so.key_file = tls.serving_key;
     so.client_ca_file = tls.ca_cert;
     handler_->SetKubeletClient(tls.kubelet_client_cert, tls.kubelet_client_key);
+    {  // the node token and the join endpoints (node_join.h)
+      ASSIGN_OR_RETURN(std::string ca_pem, fs::ReadFile(tls.ca_cert));
+      ASSIGN_OR_RETURN(std::string token,
+                       EnsureNodeToken(server_dir + "/node-token", ca_pem, opt_.node_token));
+      node_join_ = std::make_unique<NodeJoin>(tls, std::move(ca_pem), std::move(token),
+                                              server_dir + "/tls/issued");
+      handler_->SetNodeJoin(node_join_.get());
+    }
     ApiHandler* h = handler_.get();
     handle_ = [h](Request& req, Responder& res) { return h->Handle(req, res); };
     // One io_context per API thread, each run by its own thread: connections and in-process
@@ -322,6 +331,7 @@ class ApiServerImpl final : public ApiServer {
   std::unique_ptr<Authorizer> authz_;  // after cache_: it watches the cache
   Handler handle_;  // the request path every transport shares
   std::unique_ptr<ServiceAccountTokens> sa_tokens_;
+  std::unique_ptr<NodeJoin> node_join_;
   std::unique_ptr<HttpServer> http_;
   std::shared_ptr<LoopbackGate> loopback_gate_ = NewLoopbackGate();
   std::unique_ptr<NamespaceController> ns_controller_;

@@ -39,6 +39,9 @@ struct Options {
   bool local_storage_class = true;
   // Create the IngressClass `sampan` of the agents' ingress proxy at start (class_admission.h).
   bool ingress_class = true;
+  // The secret part of the node token (node_join.h); "" = keep the one in DATA_DIR/server/
+  // node-token, or make a random one.
+  std::string node_token;
 };
 
 class ApiServer {

@@ -1,10 +1,13 @@
 // Endpoints outside /api/.../resources: version, health, discovery, OpenAPI.
 #include <boost/json.hpp>
 
+#include "api/codec.h"
 #include "api/discovery.h"
 #include "api/openapi.h"
 #include "apiserver/api_handler.h"
+#include "apiserver/node_join.h"
 #include "apiserver/sa_tokens.h"
+#include "util/log.h"
 
 namespace sampan::apiserver {
 
@@ -27,6 +30,34 @@ bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.s
 
 asio::awaitable<bool> ApiHandler::HandleNonResource(Request& req, Responder& res) {
   const std::string& path = req.path;
+  // Joining nodes (node_join.h): their own proof, outside RBAC.
+  if (node_join_ && StartsWith(path, "/v1-sampan/")) {
+    if (path == "/v1-sampan/cacerts" && req.method == "GET") {
+      json::object ca;
+      ca["ca"] = node_join_->ca_pem();
+      RETURN_REPLY_TRUE(JsonResponse(200, ca));
+    }
+    if (path == "/v1-sampan/node-credentials" && req.method == "POST") {
+      auto body = api::DecodeJson(req.body);
+      if (!body.ok() || !body->is_object()) {
+        RETURN_REPLY_TRUE(ErrorResponse(BadRequest("the body must be a JSON object")));
+      }
+      const json::object& o = body->as_object();
+      const json::value* token = o.if_contains("token");
+      const json::value* node = o.if_contains("nodeName");
+      std::string token_text = token && token->is_string() ? std::string(token->as_string()) : "";
+      std::string node_name = node && node->is_string() ? std::string(node->as_string()) : "";
+      auto creds = node_join_->Credentials(token_text, node_name);
+      if (!creds.ok()) {
+        LOG(WARNING) << "node join refused for \"" << node_name
+                     << "\": " << creds.status().message();
+        RETURN_REPLY_TRUE(ErrorResponse(creds.status()));
+      }
+      LOG(INFO) << "node " << node_name << " joined: issued system:node:" << node_name;
+      RETURN_REPLY_TRUE(JsonResponse(200, *creds));
+    }
+    RETURN_REPLY_TRUE(ErrorResponse(NotFound("the server could not find the requested resource")));
+  }
   // Public endpoints (Kubernetes' system:public-info-viewer).
   if (path == "/version" || path == "/version/") {
     if (Status st = AuthorizePath(req); !st.ok()) {

@@ -544,6 +544,15 @@ std::vector<json::object> BootstrapClusterRoles() {
         ClusterRole(std::string("system:certificates.k8s.io:") + signer + "-approver",
                     json::array{Rule({"approve"}, {kCertificates}, {"signers"}, {name})}));
   }
+  // sampan's own: what a node agent does beyond the kubelet's rules (and kube-proxy's, bound
+  // below): its ingress proxy reads Ingresses, IngressClasses and TLS Secrets (cluster-wide, as
+  // any ingress controller), and the local-path provisioner's node half deletes the Released
+  // volumes it cleaned up.
+  roles.push_back(ClusterRole(
+      "system:sampan:node",
+      json::array{Rule({"list", "watch"}, {kNetworking}, {"ingresses", "ingressclasses"}),
+                  Rule({"list", "watch"}, {kCore}, {"secrets"}),
+                  Rule({"get", "list", "watch", "delete"}, {kCore}, {"persistentvolumes"})}));
   roles.push_back(ClusterRole(
       "system:service-account-issuer-discovery",
       json::array{UrlRule({"get"}, {"/.well-known/openid-configuration", "/openid/v1/jwks"})}));
@@ -561,7 +570,9 @@ std::vector<json::object> BootstrapClusterRoleBindings() {
                      json::array{Group("system:authenticated"), Group("system:unauthenticated")}));
   b.push_back(ClusterBinding("system:service-account-issuer-discovery",
                              json::array{Group("system:serviceaccounts")}));
-  b.push_back(ClusterBinding("system:node-proxier", json::array{User("system:kube-proxy")}));
+  // The node agents (group system:nodes) proxy Services too: kube-proxy's role is theirs.
+  b.push_back(ClusterBinding("system:node-proxier",
+                             json::array{User("system:kube-proxy"), Group("system:nodes")}));
   b.push_back(ClusterBinding("system:kube-controller-manager",
                              json::array{User("system:kube-controller-manager")}));
   b.push_back(
@@ -573,6 +584,7 @@ std::vector<json::object> BootstrapClusterRoleBindings() {
   // authorizer decide what kubelets may do; sampan has no Node authorizer, so the node agents
   // (group system:nodes) get the system:node rules through RBAC.
   b.push_back(ClusterBinding("system:node", json::array{Group("system:nodes")}));
+  b.push_back(ClusterBinding("system:sampan:node", json::array{Group("system:nodes")}));
   return b;
 }
 

@@ -196,12 +196,13 @@ TEST_F(RbacBootstrapTest, BindingsAsKubernetesPlusSystemNode) {
       {"system:public-info-viewer", {"Group:system:authenticated", "Group:system:unauthenticated"}},
       {"system:kube-scheduler", {"User:system:kube-scheduler"}},
       {"system:kube-controller-manager", {"User:system:kube-controller-manager"}},
-      {"system:node-proxier", {"User:system:kube-proxy"}},
+      {"system:node-proxier", {"User:system:kube-proxy", "Group:system:nodes"}},
       {"system:volume-scheduler", {"User:system:kube-scheduler"}},
       {"system:kube-dns", {"ServiceAccount:kube-system/kube-dns"}},
       {"system:service-account-issuer-discovery", {"Group:system:serviceaccounts"}},
       {"system:monitoring", {"Group:system:monitoring"}},
       {"system:node", {"Group:system:nodes"}},
+      {"system:sampan:node", {"Group:system:nodes"}},
   };
   for (const auto& [name, subjects] : want) {
     ObjectPtr b = Get("ClusterRoleBinding", "", name);

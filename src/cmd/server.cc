@@ -88,6 +88,8 @@ void Usage(FILE* out) {
       "  --default-local-storage-path DIR  where the local-path provisioner puts\n"
       "                              volumes on each node (default DATA_DIR/storage)\n"
       "  --disable-local-storage     no local-path StorageClass or provisioner\n"
+      "  --token SECRET              the secret of the node token agents join with\n"
+      "                              (DATA_DIR/server/node-token; default: random)\n"
       "  --disable COMPONENT         k3s' packaged components, comma-separated or\n"
       "                              repeated: servicelb (LoadBalancer Services stay\n"
       "                              pending for another controller), local-storage,\n"
@@ -259,6 +261,14 @@ int ServerMain(int argc, char** argv) {
       if (local_storage_path.empty() || local_storage_path[0] != '/') {
         std::fprintf(stderr, "sampan server: --default-local-storage-path: \"%s\" is not an "
                      "absolute path\n", local_storage_path.c_str());
+        return 2;
+      }
+    } else if (a == "--token" || a == "-t") {
+      if (!need(&opt.node_token)) return 2;
+      if (opt.node_token.empty() || opt.node_token.find_first_of(" \n:") != std::string::npos) {
+        std::fprintf(stderr,
+                     "sampan server: --token: the secret must be non-empty, without "
+                     "spaces or colons\n");
         return 2;
       }
     } else if (a == "--disable-local-storage") {

@@ -272,8 +272,9 @@ class AgentNode(harness.ManagedProcess):
 
     registry = RUNNING
 
-    def __init__(self, workdir, node, images_dir, server, name):
+    def __init__(self, workdir, node, images_dir, server, name, join=False):
         super().__init__(os.path.join(workdir, "agent.log"))
+        self.join = join  # join with the server's node token instead of its admin kubeconfig
         self.workdir = workdir
         self.node = node
         self.images_dir = images_dir
@@ -293,8 +294,12 @@ class AgentNode(harness.ManagedProcess):
         with open(self.kubeconfig, "w") as f:
             f.write(text.replace(local, f"https://{self.server.node.address}:{API_PORT}"))
         NodeServer.import_images(self)
+        credentials = ["--kubeconfig", self.kubeconfig]
+        if self.join:
+            credentials = ["--server", f"https://{self.server.node.address}:{API_PORT}",
+                           "--token-file", os.path.join(self.server.data_dir, "server", "node-token")]
         self._launch(self.node.nsenter([
-            harness.sampan_bin(), "agent", "--kubeconfig", self.kubeconfig, "--data-dir",
+            harness.sampan_bin(), "agent", *credentials, "--data-dir",
             self.data_dir, "--node-name", self.name, "--node-ip", self.node.address,
             "--kubelet-port", str(KUBELET_PORT), "--cluster-cidr", CLUSTER_CIDR,
             "--cluster-dns-upstream", "none", *NO_IMAGE_GC]))
@@ -350,13 +355,14 @@ class Cluster:
         self.recorder = PodRecorder(self.server.rest)
         return self
 
-    def add_agent_node(self):
+    def add_agent_node(self, join=False):
         """Starts `sampan agent` in a new node namespace of the fabric; returns the AgentNode once its
         Node is Ready."""
         index = len(self.fabric.nodes) + 1
         node = self.fabric.add_node(f"node{index}")
         workdir = os.path.join(self.workdir, f"node{index}")
-        agent = AgentNode(workdir, node, self.images_dir, self.server, f"{self.tag}-node{index}")
+        agent = AgentNode(workdir, node, self.images_dir, self.server, f"{self.tag}-node{index}",
+                          join=join)
         self.agents.append(agent)
         return agent.start()
 

@@ -15,7 +15,7 @@ import podutil as pu
 @pytest.fixture(scope="module")
 def node2(cluster):
     try:
-        return cluster.add_agent_node()
+        return cluster.add_agent_node(join=True)
     except harness.ServerError as e:
         pytest.fail(f"second node did not join: {e}", pytrace=False)
 
