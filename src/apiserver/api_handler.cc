@@ -625,6 +625,7 @@ asio::awaitable<void> ApiHandler::HandleResource(Request& req, Responder& res,
       RETURN_REPLY(ErrorResponse(dopts.status(), &info));
     }
     DeleteOptions d = *dopts;
+    d.identity = &req.identity;
     if (info.verb == "delete") {
       std::string ns = info.ns, name = info.name;
       auto out = co_await rest_.Delete(kind, ns, name, d);

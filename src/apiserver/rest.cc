@@ -9,6 +9,7 @@
 #include "api/strategy.h"
 #include "api/validate.h"
 #include "apiserver/class_admission.h"
+#include "apiserver/node_restriction.h"
 #include "apiserver/pod_security.h"
 #include "apiserver/priority_admission.h"
 #include "apiserver/rest_internal.h"
@@ -276,6 +277,11 @@ asio::awaitable<Result<ObjectPtr>> Rest::Create(const api::KindInfo& kind, std::
     co_return st;
   }
   if (Status st = RunWriteChecks(kind, obj, opts); !st.ok()) co_return st;
+  if (Status st =
+          AdmitNodeWrite(opts.identity, kind, opts.subresource, nullptr, obj, registry_, cache_);
+      !st.ok()) {
+    co_return st;
+  }
   if (Status st = CheckNamespaceAcceptsWrites(kind, ns); !st.ok()) co_return st;
   // Pod Security admission (pod_security.h): after the namespace lifecycle check, as Kubernetes.
   if (Status st = AdmitPodSecurityCreate(registry_, cache_, kind, ns, obj, opts.warnings);

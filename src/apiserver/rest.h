@@ -58,6 +58,8 @@ struct WriteOptions {
   // Who asks for the write (for admission that depends on the user, such as RBAC's escalation
   // check); null for the server's own writes, which no such check applies to.
   const Identity* identity = nullptr;
+  // The subresource written ("status"), for admission that tells them apart (NodeRestriction).
+  std::string subresource;
 };
 
 struct DeleteOptions {
@@ -66,6 +68,7 @@ struct DeleteOptions {
   std::string propagation_policy;     // Orphan | Background | Foreground
   std::string precondition_uid;
   std::string precondition_resource_version;
+  const Identity* identity = nullptr;  // who asks (null: the server itself)
 };
 
 struct ListOptions {

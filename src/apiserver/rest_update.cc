@@ -6,11 +6,12 @@
 #include "api/managed_fields.h"
 #include "api/patch.h"
 #include "api/strategy.h"
+#include "apiserver/node_restriction.h"
 #include "apiserver/pod_security.h"
 #include "apiserver/priority_admission.h"
-#include "apiserver/service_alloc.h"
 #include "apiserver/rest.h"
 #include "apiserver/rest_internal.h"
+#include "apiserver/service_alloc.h"
 #include "apiserver/store_await.h"
 
 namespace sampan::apiserver {
@@ -225,6 +226,11 @@ asio::awaitable<Result<ObjectPtr>> Rest::WriteUpdate(const api::KindInfo& kind,
     co_return st;
   }
   if (Status st = RunWriteChecks(kind, next, opts); !st.ok()) co_return st;
+  if (Status st =
+          AdmitNodeWrite(opts.identity, kind, opts.subresource, &cur->obj, next, registry_, cache_);
+      !st.ok()) {
+    co_return st;
+  }
   // Pod Security admission of pods and namespaces (pod_security.h); workloads: see the callers.
   if (Status st = AdmitPodSecurityUpdate(registry_, cache_, kind, cur->obj, next, opts.warnings);
       !st.ok()) {
@@ -659,6 +665,7 @@ asio::awaitable<Result<ObjectPtr>> Rest::Delete(const api::KindInfo& kind, std::
                          opts.precondition_resource_version +
                          ", ResourceVersion in object meta: " + std::to_string(cur->mod_revision));
     }
+    if (Status st = AdmitNodeDelete(opts.identity, kind, cur->obj); !st.ok()) co_return st;
     const bool already_deleting = !MetaString(cur->obj, "deletionTimestamp").empty();
     json::object next = cur->obj;
     int64_t now = clock_.NowUnix();

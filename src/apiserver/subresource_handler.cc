@@ -53,6 +53,8 @@ asio::awaitable<void> ApiHandler::HandleSubresource(Request& req, Responder& res
   WriteOptions opts;
   std::vector<std::string> warnings;
   opts.warnings = &warnings;
+  opts.identity = &req.identity;
+  opts.subresource = sub;
   opts.dry_run = req.Query("dryRun") == "All";
   if (auto fv = req.Query("fieldValidation"); !fv.empty()) opts.field_validation = std::string(fv);
 

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "apiserver/api_handler.h"
+#include "apiserver/node_restriction.h"
 #include "apiserver/rest_internal.h"
 #include "apiserver/sa_tokens.h"
 #include "util/clock.h"
@@ -67,6 +68,15 @@ asio::awaitable<void> ApiHandler::CreateToken(Request& req, Responder& res,
   }
   if (audiences.empty()) audiences.emplace_back(kServiceAccountIssuer);
 
+  {  // NodeRestriction: a node asks only for tokens bound to its own pods.
+    json::object request;
+    request["spec"] = spec;
+    if (Status st = AdmitNodeTokenRequest(&req.identity, info.ns, info.name, request, registry_,
+                                          rest_.cache());
+        !st.ok()) {
+      RETURN_REPLY(ErrorResponse(st, &info));
+    }
+  }
   TokenClaims claims;
   claims.ns = info.ns;
   claims.name = info.name;

@@ -61,6 +61,62 @@ current-context: x
     # A node may read Services (kube-proxy's rules) but not delete Namespaces.
     assert node("auth", "can-i", "watch", "services").stdout.strip() == "yes"
     assert node("auth", "can-i", "delete", "namespaces").stdout.strip() == "no"
+    check_node_restriction(node, tmp_path)
+
+
+def forbidden(result, message):
+    assert result.rc != 0, str(result)
+    # (`create -f` puts 'error when creating "FILE": ' before the server's message)
+    assert result.stderr.startswith("Error from server (Forbidden): "), result.stderr
+    assert message + "\n" in result.stderr, result.stderr
+
+
+def check_node_restriction(node, tmp_path):
+    """NodeRestriction: the node writes its own Node, Lease and mirror pods only."""
+    manifest = tmp_path / "node.yaml"
+    manifest.write_text("""apiVersion: v1
+kind: Node
+metadata:
+  name: joiner
+  labels: {kubernetes.io/hostname: joiner, node-restriction.kubernetes.io/trusted: "yes"}
+""")
+    forbidden(node("create", "-f", str(manifest)),
+              'nodes "joiner" is forbidden: node "joiner" is not allowed to set the following '
+              'labels: node-restriction.kubernetes.io/trusted')
+    manifest.write_text(manifest.read_text().replace(', node-restriction.kubernetes.io/trusted: "yes"',
+                                                     ""))
+    node.ok("create", "-f", str(manifest))
+    forbidden(node("label", "node", "joiner", "node-role.kubernetes.io/control-plane="),
+              'nodes "joiner" is forbidden: is not allowed to modify labels: '
+              'node-role.kubernetes.io/control-plane')
+    node.ok("label", "node", "joiner", "example.com/rack=r1")  # outside kubernetes.io: allowed
+    forbidden(node("taint", "node", "joiner", "k=v:NoSchedule"),
+              'nodes "joiner" is forbidden: node "joiner" is not allowed to modify taints')
+    other = tmp_path / "other.yaml"
+    other.write_text("apiVersion: v1\nkind: Node\nmetadata:\n  name: another\n")
+    forbidden(node("create", "-f", str(other)),
+              'nodes "another" is forbidden: node "joiner" is not allowed to modify node '
+              '"another"')
+    pod = tmp_path / "pod.yaml"
+    pod.write_text("""apiVersion: v1
+kind: Pod
+metadata: {name: sneaky, namespace: default}
+spec:
+  nodeName: joiner
+  containers: [{name: c, image: busybox}]
+""")
+    forbidden(node("create", "-f", str(pod)),
+              'pods "sneaky" is forbidden: pod does not have "kubernetes.io/config.mirror" '
+              'annotation, node "joiner" can only create mirror pods')
+    lease = tmp_path / "lease.yaml"
+    lease.write_text("""apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata: {name: another, namespace: kube-node-lease}
+spec: {holderIdentity: another}
+""")
+    forbidden(node("create", "-f", str(lease)),
+              'leases.coordination.k8s.io "another" is forbidden: can only access node lease '
+              'with the same name as the requesting node')
 
 
 def test_the_agent_refuses_a_wrong_token(server, api, tmp_path):
