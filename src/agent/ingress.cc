@@ -59,6 +59,7 @@ int IngressController::https_port() const { return https_port_.load(); }
 
 void IngressController::Loop() {
   std::string last_warnings;
+  std::string last_error;  // a failure to start is logged once, not at every retry
   for (;;) {
     {
       std::unique_lock<std::mutex> l(mu_);
@@ -113,14 +114,18 @@ void IngressController::Loop() {
       auto crt_pem = st.ok() ? fs::ReadFile(crt) : Result<std::string>(st);
       auto key_pem = crt_pem.ok() ? fs::ReadFile(key) : Result<std::string>(crt_pem.status());
       if (!key_pem.ok()) {  // retried at the next wake (5 s)
-        LOG(WARNING) << "ingress: default certificate: " << key_pem.status().ToString();
+        std::string error = "default certificate: " + key_pem.status().ToString();
+        if (error != last_error) LOG(WARNING) << "ingress: " << error;
+        last_error = std::move(error);
         continue;
       }
       po.default_certificate = ingress::Certificate{*crt_pem, *key_pem};
     }
     auto proxy = ingress::Proxy::Start(std::move(po));
     if (!proxy.ok()) {  // a port taken: retried at the next wake (5 s)
-      LOG(WARNING) << "ingress: " << proxy.status().ToString() << " (retrying)";
+      std::string error = proxy.status().ToString();
+      if (error != last_error) LOG(WARNING) << "ingress: " << error << " (retrying every 5 s)";
+      last_error = std::move(error);
       continue;
     }
     proxy_ = std::move(*proxy);

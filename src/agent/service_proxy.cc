@@ -356,8 +356,13 @@ void ServiceProxy::Loop() {
     }
     if (health != health_synced_) {
       if (Status st = health_.Sync(health); !st.ok()) {
-        LOG(WARNING) << "service health checks: " << st.ToString();
+        // Retried every second while a port is taken: said once.
+        if (st.ToString() != health_error_) {
+          LOG(WARNING) << "service health checks: " << st.ToString();
+        }
+        health_error_ = st.ToString();
       } else {
+        health_error_.clear();
         health_synced_ = std::move(health);
       }
     }

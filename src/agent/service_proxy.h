@@ -79,6 +79,7 @@ class ServiceProxy {
   std::unique_ptr<ClusterDns> dns_;  // loop thread only; started once the pod network exists
   ServiceHealthServer health_;       // Sync from the loop thread only
   std::map<int, ServiceHealth> health_synced_;              // loop thread only: what health_ serves
+  std::string health_error_;  // loop thread only: the last failure logged
   std::vector<std::pair<net::Ipv4Cidr, uint32_t>> routed_;  // loop thread only: routes set
   std::unique_ptr<client::Informer> services_, slices_, nodes_;
   std::mutex mu_;
