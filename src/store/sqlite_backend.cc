@@ -268,6 +268,12 @@ class SqliteBackend final : public Backend {
   std::deque<Committed> committed_;
   bool sync_busy_ = false;
   bool writer_waiting_ = false;  // the writer has a transaction to commit once sync_busy_ clears
+  // A synced group is being published and answered. The syncer clears sync_busy_ before it
+  // publishes (so that the writer may commit the next group meanwhile), but that next group
+  // must then go through the syncer too, after this one: a writer that published it itself
+  // could publish it first, and watchers (the API server's cache) would see revisions out of
+  // order and drop the older ones.
+  bool publishing_ = false;
   bool writer_done_ = false;
   std::thread syncer_;
   int wal_fd_ = -1;  // the WAL file, opened at the first sync (by whoever holds sync_busy_)
@@ -595,7 +601,7 @@ void SqliteBackend::WriterLoop() {
       if (!sync_busy_) {
         commit = true;
         sync_busy_ = true;
-        here = queue_.empty();
+        here = queue_.empty() && !publishing_;
       } else {
         writer_waiting_ = true;
       }
@@ -765,10 +771,15 @@ void SqliteBackend::Deliver(std::deque<Committed>& ready) {
   {
     std::lock_guard lock(queue_mu_);
     sync_busy_ = !committed_.empty();
+    publishing_ = true;
     wake_writer = writer_waiting_ && !sync_busy_;
     if (wake_writer) writer_waiting_ = false;
   }
   if (wake_writer) queue_cv_.notify_one();
+  auto published = [&] {
+    std::lock_guard lock(queue_mu_);
+    publishing_ = false;
+  };
   if (!st.ok()) {
     Fail(st);
     Status failed = Failure();
@@ -776,6 +787,7 @@ void SqliteBackend::Deliver(std::deque<Committed>& ready) {
       for (WriteCallback& done : c.done) done(failed);
     }
     ready.clear();
+    published();
     return;
   }
   std::vector<Event> events;
@@ -789,6 +801,7 @@ void SqliteBackend::Deliver(std::deque<Committed>& ready) {
   }
   rev_.store(ready.back().revision);
   hub_->Publish(std::move(events));
+  published();
   const auto t2 = Clock::now();
   for (Committed& c : ready) {
     for (size_t i = 0; i < c.done.size(); ++i) c.done[i](std::move(c.results[i]));
