@@ -13,10 +13,16 @@
 namespace sampan::store {
 
 Result<std::unique_ptr<Backend>> OpenMemoryBackend();
+// The most writes the SQLite writer takes from its queue into one group.
+inline constexpr size_t kSqliteMaxBatch = 4096;
+
 struct SqliteOptions {
   // Makes the WAL file's written data durable (default: fdatasync). Tests replace it to hold
   // or fail the sync and see that nothing is acknowledged before it returns.
   std::function<Status(int fd)> sync;
+  // Tests: called on the sync thread after it synced a group it was handed and before it
+  // publishes it (the window in which the writer may commit the next group).
+  std::function<void()> before_publish;
 };
 // Opens (creating if needed) the SQLite store at `path`.
 Result<std::unique_ptr<Backend>> OpenSqliteBackend(const std::string& path,

@@ -37,7 +37,6 @@ using sqlite::ReadTxn;
 using sqlite::Stmt;
 
 constexpr int64_t kSchemaVersion = 1;
-constexpr size_t kMaxBatch = 4096;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS kv (
@@ -153,7 +152,8 @@ class SqliteBackend final : public Backend {
   SqliteBackend(std::string path, SqliteOptions options)
       : path_(std::move(path)),
         wal_path_(path_ + "-wal"),
-        sync_(options.sync ? std::move(options.sync) : FdatasyncFile) {}
+        sync_(options.sync ? std::move(options.sync) : FdatasyncFile),
+        before_publish_(std::move(options.before_publish)) {}
 
   ~SqliteBackend() override {
     if (writer_.joinable()) {
@@ -241,7 +241,7 @@ class SqliteBackend final : public Backend {
 
   // The sync thread: makes handed-over groups durable, then publishes and answers them.
   void SyncLoop();
-  void Deliver(std::deque<Committed>& ready);
+  void Deliver(std::deque<Committed>& ready, bool on_syncer);
   Status SyncWal();
   // After a failed sync nothing more is written: what the WAL holds beyond the last durable
   // revision is of unknown fate, so every later write fails with this status (a restart
@@ -252,6 +252,7 @@ class SqliteBackend final : public Backend {
   const std::string path_;
   const std::string wal_path_;
   const std::function<Status(int fd)> sync_;
+  const std::function<void()> before_publish_;  // tests only (SqliteOptions)
   std::unique_ptr<Db> writer_db_;      // used by the writer thread only (and Init)
   int64_t written_ = 0;                // writer: newest revision committed to the WAL
   bool txn_open_ = false;              // writer: a write transaction is open
@@ -571,7 +572,7 @@ void SqliteBackend::WriterLoop() {
       });
       stats_.waiting += std::chrono::steady_clock::now() - wait_start;
       if (queue_.empty() && !txn_open_) return;  // stopping, and everything queued is done
-      while (!queue_.empty() && batch.size() < kMaxBatch) {
+      while (!queue_.empty() && batch.size() < kSqliteMaxBatch) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
@@ -670,7 +671,7 @@ void SqliteBackend::CommitOpen(bool sync_here) {
     std::deque<Committed> ready;
     ready.push_back(std::move(open_));
     open_ = Committed{};
-    Deliver(ready);
+    Deliver(ready, /*on_syncer=*/false);
     return;
   }
   {
@@ -750,14 +751,14 @@ void SqliteBackend::SyncLoop() {
       if (committed_.empty()) return;  // the writer is gone, and every group is answered
       ready.swap(committed_);
     }
-    Deliver(ready);
+    Deliver(ready, /*on_syncer=*/true);
   }
 }
 
 // Makes `ready` (groups committed in this order) durable, then publishes and answers them.
 // Runs on the sync thread, or on the writer when it committed with nothing else queued;
 // never on both at once: whoever set sync_busy_ holds the WAL file and the sync statistics.
-void SqliteBackend::Deliver(std::deque<Committed>& ready) {
+void SqliteBackend::Deliver(std::deque<Committed>& ready, bool on_syncer) {
   using Clock = std::chrono::steady_clock;
   // One sync covers every group committed before it started.
   const auto t0 = Clock::now();
@@ -776,6 +777,7 @@ void SqliteBackend::Deliver(std::deque<Committed>& ready) {
     if (wake_writer) writer_waiting_ = false;
   }
   if (wake_writer) queue_cv_.notify_one();
+  if (on_syncer && before_publish_) before_publish_();
   auto published = [&] {
     std::lock_guard lock(queue_mu_);
     publishing_ = false;

@@ -374,6 +374,44 @@ namespace {
 // (groups handed over while it synced) or the writer (a group committed with nothing queued).
 // Bursts of writes with pauses between them make both happen many times. A group published
 // by the writer before the syncer's previous one would show here as a revision out of order.
+// The window itself, held open: the sync thread has synced a group (handed over because more
+// writes were queued) and not yet published it, while the writer commits the next group with
+// nothing queued. That group must not be published first.
+TEST(SqliteBackendTest, AGroupCommittedWhileTheSyncerPublishesIsPublishedAfter) {
+  testing::TempDir dir;
+  HeldSync held;  // holds the first sync (the writer's own, of the first write)
+  std::atomic<int> syncer_publishes{0};
+  SqliteOptions options{held.Fn()};
+  options.before_publish = [&] {
+    if (syncer_publishes++ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  };
+  auto opened = OpenSqliteBackend(dir.path() + "/state.db", options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Backend& store = **opened;
+  testing::Collector watch;
+  auto handle = store.Watch("/k/", 0, watch.Callbacks());
+  ASSERT_TRUE(handle.ok());
+  std::atomic<int> acknowledged{0};
+  auto ack = [&](Result<int64_t> r) {
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    ++acknowledged;
+  };
+  store.Create("/k/first", "v", ack);
+  ASSERT_TRUE(held.WaitStarted(1));  // the writer is syncing the first write itself
+  // More than one batch queues meanwhile: the writer commits the first batch with writes
+  // still queued, so it hands it to the sync thread, which then holds it before publishing
+  // while the writer commits the rest with nothing queued.
+  const int n = static_cast<int>(kSqliteMaxBatch) + 1;
+  for (int i = 0; i < n; ++i) store.Create("/k/w" + std::to_string(i), "v", ack);
+  held.Release();
+  auto events = watch.WaitFor(static_cast<size_t>(n) + 1);
+  ASSERT_EQ(events.size(), static_cast<size_t>(n) + 1);
+  for (size_t i = 0; i < events.size(); ++i) {
+    ASSERT_EQ(events[i].kv.mod_revision, static_cast<int64_t>(i + 1)) << "event " << i;
+  }
+  EXPECT_GE(syncer_publishes.load(), 1);  // the window was held open
+}
+
 TEST(SqliteBackendTest, WatchersSeeRevisionsInOrderUnderBurstyWrites) {
   testing::TempDir dir;
   auto opened = OpenSqliteBackend(dir.path() + "/state.db", SqliteOptions{});
