@@ -1,13 +1,14 @@
 #include "streaming/conn.h"
 
-#include "util/url.h"
-
 #include <openssl/err.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
 #include <cerrno>
+#include <map>
+
+#include "util/url.h"
 
 namespace sampan::streaming {
 
@@ -220,32 +221,42 @@ void Conn::Shutdown() {
 }
 
 std::string StatusText(int code) {
-  switch (code) {
-    case 101:
-      return "Switching Protocols";
-    case 200:
-      return "OK";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 409:
-      return "Conflict";
-    case 422:
-      return "Unprocessable Entity";
-    case 500:
-      return "Internal Server Error";
-    case 503:
-      return "Service Unavailable";
-    default:
-      return "Status";
-  }
+  static const std::map<int, std::string_view> kReasons = {{100, "Continue"},
+                                                           {101, "Switching Protocols"},
+                                                           {200, "OK"},
+                                                           {201, "Created"},
+                                                           {202, "Accepted"},
+                                                           {204, "No Content"},
+                                                           {206, "Partial Content"},
+                                                           {301, "Moved Permanently"},
+                                                           {302, "Found"},
+                                                           {303, "See Other"},
+                                                           {304, "Not Modified"},
+                                                           {307, "Temporary Redirect"},
+                                                           {308, "Permanent Redirect"},
+                                                           {400, "Bad Request"},
+                                                           {401, "Unauthorized"},
+                                                           {403, "Forbidden"},
+                                                           {404, "Not Found"},
+                                                           {405, "Method Not Allowed"},
+                                                           {408, "Request Timeout"},
+                                                           {409, "Conflict"},
+                                                           {410, "Gone"},
+                                                           {411, "Length Required"},
+                                                           {413, "Content Too Large"},
+                                                           {414, "URI Too Long"},
+                                                           {421, "Misdirected Request"},
+                                                           {422, "Unprocessable Entity"},
+                                                           {429, "Too Many Requests"},
+                                                           {431, "Request Header Fields Too Large"},
+                                                           {500, "Internal Server Error"},
+                                                           {501, "Not Implemented"},
+                                                           {502, "Bad Gateway"},
+                                                           {503, "Service Unavailable"},
+                                                           {504, "Gateway Timeout"}};
+  auto it = kReasons.find(code);
+  if (it != kReasons.end()) return std::string(it->second);
+  return code < 400 ? "OK" : code < 500 ? "Client Error" : "Server Error";
 }
 
 std::string HttpResponse(int code, std::string_view content_type, std::string_view body,

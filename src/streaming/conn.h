@@ -72,6 +72,7 @@ class Conn {
   bool write_wants_read_ = false;
 };
 
+// The reason phrase of an HTTP status code (a class name for codes not listed).
 std::string StatusText(int code);
 // A complete non-upgrade HTTP response with Connection: close.
 std::string HttpResponse(int code, std::string_view content_type, std::string_view body,
