@@ -13,19 +13,6 @@ namespace json = boost::json;
 using client::MetaString;
 using client::ObjectPtr;
 
-namespace {
-
-// What makes a node change the addresses: readiness, addresses, labels.
-std::string NodeFingerprint(const json::object& n) {
-  std::vector<ObjectPtr> one = {std::make_shared<const json::object>(n)};
-  auto nodes = LoadBalancerNodes(one);
-  const json::object* labels = Obj(Obj(&n, "metadata"), "labels");
-  return (nodes.empty() ? std::string("-") : nodes[0].second) + "|" +
-         (labels ? json::serialize(*labels) : std::string());
-}
-
-}  // namespace
-
 IngressStatusController::IngressStatusController(client::SharedInformers* informers)
     : client_(informers->client()),
       ingresses_(informers->For(client::resources::kIngresses)),
@@ -39,7 +26,8 @@ IngressStatusController::IngressStatusController(client::SharedInformers* inform
       all, [this](const ObjectPtr&, const ObjectPtr&) { EnqueueAll(); }, all});
   nodes_->AddEventHandler(client::EventHandlers{all,
                                                 [this](const ObjectPtr& o, const ObjectPtr& n) {
-                                                  if (NodeFingerprint(*o) != NodeFingerprint(*n))
+                                                  if (LoadBalancerNodeKey(*o) !=
+                                                      LoadBalancerNodeKey(*n))
                                                     EnqueueAll();
                                                 },
                                                 all});

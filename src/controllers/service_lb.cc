@@ -89,6 +89,12 @@ std::vector<PortKey> Ports(const json::object& svc) {
 
 }  // namespace
 
+std::string LoadBalancerNodeKey(const json::object& node) {
+  const json::object* labels = Obj(Obj(&node, "metadata"), "labels");
+  return std::string(NodeReady(node) ? "R" : "-") + (IsDeleting(node) ? "D" : "-") +
+         NodeAddress(node) + "|" + (labels ? json::serialize(*labels) : std::string());
+}
+
 std::vector<std::string> LoadBalancerIps(const json::object& obj) {
   std::vector<std::string> out;
   const json::array* ingress = Arr(Obj(Obj(&obj, "status"), "loadBalancer"), "ingress");
@@ -214,16 +220,12 @@ ServiceLbController::ServiceLbController(client::SharedInformers* informers)
                             }});
   // Nodes matter through their readiness, addresses and labels only (their status is
   // rewritten often).
-  auto node_key = [](const json::object& n) {
-    return std::make_tuple(NodeReady(n), NodeAddress(n), IsDeleting(n),
-                           json::serialize(json::value(Obj(Obj(&n, "metadata"), "labels")
-                                                           ? *Obj(Obj(&n, "metadata"), "labels")
-                                                           : json::object{})));
-  };
   nodes_->AddEventHandler(
       client::EventHandlers{[this](const ObjectPtr&) { EnqueueLoadBalancers(); },
-                            [this, node_key](const ObjectPtr& o, const ObjectPtr& n) {
-                              if (node_key(*o) != node_key(*n)) EnqueueLoadBalancers();
+                            [this](const ObjectPtr& o, const ObjectPtr& n) {
+                              if (LoadBalancerNodeKey(*o) != LoadBalancerNodeKey(*n)) {
+                                EnqueueLoadBalancers();
+                              }
                             },
                             [this](const ObjectPtr&) { EnqueueLoadBalancers(); }});
   // Endpoints move Services with externalTrafficPolicy Local between nodes.

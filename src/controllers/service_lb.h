@@ -40,6 +40,11 @@ inline constexpr const char* kExcludeFromLbLabel =
 std::vector<std::pair<std::string, std::string>> LoadBalancerNodes(
     const std::vector<client::ObjectPtr>& nodes);
 
+// What of a Node decides whether and at which address it serves load balancers: readiness,
+// deletion, address and labels (two versions with the same key serve alike; Node status
+// updates that change none of them are frequent). Pure.
+std::string LoadBalancerNodeKey(const boost::json::object& node);
+
 // status.loadBalancer.ingress[].ip of a Service or an Ingress, in order.
 std::vector<std::string> LoadBalancerIps(const boost::json::object& obj);
 // A copy of `obj` whose status.loadBalancer lists `ips` (with ipMode VIP when `vip`: Services;
